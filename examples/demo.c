@@ -1,0 +1,103 @@
+/* quotakeeper demo, in the original spec's terms: ingestion workers fetch news from Tiingo
+ * (500 calls a month), Finnhub (60 a minute) and SendGrid (100 emails a day), each call gated
+ * by qk_try_consume. Threshold events print as they happen; a snapshot table ends the run. */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <quotakeeper.h>
+
+#define WORKERS      8
+#define FETCHES_EACH 40
+
+static qk_tracker *tracker;
+static const char *const sources[] = {"tiingo", "finnhub", "sendgrid"};
+
+static void on_event(const qk_event *ev, void *payload)
+{
+    (void)payload;
+    printf("  event #%" PRIu64 " %-8s window %u: %s -> %s (%" PRIu64 "/%" PRIu64 ")\n", ev->seq,
+           ev->name, ev->window, qk_level_name(ev->from), qk_level_name(ev->to), ev->used,
+           ev->limit);
+}
+
+typedef struct {
+    unsigned id;
+    unsigned granted, refused;
+} worker;
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    unsigned seed = w->id * 2654435761u;
+    for (int i = 0; i < FETCHES_EACH; i++) {
+        const qk_service s = (qk_service)(rand_r(&seed) % 3);
+        qk_usage u;
+        const int rc = qk_try_consume(tracker, s, 1, 0, &u);
+        if (rc == QK_OK) {
+            w->granted++;
+            nanosleep(&(struct timespec){0, 200000}, NULL); /* the API call itself */
+        } else if (rc == QK_ELIMIT) {
+            w->refused++; /* skipped: the source is out of quota until u.reset_at_ms */
+        } else {
+            fprintf(stderr, "worker %u: %s\n", w->id, qk_errmsg());
+            exit(1);
+        }
+    }
+    return NULL;
+}
+
+int main(void)
+{
+    const qk_service_def defs[] = {
+        {.name = "tiingo", .windows = {{QK_MONTH, 500}}},
+        {.name = "finnhub", .windows = {{QK_MINUTE, 60}}},
+        {.name = "sendgrid", .windows = {{QK_DAY, 100}}},
+    };
+    qk_options opts = QK_OPTIONS_INIT;
+    opts.services = defs;
+    opts.n_services = 3;
+    opts.on_event = on_event;
+    if (qk_tracker_new(&tracker, &opts) != QK_OK) {
+        fprintf(stderr, "demo: %s\n", qk_errmsg());
+        return 1;
+    }
+    printf("quotakeeper %s demo: %d workers x %d fetches over %s, %s, %s\n", qk_version_string(),
+           WORKERS, FETCHES_EACH, sources[0], sources[1], sources[2]);
+
+    pthread_t th[WORKERS];
+    worker ws[WORKERS] = {{0}};
+    for (unsigned i = 0; i < WORKERS; i++) {
+        ws[i].id = i + 1;
+        pthread_create(&th[i], NULL, work, &ws[i]);
+    }
+    unsigned granted = 0, refused = 0;
+    for (unsigned i = 0; i < WORKERS; i++) {
+        pthread_join(th[i], NULL);
+        granted += ws[i].granted;
+        refused += ws[i].refused;
+    }
+
+    qk_usage snap[3];
+    size_t n = 0;
+    if (qk_snapshot(tracker, snap, 3, &n) != QK_OK) {
+        fprintf(stderr, "demo: %s\n", qk_errmsg());
+        return 1;
+    }
+    printf("\n%-10s %8s %8s %10s %-10s %s\n", "service", "used", "limit", "remaining", "level",
+           "resets at (UTC)");
+    for (size_t i = 0; i < n; i++) {
+        const qk_window_usage *w = &snap[i].windows[0];
+        char when[32];
+        const time_t reset = (time_t)(w->reset_at_ms / 1000);
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M", gmtime(&reset));
+        printf("%-10s %8" PRIu64 " %8" PRIu64 " %10" PRIu64 " %-10s %s\n", snap[i].name, w->used,
+               w->limit, w->remaining, qk_level_name(snap[i].level), when);
+    }
+    printf("\n%u calls granted, %u refused, %u attempted\n", granted, refused,
+           WORKERS * FETCHES_EACH);
+    qk_tracker_free(tracker);
+    return granted + refused == WORKERS * FETCHES_EACH ? 0 : 1;
+}

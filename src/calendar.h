@@ -1,0 +1,16 @@
+/* UTC calendar arithmetic: where a window of a given period starts and ends. */
+#ifndef QK_CALENDAR_H
+#define QK_CALENDAR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "quotakeeper.h"
+
+bool qk_period_valid(int period);
+/* Start of the calendar period containing now_ms (INT64_MIN for QK_FOREVER). */
+int64_t qk_period_start(qk_period period, int64_t now_ms);
+/* End (exclusive) of the period that starts at start_ms; QK_NEVER when past the int64 range. */
+int64_t qk_period_end(qk_period period, int64_t start_ms);
+
+#endif

@@ -1,0 +1,107 @@
+#include "slot.h"
+
+static void set_used(qk_slot *sl, qk_service s, unsigned i, uint64_t used, qk_event_sink *sink)
+{
+    qk_window *w = &sl->w[i];
+    const qk_level to = qk_window_level(w, used);
+    w->used = used;
+    if (to == (qk_level)w->level)
+        return;
+    const uint64_t seq = ++sl->seq;
+    if (sink->ev != NULL) {
+        qk_event *e = &sink->ev[sink->n++];
+        e->service = s;
+        e->name = NULL; /* filled in outside the lock */
+        e->window = i;
+        e->from = (qk_level)w->level;
+        e->to = to;
+        e->used = used;
+        e->limit = w->limit;
+        e->window_start_ms = w->start_ms;
+        e->seq = seq;
+    }
+    w->level = (uint8_t)to;
+}
+
+static int consume_refused(const qk_slot *sl, uint64_t n, unsigned flags, int *tripped)
+{
+    for (unsigned i = 0; i < sl->n_windows; i++) {
+        const qk_window *w = &sl->w[i];
+        const uint64_t cap = (flags & QK_PRIORITY) ? w->limit : w->limit - sl->reserve;
+        if (w->used > cap || n > cap - w->used) {
+            *tripped = (int)i;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int qk_slot_apply(qk_slot *sl, qk_service s, const qk_op *op, int64_t now_ms, qk_event_sink *sink,
+                  int *tripped)
+{
+    const unsigned nw = sl->n_windows;
+    for (unsigned i = 0; i < nw; i++)
+        if (qk_window_roll(&sl->w[i], now_ms))
+            set_used(sl, s, i, 0, sink);
+
+    switch (op->kind) {
+    case QK_OP_PEEK:
+        break;
+    case QK_OP_RECORD:
+        for (unsigned i = 0; i < nw; i++)
+            if (op->n > UINT64_MAX - sl->w[i].used)
+                return QK_ERANGE;
+        for (unsigned i = 0; i < nw; i++)
+            set_used(sl, s, i, sl->w[i].used + op->n, sink);
+        break;
+    case QK_OP_CONSUME:
+        if (consume_refused(sl, op->n, op->flags, tripped))
+            return QK_ELIMIT;
+        for (unsigned i = 0; i < nw; i++)
+            set_used(sl, s, i, sl->w[i].used + op->n, sink);
+        break;
+    case QK_OP_REFUND:
+        for (unsigned i = 0; i < nw; i++) {
+            const uint64_t used = sl->w[i].used;
+            set_used(sl, s, i, used > op->n ? used - op->n : 0, sink);
+        }
+        break;
+    case QK_OP_SET_USED:
+        set_used(sl, s, op->window, op->n, sink);
+        break;
+    case QK_OP_RESET:
+        for (unsigned i = 0; i < nw; i++)
+            set_used(sl, s, i, 0, sink);
+        break;
+    }
+    return QK_OK;
+}
+
+void qk_slot_usage(const qk_slot *sl, qk_service s, int tripped, qk_usage *out)
+{
+    unsigned binding = 0;
+    qk_level level = QK_LEVEL_OK;
+    out->service = s;
+    out->tripped = tripped;
+    out->n_windows = sl->n_windows;
+    for (unsigned i = 0; i < sl->n_windows; i++) {
+        const qk_window *w = &sl->w[i];
+        qk_window_usage *u = &out->windows[i];
+        u->period = (qk_period)w->period;
+        u->limit = w->limit;
+        u->used = w->used;
+        u->remaining = w->used >= w->limit ? 0 : w->limit - w->used;
+        u->window_start_ms = w->start_ms;
+        u->reset_at_ms = w->end_ms;
+        u->level = (qk_level)w->level;
+        if (u->level > level)
+            level = u->level;
+        if (u->remaining < out->windows[binding].remaining)
+            binding = i;
+    }
+    if (tripped >= 0)
+        binding = (unsigned)tripped;
+    out->level = level;
+    out->remaining = out->windows[binding].remaining;
+    out->reset_at_ms = out->windows[binding].reset_at_ms;
+}

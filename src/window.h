@@ -1,0 +1,52 @@
+/* One rate window of a service: its calendar bounds, its count and its level. Pointer-free, so
+ * it can live in memory shared between processes. Not-yet-synced deltas for a shared store will
+ * sit beside `used` here. */
+#ifndef QK_WINDOW_H
+#define QK_WINDOW_H
+
+#include <stdint.h>
+
+#include "calendar.h"
+
+typedef struct {
+    uint64_t used;
+    int64_t start_ms, end_ms;
+    uint64_t limit;
+    /* Thresholds precomputed as counts so the hot path only compares:
+     * used >= warn_at  <=>  used*100 >= warn_pct*limit. */
+    uint64_t warn_at, critical_at;
+    uint8_t period;
+    uint8_t level;
+} qk_window;
+
+void qk_window_init(qk_window *w, qk_period period, uint64_t limit, unsigned warn_pct,
+                    unsigned critical_pct, int64_t now_ms);
+
+/* Smallest count c with c*100 >= pct*limit, without overflow. */
+uint64_t qk_threshold_count(uint64_t limit, unsigned pct);
+
+static inline qk_level qk_window_level(const qk_window *w, uint64_t used)
+{
+    if (used >= w->limit)
+        return QK_LEVEL_EXHAUSTED;
+    if (used >= w->critical_at)
+        return QK_LEVEL_CRITICAL;
+    if (used >= w->warn_at)
+        return QK_LEVEL_WARN;
+    return QK_LEVEL_OK;
+}
+
+/* Moves the window forward when now_ms has passed its end and reports whether it did. A time
+ * before the window's start (a clock stepped back, or read before a racing thread rolled the
+ * window) never moves it backwards: it counts in the current window. The caller sets the count
+ * to 0 and updates the level. */
+static inline int qk_window_roll(qk_window *w, int64_t now_ms)
+{
+    if (now_ms < w->end_ms)
+        return 0;
+    w->start_ms = qk_period_start((qk_period)w->period, now_ms);
+    w->end_ms = qk_period_end((qk_period)w->period, w->start_ms);
+    return 1;
+}
+
+#endif
