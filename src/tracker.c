@@ -101,10 +101,70 @@ static int run_slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *o
     return rc; /* QK_ELIMIT is an answer, not a fault: out->tripped tells which window */
 }
 
+#ifdef QK_MUTANT_RACY_RECORD
+/* Test-only mutant (tests/mutation): the spec's bug shape. The whole tracker's counts are
+ * copied out under the locks (the spec's "cached tracker"), the locks are dropped, the copy is
+ * incremented for one service, and the whole copy is written back under the locks again, so a
+ * record to any service that lands in between is overwritten. qk_mutant_hook runs in the gap so
+ * a test can force that interleaving. Never compiled into the real library. */
+#include "mutant.h"
+
+void (*qk_mutant_hook)(void);
+
+static void lock_all(qk_tracker *t, uint32_t n)
+{
+    snapshot_lock(t);
+    for (uint32_t i = 0; i < n; i++)
+        slot_lock(t, i);
+}
+
+static void unlock_all(qk_tracker *t, uint32_t n)
+{
+    for (uint32_t i = n; i-- > 0;)
+        slot_unlock(t, i);
+    snapshot_unlock(t);
+}
+
+static int mutant_racy_record(qk_tracker *t, qk_service s, uint64_t n, qk_usage *out)
+{
+    int rc = check_service(t, s);
+    if (rc != QK_OK)
+        return rc;
+    const uint32_t count = published(t);
+    uint64_t(*copy)[QK_MAX_WINDOWS] = calloc(count, sizeof *copy);
+    if (copy == NULL)
+        return qk_fail(QK_ENOMEM, "mutant: no memory");
+
+    lock_all(t, count);
+    for (uint32_t i = 0; i < count; i++)
+        for (unsigned w = 0; w < t->slots[i].n_windows; w++)
+            copy[i][w] = t->slots[i].w[w].used;
+    unlock_all(t, count);
+    if (qk_mutant_hook != NULL)
+        qk_mutant_hook();
+    for (unsigned w = 0; w < t->slots[s].n_windows; w++)
+        copy[s][w] += n;
+    lock_all(t, count);
+    for (uint32_t i = 0; i < count; i++)
+        for (unsigned w = 0; w < t->slots[i].n_windows; w++)
+            t->slots[i].w[w].used = copy[i][w];
+    if (out != NULL)
+        qk_slot_usage(&t->slots[s], s, -1, out);
+    unlock_all(t, count);
+    free(copy);
+    if (out != NULL)
+        memcpy(out->name, t->names[s], QK_NAME_MAX);
+    return QK_OK;
+}
+#endif
+
 int qk_record(qk_tracker *t, qk_service s, uint64_t n, qk_usage *out)
 {
     if (t == NULL || n == 0)
         return qk_fail(QK_EINVAL, t ? "n must be at least 1" : "tracker is NULL");
+#ifdef QK_MUTANT_RACY_RECORD
+    return mutant_racy_record(t, s, n, out);
+#endif
     const qk_op op = {QK_OP_RECORD, n, 0, 0};
     return run_slot_op(t, s, &op, out);
 }

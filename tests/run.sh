@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The whole test suite, every layer (docs/testing.md). On a fresh Debian 12 machine it installs
+# what it needs first. Layers alone: tests/run.sh [main|tsan|asan]...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+need=(build-essential cmake ninja-build pkg-config libcriterion-dev valgrind libck-dev gnuplot-nox clang)
+missing=()
+for p in "${need[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "tests/run.sh: installing ${missing[*]}"
+  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd=sudo
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+jobs=$(nproc)
+layers=("$@")
+[ ${#layers[@]} -gt 0 ] || layers=(main tsan asan)
+
+build() { # dir, cmake args...
+  local dir=$1; shift
+  cmake -S "$root" -B "$dir" -G Ninja "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+}
+
+for layer in "${layers[@]}"; do
+  echo "=== layer: $layer ==="
+  case $layer in
+    main) # Debug with the lock-order checker: unit, checks, mutation, stress, helgrind,
+          # memcheck, abi, install and perf smoke.
+      build build/test-main -DCMAKE_BUILD_TYPE=Debug -DQK_LOCK_CHECKS=ON
+      ctest --test-dir build/test-main --output-on-failure -j "$jobs" ;;
+    tsan) # ThreadSanitizer over the plain pthread stress programs.
+      build build/test-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQK_SANITIZE=thread \
+        -DQK_LOCK_CHECKS=ON -DQK_BUILD_PERF=OFF -DQK_BUILD_EXAMPLES=OFF
+      TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+        ctest --test-dir build/test-tsan --output-on-failure -j "$jobs" -L stress ;;
+    asan) # AddressSanitizer + UBSan over the Criterion suites and stress programs.
+      build build/test-asan -DCMAKE_BUILD_TYPE=Debug -DQK_SANITIZE=address,undefined \
+        -DQK_LOCK_CHECKS=ON -DQK_BUILD_PERF=OFF -DQK_BUILD_EXAMPLES=OFF
+      ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1" \
+        ctest --test-dir build/test-asan --output-on-failure -j "$jobs" -L "unit|checks|stress" ;;
+    *) echo "unknown layer $layer (main, tsan, asan)"; exit 2 ;;
+  esac
+done
+echo "tests/run.sh: all layers passed (${layers[*]})"
