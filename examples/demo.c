@@ -1,10 +1,15 @@
 /* quotakeeper demo, in the original spec's terms: ingestion workers fetch news from Tiingo
  * (500 calls a month), Finnhub (60 a minute) and SendGrid (100 emails a day), each call gated
- * by qk_try_consume. Threshold events print as they happen; a snapshot table ends the run. */
+ * by qk_try_consume. Threshold events print as they happen; a snapshot table ends the run.
+ *
+ * The counts live in a state file (default ./quotakeeper-demo.qkstate), so a second run
+ * continues them within their windows, and two demos running at once share them.
+ * Usage: qk_demo [--state PATH | --private] */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <quotakeeper.h>
@@ -49,8 +54,39 @@ static void *work(void *arg)
     return NULL;
 }
 
-int main(void)
+static void print_table(const char *title)
 {
+    qk_usage snap[3];
+    size_t n = 0;
+    if (qk_snapshot(tracker, snap, 3, &n) != QK_OK) {
+        fprintf(stderr, "demo: %s\n", qk_errmsg());
+        exit(1);
+    }
+    printf("\n%s\n%-10s %8s %8s %10s %-10s %s\n", title, "service", "used", "limit", "remaining",
+           "level", "resets at (UTC)");
+    for (size_t i = 0; i < n; i++) {
+        const qk_window_usage *w = &snap[i].windows[0];
+        char when[32];
+        const time_t reset = (time_t)(w->reset_at_ms / 1000);
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M", gmtime(&reset));
+        printf("%-10s %8" PRIu64 " %8" PRIu64 " %10" PRIu64 " %-10s %s\n", snap[i].name, w->used,
+               w->limit, w->remaining, qk_level_name(snap[i].level), when);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = "quotakeeper-demo.qkstate";
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--private") == 0) {
+            path = NULL;
+        } else if (strcmp(argv[i], "--state") == 0 && i + 1 < argc) {
+            path = argv[++i];
+        } else {
+            fprintf(stderr, "usage: %s [--state PATH | --private]\n", argv[0]);
+            return 2;
+        }
+    }
     const qk_service_def defs[] = {
         {.name = "tiingo", .windows = {{QK_MONTH, 500}}},
         {.name = "finnhub", .windows = {{QK_MINUTE, 60}}},
@@ -60,12 +96,16 @@ int main(void)
     opts.services = defs;
     opts.n_services = 3;
     opts.on_event = on_event;
+    opts.path = path;
     if (qk_tracker_new(&tracker, &opts) != QK_OK) {
         fprintf(stderr, "demo: %s\n", qk_errmsg());
         return 1;
     }
     printf("quotakeeper %s demo: %d workers x %d fetches over %s, %s, %s\n", qk_version_string(),
            WORKERS, FETCHES_EACH, sources[0], sources[1], sources[2]);
+    if (path != NULL)
+        print_table("Counts found in the state file (run again to continue them):");
+    printf("\nThreshold events as they happen:\n");
 
     pthread_t th[WORKERS];
     worker ws[WORKERS] = {{0}};
@@ -80,22 +120,7 @@ int main(void)
         refused += ws[i].refused;
     }
 
-    qk_usage snap[3];
-    size_t n = 0;
-    if (qk_snapshot(tracker, snap, 3, &n) != QK_OK) {
-        fprintf(stderr, "demo: %s\n", qk_errmsg());
-        return 1;
-    }
-    printf("\n%-10s %8s %8s %10s %-10s %s\n", "service", "used", "limit", "remaining", "level",
-           "resets at (UTC)");
-    for (size_t i = 0; i < n; i++) {
-        const qk_window_usage *w = &snap[i].windows[0];
-        char when[32];
-        const time_t reset = (time_t)(w->reset_at_ms / 1000);
-        strftime(when, sizeof when, "%Y-%m-%d %H:%M", gmtime(&reset));
-        printf("%-10s %8" PRIu64 " %8" PRIu64 " %10" PRIu64 " %-10s %s\n", snap[i].name, w->used,
-               w->limit, w->remaining, qk_level_name(snap[i].level), when);
-    }
+    print_table("After this run:");
     printf("\n%u calls granted, %u refused, %u attempted\n", granted, refused,
            WORKERS * FETCHES_EACH);
     qk_tracker_free(tracker);

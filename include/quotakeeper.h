@@ -37,7 +37,7 @@ typedef enum {
 enum {
     QK_MAX_WINDOWS = 4,     /* windows per service */
     QK_NAME_MAX = 64,       /* service name buffer, terminating NUL included */
-    QK_OPTIONS_VERSION = 1, /* current qk_options layout */
+    QK_OPTIONS_VERSION = 2, /* current qk_options layout; 1 (no state file) is still read */
     QK_PRIORITY = 1u << 0,  /* qk_try_consume flag: may use the reserve */
 };
 
@@ -100,11 +100,15 @@ typedef struct {
     void *clock_ctx;
     qk_event_fn on_event; /* may be NULL */
     void *payload;        /* passed to on_event */
+    /* Version 2: a state file shared by every process on the host that opens the same path,
+     * surviving restarts (docs/state-file.md). NULL: private memory. */
+    const char *path;
+    unsigned mode; /* permissions when the file is created; 0 means 0600 */
 } qk_options;
 
 #define QK_OPTIONS_INIT                                                                            \
     {                                                                                              \
-        QK_OPTIONS_VERSION, NULL, 0, 0, NULL, NULL, NULL, NULL                                     \
+        QK_OPTIONS_VERSION, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, 0                            \
     }
 
 typedef struct {
@@ -128,13 +132,34 @@ typedef struct {
 } qk_usage;
 
 /* Creates a tracker with opts->services registered in order.
- * Errors: QK_EINVAL (NULL out/opts, unsupported version, capacity below n_services or zero,
- * services NULL with n_services > 0, any invalid service as in qk_service_add), QK_EEXIST
- * (duplicate names), QK_ENOMEM. On error *out is left untouched. */
+ * With opts->path, opens the state file there, creating it if missing. An existing file keeps
+ * its capacity and its services' indices (use qk_service_find); configured services take their
+ * new definitions, keeping their counts per window period; stored services that are not
+ * configured are kept; windows that ended while no process ran are rolled over. Events caused
+ * by that are delivered before this returns.
+ * Errors: QK_EINVAL (NULL out/opts, unsupported version, capacity below n_services, zero or
+ * above 2^20, services NULL with n_services > 0, mode above 07777, any invalid service as in
+ * qk_service_add), QK_EEXIST (duplicate names), QK_ENOMEM, QK_EFULL (the file has no room for
+ * the configured services), QK_EIO (the file cannot be opened, locked, sized or mapped; a
+ * symbolic link is refused), QK_ECORRUPT (truncated, corrupt, foreign or other-version file;
+ * it is left untouched). On error *out is left untouched. */
 QK_EXTERN int qk_tracker_new(qk_tracker **out, const qk_options *opts);
 
-/* Frees the tracker. NULL is a no-op. Not thread-safe: no other call may be in flight. */
+/* Frees the tracker, flushing a state file first. NULL is a no-op. Not thread-safe: no other
+ * call on t may be in flight. */
 QK_EXTERN void qk_tracker_free(qk_tracker *t);
+
+/* Writes a state file's pages to disk (msync). Every count is in the file's shared pages as
+ * soon as its call returns, so a crash of the process loses nothing; this guards against power
+ * loss. A no-op for private trackers. Errors: QK_EINVAL (NULL t), QK_EIO. */
+QK_EXTERN int qk_tracker_flush(qk_tracker *t);
+
+/* fork() with a private tracker in use: call prepare before fork(), parent in the parent and
+ * child in the child after it. The child then has a usable copy. A tracker on a state file
+ * needs none of this (the calls do nothing): both processes share the file. NULL is a no-op. */
+QK_EXTERN void qk_atfork_prepare(qk_tracker *t);
+QK_EXTERN void qk_atfork_parent(qk_tracker *t);
+QK_EXTERN void qk_atfork_child(qk_tracker *t);
 
 /* Registers a service; its windows start in the current calendar period.
  * Errors: QK_EINVAL (NULL t/def, bad name, no windows, a window after the list's end, unknown

@@ -1,3 +1,4 @@
+#include "service_def.h"
 #include "slot.h"
 
 static void set_used(qk_slot *sl, qk_service s, unsigned i, uint64_t used, qk_event_sink *sink)
@@ -104,4 +105,46 @@ void qk_slot_usage(const qk_slot *sl, qk_service s, int tripped, qk_usage *out)
     out->level = level;
     out->remaining = out->windows[binding].remaining;
     out->reset_at_ms = out->windows[binding].reset_at_ms;
+}
+
+void qk_slot_recover(qk_slot *sl, uint64_t committed_epoch)
+{
+    if ((sl->journal & 1u) == 0)
+        return;
+    const int committed = sl->undo_epoch != 0 && sl->undo_epoch <= committed_epoch;
+    if (!committed) {
+        sl->seq = sl->undo_seq;
+        sl->reserve = sl->undo_reserve;
+        sl->n_windows = sl->undo_n_windows;
+        for (unsigned i = 0; i < sl->undo_n_windows; i++)
+            sl->w[i] = sl->undo[i];
+    }
+    qk_slot_end(sl);
+}
+
+void qk_slot_configure(qk_slot *sl, qk_service s, const qk_service_def *def, unsigned n_windows,
+                       int64_t now_ms, qk_event_sink *sink)
+{
+    const unsigned old_n = sl->n_windows;
+    qk_window old[QK_MAX_WINDOWS];
+    for (unsigned i = 0; i < old_n; i++)
+        old[i] = sl->w[i];
+    for (unsigned j = 0; j < n_windows; j++) {
+        qk_window *w = &sl->w[j];
+        qk_window_init(w, def->windows[j].period, def->windows[j].limit, qk_warn_pct(def),
+                       qk_critical_pct(def), now_ms);
+        /* A redefinition keeps the count of the window of the same period (already rolled to
+         * the current period by the caller): counts are never dropped for a limit change. */
+        for (unsigned i = 0; i < old_n; i++)
+            if (old[i].period == w->period) {
+                w->used = old[i].used;
+                w->start_ms = old[i].start_ms;
+                w->end_ms = old[i].end_ms;
+                break;
+            }
+        w->level = j < old_n ? old[j].level : (uint8_t)QK_LEVEL_OK;
+        set_used(sl, s, j, w->used, sink); /* one event if the new limit changed the level */
+    }
+    sl->n_windows = n_windows;
+    sl->reserve = def->reserve;
 }

@@ -4,17 +4,30 @@
  * - Single-service operations take only their own slot lock.
  * - Operations over all services (snapshot, reset_all) and service_add take the snapshot lock
  *   first; the all-services ones then take every slot lock in ascending order.
- * - The clock is read, and events are delivered, with no lock held. */
+ * - The clock is read, and events are delivered, with no lock held.
+ * In a shared state file every update is journaled in its slot, so a process killed while it
+ * holds a lock leaves nothing torn (slot.h, docs/state-file.md). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "error.h"
 #include "lockorder.h"
+#include "service_def.h"
 #include "tracker.h"
 
-/* Ceiling on capacity: keeps the region size far from overflow. */
-#define QK_CAPACITY_MAX (UINT32_C(1) << 20)
+#ifdef QK_TEST_HOOKS
+#include "test_hooks.h"
+void (*qk_test_hook)(qk_test_point point, uint32_t service);
+#define TEST_POINT(point, service)                                                                 \
+    do {                                                                                           \
+        if (qk_test_hook != NULL)                                                                  \
+            qk_test_hook((point), (service));                                                      \
+    } while (0)
+#else
+#define TEST_POINT(point, service) ((void)0)
+#endif
 
 static int64_t system_clock_ms(void *ctx)
 {
@@ -26,10 +39,30 @@ static int64_t system_clock_ms(void *ctx)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void slot_lock(qk_tracker *t, qk_service s)
+/* Locks m; when its last owner died holding it (robust mutexes in a state file), first repairs
+ * what it guarded. Private mutexes never report an error. */
+static int lock_recovering(qk_tracker *t, pthread_mutex_t *m, qk_slot *sl)
+{
+    int rc = pthread_mutex_lock(m);
+    if (rc == EOWNERDEAD) {
+        /* The snapshot lock guards nothing that can be torn: service_add publishes a slot with
+         * one store, and all-services updates are journaled slot by slot. */
+        if (sl != NULL)
+            qk_slot_recover(sl, atomic_load(&t->region.hdr->all_op_committed));
+        rc = pthread_mutex_consistent(m);
+    }
+    if (rc != 0)
+        return qk_fail(QK_ECORRUPT, "cannot take a lock of the state: %s", strerror(rc));
+    return QK_OK;
+}
+
+static int slot_lock(qk_tracker *t, qk_service s)
 {
     qk_lockorder_acquire(QK_RANK_SLOT(s));
-    pthread_mutex_lock(&t->slots[s].lock);
+    const int rc = lock_recovering(t, &t->slots[s].lock, &t->slots[s]);
+    if (rc != QK_OK)
+        qk_lockorder_release(QK_RANK_SLOT(s));
+    return rc;
 }
 
 static void slot_unlock(qk_tracker *t, qk_service s)
@@ -38,21 +71,53 @@ static void slot_unlock(qk_tracker *t, qk_service s)
     qk_lockorder_release(QK_RANK_SLOT(s));
 }
 
-static void snapshot_lock(qk_tracker *t)
+static int snapshot_lock(qk_tracker *t)
 {
     qk_lockorder_acquire(QK_RANK_SNAPSHOT);
-    pthread_mutex_lock(&t->snapshot_lock);
+    const int rc = lock_recovering(t, &t->region.hdr->snapshot_lock, NULL);
+    if (rc != QK_OK)
+        qk_lockorder_release(QK_RANK_SNAPSHOT);
+    return rc;
 }
 
 static void snapshot_unlock(qk_tracker *t)
 {
-    pthread_mutex_unlock(&t->snapshot_lock);
+    pthread_mutex_unlock(&t->region.hdr->snapshot_lock);
     qk_lockorder_release(QK_RANK_SNAPSHOT);
+}
+
+/* Takes the first n slot locks in ascending order; the caller holds the snapshot lock. */
+static int lock_slots(qk_tracker *t, uint32_t n)
+{
+    for (uint32_t s = 0; s < n; s++) {
+        const int rc = slot_lock(t, s);
+        if (rc != QK_OK) {
+            while (s-- > 0)
+                slot_unlock(t, s);
+            return rc;
+        }
+    }
+    return QK_OK;
+}
+
+static int lock_all(qk_tracker *t, uint32_t n)
+{
+    int rc = snapshot_lock(t);
+    if (rc == QK_OK && (rc = lock_slots(t, n)) != QK_OK)
+        snapshot_unlock(t);
+    return rc;
+}
+
+static void unlock_all(qk_tracker *t, uint32_t n)
+{
+    for (uint32_t s = n; s-- > 0;)
+        slot_unlock(t, s);
+    snapshot_unlock(t);
 }
 
 static uint32_t published(const qk_tracker *t)
 {
-    return atomic_load_explicit(&t->n_services, memory_order_acquire);
+    return atomic_load_explicit(&t->region.hdr->n_services, memory_order_acquire);
 }
 
 /* Outside every lock: names the events and hands them to the callback. */
@@ -72,6 +137,20 @@ static int check_service(const qk_tracker *t, qk_service s)
     return QK_OK;
 }
 
+/* Applies op to a locked slot, journaled when the slot is shared between processes. */
+static int apply_locked(qk_tracker *t, qk_service s, const qk_op *op, int64_t now,
+                        qk_event_sink *sink, int *tripped, uint64_t epoch)
+{
+    qk_slot *sl = &t->slots[s];
+    if (t->journal)
+        qk_slot_begin(sl, epoch, sl->n_windows);
+    const int rc = qk_slot_apply(sl, s, op, now, sink, tripped);
+    TEST_POINT(QK_TP_SLOT_UPDATED, s);
+    if (t->journal && epoch == 0)
+        qk_slot_end(sl);
+    return rc;
+}
+
 /* The one path for single-service operations: read the clock, lock the slot, apply, copy the
  * usage out, unlock, then deliver events. */
 static int run_slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *out)
@@ -80,15 +159,16 @@ static int run_slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *o
     if (rc != QK_OK)
         return rc;
     const int64_t now = t->clock(t->clock_ctx);
-    qk_slot *sl = &t->slots[s];
     qk_event ev[QK_EVENTS_PER_SLOT_OP];
     qk_event_sink sink = {t->on_event ? ev : NULL, 0};
     int tripped = -1;
 
-    slot_lock(t, s);
-    rc = qk_slot_apply(sl, s, op, now, &sink, &tripped);
+    rc = slot_lock(t, s);
+    if (rc != QK_OK)
+        return rc;
+    rc = apply_locked(t, s, op, now, &sink, &tripped, 0);
     if (out != NULL && rc != QK_ERANGE)
-        qk_slot_usage(sl, s, tripped, out);
+        qk_slot_usage(&t->slots[s], s, tripped, out);
     slot_unlock(t, s);
 
     if (out != NULL && rc != QK_ERANGE)
@@ -219,13 +299,16 @@ int qk_reset(qk_tracker *t, qk_service s)
 }
 
 /* Applies op to every service at one instant: snapshot lock, then every slot lock in ascending
- * order, so the whole pass is one consistent cut. out (cap entries) receives the usages. */
+ * order, so the whole pass is one consistent cut. out (cap entries) receives the usages. In a
+ * shared file the pass is one journal epoch: a crash part-way rolls every slot back. */
 static int run_all_op(qk_tracker *t, const qk_op *op, qk_usage *out, size_t cap, size_t *count)
 {
     const int64_t now = t->clock(t->clock_ctx);
     qk_event *ev = NULL;
 
-    snapshot_lock(t);
+    int rc = snapshot_lock(t);
+    if (rc != QK_OK)
+        return rc;
     const uint32_t n = published(t); /* stable: service_add needs the snapshot lock */
     if (out != NULL && cap < n) {
         snapshot_unlock(t);
@@ -241,19 +324,28 @@ static int run_all_op(qk_tracker *t, const qk_op *op, qk_usage *out, size_t cap,
             return qk_fail(QK_ENOMEM, "no memory for the events of %u services", n);
         }
     }
+    rc = lock_slots(t, n);
+    if (rc != QK_OK) {
+        snapshot_unlock(t);
+        free(ev);
+        return rc;
+    }
     qk_event_sink sink = {ev, 0};
-
-    for (uint32_t s = 0; s < n; s++)
-        slot_lock(t, s);
+    const uint64_t epoch = t->journal ? atomic_load(&t->region.hdr->all_op_started) + 1 : 0;
+    if (t->journal)
+        atomic_store(&t->region.hdr->all_op_started, epoch);
     for (uint32_t s = 0; s < n; s++) {
         int unused = -1;
-        qk_slot_apply(&t->slots[s], s, op, now, &sink, &unused);
+        apply_locked(t, s, op, now, &sink, &unused, epoch);
         if (out != NULL)
             qk_slot_usage(&t->slots[s], s, -1, &out[s]);
     }
-    for (uint32_t s = n; s-- > 0;)
-        slot_unlock(t, s);
-    snapshot_unlock(t);
+    if (t->journal) {
+        atomic_store(&t->region.hdr->all_op_committed, epoch);
+        for (uint32_t s = 0; s < n; s++)
+            qk_slot_end(&t->slots[s]);
+    }
+    unlock_all(t, n);
 
     if (out != NULL)
         for (uint32_t s = 0; s < n; s++)
@@ -287,65 +379,7 @@ int qk_snapshot(qk_tracker *t, qk_usage *out, size_t cap, size_t *count)
     return run_all_op(t, &op, out ? out : &none, cap, count);
 }
 
-static int check_name(const char *name)
-{
-    if (name == NULL)
-        return qk_fail(QK_EINVAL, "service name is NULL");
-    const size_t len = strnlen(name, QK_NAME_MAX);
-    if (len == 0)
-        return qk_fail(QK_EINVAL, "service name is empty");
-    if (len == QK_NAME_MAX)
-        return qk_fail(QK_EINVAL, "service name is longer than %d characters", QK_NAME_MAX - 1);
-    for (size_t i = 0; i < len; i++) {
-        const char c = name[i];
-        const int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                       c == '_' || c == '.' || c == '-';
-        if (!ok)
-            return qk_fail(QK_EINVAL,
-                           "service name '%s' has a character outside [A-Za-z0-9_.-] at %zu", name,
-                           i);
-    }
-    return QK_OK;
-}
-
-/* Validates def and returns the number of windows (> 0) or a negative error. */
-static int check_def(const qk_service_def *def)
-{
-    int rc = check_name(def->name);
-    if (rc != QK_OK)
-        return rc;
-    unsigned n = 0;
-    while (n < QK_MAX_WINDOWS && def->windows[n].limit != 0)
-        n++;
-    if (n == 0)
-        return qk_fail(QK_EINVAL, "service '%s' has no windows", def->name);
-    for (unsigned i = n; i < QK_MAX_WINDOWS; i++)
-        if (def->windows[i].limit != 0)
-            return qk_fail(QK_EINVAL,
-                           "service '%s': window %u follows the list's end (window %u "
-                           "has limit 0)",
-                           def->name, i, n);
-    for (unsigned i = 0; i < n; i++) {
-        if (!qk_period_valid((int)def->windows[i].period))
-            return qk_fail(QK_EINVAL, "service '%s': window %u has unknown period %d", def->name, i,
-                           (int)def->windows[i].period);
-        if (def->reserve >= def->windows[i].limit)
-            return qk_fail(QK_EINVAL,
-                           "service '%s': reserve %llu is not below window %u's limit %llu",
-                           def->name, (unsigned long long)def->reserve, i,
-                           (unsigned long long)def->windows[i].limit);
-    }
-    if (def->warn_pct > 100 || def->critical_pct > 100)
-        return qk_fail(QK_EINVAL, "service '%s': a threshold is above 100%%", def->name);
-    const unsigned warn = def->warn_pct ? def->warn_pct : 50;
-    const unsigned crit = def->critical_pct ? def->critical_pct : 80;
-    if (warn > crit)
-        return qk_fail(QK_EINVAL, "service '%s': warn %u%% is above critical %u%%", def->name, warn,
-                       crit);
-    return (int)n;
-}
-
-static int find_locked(const qk_tracker *t, const char *name, uint32_t n)
+static int find_name(const qk_tracker *t, const char *name, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++)
         if (strcmp(t->names[i], name) == 0)
@@ -353,48 +387,53 @@ static int find_locked(const qk_tracker *t, const char *name, uint32_t n)
     return -1;
 }
 
+/* Fills unpublished slot n and publishes it; the caller holds the snapshot lock and has
+ * checked def, the name's uniqueness and the room. */
+static void add_locked(qk_tracker *t, const qk_service_def *def, unsigned n_windows, int64_t now)
+{
+    const uint32_t n = published(t);
+    qk_slot *sl = &t->slots[n];
+    qk_event_sink none = {NULL, 0}; /* a new window starts at OK: no level changes */
+    sl->n_windows = 0;
+    sl->journal = 0;
+    sl->seq = 0;
+    qk_slot_configure(sl, n, def, n_windows, now, &none);
+    memset(t->names[n], 0, QK_NAME_MAX);
+    strcpy(t->names[n], def->name);
+    /* Slot n is invisible to other threads, and processes, until this store. */
+    atomic_store_explicit(&t->region.hdr->n_services, n + 1, memory_order_release);
+}
+
 int qk_service_add(qk_tracker *t, const qk_service_def *def, qk_service *out)
 {
     if (t == NULL || def == NULL)
         return qk_fail(QK_EINVAL, t ? "service definition is NULL" : "tracker is NULL");
-    const int n_windows = check_def(def);
+    const int n_windows = qk_service_def_check(def);
     if (n_windows < 0)
         return n_windows;
     const int64_t now = t->clock(t->clock_ctx);
 
-    snapshot_lock(t);
+    int rc = snapshot_lock(t);
+    if (rc != QK_OK)
+        return rc;
     const uint32_t n = published(t);
-    if (find_locked(t, def->name, n) >= 0) {
-        snapshot_unlock(t);
-        return qk_fail(QK_EEXIST, "service '%s' is already registered", def->name);
-    }
-    if (n == t->capacity) {
-        snapshot_unlock(t);
-        return qk_fail(QK_EFULL, "cannot add '%s': all %u slots are in use", def->name, n);
-    }
-    /* Slot n is invisible to other threads until n_services is published below. */
-    qk_slot *sl = &t->slots[n];
-    sl->n_windows = (uint32_t)n_windows;
-    sl->seq = 0;
-    sl->reserve = def->reserve;
-    for (int i = 0; i < n_windows; i++)
-        qk_window_init(&sl->w[i], def->windows[i].period, def->windows[i].limit,
-                       def->warn_pct ? def->warn_pct : 50,
-                       def->critical_pct ? def->critical_pct : 80, now);
-    strcpy(t->names[n], def->name);
-    atomic_store_explicit(&t->n_services, n + 1, memory_order_release);
+    if (find_name(t, def->name, n) >= 0)
+        rc = qk_fail(QK_EEXIST, "service '%s' is already registered", def->name);
+    else if (n == t->capacity)
+        rc = qk_fail(QK_EFULL, "cannot add '%s': all %u slots are in use", def->name, n);
+    else
+        add_locked(t, def, (unsigned)n_windows, now);
     snapshot_unlock(t);
-
-    if (out != NULL)
+    if (rc == QK_OK && out != NULL)
         *out = n;
-    return QK_OK;
+    return rc;
 }
 
 int qk_service_find(const qk_tracker *t, const char *name, qk_service *out)
 {
     if (t == NULL || name == NULL || out == NULL)
         return qk_fail(QK_EINVAL, "%s is NULL", t == NULL ? "tracker" : name ? "out" : "name");
-    const int i = find_locked(t, name, published(t));
+    const int i = find_name(t, name, published(t));
     if (i < 0)
         return qk_fail(QK_ENOENT, "no service named '%.*s'", QK_NAME_MAX, name);
     *out = (qk_service)i;
@@ -406,71 +445,194 @@ size_t qk_service_count(const qk_tracker *t)
     return t ? published(t) : 0;
 }
 
-static void destroy(qk_tracker *t)
+/* Reads opts of any supported version into the current layout; fields a version lacks keep
+ * their QK_OPTIONS_INIT values. */
+static int read_options(qk_options *o, const qk_options *in)
 {
-    for (uint32_t i = 0; i < t->capacity; i++)
-        pthread_mutex_destroy(&t->slots[i].lock);
-    pthread_mutex_destroy(&t->snapshot_lock);
-    free(t->slots);
-    free(t->names);
-    free(t);
+    static const size_t size_by_version[] = {0, offsetof(qk_options, path), sizeof(qk_options)};
+    if (in->version == 0 || in->version > QK_OPTIONS_VERSION)
+        return qk_fail(QK_EINVAL, "options version %u is not supported (this library: 1 to %d)",
+                       in->version, QK_OPTIONS_VERSION);
+    *o = (qk_options)QK_OPTIONS_INIT;
+    memcpy(o, in, size_by_version[in->version]);
+    return QK_OK;
+}
+
+static int check_options(const qk_options *o)
+{
+    if (o->services == NULL && o->n_services > 0)
+        return qk_fail(QK_EINVAL, "services is NULL but n_services is %zu", o->n_services);
+    const size_t capacity = o->capacity ? o->capacity : o->n_services;
+    if (capacity == 0)
+        return qk_fail(QK_EINVAL, "capacity is 0: no service could ever be added");
+    if (capacity < o->n_services)
+        return qk_fail(QK_EINVAL, "capacity %zu is below n_services %zu", capacity, o->n_services);
+    if (capacity > QK_CAPACITY_MAX)
+        return qk_fail(QK_EINVAL, "capacity %zu is above the maximum %u", capacity,
+                       (unsigned)QK_CAPACITY_MAX);
+    if (o->mode > 07777)
+        return qk_fail(QK_EINVAL, "mode 0%o has bits beyond 07777", o->mode);
+    for (size_t i = 0; i < o->n_services; i++) {
+        const int rc = qk_service_def_check(&o->services[i]);
+        if (rc < 0)
+            return rc;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(o->services[j].name, o->services[i].name) == 0)
+                return qk_fail(QK_EEXIST, "service '%s' is defined twice", o->services[i].name);
+    }
+    return QK_OK;
+}
+
+/* An existing state file meets the options: every stored window is rolled to now, configured
+ * services take their new definitions (counts kept by name and period), stored services that
+ * are not configured are kept, and the missing ones are added. Nothing changes on error. */
+static int reconcile(qk_tracker *t, const qk_options *o, qk_event **events, size_t *n_events)
+{
+    const uint32_t stored = published(t);
+    size_t missing = 0;
+    for (size_t i = 0; i < o->n_services; i++)
+        missing += find_name(t, o->services[i].name, stored) < 0;
+    if (missing > t->capacity - stored)
+        return qk_fail(QK_EFULL,
+                       "the state file has room for %u services; %u are stored and %zu "
+                       "more are configured",
+                       t->capacity, stored, missing);
+    qk_event *ev = NULL;
+    if (t->on_event != NULL && stored > 0) {
+        ev = malloc((size_t)stored * QK_EVENTS_PER_SLOT_OP * sizeof *ev);
+        if (ev == NULL)
+            return qk_fail(QK_ENOMEM, "no memory for the events of %u services", stored);
+    }
+    qk_event_sink sink = {ev, 0};
+    const int64_t now = t->clock(t->clock_ctx);
+    for (uint32_t s = 0; s < stored; s++) {
+        const qk_service_def *def = NULL;
+        for (size_t i = 0; i < o->n_services && def == NULL; i++)
+            if (strcmp(o->services[i].name, t->names[s]) == 0)
+                def = &o->services[i];
+        int rc = slot_lock(t, s);
+        if (rc != QK_OK) {
+            free(ev);
+            return rc;
+        }
+        qk_slot *sl = &t->slots[s];
+        qk_slot_begin(sl, 0, QK_MAX_WINDOWS);
+        const qk_op roll = {QK_OP_PEEK, 0, 0, 0};
+        int unused = -1;
+        qk_slot_apply(sl, s, &roll, now, &sink, &unused);
+        if (def != NULL)
+            qk_slot_configure(sl, s, def, (unsigned)qk_service_def_check(def), now, &sink);
+        qk_slot_end(sl);
+        slot_unlock(t, s);
+    }
+    for (size_t i = 0; i < o->n_services; i++)
+        if (find_name(t, o->services[i].name, published(t)) < 0) {
+            int rc = snapshot_lock(t);
+            if (rc != QK_OK) {
+                free(ev);
+                return rc;
+            }
+            add_locked(t, &o->services[i], (unsigned)qk_service_def_check(&o->services[i]), now);
+            snapshot_unlock(t);
+        }
+    *events = ev;
+    *n_events = sink.n;
+    return QK_OK;
 }
 
 int qk_tracker_new(qk_tracker **out, const qk_options *opts)
 {
     if (out == NULL || opts == NULL)
         return qk_fail(QK_EINVAL, "%s is NULL", out ? "options" : "out");
-    if (opts->version != QK_OPTIONS_VERSION)
-        return qk_fail(QK_EINVAL, "options version %u is not supported (this library: %d)",
-                       opts->version, QK_OPTIONS_VERSION);
-    if (opts->services == NULL && opts->n_services > 0)
-        return qk_fail(QK_EINVAL, "services is NULL but n_services is %zu", opts->n_services);
-    const size_t capacity = opts->capacity ? opts->capacity : opts->n_services;
-    if (capacity == 0)
-        return qk_fail(QK_EINVAL, "capacity is 0: no service could ever be added");
-    if (capacity < opts->n_services)
-        return qk_fail(QK_EINVAL, "capacity %zu is below n_services %zu", capacity,
-                       opts->n_services);
-    if (capacity > QK_CAPACITY_MAX)
-        return qk_fail(QK_EINVAL, "capacity %zu is above the maximum %u", capacity,
-                       (unsigned)QK_CAPACITY_MAX);
+    qk_options o;
+    int rc = read_options(&o, opts);
+    if (rc == QK_OK)
+        rc = check_options(&o);
+    if (rc != QK_OK)
+        return rc;
 
     qk_tracker *t = calloc(1, sizeof *t);
     if (t == NULL)
         return qk_fail(QK_ENOMEM, "no memory for the tracker");
-    t->slots = aligned_alloc(_Alignof(qk_slot), capacity * sizeof *t->slots);
-    t->names = calloc(capacity, sizeof *t->names);
-    if (t->slots == NULL || t->names == NULL) {
-        free(t->slots);
-        free(t->names);
+    t->clock = o.clock ? o.clock : system_clock_ms;
+    t->clock_ctx = o.clock_ctx;
+    t->on_event = o.on_event;
+    t->payload = o.payload;
+    const uint32_t capacity = (uint32_t)(o.capacity ? o.capacity : o.n_services);
+    int created = 1;
+    rc = o.path
+             ? qk_region_open_file(&t->region, o.path, o.mode ? o.mode : 0600, capacity, &created)
+             : qk_region_new_private(&t->region, capacity);
+    if (rc != QK_OK) {
         free(t);
-        return qk_fail(QK_ENOMEM, "no memory for %zu service slots", capacity);
+        return rc;
     }
-    t->capacity = (uint32_t)capacity;
-    atomic_init(&t->n_services, 0);
-    t->clock = opts->clock ? opts->clock : system_clock_ms;
-    t->clock_ctx = opts->clock_ctx;
-    t->on_event = opts->on_event;
-    t->payload = opts->payload;
-    pthread_mutex_init(&t->snapshot_lock, NULL);
-    /* Every slot's mutex exists from the start so that freeing never depends on how many
-     * services were added. */
-    for (uint32_t i = 0; i < t->capacity; i++)
-        pthread_mutex_init(&t->slots[i].lock, NULL);
+    t->slots = t->region.slots;
+    t->names = t->region.names;
+    t->capacity = t->region.hdr->capacity;
+    t->journal = t->region.hdr->shared != 0;
 
-    for (size_t i = 0; i < opts->n_services; i++) {
-        const int rc = qk_service_add(t, &opts->services[i], NULL);
-        if (rc != QK_OK) {
-            destroy(t);
-            return rc;
-        }
+    qk_event *ev = NULL;
+    size_t n_ev = 0;
+    if (created) {
+        const int64_t now = t->clock(t->clock_ctx);
+        for (size_t i = 0; i < o.n_services; i++)
+            add_locked(t, &o.services[i], (unsigned)qk_service_def_check(&o.services[i]), now);
+    } else {
+        rc = reconcile(t, &o, &ev, &n_ev);
     }
+    qk_region_open_done(&t->region);
+    if (rc != QK_OK) {
+        qk_region_free(&t->region);
+        free(t);
+        return rc;
+    }
+    if (n_ev > 0)
+        deliver(t, ev, n_ev);
+    free(ev);
     *out = t;
     return QK_OK;
 }
 
 void qk_tracker_free(qk_tracker *t)
 {
-    if (t != NULL)
-        destroy(t);
+    if (t != NULL) {
+        qk_region_free(&t->region);
+        free(t);
+    }
+}
+
+int qk_tracker_flush(qk_tracker *t)
+{
+    if (t == NULL)
+        return qk_fail(QK_EINVAL, "tracker is NULL");
+    return qk_region_flush(&t->region);
+}
+
+/* fork(): a private tracker's mutexes are copied into the child in whatever state the parent's
+ * threads held them, so prepare takes them all (in hierarchy order) and the child makes fresh
+ * ones. A shared tracker's mutexes are not copied at all: parent and child map the same file,
+ * so there is nothing to do. */
+void qk_atfork_prepare(qk_tracker *t)
+{
+    if (t != NULL && !t->journal)
+        lock_all(t, t->capacity);
+}
+
+void qk_atfork_parent(qk_tracker *t)
+{
+    if (t != NULL && !t->journal)
+        unlock_all(t, t->capacity);
+}
+
+void qk_atfork_child(qk_tracker *t)
+{
+    if (t == NULL || t->journal)
+        return;
+    for (uint32_t s = t->capacity; s-- > 0;) {
+        qk_region_init_mutex(&t->region, &t->slots[s].lock);
+        qk_lockorder_release(QK_RANK_SLOT(s));
+    }
+    qk_region_init_mutex(&t->region, &t->region.hdr->snapshot_lock);
+    qk_lockorder_release(QK_RANK_SNAPSHOT);
 }

@@ -1,22 +1,19 @@
-/* The tracker's private layout. The slots and names arrays hold no pointers, so they can move
- * into memory shared between processes without changing the code that uses them. */
+/* The tracker: a handle on a state region plus this process's settings. */
 #ifndef QK_TRACKER_H
 #define QK_TRACKER_H
 
-#include <stdatomic.h>
-
-#include "slot.h"
+#include "region.h"
 
 struct qk_tracker {
-    qk_slot *slots;              /* capacity slots, each in its own 128-byte block */
-    char (*names)[QK_NAME_MAX];  /* read-mostly, apart from the hot slots */
-    _Atomic uint32_t n_services; /* published with release once a slot is ready */
+    qk_slot *slots;             /* region.slots: capacity slots, each in its own 128-byte block */
+    char (*names)[QK_NAME_MAX]; /* region.names: read-mostly, apart from the hot slots */
     uint32_t capacity;
+    int journal; /* the region is a shared file: journal every update (slot.h) */
     int64_t (*clock)(void *clock_ctx);
     void *clock_ctx;
     qk_event_fn on_event;
     void *payload;
-    pthread_mutex_t snapshot_lock; /* serialises all-slot passes and service_add */
+    qk_region region;
 };
 
 #endif

@@ -1,0 +1,336 @@
+/* The state region in private memory or in a shared state file (docs/state-file.md).
+ *
+ * Two open-file-description locks on the state file (Linux OFD locks: per open, so two trackers
+ * on one file in one process do not release each other's) coordinate the processes:
+ * - the open lock (byte 0), held while a process creates, checks or reconfigures the file, so
+ *   exactly one process initialises a new file and the others wait until it is ready;
+ * - the alive lock (byte 1), held shared by every process that has the file open. A process that
+ *   can take it exclusively knows nobody else is using the file, so it may repair what a crash
+ *   or a power loss left behind: stale mutexes and half-written updates. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "region.h"
+#include "service_def.h"
+
+#define OPEN_LOCK_BYTE  0
+#define ALIVE_LOCK_BYTE 1
+
+static const char MAGIC_READY[8] = "QKSTATE";
+static const char MAGIC_BUILDING[8] = "QKINIT";
+
+static size_t round_up(size_t n, size_t to)
+{
+    return (n + to - 1) / to * to;
+}
+
+static size_t slots_offset(void)
+{
+    return round_up(sizeof(qk_header), _Alignof(qk_slot));
+}
+
+size_t qk_region_size(uint32_t capacity)
+{
+    return round_up(slots_offset() + (size_t)capacity * sizeof(qk_slot) +
+                        (size_t)capacity * QK_NAME_MAX,
+                    _Alignof(qk_slot));
+}
+
+static uint64_t header_checksum(const qk_header *h)
+{
+    /* FNV-1a over every field before the checksum. */
+    const unsigned char *p = (const unsigned char *)h;
+    uint64_t x = UINT64_C(14695981039346656037);
+    for (size_t i = 0; i < offsetof(qk_header, checksum); i++)
+        x = (x ^ p[i]) * UINT64_C(1099511628211);
+    return x;
+}
+
+static void place(qk_region *r, void *base, size_t size)
+{
+    r->hdr = base;
+    r->slots = (qk_slot *)((char *)base + slots_offset());
+    r->names = (char(*)[QK_NAME_MAX])(r->slots + r->hdr->capacity);
+    r->size = size;
+}
+
+void qk_region_init_mutex(const qk_region *r, pthread_mutex_t *m)
+{
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    if (r->hdr->shared) {
+        pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+        pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+    }
+    pthread_mutex_init(m, &attr);
+    pthread_mutexattr_destroy(&attr);
+}
+
+static void init_mutexes(qk_region *r)
+{
+    qk_region_init_mutex(r, &r->hdr->snapshot_lock);
+    for (uint32_t i = 0; i < r->hdr->capacity; i++)
+        qk_region_init_mutex(r, &r->slots[i].lock);
+}
+
+/* Fills a zeroed image; the magic that marks it ready is the caller's last store. */
+static void init_image(qk_region *r, void *base, size_t size, uint32_t capacity, int shared)
+{
+    qk_header *h = base;
+    h->layout_version = QK_LAYOUT_VERSION;
+    h->byte_order = QK_BYTE_ORDER;
+    h->mutex_size = sizeof(pthread_mutex_t);
+    h->mutex_align = _Alignof(pthread_mutex_t);
+    h->slot_size = sizeof(qk_slot);
+    h->capacity = capacity;
+    h->shared = (uint32_t)shared;
+    atomic_init(&h->n_services, 0);
+    atomic_init(&h->all_op_started, 0);
+    atomic_init(&h->all_op_committed, 0);
+    place(r, base, size);
+    init_mutexes(r);
+}
+
+int qk_region_new_private(qk_region *r, uint32_t capacity)
+{
+    const size_t size = qk_region_size(capacity);
+    void *base = aligned_alloc(_Alignof(qk_slot), size);
+    if (base == NULL)
+        return qk_fail(QK_ENOMEM, "no memory for %u service slots", capacity);
+    memset(base, 0, size);
+    r->fd = -1;
+    init_image(r, base, size, capacity, 0);
+    memcpy(r->hdr->magic, MAGIC_READY, sizeof MAGIC_READY);
+    r->hdr->checksum = header_checksum(r->hdr);
+    return QK_OK;
+}
+
+static int check_name(const char *name, char *why, size_t why_len, uint32_t s)
+{
+    const size_t len = strnlen(name, QK_NAME_MAX);
+    if (len > 0 && len < QK_NAME_MAX && qk_name_bad_char(name, len) == len)
+        return 1;
+    snprintf(why, why_len, "service %u has an invalid name", s);
+    return 0;
+}
+
+static int check_slot(const qk_slot *sl, uint32_t s, char *why, size_t why_len)
+{
+    if (sl->n_windows == 0 || sl->n_windows > QK_MAX_WINDOWS) {
+        snprintf(why, why_len, "service %u has %u windows", s, sl->n_windows);
+        return 0;
+    }
+    for (unsigned i = 0; i < sl->n_windows; i++) {
+        const qk_window *w = &sl->w[i];
+        if (!qk_period_valid(w->period) || w->limit == 0 || sl->reserve >= w->limit ||
+            w->warn_at > w->critical_at || w->critical_at > w->limit ||
+            w->level > QK_LEVEL_EXHAUSTED || w->start_ms > w->end_ms) {
+            snprintf(why, why_len, "service %u window %u is inconsistent", s, i);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int qk_region_check(const void *image, size_t size, char *why, size_t why_len)
+{
+    const qk_header *h = image;
+    if (size < sizeof *h) {
+        snprintf(why, why_len, "truncated: %zu bytes, the header alone needs %zu", size, sizeof *h);
+        return QK_ECORRUPT;
+    }
+    if (memcmp(h->magic, MAGIC_READY, sizeof MAGIC_READY) != 0) {
+        snprintf(why, why_len, "not a quotakeeper state file (bad magic)");
+        return QK_ECORRUPT;
+    }
+    if (h->checksum != header_checksum(h)) {
+        snprintf(why, why_len, "header checksum mismatch");
+        return QK_ECORRUPT;
+    }
+    if (h->byte_order != QK_BYTE_ORDER) {
+        snprintf(why, why_len, "written on a machine of another byte order");
+        return QK_ECORRUPT;
+    }
+    if (h->layout_version != QK_LAYOUT_VERSION) {
+        snprintf(why, why_len, "layout version %u; this library reads version %u",
+                 h->layout_version, QK_LAYOUT_VERSION);
+        return QK_ECORRUPT;
+    }
+    if (h->mutex_size != sizeof(pthread_mutex_t) || h->mutex_align != _Alignof(pthread_mutex_t) ||
+        h->slot_size != sizeof(qk_slot)) {
+        snprintf(why, why_len, "written by a build with other type sizes (mutex %u, slot %u)",
+                 h->mutex_size, h->slot_size);
+        return QK_ECORRUPT;
+    }
+    if (h->capacity == 0 || h->capacity > QK_CAPACITY_MAX || h->shared != 1) {
+        snprintf(why, why_len, "capacity %u is out of range", h->capacity);
+        return QK_ECORRUPT;
+    }
+    if (size < qk_region_size(h->capacity)) {
+        snprintf(why, why_len, "truncated: %zu bytes, %u slots need %zu", size, h->capacity,
+                 qk_region_size(h->capacity));
+        return QK_ECORRUPT;
+    }
+    const uint32_t n = atomic_load_explicit(&h->n_services, memory_order_acquire);
+    if (n > h->capacity) {
+        snprintf(why, why_len, "%u services in %u slots", n, h->capacity);
+        return QK_ECORRUPT;
+    }
+    const qk_slot *slots = (const qk_slot *)((const char *)image + slots_offset());
+    const char(*names)[QK_NAME_MAX] = (const char(*)[QK_NAME_MAX])(slots + h->capacity);
+    for (uint32_t s = 0; s < n; s++) {
+        if (!check_slot(&slots[s], s, why, why_len) || !check_name(names[s], why, why_len, s))
+            return QK_ECORRUPT;
+        /* Quadratic, so bounded: a duplicate only makes qk_service_find pick the first. */
+        for (uint32_t o = 0; n <= 4096 && o < s; o++)
+            if (strcmp(names[o], names[s]) == 0) {
+                snprintf(why, why_len, "services %u and %u share the name '%s'", o, s, names[s]);
+                return QK_ECORRUPT;
+            }
+    }
+    return QK_OK;
+}
+
+static int ofd_lock(int fd, int byte, short type, int wait)
+{
+    struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1};
+    int rc;
+    do
+        rc = fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl);
+    while (rc != 0 && errno == EINTR);
+    return rc;
+}
+
+static int io_error(int fd, void *map, size_t size, const char *what, const char *path)
+{
+    const int err = errno;
+    if (map != NULL && map != MAP_FAILED)
+        munmap(map, size);
+    close(fd);
+    return qk_fail(QK_EIO, "%s '%s': %s", what, path, strerror(err));
+}
+
+static void *map_file(int fd, size_t size)
+{
+    void *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    return map == MAP_FAILED ? NULL : map;
+}
+
+/* Builds a new state file. The "QKINIT" magic goes to disk first, so a creator that dies
+ * part-way leaves a file the next opener (holding the open lock, so the creator is gone)
+ * recognises and rebuilds, rather than one that looks foreign. */
+static int create_image(qk_region *r, int fd, uint32_t capacity, const char *path)
+{
+    const size_t size = qk_region_size(capacity);
+    if (ftruncate(fd, 0) != 0 ||
+        pwrite(fd, MAGIC_BUILDING, sizeof MAGIC_BUILDING, 0) != (ssize_t)sizeof MAGIC_BUILDING ||
+        ftruncate(fd, (off_t)size) != 0)
+        return io_error(fd, NULL, 0, "cannot size state file", path);
+    void *map = map_file(fd, size);
+    if (map == NULL)
+        return io_error(fd, NULL, 0, "cannot map state file", path);
+    r->fd = fd;
+    init_image(r, map, size, capacity, 1);
+    r->hdr->checksum = 0;
+    memcpy(r->hdr->magic, MAGIC_READY, sizeof MAGIC_READY);
+    r->hdr->checksum = header_checksum(r->hdr);
+    return QK_OK;
+}
+
+/* Nobody else has the file open: mutexes may hold the thread ids of dead processes (after a
+ * power loss the kernel never marked them), and slots may hold half-written updates. */
+static void repair_cold(qk_region *r)
+{
+    init_mutexes(r);
+    const uint64_t committed = atomic_load(&r->hdr->all_op_committed);
+    const uint32_t n = atomic_load(&r->hdr->n_services);
+    for (uint32_t s = 0; s < n; s++)
+        qk_slot_recover(&r->slots[s], committed);
+}
+
+int qk_region_open_file(qk_region *r, const char *path, unsigned mode, uint32_t capacity,
+                        int *created)
+{
+    const int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0)
+        return qk_fail(QK_EIO, "cannot open state file '%s': %s", path, strerror(errno));
+    if (ofd_lock(fd, OPEN_LOCK_BYTE, F_WRLCK, 1) != 0)
+        return io_error(fd, NULL, 0, "cannot lock state file", path);
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return io_error(fd, NULL, 0, "cannot stat state file", path);
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return qk_fail(QK_EIO, "state file '%s' is not a regular file", path);
+    }
+    char magic[sizeof MAGIC_BUILDING] = {0};
+    if (st.st_size > 0 && pread(fd, magic, sizeof magic, 0) < 0)
+        return io_error(fd, NULL, 0, "cannot read state file", path);
+
+    *created = st.st_size == 0 || memcmp(magic, MAGIC_BUILDING, sizeof magic) == 0;
+    if (*created) {
+        const int rc = create_image(r, fd, capacity, path);
+        if (rc != QK_OK)
+            return rc;
+    } else {
+        const size_t size = (size_t)st.st_size;
+        void *map = map_file(fd, size);
+        if (map == NULL)
+            return io_error(fd, NULL, 0, "cannot map state file", path);
+        char why[160];
+        if (qk_region_check(map, size, why, sizeof why) != QK_OK) {
+            munmap(map, size);
+            close(fd);
+            return qk_fail(QK_ECORRUPT, "state file '%s': %s", path, why);
+        }
+        r->fd = fd;
+        place(r, map, size);
+    }
+    if (ofd_lock(fd, ALIVE_LOCK_BYTE, F_WRLCK, 0) == 0) {
+        if (!*created)
+            repair_cold(r);
+        if (ofd_lock(fd, ALIVE_LOCK_BYTE, F_RDLCK, 1) != 0)
+            return io_error(fd, r->hdr, r->size, "cannot lock state file", path);
+    } else if (ofd_lock(fd, ALIVE_LOCK_BYTE, F_RDLCK, 1) != 0) {
+        return io_error(fd, r->hdr, r->size, "cannot lock state file", path);
+    }
+    return QK_OK;
+}
+
+void qk_region_open_done(qk_region *r)
+{
+    if (r->fd >= 0) {
+        struct flock fl = {
+            .l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = OPEN_LOCK_BYTE, .l_len = 1};
+        fcntl(r->fd, F_OFD_SETLK, &fl);
+    }
+}
+
+int qk_region_flush(qk_region *r)
+{
+    if (r->fd >= 0 && msync(r->hdr, r->size, MS_SYNC) != 0)
+        return qk_fail(QK_EIO, "cannot flush the state file: %s", strerror(errno));
+    return QK_OK;
+}
+
+void qk_region_free(qk_region *r)
+{
+    if (r->fd < 0) {
+        /* Private memory: no other process can hold these mutexes. */
+        for (uint32_t i = 0; i < r->hdr->capacity; i++)
+            pthread_mutex_destroy(&r->slots[i].lock);
+        pthread_mutex_destroy(&r->hdr->snapshot_lock);
+        free(r->hdr);
+        return;
+    }
+    msync(r->hdr, r->size, MS_SYNC);
+    munmap(r->hdr, r->size);
+    close(r->fd); /* releases this process's OFD locks */
+}

@@ -1,0 +1,62 @@
+/* The state region: a header, then the slots, then the names, at fixed offsets and with no
+ * pointers. It lives either in private memory or in a file that every process on the host maps
+ * (docs/state-file.md). The tracker code does not care which. */
+#ifndef QK_REGION_H
+#define QK_REGION_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "slot.h"
+
+#define QK_LAYOUT_VERSION 1u
+#define QK_BYTE_ORDER     0x01020304u
+/* Ceiling on capacity: keeps the region size far from overflow. */
+#define QK_CAPACITY_MAX (UINT32_C(1) << 20)
+
+typedef struct {
+    char magic[8];           /* "QKSTATE" when ready; "QKINIT" while the creator builds it */
+    uint32_t layout_version; /* QK_LAYOUT_VERSION */
+    uint32_t byte_order;     /* QK_BYTE_ORDER as the creator wrote it */
+    uint32_t mutex_size, mutex_align;
+    uint32_t slot_size;
+    uint32_t capacity;
+    uint64_t checksum;           /* FNV-1a of the fields above */
+    _Atomic uint32_t n_services; /* published with release once a slot is ready */
+    uint32_t shared;             /* process-shared robust mutexes and update journals */
+    /* All-services operations: an epoch is started under the snapshot lock and committed once
+     * every slot is updated, so a crash mid-way rolls every slot back or none (slot.h). */
+    _Atomic uint64_t all_op_started, all_op_committed;
+    _Alignas(64) pthread_mutex_t snapshot_lock;
+} qk_header;
+
+typedef struct {
+    qk_header *hdr;
+    qk_slot *slots;
+    char (*names)[QK_NAME_MAX];
+    size_t size;
+    int fd; /* -1 for private memory */
+} qk_region;
+
+size_t qk_region_size(uint32_t capacity);
+
+/* Private memory, fully initialised. QK_ENOMEM. */
+int qk_region_new_private(qk_region *r, uint32_t capacity);
+
+/* Opens or creates the state file at path (docs/state-file.md). *created tells whether this
+ * call built it. On success the caller holds the file's open lock until qk_region_open_done.
+ * QK_EIO, QK_ECORRUPT, QK_EINVAL. */
+int qk_region_open_file(qk_region *r, const char *path, unsigned mode, uint32_t capacity,
+                        int *created);
+void qk_region_open_done(qk_region *r);
+
+/* Checks a mapped image before anything trusts it. Returns QK_OK or QK_ECORRUPT with why. */
+int qk_region_check(const void *image, size_t size, char *why, size_t why_len);
+
+int qk_region_flush(qk_region *r);
+void qk_region_free(qk_region *r);
+
+/* Mutex initialisation for the region's kind (robust and process-shared for files). */
+void qk_region_init_mutex(const qk_region *r, pthread_mutex_t *m);
+
+#endif

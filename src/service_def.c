@@ -1,0 +1,67 @@
+#include <string.h>
+
+#include "calendar.h"
+#include "error.h"
+#include "service_def.h"
+
+size_t qk_name_bad_char(const char *name, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        const char c = name[i];
+        const int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                       c == '_' || c == '.' || c == '-';
+        if (!ok)
+            return i;
+    }
+    return len;
+}
+
+static int check_name(const char *name)
+{
+    if (name == NULL)
+        return qk_fail(QK_EINVAL, "service name is NULL");
+    const size_t len = strnlen(name, QK_NAME_MAX);
+    if (len == 0)
+        return qk_fail(QK_EINVAL, "service name is empty");
+    if (len == QK_NAME_MAX)
+        return qk_fail(QK_EINVAL, "service name is longer than %d characters", QK_NAME_MAX - 1);
+    const size_t bad = qk_name_bad_char(name, len);
+    if (bad < len)
+        return qk_fail(QK_EINVAL, "service name '%s' has a character outside [A-Za-z0-9_.-] at %zu",
+                       name, bad);
+    return QK_OK;
+}
+
+int qk_service_def_check(const qk_service_def *def)
+{
+    int rc = check_name(def->name);
+    if (rc != QK_OK)
+        return rc;
+    unsigned n = 0;
+    while (n < QK_MAX_WINDOWS && def->windows[n].limit != 0)
+        n++;
+    if (n == 0)
+        return qk_fail(QK_EINVAL, "service '%s' has no windows", def->name);
+    for (unsigned i = n; i < QK_MAX_WINDOWS; i++)
+        if (def->windows[i].limit != 0)
+            return qk_fail(QK_EINVAL,
+                           "service '%s': window %u follows the list's end (window %u has "
+                           "limit 0)",
+                           def->name, i, n);
+    for (unsigned i = 0; i < n; i++) {
+        if (!qk_period_valid((int)def->windows[i].period))
+            return qk_fail(QK_EINVAL, "service '%s': window %u has unknown period %d", def->name, i,
+                           (int)def->windows[i].period);
+        if (def->reserve >= def->windows[i].limit)
+            return qk_fail(QK_EINVAL,
+                           "service '%s': reserve %llu is not below window %u's limit %llu",
+                           def->name, (unsigned long long)def->reserve, i,
+                           (unsigned long long)def->windows[i].limit);
+    }
+    if (def->warn_pct > 100 || def->critical_pct > 100)
+        return qk_fail(QK_EINVAL, "service '%s': a threshold is above 100%%", def->name);
+    if (qk_warn_pct(def) > qk_critical_pct(def))
+        return qk_fail(QK_EINVAL, "service '%s': warn %u%% is above critical %u%%", def->name,
+                       qk_warn_pct(def), qk_critical_pct(def));
+    return (int)n;
+}
