@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-need=(build-essential cmake ninja-build pkg-config libcriterion-dev valgrind libck-dev gnuplot-nox clang)
+need=(build-essential cmake ninja-build pkg-config libcriterion-dev valgrind libck-dev gnuplot-nox clang
+      libclang-rt-14-dev)
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -43,7 +44,7 @@ for layer in "${layers[@]}"; do
       build build/test-asan -DCMAKE_BUILD_TYPE=Debug -DQK_SANITIZE=address,undefined \
         -DQK_LOCK_CHECKS=ON -DQK_BUILD_PERF=OFF -DQK_BUILD_EXAMPLES=OFF
       ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1" \
-        ctest --test-dir build/test-asan --output-on-failure -j "$jobs" -L "unit|checks|stress" ;;
+        ctest --test-dir build/test-asan --output-on-failure -j "$jobs" -L "unit|checks|stress|state" ;;
     *) echo "unknown layer $layer (main, tsan, asan)"; exit 2 ;;
   esac
 done
