@@ -615,24 +615,25 @@ int qk_tracker_flush(qk_tracker *t)
  * so there is nothing to do. */
 void qk_atfork_prepare(qk_tracker *t)
 {
+    /* Unpublished slots are never locked, and the snapshot lock keeps the count still. */
     if (t != NULL && !t->journal)
-        lock_all(t, t->capacity);
+        lock_all(t, published(t));
 }
 
 void qk_atfork_parent(qk_tracker *t)
 {
     if (t != NULL && !t->journal)
-        unlock_all(t, t->capacity);
+        unlock_all(t, published(t));
 }
 
 void qk_atfork_child(qk_tracker *t)
 {
     if (t == NULL || t->journal)
         return;
-    for (uint32_t s = t->capacity; s-- > 0;) {
+    for (uint32_t s = t->capacity; s-- > 0;)
         qk_region_init_mutex(&t->region, &t->slots[s].lock);
+    for (uint32_t s = published(t); s-- > 0;)
         qk_lockorder_release(QK_RANK_SLOT(s));
-    }
     qk_region_init_mutex(&t->region, &t->region.hdr->snapshot_lock);
     qk_lockorder_release(QK_RANK_SNAPSHOT);
 }
