@@ -191,20 +191,6 @@ static int run_slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *o
 
 void (*qk_mutant_hook)(void);
 
-static void lock_all(qk_tracker *t, uint32_t n)
-{
-    snapshot_lock(t);
-    for (uint32_t i = 0; i < n; i++)
-        slot_lock(t, i);
-}
-
-static void unlock_all(qk_tracker *t, uint32_t n)
-{
-    for (uint32_t i = n; i-- > 0;)
-        slot_unlock(t, i);
-    snapshot_unlock(t);
-}
-
 static int mutant_racy_record(qk_tracker *t, qk_service s, uint64_t n, qk_usage *out)
 {
     int rc = check_service(t, s);
@@ -215,7 +201,10 @@ static int mutant_racy_record(qk_tracker *t, qk_service s, uint64_t n, qk_usage 
     if (copy == NULL)
         return qk_fail(QK_ENOMEM, "mutant: no memory");
 
-    lock_all(t, count);
+    if ((rc = lock_all(t, count)) != QK_OK) {
+        free(copy);
+        return rc;
+    }
     for (uint32_t i = 0; i < count; i++)
         for (unsigned w = 0; w < t->slots[i].n_windows; w++)
             copy[i][w] = t->slots[i].w[w].used;
@@ -224,7 +213,10 @@ static int mutant_racy_record(qk_tracker *t, qk_service s, uint64_t n, qk_usage 
         qk_mutant_hook();
     for (unsigned w = 0; w < t->slots[s].n_windows; w++)
         copy[s][w] += n;
-    lock_all(t, count);
+    if ((rc = lock_all(t, count)) != QK_OK) {
+        free(copy);
+        return rc;
+    }
     for (uint32_t i = 0; i < count; i++)
         for (unsigned w = 0; w < t->slots[i].n_windows; w++)
             t->slots[i].w[w].used = copy[i][w];
