@@ -463,7 +463,7 @@ static qk_tracker *reentrant_tracker(void)
 }
 
 /* Catches: a callback run while a slot lock (or the snapshot lock) is still held. */
-Test(events, callback_may_call_back_into_the_tracker_from_single_service_ops, .timeout = 20)
+Test(events, callback_may_call_back_into_the_tracker_from_single_service_ops, .timeout = 60)
 {
     qk_tracker *t = reentrant_tracker();
     cr_assert_eq(qk_record(t, 1, 5, NULL), QK_OK); /* event from record */
@@ -481,7 +481,7 @@ Test(events, callback_may_call_back_into_the_tracker_from_single_service_ops, .t
 
 /* Catches: events from all-services passes (reset_all, a snapshot that rolls windows) delivered
  * before the snapshot lock and every slot lock are released. */
-Test(events, callback_may_call_back_into_the_tracker_from_all_service_ops, .timeout = 20)
+Test(events, callback_may_call_back_into_the_tracker_from_all_service_ops, .timeout = 60)
 {
     qk_tracker *t = reentrant_tracker();
     cr_assert_eq(qk_set_used(t, 1, 0, 9), QK_OK);
@@ -529,7 +529,7 @@ static void *cause_event(void *arg)
 
 /* Catches: events queued and delivered later by some other thread (a dispatcher, or whichever
  * thread takes the lock next). */
-Test(events, delivered_in_the_thread_that_caused_them, .timeout = 20)
+Test(events, delivered_in_the_thread_that_caused_them, .timeout = 60)
 {
     qk_tracker *t = events_tracker();
     cr_assert_eq(qk_record(t, 0, 50, NULL), QK_OK);
