@@ -86,6 +86,8 @@ struct shared {
     int iters;
     /* per-test counters */
     atomic_ullong granted, refused, records, reads, resets;
+    atomic_ullong started[2], completed[2]; /* the reset test's records, per service */
+    atomic_int resurrected;                 /* counts seen after a reset that it had wiped */
 };
 
 static void shared_init(shared *sh, qk_tracker *t, unsigned n_threads, int iters)
@@ -501,7 +503,9 @@ static void *reset_race(void *arg)
         for (int k = 0; k < sh->iters || atomic_load(&sh->resets) < 30; k++) {
             qk_usage u;
             const qk_service s = 3 + (qk_service)(k % 2);
+            atomic_fetch_add(&sh->started[k % 2], 1);
             const int rc = qk_record(t, s, 1, &u);
+            atomic_fetch_add(&sh->completed[k % 2], 1);
             check(sh, rc);
             /* My own call is in the count I get back, in both windows. */
             if (rc == QK_OK && (torn(&u) || u.windows[0].used < 1))
@@ -521,8 +525,24 @@ static void *reset_race(void *arg)
     /* The resetter (id RS_WRITERS) and a reader (id RS_WRITERS + 1). */
     for (int k = 0; atomic_load(&sh->done) < RS_WRITERS; k++) {
         if (w->id == RS_WRITERS) {
-            check(sh, k % 3 == 2 ? qk_reset_all(t) : qk_reset(t, 3 + (qk_service)(k % 2)));
+            /* Records completed before the reset began are wiped for good: a count read after
+             * it can only hold records started since, at most started - completed_before. */
+            const int all = k % 3 == 2, which = k % 2;
+            unsigned long long before[2];
+            for (int i = 0; i < 2; i++)
+                before[i] = atomic_load(&sh->completed[i]);
+            check(sh, all ? qk_reset_all(t) : qk_reset(t, 3 + (qk_service)which));
             atomic_fetch_add(&sh->resets, 1);
+            for (int i = 0; i < 2; i++) {
+                if (!all && i != which)
+                    continue;
+                qk_usage p;
+                const int rc = qk_peek(t, 3 + (qk_service)i, &p);
+                check(sh, rc);
+                const unsigned long long since = atomic_load(&sh->started[i]) - before[i];
+                if (rc == QK_OK && (torn(&p) || p.windows[0].used > since))
+                    atomic_fetch_add(&sh->resurrected, 1);
+            }
         }
         qk_usage u[5];
         size_t n = 0;
@@ -538,7 +558,7 @@ static void *reset_race(void *arg)
 }
 
 /* Catches: a reset torn around a record (one window zeroed, the record lands, the other window
- * zeroed) and a stale copy written back over a reset or over concurrent records. */
+ * zeroed), and a stale copy written back over a reset (wiped calls come back) or over records. */
 Test(spec, reset_during_concurrent_access_is_atomic, .timeout = 60)
 {
     qk_service_def extra[2];
@@ -576,6 +596,9 @@ Test(spec, reset_during_concurrent_access_is_atomic, .timeout = 60)
     cr_assert_eq(rc_snap, QK_OK);
     for (size_t s = 0; s < n; s++)
         cr_assert_eq(u[s].windows[0].used, 0, "service %zu not wiped by reset_all", s);
+    cr_assert_eq(atomic_load(&sh.resurrected), 0,
+                 "%d times a count read right after a reset held records the reset had wiped",
+                 atomic_load(&sh.resurrected));
     assert_clean(&sh);
     cr_assert_eq(atomic_load(&sh.records), RS_WRITERS * RS_PHASE2);
     for (qk_service s = 3; s <= 4; s++) {
