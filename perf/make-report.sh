@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The one command behind docs/perf/README.md on a Debian machine: installs what is missing,
+# builds qk_perf, runs the full comparison (about 8 minutes on 2 cores) and rewrites docs/perf/.
+#
+#   perf/make-report.sh [qk_perf options]      default: --full
+#
+# On a machine without these packages, split it: perf/run.sh there, perf/report.sh here
+# (docs/perf/README.md, "Another machine").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=(build-essential cmake ninja-build libck-dev gnuplot-nox)
+missing=()
+for p in "${need[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "make-report.sh: installing ${missing[*]}" >&2
+  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd=sudo
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+args=("$@")
+[ ${#args[@]} -gt 0 ] || args=(--full)
+out=perf/out/$(date -u +%Y%m%d-%H%M%S)
+perf/run.sh "$out" "${args[@]}"
+perf/report.sh "$out" docs/perf
+echo "make-report.sh: docs/perf/README.md regenerated from $out" >&2

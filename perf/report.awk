@@ -1,0 +1,467 @@
+# Turns qk_perf's CSV and run.sh's machine.txt into README.md, gnuplot data and a gnuplot
+# script (perf/report.sh drives it). Plain POSIX awk (mawk): no asort, no gensub.
+#   awk -f report.awk -v machine=machine.txt -v strategies=strategies.csv -v docdir=DIR \
+#       -v tmpdir=DIR -v others="SUBDIR ..." results.csv
+# Medians over repetitions everywhere. A ratio of two strategies in the same cell is the median
+# of the per-repetition ratios (the strategies ran back to back in each repetition, so a slow
+# spell of the machine hits both); a ratio across cells is the ratio of their medians.
+
+function sortnum(a, n,    i, j, v) {
+    for (i = 2; i <= n; i++) {
+        v = a[i]
+        for (j = i - 1; j >= 1 && a[j] > v; j--)
+            a[j + 1] = a[j]
+        a[j + 1] = v
+    }
+}
+function median(list,    a, n) {
+    n = split(list, a, " ")
+    if (n == 0)
+        return ""
+    sortnum(a, n)
+    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+function minof(list,    a, n, i, m) {
+    n = split(list, a, " "); m = a[1]
+    for (i = 2; i <= n; i++) if (a[i] + 0 < m + 0) m = a[i]
+    return m
+}
+function maxof(list,    a, n, i, m) {
+    n = split(list, a, " "); m = a[1]
+    for (i = 2; i <= n; i++) if (a[i] + 0 > m + 0) m = a[i]
+    return m
+}
+function key(st, wl, sv, th, rt) { return st SUBSEP wl SUBSEP sv SUBSEP th SUBSEP rt }
+function med(st, wl, sv, th, rt, metric,    k) {
+    k = key(st, wl, sv, th, rt)
+    return (k SUBSEP metric) in L ? median(L[k, metric]) : ""
+}
+# Per-repetition ratios of metric between two strategies in one cell: "median min max".
+function paired(a, b, wl, sv, th, rt, metric,    ka, kb, r, list) {
+    ka = key(a, wl, sv, th, rt); kb = key(b, wl, sv, th, rt); list = ""
+    for (r = 1; r <= maxrep; r++)
+        if ((ka SUBSEP r SUBSEP metric) in R && (kb SUBSEP r SUBSEP metric) in R && R[kb, r, metric] > 0)
+            list = list " " R[ka, r, metric] / R[kb, r, metric]
+    if (list == "")
+        return ""
+    return median(list) " " minof(list) " " maxof(list)
+}
+function fmt(x) {
+    if (x == "") return "n/a"
+    if (x >= 100) return sprintf("%.0f", x)
+    if (x >= 10) return sprintf("%.1f", x)
+    return sprintf("%.2f", x)
+}
+function mops(x) { return x == "" ? "" : x / 1e6 }
+function ns(x) {
+    if (x == "") return "n/a"
+    if (x >= 1e6) return sprintf("%.1f ms", x / 1e6)
+    if (x >= 1e4) return sprintf("%.0f µs", x / 1e3)
+    if (x >= 1e3) return sprintf("%.1f µs", x / 1e3)
+    return sprintf("%.0f ns", x)
+}
+function ratio_cell(p,    a) {
+    if (p == "") return "n/a"
+    split(p, a, " ")
+    return sprintf("%.2f (%.2f–%.2f)", a[1], a[2], a[3])
+}
+function holds(x, op, target) {
+    if (x == "") return "not measured"
+    if (op == "<=") return x <= target ? "**yes**" : "**no**"
+    return x >= target ? "**yes**" : "**no**"
+}
+function first_word(p,    a) { split(p, a, " "); return a[1] }
+# Thread counts seen for a workload and service count, ascending.
+function thread_list(wl, sv,    t, n, a, i, s) {
+    n = 0
+    for (t in TH) { split(t, a, SUBSEP); if (a[1] == wl && a[2] == sv) tl[++n] = a[3] + 0 }
+    sortnum(tl, n); s = ""
+    for (i = 1; i <= n; i++) s = s (i > 1 ? " " : "") tl[i]
+    return s
+}
+function machine_row(label, k) { print "| " label " | " (k in M ? M[k] : "unknown") " |" > readme }
+
+BEGIN {
+    FS = ","
+    nstrat = split("racy global rwlock sharded floor atomic ck", ORDER, " ")
+    while ((getline line < machine) > 0) {
+        i = index(line, ": ")
+        if (i > 0) M[substr(line, 1, i - 1)] = substr(line, i + 2)
+    }
+    readme = docdir "/README.md"
+    gp = tmpdir "/charts.gp"
+    maxrep = 0
+}
+NR == 1 { for (i = 1; i <= NF; i++) C[$i] = i; next }
+{
+    st = $C["strategy"]; wl = $C["workload"]; sv = $C["services"]; th = $C["threads"]
+    rt = $C["snap_rate"]; rep = $C["rep"] + 0
+    HAVE[st] = 1
+    if (wl ~ /^check-/) {
+        CK[st, wl, sv] = 1
+        CKV[st, wl, sv] = $C["verdict"]
+        CKL[st, wl, sv] = $C["lost_updates"]; CKO[st, wl, sv] = $C["limit_violations"]
+        CKT[st, wl, sv] = $C["torn_snapshots"]; CKS[st, wl, sv] = $C["snaps"]
+        CKN[st, wl, sv] = $C["ops"]; CHECK_SV[sv] = 1
+        if ($C["verdict"] == "FAIL") failed[st] = 1
+        next
+    }
+    k = key(st, wl, sv, th, rt)
+    TH[wl, sv, th] = 1; WS[wl, sv] = 1
+    if (wl == "snapshot") { SNAPW[th] = 1; SNAPR[rt] = 1 }
+    split("ops_per_s cpu_ns_per_op p50_ns p99_ns snap_per_s snap_p50_ns snap_p99_ns", metrics, " ")
+    for (m = 1; m <= 7; m++) {
+        L[k, metrics[m]] = L[k, metrics[m]] " " $C[metrics[m]]
+        R[k, rep, metrics[m]] = $C[metrics[m]]
+    }
+    if ($C["ops"] > 0) {
+        L[k, "refused_pct"] = L[k, "refused_pct"] " " 100 * $C["refused"] / $C["ops"]
+        if (wl != "consume") L[k, "lost_pct"] = L[k, "lost_pct"] " " 100 * $C["lost_updates"] / $C["ops"]
+    }
+    LOST[k] += $C["lost_updates"]; VIOL[k] += $C["limit_violations"]; TORN[k] += $C["torn_snapshots"]
+    if ($C["verdict"] == "FAIL") failed[st] = 1
+    if (rep > maxrep) maxrep = rep
+}
+END {
+    cores = M["cores_online"] + 0
+    if (cores < 1) cores = 1
+    # The snapshot figures use the most writers measured (the core count by default).
+    W = 0; for (w in SNAPW) if (w + 0 > W) W = w + 0
+    hot_t = cores; if (!(("hot" SUBSEP 3 SUBSEP hot_t) in TH)) hot_t = 2
+
+    print "# quotakeeper performance: " M["cpu_model"] ", " cores " cores" > readme
+    print "" > readme
+    print "Generated by `perf/report.sh` from one run of `perf/run.sh` (`qk_perf " M["qk_perf_args"] "`)." > readme
+    print "Regenerate on a Debian machine like this one with **`perf/make-report.sh`**; the raw" > readme
+    print "per-repetition CSV stays in `perf/out/`, the medians behind every table are in" > readme
+    print "[`summary.csv`](summary.csv) and the machine facts in [`machine.txt`](machine.txt)." > readme
+    print "" > readme
+    print "## Machine" > readme
+    print "" > readme
+    print "| | |" > readme
+    print "| --- | --- |" > readme
+    machine_row("CPU", "cpu_model")
+    print "| Cores | " M["cores_online"] " online (" M["sockets"] " socket(s), " M["cores_per_socket"] " cores / " M["siblings_per_socket"] " threads per socket), virtualised: " M["virtualised"] " |" > readme
+    machine_row("Kernel", "kernel")
+    print "| glibc | system: " M["glibc_system"] "; in the binary: " M["glibc_in_binary"] " |" > readme
+    machine_row("Clocksource", "clocksource")
+    print "| Compiler and flags | " M["compiler"] ", `" M["c_flags"] "` (" M["build_type"] "), " M["link"] " |" > readme
+    machine_row("Library lock checks", "lock_checks")
+    machine_row("Date", "date_utc")
+    machine_row("Source", "source_rev")
+    print "| Load average before / after | " M["loadavg_before"] " / " M["loadavg_after"] " |" > readme
+    print "| Measured in the binary | clock_gettime(CLOCK_REALTIME_COARSE) " M["clock_realtime_coarse_ns"] " ns; mutex lock+increment+unlock " M["mutex_lock_inc_unlock_ns"] " ns; a pair of CLOCK_MONOTONIC reads " M["clock_monotonic_pair_ns"] " ns |" > readme
+    print "" > readme
+
+    # ---- the figures of issue 4, point 4 ----
+    print "## Figures and targets" > readme
+    print "" > readme
+    print "Each figure is a ratio measured in this one run: the median over " maxrep " repetitions, with" > readme
+    print "the lowest and highest repetition in brackets where the two sides ran in the same cell." > readme
+    print "Single-thread costs are per-thread CPU time per operation, so that time slices taken by" > readme
+    print "other processes on a shared machine do not count; everything else is wall-clock throughput." > readme
+    print "" > readme
+    print "| Figure | Measured | Target | Holds |" > readme
+    print "| --- | --- | --- | --- |" > readme
+    p = paired("sharded", "global", "disjoint", 3, 1, 0, "cpu_ns_per_op")
+    print "| NFR-001: single-thread `qk_record` / `global` (CPU ns per op: " fmt(med("sharded", "disjoint", 3, 1, 0, "cpu_ns_per_op")) " / " fmt(med("global", "disjoint", 3, 1, 0, "cpu_ns_per_op")) ") | " ratio_cell(p) " | ≤ 1.05 | " holds(first_word(p), "<=", 1.05) " |" > readme
+    p = paired("sharded", "floor", "disjoint", 3, 1, 0, "cpu_ns_per_op")
+    print "| Hot-path cost: single-thread `qk_record` / `floor` (" fmt(med("sharded", "disjoint", 3, 1, 0, "cpu_ns_per_op")) " / " fmt(med("floor", "disjoint", 3, 1, 0, "cpu_ns_per_op")) " ns) | " ratio_cell(p) " | ≤ 1.5 | " holds(first_word(p), "<=", 1.5) " |" > readme
+    a = med("sharded", "disjoint", 3, 2, 0, "ops_per_s"); b = med("sharded", "disjoint", 3, 1, 0, "ops_per_s")
+    x = (a != "" && b > 0) ? a / b : ""
+    print "| Disjoint scaling: `sharded` 2 threads / 1 thread (" fmt(mops(a)) " / " fmt(mops(b)) " Mops/s) | " fmt(x) " | ≥ 1.8 on 2+ cores | " (cores >= 2 ? holds(x, ">=", 1.8) : "n/a: one core") " |" > readme
+    p = paired("sharded", "global", "disjoint", 3, 2, 0, "ops_per_s")
+    print "| Disjoint: `sharded` / `global` at 2 threads (" fmt(mops(med("sharded", "disjoint", 3, 2, 0, "ops_per_s"))) " / " fmt(mops(med("global", "disjoint", 3, 2, 0, "ops_per_s"))) " Mops/s) | " ratio_cell(p) " | ≥ 3 | " holds(first_word(p), ">=", 3) " |" > readme
+    for (si = 1; si <= 2; si++) {
+        s = si == 1 ? 3 : 64
+        print "| Snapshot cost, " s " services, " W " writer(s), 1,000/s: p50 / p99 | " ns(med("sharded", "snapshot", s, W, 1000, "snap_p50_ns")) " / " ns(med("sharded", "snapshot", s, W, 1000, "snap_p99_ns")) " | reported | — |" > readme
+        print "| Snapshot cost, " s " services, " W " writer(s), back to back: p50 / p99 | " ns(med("sharded", "snapshot", s, W, "max", "snap_p50_ns")) " / " ns(med("sharded", "snapshot", s, W, "max", "snap_p99_ns")) " | reported | — |" > readme
+        a = med("sharded", "snapshot", s, W, 1000, "ops_per_s"); b = med("sharded", "snapshot", s, W, 0, "ops_per_s")
+        x = (a != "" && b > 0) ? 100 * (1 - a / b) : ""
+        print "| Writer throughput lost under 1,000 snapshots/s, " s " services, " W " writer(s) (" fmt(mops(a)) " vs " fmt(mops(b)) " Mops/s) | " (x == "" ? "n/a" : sprintf("%.1f%%", x)) " | ≤ 5% | " holds(x, "<=", 5) " |" > readme
+    }
+    p = paired("sharded", "global", "hot", 3, hot_t, 0, "ops_per_s")
+    print "| Hot service: `sharded` / `global`, " hot_t " threads on one service (" fmt(mops(med("sharded", "hot", 3, hot_t, 0, "ops_per_s"))) " / " fmt(mops(med("global", "hot", 3, hot_t, 0, "ops_per_s"))) " Mops/s) | " ratio_cell(p) " | ≥ 0.9 | " holds(first_word(p), ">=", 0.9) " |" > readme
+    lo = ""; worst_t = ""
+    n = split(thread_list("hot", 3), tl, " ")
+    for (i = 1; i <= n; i++) {
+        p = paired("sharded", "global", "hot", 3, tl[i], 0, "ops_per_s")
+        if (p != "" && (lo == "" || first_word(p) < lo)) { lo = first_word(p); worst_t = tl[i] }
+    }
+    if (lo != "")
+        print "| Hot service, worst thread count (" worst_t "): `sharded` / `global` | " fmt(lo) " | ≥ 0.9 | " holds(lo, ">=", 0.9) " |" > readme
+    print "" > readme
+
+    # ---- strategies and their validators ----
+    print "## Strategies and validators" > readme
+    print "" > readme
+    print "Every strategy passes exact validators before it is timed: **totals** (threads record" > readme
+    print "known counts; every one must be counted), **limit** (threads consume past every limit;" > readme
+    print "exactly the limit is granted) and **cut** (writers record services in rounds while a" > readme
+    print "monitor snapshots; a consistent cut never shows a later service ahead of an earlier one" > readme
+    print "by more than one per writer). Every timed run checks its final counts again." > readme
+    print "" > readme
+    print "| Strategy | Locking | Snapshot | Validators (3 / 64 services) |" > readme
+    print "| --- | --- | --- | --- |" > readme
+    while ((getline line < strategies) > 0) {
+        split(line, f, ","); LOCKD[f[1]] = substr(line, length(f[1]) + length(f[2]) + 3); KIND[f[1]] = f[2]
+    }
+    for (i = 1; i <= nstrat; i++) {
+        st = ORDER[i]
+        if (!(st in HAVE)) continue
+        snapdesc = KIND[st] == "consistent" ? "consistent cut" : KIND[st] == "lossy" ? "consistent copy of a state that loses updates" : "**no consistent snapshot** (counters read one by one)"
+        v = ""
+        for (sj = 1; sj <= 2; sj++) {
+            s = sj == 1 ? 3 : 64
+            if (!((st SUBSEP "check-totals" SUBSEP s) in CK)) continue
+            part = ""
+            if (CKV[st, "check-totals", s] == "FAIL" || CKV[st, "check-limit", s] == "FAIL" || CKV[st, "check-cut", s] == "FAIL")
+                part = "**FAILED**"
+            if (CKL[st, "check-totals", s] > 0)
+                part = part (part == "" ? "" : ", ") "lost " CKL[st, "check-totals", s] " of " CKN[st, "check-totals", s] " records"
+            if (CKO[st, "check-limit", s] > 0)
+                part = part (part == "" ? "" : ", ") "granted " CKO[st, "check-limit", s] " calls past the limits"
+            if (CKT[st, "check-cut", s] > 0)
+                part = part (part == "" ? "" : ", ") CKT[st, "check-cut", s] " of " CKS[st, "check-cut", s] " snapshots torn"
+            if (part == "") part = "all exact"
+            v = v (v == "" ? "" : " / ") part
+        }
+        print "| `" st "` | " LOCKD[st] " | " snapdesc " | " v " |" > readme
+    }
+    print "" > readme
+    print "`racy` is the spec's bug, timed for reference only: its lost updates are shown next to its" > readme
+    print "throughput and it is never a winner. `atomic` is the physical floor for counting but offers" > readme
+    print "no consistent snapshot. **Bold** marks the fastest strategy of a row among the others." > readme
+    print "" > readme
+
+    # ---- throughput per workload ----
+    print "## Throughput" > readme
+    print "" > readme
+    print "Millions of operations per second, all threads together (median of " maxrep "). A consume is one" > readme
+    print "`try_consume`; when granted, it is given back (refund) so the count stays at the limit's edge." > readme
+    print "`disjoint` gives thread i service i mod n, so with more threads than services they share." > readme
+    print "" > readme
+    nw = split("disjoint hot mix consume oversubscribed", WL, " ")
+    split("each thread its own service|all threads on one service|the spec's three services, 7:7:2 (tiingo, finnhub, sendgrid)|try_consume one below the limit, own service per thread|the spec's 200 threads, half on one service, half on another", WDESC, "|")
+    ncharts = 0
+    for (wi = 1; wi <= nw; wi++) {
+        wl = WL[wi]
+        for (sj = 1; sj <= 2; sj++) {
+            s = sj == 1 ? 3 : 64
+            if (wl == "oversubscribed" && !((wl SUBSEP s) in WS)) continue
+            if (!((wl SUBSEP s) in WS)) continue
+            n = split(thread_list(wl, s), tl, " ")
+            print "### " wl ", " s " services: " WDESC[wi] > readme
+            print "" > readme
+            if (n > 1) {
+                name = wl "-" s
+                CHART[++ncharts] = name; CTITLE[ncharts] = wl ", " s " services: " WDESC[wi]; CKIND[ncharts] = "threads"
+                print "![" wl " " s "](" name ".png)" > readme
+                print "" > readme
+                dat = tmpdir "/" name ".dat"
+                printf "threads" > dat
+                for (i = 1; i <= nstrat; i++) if (ORDER[i] in HAVE) printf " %s", ORDER[i] > dat
+                print "" > dat
+            }
+            printf "| threads |" > readme
+            for (i = 1; i <= nstrat; i++) if (ORDER[i] in HAVE) printf " %s |", ORDER[i] > readme
+            print " sharded / global |" > readme
+            printf "| ---: |" > readme
+            for (i = 1; i <= nstrat; i++) if (ORDER[i] in HAVE) printf " ---: |" > readme
+            print " ---: |" > readme
+            for (t = 1; t <= n; t++) {
+                th = tl[t]; best = ""; bestv = -1
+                for (i = 1; i <= nstrat; i++) {
+                    st = ORDER[i]; v = med(st, wl, s, th, 0, "ops_per_s")
+                    if (st != "racy" && v != "" && v + 0 > bestv) { bestv = v + 0; best = st }
+                }
+                printf "| %s |", th > readme
+                if (n > 1) printf "%s", th > dat
+                for (i = 1; i <= nstrat; i++) {
+                    st = ORDER[i]
+                    if (!(st in HAVE)) continue
+                    v = med(st, wl, s, th, 0, "ops_per_s")
+                    cell = fmt(mops(v))
+                    if (st == best) cell = "**" cell "**"
+                    if (st == "racy" && v != "") cell = cell sprintf(" (lost %.0f%%)", med(st, wl, s, th, 0, "lost_pct"))
+                    if (wl == "consume" && v != "" && med(st, wl, s, th, 0, "refused_pct") >= 0.5) cell = cell sprintf(" (%.0f%% refused)", med(st, wl, s, th, 0, "refused_pct"))
+                    printf " %s |", cell > readme
+                    if (n > 1) printf " %s", (v == "" ? "NaN" : v / 1e6) > dat
+                }
+                print " " ratio_cell(paired("sharded", "global", wl, s, th, 0, "ops_per_s")) " |" > readme
+                if (n > 1) print "" > dat
+            }
+            if (n > 1) close(dat)
+            print "" > readme
+        }
+    }
+
+    # ---- snapshots ----
+    print "## Snapshots under writers" > readme
+    print "" > readme
+    print "Writers record, each on its own service, while one monitor thread snapshots every service" > readme
+    print "at a fixed rate or back to back (`max`). Writer throughput in Mops/s, then the snapshot" > readme
+    print "latency p50 / p99 (every snapshot timed)." > readme
+    print "" > readme
+    nr = split("0 10 1000 max", RATES, " ")
+    for (sj = 1; sj <= 2; sj++) {
+        s = sj == 1 ? 3 : 64
+        if (!(("snapshot" SUBSEP s) in WS)) continue
+        nwr = split(thread_list("snapshot", s), wl_list, " ")
+        for (wj = 1; wj <= nwr; wj++) {
+            w = wl_list[wj]
+            print "### " s " services, " w " writer(s)" > readme
+            print "" > readme
+            if (w == W) {
+                name = "snapshot-" s
+                CHART[++ncharts] = name; CTITLE[ncharts] = "writers under snapshots, " s " services, " w " writer(s)"; CKIND[ncharts] = "rates"
+                print "![snapshot " s "](" name ".png)" > readme
+                print "" > readme
+                dat = tmpdir "/" name ".dat"
+                printf "rate" > dat
+                for (i = 1; i <= nstrat; i++) if (ORDER[i] in HAVE) printf " %s", ORDER[i] > dat
+                print "" > dat
+            }
+            print "| strategy | writers alone | 10/s | 1,000/s | back to back | loss at 1,000/s | snapshot p50 / p99 at 1,000/s | back to back: snapshots/s, p50 / p99 |" > readme
+            print "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" > readme
+            for (i = 1; i <= nstrat; i++) {
+                st = ORDER[i]
+                if (!(st in HAVE)) continue
+                printf "| %s |", st > readme
+                for (r = 1; r <= nr; r++)
+                    printf " %s |", fmt(mops(med(st, "snapshot", s, w, RATES[r], "ops_per_s"))) > readme
+                a = med(st, "snapshot", s, w, 1000, "ops_per_s"); b = med(st, "snapshot", s, w, 0, "ops_per_s")
+                printf " %s |", (a != "" && b > 0) ? sprintf("%.1f%%", 100 * (1 - a / b)) : "n/a" > readme
+                printf " %s / %s |", ns(med(st, "snapshot", s, w, 1000, "snap_p50_ns")), ns(med(st, "snapshot", s, w, 1000, "snap_p99_ns")) > readme
+                printf " %s, %s / %s |\n", fmt(med(st, "snapshot", s, w, "max", "snap_per_s")), ns(med(st, "snapshot", s, w, "max", "snap_p50_ns")), ns(med(st, "snapshot", s, w, "max", "snap_p99_ns")) > readme
+            }
+            if (w == W) {
+                split("none 10/s 1000/s max", RLABEL, " ")
+                for (r = 1; r <= nr; r++) {
+                    printf "%s", RLABEL[r] > dat
+                    for (i = 1; i <= nstrat; i++) {
+                        st = ORDER[i]
+                        if (!(st in HAVE)) continue
+                        v = med(st, "snapshot", s, w, RATES[r], "ops_per_s")
+                        printf " %s", (v == "" ? "NaN" : v / 1e6) > dat
+                    }
+                    print "" > dat
+                }
+                close(dat)
+            }
+            print "" > readme
+        }
+    }
+
+    # ---- latency ----
+    print "## Operation latency" > readme
+    print "" > readme
+    print "One operation in 1,024 is timed with two CLOCK_MONOTONIC reads (their cost, measured at" > readme
+    print "start, is taken off); p50 / p99 at one thread, at the core count and at the most threads." > readme
+    print "Resolution is that of the clock (tens of ns on some machines), so p50 of an uncontended" > readme
+    print "operation is coarse; p99 shows the waits." > readme
+    print "" > readme
+    printf "| workload | threads |" > readme
+    for (i = 1; i <= nstrat; i++) if (ORDER[i] in HAVE) printf " %s |", ORDER[i] > readme
+    print "" > readme
+    printf "| --- | ---: |" > readme
+    for (i = 1; i <= nstrat; i++) if (ORDER[i] in HAVE) printf " ---: |" > readme
+    print "" > readme
+    split("disjoint hot mix consume oversubscribed", LW, " ")
+    for (wi = 1; wi <= 5; wi++) {
+        wl = LW[wi]
+        if (!((wl SUBSEP 3) in WS)) continue
+        n = split(thread_list(wl, 3), tl, " ")
+        delete pick
+        pick[tl[1]] = 1; pick[tl[n]] = 1
+        if ((wl SUBSEP 3 SUBSEP cores) in TH) pick[cores] = 1
+        for (t = 1; t <= n; t++) {
+            if (!(tl[t] in pick)) continue
+            printf "| %s (3 services) | %s |", wl, tl[t] > readme
+            for (i = 1; i <= nstrat; i++) {
+                st = ORDER[i]
+                if (!(st in HAVE)) continue
+                printf " %s / %s |", ns(med(st, wl, 3, tl[t], 0, "p50_ns")), ns(med(st, wl, 3, tl[t], 0, "p99_ns")) > readme
+            }
+            print "" > readme
+        }
+    }
+    print "" > readme
+
+    # ---- method ----
+    print "## Method and caveats" > readme
+    print "" > readme
+    print "- `perf/qk_perf.c` runs every cell (workload, services, threads, snapshot rate) " maxrep " times; within a" > readme
+    print "  repetition the strategies run back to back, starting one further along each time. Each run" > readme
+    print "  creates a fresh tracker and fresh threads, releases them together, and counts the operations" > readme
+    print "  done between the start and stop signals; stragglers cannot stretch that window." > readme
+    print "- The adapters (`perf/strategy_*.c`) share one loop template (`perf/strategy_template.h`), as in" > readme
+    print "  Concurrency Kit's regressions. Trackers (`racy`, `global`, `rwlock`, `sharded`) are called out" > readme
+    print "  of line, as a library is; `floor`, `atomic` and `ck` are inlined primitives." > readme
+    print "- `global`, `rwlock` and `racy` do the spec's `record_call` work: count, remaining, the day's" > readme
+    print "  total, `updated_at` from the coarse clock that quotakeeper also reads. `sharded` is quotakeeper" > readme
+    print "  through its public API (linked statically): one window per service, `QK_FOREVER`, so that no" > readme
+    print "  count resets mid-run (the roll check costs the same for every period), no event callback." > readme
+    print "- The machine may be shared: compare ratios from this run, not absolute numbers across runs." > readme
+    print "  Single-thread figures use CPU time per operation for that reason. Load average: before the" > readme
+    print "  run " M["loadavg_before"] ", after " M["loadavg_after"] "." > readme
+    print "- With more threads than cores (64, 200) throughput measures the scheduler as much as the lock;" > readme
+    print "  spinning locks (`ck`) collapse there by design." > readme
+    if (others != "") {
+        n = split(others, oth, " ")
+        printf "- Other machines:" > readme
+        for (i = 1; i <= n; i++) printf " [%s](%s/README.md)%s", oth[i], oth[i], i < n ? "," : ".\n" > readme
+    }
+    close(readme)
+
+    # ---- gnuplot: one fixed style per strategy, so a colour means the same in every chart ----
+    STYLE["racy"] = "lc rgb 'gray60' dt 2 pt 1"
+    STYLE["global"] = "lc rgb '#d62728' pt 5"
+    STYLE["rwlock"] = "lc rgb '#ff7f0e' pt 9"
+    STYLE["sharded"] = "lc rgb '#1f77b4' pt 7"
+    STYLE["floor"] = "lc rgb '#2ca02c' dt 4 pt 13"
+    STYLE["atomic"] = "lc rgb 'black' dt 3 pt 2"
+    STYLE["ck"] = "lc rgb '#9467bd' pt 11"
+    print "set terminal pngcairo size 900,520 font 'sans,10'" > gp
+    print "set key outside right top" > gp
+    print "set grid" > gp
+    print "set logscale y 10" > gp
+    print "set ylabel 'Mops/s (all threads)'" > gp
+    for (c = 1; c <= ncharts; c++) {
+        print "set output '" docdir "/" CHART[c] ".png'" > gp
+        print "set title \"" CTITLE[c] "\"" > gp
+        if (CKIND[c] == "threads") {
+            split(CHART[c], nm, "-")
+            n = split(thread_list(nm[1], nm[2]), tl, " ")
+            xt = ""
+            for (i = 1; i <= n; i++) xt = xt (i > 1 ? ", " : "") "'" tl[i] "' " tl[i]
+            print "set logscale x 2; set xlabel 'threads'; set xrange [" tl[1] / 1.2 ":" tl[n] * 1.2 "]; set xtics (" xt ")" > gp
+            using = "using 1:"
+        } else {
+            print "unset logscale x; set xlabel 'snapshots per second'; set xrange [-0.3:3.3]; set xtics auto" > gp
+            using = "using 0:"
+        }
+        cmd = "plot"; col = 1
+        for (i = 1; i <= nstrat; i++) {
+            if (!(ORDER[i] in HAVE)) continue
+            col++
+            cmd = cmd (col > 2 ? ", " : " ") "'" tmpdir "/" CHART[c] ".dat' " using col (CKIND[c] == "threads" ? "" : ":xtic(1)") " with linespoints lw " (ORDER[i] == "sharded" ? 3 : 2) " " STYLE[ORDER[i]] " title '" ORDER[i] "'"
+        }
+        print cmd > gp
+    }
+    close(gp)
+
+    # ---- summary.csv: the medians behind the tables ----
+    sum = docdir "/summary.csv"
+    print "strategy,workload,services,threads,snap_rate,reps,ops_per_s,cpu_ns_per_op,p50_ns,p99_ns,snap_per_s,snap_p50_ns,snap_p99_ns,lost_updates,limit_violations,torn_snapshots" > sum
+    close(sum)
+    for (k in LOST) {
+        split(k, f, SUBSEP)
+        line = f[1] "," f[2] "," f[3] "," f[4] "," f[5] "," split(L[k, "ops_per_s"], tmp, " ")
+        split("ops_per_s cpu_ns_per_op p50_ns p99_ns snap_per_s snap_p50_ns snap_p99_ns", metrics, " ")
+        for (m = 1; m <= 7; m++) line = line "," median(L[k, metrics[m]])
+        print line "," LOST[k] "," VIOL[k] "," TORN[k] | "sort -t, -k2,2 -k1,1 -k3,3n -k4,4n -k5,5 >> " sum
+    }
+    close("sort -t, -k2,2 -k1,1 -k3,3n -k4,4n -k5,5 >> " sum)
+    for (st in failed) print "report: strategy " st " FAILED a validator or a timed check" > "/dev/stderr"
+}
