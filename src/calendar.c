@@ -39,9 +39,16 @@ bool qk_period_valid(int period)
     return period >= QK_MINUTE && period <= QK_FOREVER;
 }
 
+/* days * MS_PER_DAY or q * len, saturated at INT64_MIN: a clock near the bottom of the range
+ * (nearly 300 million years BC) gets the earliest representable window instead of a wrap. */
+static int64_t mul_or_min(int64_t q, int64_t len)
+{
+    return q < INT64_MIN / len ? INT64_MIN : q * len;
+}
+
 static int64_t align(int64_t now_ms, int64_t len)
 {
-    return floor_div(now_ms, len) * len;
+    return mul_or_min(floor_div(now_ms, len), len);
 }
 
 int64_t qk_period_start(qk_period period, int64_t now_ms)
@@ -57,7 +64,7 @@ int64_t qk_period_start(qk_period period, int64_t now_ms)
         int64_t y;
         unsigned m;
         civil_from_days(floor_div(now_ms, MS_PER_DAY), &y, &m);
-        return days_from_civil(y, m, 1) * MS_PER_DAY;
+        return mul_or_min(days_from_civil(y, m, 1), MS_PER_DAY);
     }
     case QK_FOREVER:
     default:

@@ -40,14 +40,14 @@ int qk_service_def_check(const qk_service_def *def)
     unsigned n = 0;
     while (n < QK_MAX_WINDOWS && def->windows[n].limit != 0)
         n++;
-    if (n == 0)
-        return qk_fail(QK_EINVAL, "service '%s' has no windows", def->name);
     for (unsigned i = n; i < QK_MAX_WINDOWS; i++)
         if (def->windows[i].limit != 0)
             return qk_fail(QK_EINVAL,
                            "service '%s': window %u follows the list's end (window %u has "
                            "limit 0)",
                            def->name, i, n);
+    if (n == 0)
+        return qk_fail(QK_EINVAL, "service '%s' has no windows", def->name);
     for (unsigned i = 0; i < n; i++) {
         if (!qk_period_valid((int)def->windows[i].period))
             return qk_fail(QK_EINVAL, "service '%s': window %u has unknown period %d", def->name, i,

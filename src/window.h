@@ -42,7 +42,7 @@ static inline qk_level qk_window_level(const qk_window *w, uint64_t used)
  * to 0 and updates the level. */
 static inline int qk_window_roll(qk_window *w, int64_t now_ms)
 {
-    if (now_ms < w->end_ms)
+    if (now_ms < w->end_ms || w->end_ms == QK_NEVER) /* QK_NEVER: a window that never ends */
         return 0;
     w->start_ms = qk_period_start((qk_period)w->period, now_ms);
     w->end_ms = qk_period_end((qk_period)w->period, w->start_ms);

@@ -426,3 +426,26 @@ Test(calendar_internal, forever_and_extremes)
     cr_assert(qk_period_valid(QK_MINUTE) && qk_period_valid(QK_FOREVER));
     cr_assert(!qk_period_valid(-1) && !qk_period_valid(QK_FOREVER + 1));
 }
+
+/* The whole int64 clock range: no overflow (UBSan builds would abort), every window contains
+ * its time, and a window ending at QK_NEVER (a saturated end, or QK_FOREVER) keeps its count
+ * even when the clock reads INT64_MAX. */
+Test(calendar, clock_extremes_keep_counts_and_contain_now)
+{
+    const int64_t times[] = {INT64_MIN, INT64_MIN + 1, -1, 0, INT64_MAX - 1, INT64_MAX};
+    for (int p = QK_MINUTE; p <= QK_FOREVER; p++)
+        for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+            tclock clk;
+            tclock_set(&clk, times[i]);
+            const qk_window_def w[1] = {{(qk_period)p, 10}};
+            qk_tracker *t = one_service(&clk, NULL, w, 1);
+            cr_assert_eq(qk_record(t, 0, 1, NULL), QK_OK);
+            cr_assert_eq(qk_record(t, 0, 1, NULL), QK_OK);
+            const qk_usage u = peek(t, 0);
+            cr_assert_eq(u.windows[0].used, 2, "period %d at %lld lost its count", p,
+                         (long long)times[i]);
+            cr_assert(u.windows[0].window_start_ms <= times[i]);
+            cr_assert(times[i] < u.windows[0].reset_at_ms || u.windows[0].reset_at_ms == QK_NEVER);
+            qk_tracker_free(t);
+        }
+}
