@@ -1,0 +1,440 @@
+/* Owner death (issue 5, item 4): a child is paused inside a critical section by the test hook
+ * (QK_TP_SLOT_UPDATED: the slot's update is written but not committed, its lock held) and
+ * SIGKILLed there. Afterwards every acknowledged call is counted exactly once, the killed one
+ * not at all, reset_all is all-or-nothing, and every lock works again. Each case runs three
+ * ways:
+ * - cold: nobody has the file open after the kill, so the next open repairs it (alive lock);
+ * - live: a tracker the parent opened before the kill takes the dead owner's lock and gets
+ *   EOWNERDEAD (with a thread already blocked on that lock, in two cases);
+ * - warm: another process keeps the file open, so a fresh open is not cold and the repair
+ *   happens on the first lock.
+ * Linked against qk_state_hooked (the library built with -DQK_TEST_HOOKS). */
+#include "state_test.h"
+#include "test_hooks.h"
+
+TestSuite(kill, .init = st_setup, .fini = st_teardown);
+
+#define NSVC  5
+#define MID   2 /* the slot the hook stops at: reset_all has updated 0..2, not 3..4 */
+#define LIMIT 1000
+
+static char kpath[PATH_MAX];
+static qk_service_def kdefs[NSVC];
+static const char *const knames[NSVC] = {"s0", "s1", "s2", "s3", "s4"};
+
+static qk_options kopts(void)
+{
+    for (unsigned s = 0; s < NSVC; s++)
+        kdefs[s] = st_def(knames[s], QK_DAY, LIMIT, QK_MONTH, 10 * LIMIT);
+    return st_opts(kpath, kdefs, NSVC, NSVC + 1, NULL);
+}
+
+/* What the victim records, and sees acknowledged, before the operation that is killed. */
+static uint64_t acked(unsigned s)
+{
+    return 10u * (s + 1);
+}
+
+typedef enum { K_RECORD, K_CONSUME, K_RESET, K_RESET_ALL, K_SNAPSHOT } kop;
+
+/* ---- the victim: a child that dies inside a critical section ---- */
+
+static int hook_fd = -1;
+static uint32_t hook_service;
+
+/* Runs with the slot lock held (and, for reset_all and snapshot, the snapshot lock and every
+ * slot lock): tells the parent, then waits for the SIGKILL. */
+static void pause_in_critical_section(qk_test_point point, uint32_t service)
+{
+    if (point != QK_TP_SLOT_UPDATED || service != hook_service)
+        return;
+    const char c = 'p';
+    if (write(hook_fd, &c, 1) != 1)
+        _exit(20);
+    for (;;)
+        pause();
+}
+
+static int victim(void *arg)
+{
+    const kop op = *(const kop *)arg;
+    const qk_options o = kopts();
+    qk_tracker *t = NULL;
+    if (qk_tracker_new(&t, &o) != QK_OK)
+        return 2;
+    for (unsigned s = 0; s < NSVC; s++)
+        if (qk_record(t, s, acked(s), NULL) != QK_OK)
+            return 3;
+    hook_service = MID;
+    qk_test_hook = pause_in_critical_section;
+    qk_usage snap[NSVC];
+    size_t n = 0;
+    switch (op) {
+    case K_RECORD:
+        qk_record(t, MID, 100, NULL);
+        break;
+    case K_CONSUME:
+        qk_try_consume(t, MID, 7, 0, NULL);
+        break;
+    case K_RESET:
+        qk_reset(t, MID);
+        break;
+    case K_RESET_ALL:
+        qk_reset_all(t);
+        break;
+    case K_SNAPSHOT:
+        qk_snapshot(t, snap, NSVC, &n);
+        break;
+    }
+    return 4; /* the hook never returns */
+}
+
+/* Starts the victim and returns once it is paused inside the critical section. */
+static pid_t start_victim(kop *op)
+{
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    hook_fd = p[1];
+    const pid_t pid = st_spawn(victim, op, 15);
+    close(p[1]);
+    char c;
+    ssize_t r;
+    do
+        r = read(p[0], &c, 1);
+    while (r < 0 && errno == EINTR);
+    close(p[0]);
+    if (r != 1) {
+        const int rc = st_wait(pid);
+        cr_assert_fail("the victim never reached the test point (exit %d)", rc);
+    }
+    return pid;
+}
+
+static void kill_victim(pid_t pid)
+{
+    cr_assert_eq(kill(pid, SIGKILL), 0);
+    cr_assert_eq(st_wait(pid), 1000 + SIGKILL);
+}
+
+/* ---- what must hold afterwards ---- */
+
+static void assert_totals(qk_tracker *t, uint64_t extra, const char *when)
+{
+    qk_usage snap[NSVC];
+    size_t n = 0;
+    cr_assert_eq(qk_snapshot(t, snap, NSVC, &n), QK_OK, "%s: snapshot: %s", when, qk_errmsg());
+    cr_assert_eq(n, NSVC);
+    for (unsigned s = 0; s < NSVC; s++) {
+        const qk_usage u = st_peek(t, s);
+        for (unsigned w = 0; w < 2; w++) {
+            cr_assert_eq(u.windows[w].used, acked(s) + extra,
+                         "%s: service %u window %u has %llu, expected %llu", when, s, w,
+                         (unsigned long long)u.windows[w].used,
+                         (unsigned long long)(acked(s) + extra));
+            cr_assert_eq(snap[s].windows[w].used, u.windows[w].used, "%s: snapshot disagrees",
+                         when);
+        }
+    }
+}
+
+static int record_one_each(void *arg)
+{
+    (void)arg;
+    const qk_options o = kopts();
+    qk_tracker *t = NULL;
+    if (qk_tracker_new(&t, &o) != QK_OK)
+        return 2;
+    for (unsigned s = 0; s < NSVC; s++)
+        if (qk_record(t, s, 1, NULL) != QK_OK)
+            return 3;
+    qk_tracker_free(t);
+    return CHILD_OK;
+}
+
+/* After the kill, through tracker t: exact totals, then every lock (slot locks, the snapshot
+ * lock, all of them at once) works for this process and for another one. */
+static void assert_recovered(qk_tracker *t, kop op)
+{
+    assert_totals(t, 0, "after the kill");
+    for (unsigned s = 0; s < NSVC; s++)
+        cr_assert_eq(qk_record(t, s, 1, NULL), QK_OK, "%s", qk_errmsg());
+    assert_child_ok(st_spawn(record_one_each, NULL, 15), "a new process after the kill");
+    assert_totals(t, 2, "after new records");
+    if (op == K_CONSUME) {
+        /* The killed consume's 7 calls are not held: exactly LIMIT - used more fit. */
+        uint64_t granted = 0;
+        while (qk_try_consume(t, MID, 1, 0, NULL) == QK_OK)
+            granted++;
+        cr_assert_eq(granted, LIMIT - (acked(MID) + 2));
+        cr_assert_eq(st_used(t, MID, 0), LIMIT);
+    }
+    const qk_service_def extra = st_def("extra", QK_DAY, 5, 0, 0);
+    cr_assert_eq(qk_service_add(t, &extra, NULL), QK_OK, "%s", qk_errmsg());
+    cr_assert_eq(qk_reset_all(t), QK_OK);
+    for (unsigned s = 0; s < NSVC; s++)
+        cr_assert_eq(st_used(t, s, 0), 0);
+}
+
+/* ---- the three ways ---- */
+
+/* Nobody has the file open when it is reopened: the open itself repairs (fresh mutexes, open
+ * journals rolled back). Catches a repair that only works through EOWNERDEAD. */
+static void run_cold(kop op)
+{
+    st_path(kpath, "state.qk");
+    const pid_t pid = start_victim(&op);
+    kill_victim(pid);
+    cr_assert(!st_file_in_use(kpath), "the dead victim still holds the file");
+    const qk_options o = kopts();
+    qk_tracker *t = st_open(&o);
+    assert_recovered(t, op);
+    qk_tracker_free(t);
+}
+
+/* A tracker that was open all along takes the dead owner's locks: EOWNERDEAD, journal rolled
+ * back, pthread_mutex_consistent. Catches a missing or wrong EOWNERDEAD path. */
+static void run_live(kop op)
+{
+    st_path(kpath, "state.qk");
+    const qk_options o = kopts();
+    qk_tracker *t = st_open(&o);
+    const pid_t pid = start_victim(&op);
+    kill_victim(pid);
+    assert_recovered(t, op);
+    qk_tracker_free(t);
+}
+
+/* Another process holds the file open, so a fresh open is not cold and must not reinitialise
+ * the mutexes under it; the repair happens at the first lock. */
+static int hold_open(void *arg)
+{
+    st_barrier *b = arg;
+    const qk_options o = kopts();
+    qk_tracker *t = NULL;
+    if (qk_tracker_new(&t, &o) != QK_OK)
+        return 2;
+    const char c = 'r';
+    if (write(hook_fd, &c, 1) != 1)
+        return 3;
+    st_barrier_wait(b);
+    /* The holder's own tracker works after the repair done by another process. */
+    for (unsigned s = 0; s < NSVC; s++)
+        if (qk_record(t, s, 1, NULL) != QK_OK)
+            return 4;
+    qk_tracker_free(t);
+    return CHILD_OK;
+}
+
+static void run_warm(kop op)
+{
+    st_path(kpath, "state.qk");
+    const qk_options o = kopts();
+    qk_tracker_free(st_open(&o)); /* create it */
+    st_barrier b;
+    st_barrier_init(&b);
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    hook_fd = p[1];
+    const pid_t holder = st_spawn(hold_open, &b, 20);
+    close(p[1]);
+    char c;
+    cr_assert_eq(read(p[0], &c, 1), 1, "the holder did not open the file");
+    close(p[0]);
+    close(b.fd[0]);
+
+    const pid_t pid = start_victim(&op);
+    kill_victim(pid);
+    cr_assert(st_file_in_use(kpath), "the holder should have the file open");
+    qk_tracker *t = st_open(&o);
+    assert_totals(t, 0, "warm open after the kill");
+    close(b.fd[1]); /* release the holder */
+    assert_child_ok(holder, "holder");
+    assert_totals(t, 1, "after the holder's records");
+    qk_tracker_free(t);
+}
+
+Test(kill, record_cold, .timeout = 60)
+{
+    run_cold(K_RECORD);
+}
+Test(kill, record_live, .timeout = 60)
+{
+    run_live(K_RECORD);
+}
+Test(kill, record_warm, .timeout = 60)
+{
+    run_warm(K_RECORD);
+}
+Test(kill, consume_cold, .timeout = 60)
+{
+    run_cold(K_CONSUME);
+}
+Test(kill, consume_live, .timeout = 60)
+{
+    run_live(K_CONSUME);
+}
+Test(kill, reset_cold, .timeout = 60)
+{
+    run_cold(K_RESET);
+}
+Test(kill, reset_live, .timeout = 60)
+{
+    run_live(K_RESET);
+}
+/* reset_all killed with slots 0..2 zeroed and 3..4 not yet: every slot is rolled back. */
+Test(kill, reset_all_cold, .timeout = 60)
+{
+    run_cold(K_RESET_ALL);
+}
+Test(kill, reset_all_live, .timeout = 60)
+{
+    run_live(K_RESET_ALL);
+}
+Test(kill, reset_all_warm, .timeout = 60)
+{
+    run_warm(K_RESET_ALL);
+}
+Test(kill, snapshot_cold, .timeout = 60)
+{
+    run_cold(K_SNAPSHOT);
+}
+Test(kill, snapshot_live, .timeout = 60)
+{
+    run_live(K_SNAPSHOT);
+}
+
+/* ---- a thread already blocked on the lock when its owner dies ---- */
+
+typedef struct {
+    qk_tracker *t;
+    kop op;
+    _Atomic pid_t tid;
+    int rc;
+    qk_usage snap[NSVC];
+} waiter;
+
+static void *wait_on_lock(void *arg)
+{
+    waiter *w = arg;
+    atomic_store(&w->tid, (pid_t)syscall(SYS_gettid));
+    size_t n = 0;
+    w->rc =
+        w->op == K_RECORD ? qk_record(w->t, MID, 1, NULL) : qk_snapshot(w->t, w->snap, NSVC, &n);
+    return NULL;
+}
+
+/* The waiter is parked in futex(2) on the dead owner's lock; the kernel's robust-list cleanup
+ * must wake it with EOWNERDEAD, and it must repair before applying its own operation. Catches a
+ * waiter that sleeps forever, or that applies over the torn update. */
+static void run_blocked_waiter(kop op)
+{
+    st_path(kpath, "state.qk");
+    const qk_options o = kopts();
+    qk_tracker *t = st_open(&o);
+    const pid_t pid = start_victim(&op);
+    waiter w = {.t = t, .op = op};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, wait_on_lock, &w), 0);
+    while (atomic_load(&w.tid) == 0)
+        sched_yield();
+    cr_assert(st_wait_futex(getpid(), atomic_load(&w.tid)), "the waiter never blocked");
+    kill_victim(pid);
+    cr_assert_eq(pthread_join(th, NULL), 0);
+    cr_assert_eq(w.rc, QK_OK, "the waiter got %s", qk_strerror(w.rc));
+    if (op == K_RECORD) {
+        cr_assert_eq(st_used(t, MID, 0), acked(MID) + 1);
+        cr_assert_eq(st_used(t, MID, 1), acked(MID) + 1);
+    } else {
+        for (unsigned s = 0; s < NSVC; s++)
+            cr_assert_eq(w.snap[s].windows[0].used, acked(s), "the waiter's cut, service %u", s);
+        assert_totals(t, 0, "after the blocked snapshot");
+    }
+    qk_tracker_free(t);
+}
+
+Test(kill, record_with_a_blocked_waiter, .timeout = 60)
+{
+    run_blocked_waiter(K_RECORD);
+}
+
+Test(kill, reset_all_with_a_blocked_snapshot, .timeout = 60)
+{
+    run_blocked_waiter(K_RESET_ALL);
+}
+
+/* ---- reconcile against a concurrent qk_service_add (BUG, reported) ----
+ *
+ * qk_tracker_new on an existing file checks the room for its missing services first
+ * (src/tracker.c:495), then locks every stored slot, then adds the missing ones
+ * (src/tracker.c:529-535) with add_locked, which never re-checks the capacity. Another
+ * process's qk_service_add is not excluded by the open lock, so it can take the last slot in
+ * between. Interleaving forced here: a victim holds slot 0 (paused at the test point), so the
+ * opener R blocks in reconcile after its room check; the parent then adds a service, filling
+ * the file; the victim is killed; R goes on. Expected: R gets QK_EFULL and the file stays valid
+ * with 2 services. Actual: R succeeds, n_services becomes 3 in a 2-slot file, slot 2 is written
+ * over the names array and every later open fails with QK_ECORRUPT. */
+static qk_service_def race_defs[2];
+
+static int hold_slot_zero(void *arg)
+{
+    (void)arg;
+    const qk_options o = st_opts(kpath, race_defs, 1, 2, NULL);
+    qk_tracker *t = NULL;
+    if (qk_tracker_new(&t, &o) != QK_OK)
+        return 2;
+    hook_service = 0;
+    qk_test_hook = pause_in_critical_section;
+    qk_record(t, 0, 1, NULL);
+    return 4;
+}
+
+static int reopen_with_a_new_service(void *arg)
+{
+    (void)arg;
+    const qk_options o = st_opts(kpath, race_defs, 2, 2, NULL);
+    qk_tracker *t = NULL;
+    const int rc = qk_tracker_new(&t, &o);
+    if (rc == QK_EFULL)
+        return CHILD_OK;
+    fprintf(stderr, "reopen during a concurrent add: %s (%s), %zu services\n", qk_strerror(rc),
+            qk_errmsg(), rc == QK_OK ? qk_service_count(t) : 0);
+    return rc == QK_OK ? 2 : 3;
+}
+
+Test(kill, reconcile_against_a_concurrent_service_add, .timeout = 60)
+{
+    st_path(kpath, "state.qk");
+    race_defs[0] = st_def("a", QK_DAY, 100, 0, 0);
+    race_defs[1] = st_def("c", QK_DAY, 100, 0, 0);
+    const qk_options o = st_opts(kpath, race_defs, 1, 2, NULL);
+    qk_tracker *t = st_open(&o); /* [a], room for 2 */
+
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    hook_fd = p[1];
+    const pid_t holder = st_spawn(hold_slot_zero, NULL, 15);
+    close(p[1]);
+    char c;
+    cr_assert_eq(read(p[0], &c, 1), 1, "the holder never reached the test point");
+    close(p[0]);
+
+    const pid_t opener = st_spawn(reopen_with_a_new_service, NULL, 15);
+    cr_assert(st_wait_futex(opener, 0), "the opener never blocked on slot 0");
+    const qk_service_def b = st_def("b", QK_DAY, 100, 0, 0);
+    cr_assert_eq(qk_service_add(t, &b, NULL), QK_OK, "%s", qk_errmsg());
+    kill_victim(holder);
+    const int opener_rc = st_wait(opener);
+
+    const size_t n = qk_service_count(t);
+    qk_tracker_free(t);
+    cr_assert_leq(n, 2, "n_services is %zu in a file with 2 slots", n);
+    qk_tracker *again = NULL;
+    const qk_options plain = st_opts_existing(kpath);
+    const int rc = qk_tracker_new(&again, &plain);
+    cr_assert_eq(rc, QK_OK, "the file no longer opens: %s", qk_errmsg());
+    cr_assert_eq(st_find(again, "a"), 0);
+    cr_assert_eq(st_find(again, "b"), 1);
+    qk_tracker_free(again);
+    cr_assert_eq(opener_rc, CHILD_OK, "the racing opener should get QK_EFULL (child code %d)",
+                 opener_rc);
+}
