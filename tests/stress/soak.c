@@ -11,7 +11,9 @@
  * qk_service_count, bad indices, and the clock jumping forward (windows roll). The event
  * callback calls back into the tracker: a peek on every event, a refund on EXHAUSTED, a
  * snapshot, a record on another service, a reset_all. The seed is printed; passing it back
- * replays the same operation sequences (the interleaving is the scheduler's).
+ * replays the same operation sequences: each thread's operations and arguments (the service an
+ * operation picks is drawn modulo the services that exist at that moment, and the interleaving
+ * is the scheduler's).
  *
  * A watchdog thread fails the run, printing each thread's current operation, when no thread
  * completes an operation for the stall time: a deadlock shows as a report, not a hung CI job.
