@@ -51,8 +51,15 @@ static inline int st_rm_one(const char *p, const struct stat *sb, int flag, stru
     return remove(p) != 0 && errno != ENOENT ? -1 : 0;
 }
 
+/* Fingerprint buffers not yet released by st_assert_untouched (a failed assertion skips it). */
+static unsigned char *st_pending[16];
+
 static inline void st_teardown(void)
 {
+    for (size_t i = 0; i < sizeof st_pending / sizeof *st_pending; i++) {
+        free(st_pending[i]);
+        st_pending[i] = NULL;
+    }
     if (st_dir[0] != '\0')
         nftw(st_dir, st_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -315,6 +322,11 @@ static inline st_file st_fingerprint(const char *path)
     st_age(path);
     st_file f;
     f.bytes = st_read_all(path, &f.size);
+    for (size_t i = 0; i < sizeof st_pending / sizeof *st_pending; i++)
+        if (st_pending[i] == NULL) {
+            st_pending[i] = f.bytes;
+            break;
+        }
     struct stat sb;
     cr_assert_eq(lstat(path, &sb), 0);
     f.mtime = sb.st_mtim;
@@ -335,6 +347,9 @@ static inline void st_assert_untouched(const char *path, st_file *before)
               "%s: mtime changed", path);
     cr_assert_eq(sb.st_mode, before->mode, "%s: mode changed", path);
     free(now);
+    for (size_t i = 0; i < sizeof st_pending / sizeof *st_pending; i++)
+        if (st_pending[i] == before->bytes)
+            st_pending[i] = NULL;
     free(before->bytes);
     before->bytes = NULL;
 }
