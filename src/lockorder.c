@@ -4,11 +4,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* Deep enough for a snapshot of 4095 services; past that the checker says so and aborts. */
-#define QK_LOCKORDER_MAX_HELD 4096
+/* A thread's held locks, as runs of consecutive ranks taken in ascending order: an
+ * all-services pass over n slots is one run, so the depth is bounded by how many separate
+ * acquisitions nest, not by the number of services. */
+#define QK_LOCKORDER_MAX_RUNS 64
 
-static _Thread_local int64_t held[QK_LOCKORDER_MAX_HELD];
-static _Thread_local int n_held;
+typedef struct {
+    int64_t lo, hi;
+} rank_run;
+
+static _Thread_local rank_run runs[QK_LOCKORDER_MAX_RUNS];
+static _Thread_local int n_runs;
 
 static void describe(char *buf, size_t len, int64_t rank)
 {
@@ -29,31 +35,36 @@ static void fail(const char *what, int64_t taking, int64_t holding)
 
 void qk_lockorder_acquire(int64_t rank)
 {
-    if (n_held > 0) {
-        const int64_t top = held[n_held - 1];
+    if (n_runs > 0) {
+        const int64_t top = runs[n_runs - 1].hi;
         if (rank <= top)
             fail("taking", rank, top);
-        if (top != QK_RANK_SNAPSHOT && held[0] != QK_RANK_SNAPSHOT)
+        if (top != QK_RANK_SNAPSHOT && runs[0].lo != QK_RANK_SNAPSHOT)
             fail("taking a second slot lock outside the snapshot path:", rank, top);
+        if (rank == top + 1) {
+            runs[n_runs - 1].hi = rank;
+            return;
+        }
     }
-    if (n_held == QK_LOCKORDER_MAX_HELD) {
-        fprintf(stderr, "quotakeeper lock-order checker: more than %d locks held\n",
-                QK_LOCKORDER_MAX_HELD);
+    if (n_runs == QK_LOCKORDER_MAX_RUNS) {
+        fprintf(stderr, "quotakeeper lock-order checker: more than %d separate lock runs held\n",
+                QK_LOCKORDER_MAX_RUNS);
         abort();
     }
-    held[n_held++] = rank;
+    runs[n_runs++] = (rank_run){rank, rank};
 }
 
 void qk_lockorder_release(int64_t rank)
 {
-    if (n_held == 0 || held[n_held - 1] != rank) {
-        if (n_held == 0) {
-            fprintf(stderr, "quotakeeper lock-order violation: releasing %lld, none held\n",
-                    (long long)rank);
-            abort();
-        }
-        fail("releasing out of order", rank, held[n_held - 1]);
+    if (n_runs == 0) {
+        fprintf(stderr, "quotakeeper lock-order violation: releasing %lld, none held\n",
+                (long long)rank);
+        abort();
     }
-    n_held--;
+    rank_run *top = &runs[n_runs - 1];
+    if (top->hi != rank)
+        fail("releasing out of order", rank, top->hi);
+    if (top->hi-- == top->lo)
+        n_runs--;
 }
 #endif

@@ -243,11 +243,11 @@ Test(lockorder, the_legal_orders_pass)
     /* service_add: the snapshot lock alone. */
     qk_lockorder_acquire(SNAP);
     qk_lockorder_release(SNAP);
-    /* Deep: a snapshot of 4000 services. */
+    /* Deep: a snapshot of 100,000 services (the checker keeps runs of ranks, not a stack). */
     qk_lockorder_acquire(SNAP);
-    for (int64_t s = 0; s < 4000; s++)
+    for (int64_t s = 0; s < 100000; s++)
         qk_lockorder_acquire(SLOT(s));
-    for (int64_t s = 4000; s-- > 0;)
+    for (int64_t s = 100000; s-- > 0;)
         qk_lockorder_release(SLOT(s));
     qk_lockorder_release(SNAP);
 }
@@ -293,5 +293,29 @@ Test(lockorder, every_operation_and_callbacks_that_call_back_in_pass)
     cr_assert_eq(qk_service_add(t, &d, NULL), QK_OK);
     cr_assert_eq(qk_record(t, 3, 5, NULL), QK_OK);
     cr_assert_gt(events_seen, 0, "the callbacks ran");
+    qk_tracker_free(t);
+}
+
+/* Through the library: snapshot and reset_all of 5,000 services run in a checked build. The
+ * first checker kept a stack of 4,096 held locks and aborted here. */
+Test(lockorder, a_snapshot_of_5000_services_passes)
+{
+    qk_options o = QK_OPTIONS_INIT;
+    o.capacity = 5000;
+    qk_tracker *t = NULL;
+    cr_assert_eq(qk_tracker_new(&t, &o), QK_OK);
+    for (unsigned i = 0; i < 5000; i++) {
+        qk_service_def d = {.name = NULL};
+        char name[16];
+        snprintf(name, sizeof name, "s%u", i);
+        d.name = name;
+        d.windows[0] = (qk_window_def){QK_DAY, 10};
+        cr_assert_eq(qk_service_add(t, &d, NULL), QK_OK);
+    }
+    static qk_usage out[5000];
+    size_t count = 0;
+    cr_assert_eq(qk_snapshot(t, out, 5000, &count), QK_OK);
+    cr_assert_eq(count, 5000);
+    cr_assert_eq(qk_reset_all(t), QK_OK);
     qk_tracker_free(t);
 }
