@@ -272,6 +272,85 @@ static inline bool st_file_in_use(const char *path)
     return fl.l_type != F_UNLCK;
 }
 
+/* ---- forcing an interleaving: a hardware watchpoint on another process (x86_64) ----
+ *
+ * The test traces a child (ptrace) and arms debug register 0 on an address in the child's
+ * memory, so that the child stops right after its next store there: between two stores of the
+ * library that another process must never see apart, or that a crash must survive apart. */
+#if defined(__x86_64__)
+#include <stddef.h>
+#include <sys/ptrace.h>
+#include <sys/user.h>
+#define ST_HAVE_WATCHPOINTS 1
+
+/* Seizes pid and stops it. false (and pid untouched) where tracing is not allowed. With
+ * syscalls, syscall stops are marked (PTRACE_O_TRACESYSGOOD) for st_run_to_shared_mmap. */
+static inline bool st_trace(pid_t pid, bool syscalls)
+{
+    if (ptrace(PTRACE_SEIZE, pid, 0, syscalls ? PTRACE_O_TRACESYSGOOD : 0) != 0)
+        return false;
+    int status;
+    cr_assert_eq(ptrace(PTRACE_INTERRUPT, pid, 0, 0), 0);
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSTOPPED(status));
+    return true;
+}
+
+/* Arms the watchpoint on the 8 bytes at addr (write accesses) in the stopped tracee. */
+static inline void st_watch_writes(pid_t pid, uintptr_t addr)
+{
+    const unsigned long dr7 = 1ul | 1ul << 16 | 2ul << 18; /* L0, write, 8 bytes */
+    cr_assert_eq(ptrace(PTRACE_POKEUSER, pid, offsetof(struct user, u_debugreg[0]), addr), 0,
+                 "DR0: %s", strerror(errno));
+    cr_assert_eq(ptrace(PTRACE_POKEUSER, pid, offsetof(struct user, u_debugreg[7]), dr7), 0,
+                 "DR7: %s", strerror(errno));
+}
+
+/* Waits until the tracee stops at the watchpoint. */
+static inline void st_wait_watchpoint(pid_t pid)
+{
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSTOPPED(status) && WSTOPSIG(status) == SIGTRAP,
+              "the child did not stop at the watchpoint (status 0x%x)", status);
+}
+
+/* Disarms the watchpoint and lets the stopped tracee go on, untraced. */
+static inline void st_release(pid_t pid)
+{
+    cr_assert_eq(ptrace(PTRACE_POKEUSER, pid, offsetof(struct user, u_debugreg[7]), 0ul), 0);
+    cr_assert_eq(ptrace(PTRACE_DETACH, pid, 0, 0), 0);
+}
+
+/* Runs the stopped tracee (seized with syscalls) to the return of its first mmap(MAP_SHARED)
+ * of len bytes and returns the address it got, the tracee stopped there; 0 if it exits first.
+ * Other signals are passed on. */
+static inline uintptr_t st_run_to_shared_mmap(pid_t pid, size_t len)
+{
+    int sig = 0;
+    for (;;) {
+        cr_assert_eq(ptrace(PTRACE_SYSCALL, pid, 0, sig), 0);
+        int status;
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        if (!WIFSTOPPED(status))
+            return 0;
+        sig = 0;
+        if (WSTOPSIG(status) != (SIGTRAP | 0x80)) {
+            if (status >> 16 == 0 && WSTOPSIG(status) != SIGTRAP)
+                sig = WSTOPSIG(status);
+            continue;
+        }
+        struct user_regs_struct regs;
+        cr_assert_eq(ptrace(PTRACE_GETREGS, pid, 0, &regs), 0);
+        const bool at_exit = (long)regs.rax != -ENOSYS;
+        if (at_exit && regs.orig_rax == SYS_mmap && (regs.r10 & MAP_SHARED) && regs.rsi == len)
+            return (uintptr_t)regs.rax;
+    }
+}
+#else
+#define ST_HAVE_WATCHPOINTS 0
+#endif
+
 /* ---- files: fingerprints for "left untouched" ---- */
 
 typedef struct {

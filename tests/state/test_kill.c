@@ -365,8 +365,8 @@ Test(kill, reset_all_with_a_blocked_snapshot, .timeout = 60)
 /* ---- reconcile against a concurrent qk_service_add (BUG, reported) ----
  *
  * qk_tracker_new on an existing file checks the room for its missing services first
- * (src/tracker.c:495), then locks every stored slot, then adds the missing ones
- * (src/tracker.c:529-535) with add_locked, which never re-checks the capacity. Another
+ * (src/tracker.c:487), then locks every stored slot, then adds the missing ones
+ * (src/tracker.c:521-527) with add_locked, which never re-checks the capacity. Another
  * process's qk_service_add is not excluded by the open lock, so it can take the last slot in
  * between. Interleaving forced here: a victim holds slot 0 (paused at the test point), so the
  * opener R blocks in reconcile after its room check; the parent then adds a service, filling
@@ -437,4 +437,71 @@ Test(kill, reconcile_against_a_concurrent_service_add, .timeout = 60)
     qk_tracker_free(again);
     cr_assert_eq(opener_rc, CHILD_OK, "the racing opener should get QK_EFULL (child code %d)",
                  opener_rc);
+}
+
+/* ---- a creator killed at the worst instant of creation (BUG, reported) ----
+ *
+ * create_image (src/region.c:241-243) stores the ready magic "QKSTATE" through the mapping and
+ * only then the header checksum. The file on disk says "QKINIT" until then, which the next
+ * opener rebuilds; but a creator killed between those two stores leaves "QKSTATE" with a
+ * checksum of 0, which every later open refuses as corrupt ("header checksum mismatch"), so the
+ * file must be deleted by hand. Forced here with a watchpoint on the magic in the creator's
+ * mapping (found by stopping it at the return of its mmap of the file). Expected: the next open
+ * succeeds (rebuilding the file). */
+static int go_fd = -1;
+
+static int create_when_told(void *arg)
+{
+    (void)arg;
+    char c;
+    if (read(go_fd, &c, 1) != 1)
+        return 2;
+    const qk_options o = kopts();
+    qk_tracker *t = NULL;
+    if (qk_tracker_new(&t, &o) != QK_OK)
+        return 3;
+    qk_tracker_free(t);
+    return 4; /* it should have been killed */
+}
+
+Test(kill, creator_killed_between_magic_and_checksum, .timeout = 60)
+{
+#if ST_HAVE_WATCHPOINTS
+    st_path(kpath, "state.qk");
+    int go[2];
+    cr_assert_eq(pipe(go), 0);
+    go_fd = go[0];
+    const pid_t pid = st_spawn(create_when_told, NULL, 30);
+    close(go[0]);
+    if (!st_trace(pid, true)) {
+        kill(pid, SIGKILL);
+        st_wait(pid);
+        cr_skip_test("ptrace is not permitted here");
+    }
+    cr_assert_eq(write(go[1], "g", 1), 1);
+    close(go[1]);
+    const uintptr_t base = st_run_to_shared_mmap(pid, qk_region_size(NSVC + 1));
+    cr_assert_neq(base, 0, "the creator never mapped the file");
+    st_watch_writes(pid, base + offsetof(qk_header, magic));
+    cr_assert_eq(ptrace(PTRACE_CONT, pid, 0, 0), 0);
+    st_wait_watchpoint(pid);
+
+    /* Precondition: on the shared pages now, the ready magic and not yet its checksum. */
+    qk_header h;
+    const int fd = open(kpath, O_RDONLY | O_CLOEXEC);
+    cr_assert_eq(pread(fd, &h, sizeof h, 0), (ssize_t)sizeof h);
+    close(fd);
+    cr_assert_eq(memcmp(h.magic, "QKSTATE", 8), 0, "not stopped after the magic");
+    cr_assert_neq(h.checksum, st_header_checksum(&h), "not stopped before the checksum");
+    kill_victim(pid);
+
+    const qk_options o = kopts();
+    qk_tracker *t = NULL;
+    const int rc = qk_tracker_new(&t, &o);
+    cr_assert_eq(rc, QK_OK, "the file a killed creator left is refused for good: %s", qk_errmsg());
+    cr_assert_eq(qk_service_count(t), NSVC);
+    qk_tracker_free(t);
+#else
+    cr_skip_test("needs x86_64 debug registers");
+#endif
 }
