@@ -26,6 +26,13 @@
 static const char MAGIC_READY[8] = "QKSTATE";
 static const char MAGIC_BUILDING[8] = "QKINIT";
 
+static uint64_t magic_word(const char text[8])
+{
+    uint64_t w;
+    memcpy(&w, text, sizeof w);
+    return w;
+}
+
 static size_t round_up(size_t n, size_t to)
 {
     return (n + to - 1) / to * to;
@@ -98,6 +105,17 @@ static void init_image(qk_region *r, void *base, size_t size, uint32_t capacity,
     init_mutexes(r);
 }
 
+/* The checksum covers the ready magic, so it is computed over a copy that has it, stored, and
+ * only then is the magic published, with one 8-byte release store. */
+static void publish(qk_header *h)
+{
+    qk_header copy;
+    memcpy(&copy, h, offsetof(qk_header, checksum));
+    copy.magic.word = magic_word(MAGIC_READY);
+    h->checksum = header_checksum(&copy);
+    __atomic_store_n(&h->magic.word, magic_word(MAGIC_READY), __ATOMIC_RELEASE);
+}
+
 int qk_region_new_private(qk_region *r, uint32_t capacity)
 {
     const size_t size = qk_region_size(capacity);
@@ -107,55 +125,67 @@ int qk_region_new_private(qk_region *r, uint32_t capacity)
     memset(base, 0, size);
     r->fd = -1;
     init_image(r, base, size, capacity, 0);
-    memcpy(r->hdr->magic, MAGIC_READY, sizeof MAGIC_READY);
-    r->hdr->checksum = header_checksum(r->hdr);
+    publish(r->hdr);
     return QK_OK;
 }
 
-static int check_name(const char *name, char *why, size_t why_len, uint32_t s)
+static int window_ok(const qk_window *w, uint64_t reserve)
 {
-    const size_t len = strnlen(name, QK_NAME_MAX);
-    if (len > 0 && len < QK_NAME_MAX && qk_name_bad_char(name, len) == len)
-        return 1;
-    snprintf(why, why_len, "service %u has an invalid name", s);
-    return 0;
+    return qk_period_valid(w->period) && w->limit != 0 && reserve < w->limit &&
+           w->warn_at <= w->critical_at && w->critical_at <= w->limit &&
+           w->level <= QK_LEVEL_EXHAUSTED && w->start_ms <= w->end_ms;
 }
 
-static int check_slot(const qk_slot *sl, uint32_t s, char *why, size_t why_len)
+int qk_region_check_slot(const qk_slot *sl, const char *name, uint32_t s, char *why, size_t why_len)
 {
     if (sl->n_windows == 0 || sl->n_windows > QK_MAX_WINDOWS) {
         snprintf(why, why_len, "service %u has %u windows", s, sl->n_windows);
-        return 0;
+        return QK_ECORRUPT;
     }
-    for (unsigned i = 0; i < sl->n_windows; i++) {
-        const qk_window *w = &sl->w[i];
-        if (!qk_period_valid(w->period) || w->limit == 0 || sl->reserve >= w->limit ||
-            w->warn_at > w->critical_at || w->critical_at > w->limit ||
-            w->level > QK_LEVEL_EXHAUSTED || w->start_ms > w->end_ms) {
+    for (unsigned i = 0; i < sl->n_windows; i++)
+        if (!window_ok(&sl->w[i], sl->reserve)) {
             snprintf(why, why_len, "service %u window %u is inconsistent", s, i);
-            return 0;
+            return QK_ECORRUPT;
         }
+    /* An update in flight when its process died: the undo copy is what recovery restores, so
+     * it must be as sound as the live state. */
+    if (sl->journal & 1u) {
+        if (sl->undo_n_windows == 0 || sl->undo_n_windows > QK_MAX_WINDOWS) {
+            snprintf(why, why_len, "service %u: interrupted update with %u saved windows", s,
+                     sl->undo_n_windows);
+            return QK_ECORRUPT;
+        }
+        for (unsigned i = 0; i < sl->undo_n_windows; i++)
+            if (!window_ok(&sl->undo[i], sl->undo_reserve)) {
+                snprintf(why, why_len, "service %u: saved window %u is inconsistent", s, i);
+                return QK_ECORRUPT;
+            }
     }
-    return 1;
+    const size_t len = strnlen(name, QK_NAME_MAX);
+    if (len == 0 || len == QK_NAME_MAX || qk_name_bad_char(name, len) != len) {
+        snprintf(why, why_len, "service %u has an invalid name", s);
+        return QK_ECORRUPT;
+    }
+    return QK_OK;
 }
 
-int qk_region_check(const void *image, size_t size, char *why, size_t why_len)
+int qk_region_check_header(const void *image, size_t size, char *why, size_t why_len)
 {
     const qk_header *h = image;
     if (size < sizeof *h) {
         snprintf(why, why_len, "truncated: %zu bytes, the header alone needs %zu", size, sizeof *h);
         return QK_ECORRUPT;
     }
-    if (memcmp(h->magic, MAGIC_READY, sizeof MAGIC_READY) != 0) {
+    if (h->magic.word != magic_word(MAGIC_READY)) {
         snprintf(why, why_len, "not a quotakeeper state file (bad magic)");
-        return QK_ECORRUPT;
-    }
-    if (h->checksum != header_checksum(h)) {
-        snprintf(why, why_len, "header checksum mismatch");
         return QK_ECORRUPT;
     }
     if (h->byte_order != QK_BYTE_ORDER) {
         snprintf(why, why_len, "written on a machine of another byte order");
+        return QK_ECORRUPT;
+    }
+    if (h->checksum != header_checksum(h)) {
+        snprintf(why, why_len, "header checksum mismatch");
         return QK_ECORRUPT;
     }
     if (h->layout_version != QK_LAYOUT_VERSION) {
@@ -169,7 +199,11 @@ int qk_region_check(const void *image, size_t size, char *why, size_t why_len)
                  h->mutex_size, h->slot_size);
         return QK_ECORRUPT;
     }
-    if (h->capacity == 0 || h->capacity > QK_CAPACITY_MAX || h->shared != 1) {
+    if (h->shared != 1) {
+        snprintf(why, why_len, "not marked as a shared region");
+        return QK_ECORRUPT;
+    }
+    if (h->capacity == 0 || h->capacity > QK_CAPACITY_MAX) {
         snprintf(why, why_len, "capacity %u is out of range", h->capacity);
         return QK_ECORRUPT;
     }
@@ -183,11 +217,22 @@ int qk_region_check(const void *image, size_t size, char *why, size_t why_len)
         snprintf(why, why_len, "%u services in %u slots", n, h->capacity);
         return QK_ECORRUPT;
     }
+    return QK_OK;
+}
+
+int qk_region_check(const void *image, size_t size, char *why, size_t why_len)
+{
+    int rc = qk_region_check_header(image, size, why, why_len);
+    if (rc != QK_OK)
+        return rc;
+    const qk_header *h = image;
+    const uint32_t n = atomic_load_explicit(&h->n_services, memory_order_acquire);
     const qk_slot *slots = (const qk_slot *)((const char *)image + slots_offset());
     const char(*names)[QK_NAME_MAX] = (const char(*)[QK_NAME_MAX])(slots + h->capacity);
     for (uint32_t s = 0; s < n; s++) {
-        if (!check_slot(&slots[s], s, why, why_len) || !check_name(names[s], why, why_len, s))
-            return QK_ECORRUPT;
+        rc = qk_region_check_slot(&slots[s], names[s], s, why, why_len);
+        if (rc != QK_OK)
+            return rc;
         /* Quadratic, so bounded: a duplicate only makes qk_service_find pick the first. */
         for (uint32_t o = 0; n <= 4096 && o < s; o++)
             if (strcmp(names[o], names[s]) == 0) {
@@ -238,9 +283,7 @@ static int create_image(qk_region *r, int fd, uint32_t capacity, const char *pat
         return io_error(fd, NULL, 0, "cannot map state file", path);
     r->fd = fd;
     init_image(r, map, size, capacity, 1);
-    r->hdr->checksum = 0;
-    memcpy(r->hdr->magic, MAGIC_READY, sizeof MAGIC_READY);
-    r->hdr->checksum = header_checksum(r->hdr);
+    publish(r->hdr);
     return QK_OK;
 }
 
@@ -256,7 +299,7 @@ static void repair_cold(qk_region *r)
 }
 
 int qk_region_open_file(qk_region *r, const char *path, unsigned mode, uint32_t capacity,
-                        int *created)
+                        int *created, int *cold)
 {
     const int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0)
@@ -274,7 +317,13 @@ int qk_region_open_file(qk_region *r, const char *path, unsigned mode, uint32_t 
     if (st.st_size > 0 && pread(fd, magic, sizeof magic, 0) < 0)
         return io_error(fd, NULL, 0, "cannot read state file", path);
 
+    /* An empty file, or one whose creator died while building it (it held the open lock we
+     * now hold, so it is gone), is built afresh. */
     *created = st.st_size == 0 || memcmp(magic, MAGIC_BUILDING, sizeof magic) == 0;
+    if (*created && capacity == 0) {
+        close(fd);
+        return qk_fail(QK_EINVAL, "state file '%s' is new and capacity is 0", path);
+    }
     if (*created) {
         const int rc = create_image(r, fd, capacity, path);
         if (rc != QK_OK)
@@ -285,7 +334,7 @@ int qk_region_open_file(qk_region *r, const char *path, unsigned mode, uint32_t 
         if (map == NULL)
             return io_error(fd, NULL, 0, "cannot map state file", path);
         char why[160];
-        if (qk_region_check(map, size, why, sizeof why) != QK_OK) {
+        if (qk_region_check_header(map, size, why, sizeof why) != QK_OK) {
             munmap(map, size);
             close(fd);
             return qk_fail(QK_ECORRUPT, "state file '%s': %s", path, why);
@@ -293,14 +342,21 @@ int qk_region_open_file(qk_region *r, const char *path, unsigned mode, uint32_t 
         r->fd = fd;
         place(r, map, size);
     }
-    if (ofd_lock(fd, ALIVE_LOCK_BYTE, F_WRLCK, 0) == 0) {
-        if (!*created)
-            repair_cold(r);
-        if (ofd_lock(fd, ALIVE_LOCK_BYTE, F_RDLCK, 1) != 0)
-            return io_error(fd, r->hdr, r->size, "cannot lock state file", path);
-    } else if (ofd_lock(fd, ALIVE_LOCK_BYTE, F_RDLCK, 1) != 0) {
-        return io_error(fd, r->hdr, r->size, "cannot lock state file", path);
+    *cold = ofd_lock(fd, ALIVE_LOCK_BYTE, F_WRLCK, 0) == 0;
+    if (*cold && !*created) {
+        /* Nobody else can touch the slots: check them all, and only then repair. */
+        char why[160];
+        if (qk_region_check(r->hdr, r->size, why, sizeof why) != QK_OK) {
+            munmap(r->hdr, r->size);
+            close(fd);
+            return qk_fail(QK_ECORRUPT, "state file '%s': %s", path, why);
+        }
+        repair_cold(r);
     }
+    /* A cold opener turns its exclusive alive lock into a shared one (atomically); a warm one
+     * waits only for a cold opener's repair, which holds the open lock we hold, so never. */
+    if (ofd_lock(fd, ALIVE_LOCK_BYTE, F_RDLCK, 1) != 0)
+        return io_error(fd, r->hdr, r->size, "cannot lock state file", path);
     return QK_OK;
 }
 

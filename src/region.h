@@ -15,7 +15,13 @@
 #define QK_CAPACITY_MAX (UINT32_C(1) << 20)
 
 typedef struct {
-    char magic[8];           /* "QKSTATE" when ready; "QKINIT" while the creator builds it */
+    /* "QKSTATE" when ready; "QKINIT" while the creator builds it. Published with one 8-byte
+     * store, after the checksum, so a creator killed at any point leaves either a file that
+     * says it is being built or a complete one. */
+    union {
+        char text[8];
+        uint64_t word;
+    } magic;
     uint32_t layout_version; /* QK_LAYOUT_VERSION */
     uint32_t byte_order;     /* QK_BYTE_ORDER as the creator wrote it */
     uint32_t mutex_size, mutex_align;
@@ -44,14 +50,22 @@ size_t qk_region_size(uint32_t capacity);
 int qk_region_new_private(qk_region *r, uint32_t capacity);
 
 /* Opens or creates the state file at path (docs/state-file.md). *created tells whether this
- * call built it. On success the caller holds the file's open lock until qk_region_open_done.
- * QK_EIO, QK_ECORRUPT, QK_EINVAL. */
+ * call built it; *cold whether no other process had it open, in which case its slots were
+ * checked and repaired. A warm file's slots are the caller's to check, under their locks. On
+ * success the caller holds the file's open lock until qk_region_open_done.
+ * QK_EIO, QK_ECORRUPT (the file is left untouched), QK_EINVAL. */
 int qk_region_open_file(qk_region *r, const char *path, unsigned mode, uint32_t capacity,
-                        int *created);
+                        int *created, int *cold);
 void qk_region_open_done(qk_region *r);
 
-/* Checks a mapped image before anything trusts it. Returns QK_OK or QK_ECORRUPT with why. */
+/* Checks an image no process is using (header and every slot) before anything trusts it.
+ * Returns QK_OK or QK_ECORRUPT with why. */
 int qk_region_check(const void *image, size_t size, char *why, size_t why_len);
+/* The header alone: it never changes once the file is ready. */
+int qk_region_check_header(const void *image, size_t size, char *why, size_t why_len);
+/* One published slot and its name; for a file in use, call it with the slot's lock held. */
+int qk_region_check_slot(const qk_slot *sl, const char *name, uint32_t s, char *why,
+                         size_t why_len);
 
 int qk_region_flush(qk_region *r);
 void qk_region_free(qk_region *r);

@@ -68,6 +68,9 @@ int qk_slot_apply(qk_slot *sl, qk_service s, const qk_op *op, int64_t now_ms, qk
         }
         break;
     case QK_OP_SET_USED:
+        /* Checked here, under the lock: another process may redefine the service. */
+        if (op->window >= nw)
+            return QK_EINVAL;
         set_used(sl, s, op->window, op->n, sink);
         break;
     case QK_OP_RESET:

@@ -58,8 +58,8 @@ typedef struct {
 } qk_op;
 
 /* Rolls every window whose period ended, then applies op. Returns QK_OK, QK_ERANGE (a record
- * would overflow; nothing counted) or QK_ELIMIT (a consume was refused by window *tripped;
- * nothing counted). */
+ * would overflow; nothing counted), QK_ELIMIT (a consume was refused by window *tripped;
+ * nothing counted) or QK_EINVAL (set_used of a window the service does not have). */
 int qk_slot_apply(qk_slot *sl, qk_service s, const qk_op *op, int64_t now_ms, qk_event_sink *sink,
                   int *tripped);
 

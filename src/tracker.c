@@ -167,17 +167,20 @@ static int run_slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *o
     if (rc != QK_OK)
         return rc;
     rc = apply_locked(t, s, op, now, &sink, &tripped, 0);
-    if (out != NULL && rc != QK_ERANGE)
+    const int answered = rc == QK_OK || rc == QK_ELIMIT;
+    if (out != NULL && answered)
         qk_slot_usage(&t->slots[s], s, tripped, out);
     slot_unlock(t, s);
 
-    if (out != NULL && rc != QK_ERANGE)
+    if (out != NULL && answered)
         memcpy(out->name, t->names[s], QK_NAME_MAX);
     if (sink.n > 0)
         deliver(t, ev, sink.n);
     if (rc == QK_ERANGE)
         return qk_fail(rc, "recording %llu calls to '%s' would overflow a window's count",
                        (unsigned long long)op->n, t->names[s]);
+    if (rc == QK_EINVAL)
+        return qk_fail(rc, "service '%s' has no window %u", t->names[s], op->window);
     return rc; /* QK_ELIMIT is an answer, not a fault: out->tripped tells which window */
 }
 
@@ -271,13 +274,6 @@ int qk_set_used(qk_tracker *t, qk_service s, unsigned window, uint64_t used)
 {
     if (t == NULL)
         return qk_fail(QK_EINVAL, "tracker is NULL");
-    int rc = check_service(t, s);
-    if (rc != QK_OK)
-        return rc;
-    /* n_windows is fixed once the service is published, so reading it unlocked is safe. */
-    if (window >= t->slots[s].n_windows)
-        return qk_fail(QK_EINVAL, "service '%s' has %u windows; there is no window %u", t->names[s],
-                       t->slots[s].n_windows, window);
     const qk_op op = {QK_OP_SET_USED, used, 0, window};
     return run_slot_op(t, s, &op, NULL);
 }
@@ -455,7 +451,7 @@ static int check_options(const qk_options *o)
     if (o->services == NULL && o->n_services > 0)
         return qk_fail(QK_EINVAL, "services is NULL but n_services is %zu", o->n_services);
     const size_t capacity = o->capacity ? o->capacity : o->n_services;
-    if (capacity == 0)
+    if (capacity == 0 && o->path == NULL)
         return qk_fail(QK_EINVAL, "capacity is 0: no service could ever be added");
     if (capacity < o->n_services)
         return qk_fail(QK_EINVAL, "capacity %zu is below n_services %zu", capacity, o->n_services);
@@ -475,34 +471,67 @@ static int check_options(const qk_options *o)
     return QK_OK;
 }
 
-/* An existing state file meets the options: every stored window is rolled to now, configured
- * services take their new definitions (counts kept by name and period), stored services that
- * are not configured are kept, and the missing ones are added. Nothing changes on error. */
+/* A file other processes are using: their slots can only be read under their locks. */
+static int check_warm_slots(qk_tracker *t)
+{
+    const uint32_t n = published(t);
+    for (uint32_t s = 0; s < n; s++) {
+        char why[160];
+        int rc = slot_lock(t, s);
+        if (rc != QK_OK)
+            return rc;
+        rc = qk_region_check_slot(&t->slots[s], t->names[s], s, why, sizeof why);
+        slot_unlock(t, s);
+        if (rc != QK_OK)
+            return qk_fail(rc, "state file: %s", why);
+    }
+    return QK_OK;
+}
+
+static const qk_service_def *configured(const qk_options *o, const char *name)
+{
+    for (size_t i = 0; i < o->n_services; i++)
+        if (strcmp(o->services[i].name, name) == 0)
+            return &o->services[i];
+    return NULL;
+}
+
+/* An existing state file meets the options: the missing services are added, every stored
+ * window is rolled to now, configured services take their new definitions (counts kept by name
+ * and period), and stored services that are not configured are kept. Nothing changes on
+ * error: everything that can fail happens before the first change. */
 static int reconcile(qk_tracker *t, const qk_options *o, qk_event **events, size_t *n_events)
 {
+    const int64_t now = t->clock(t->clock_ctx);
+    /* Names and room are checked and the missing services added in one hold of the snapshot
+     * lock, which serialises with qk_service_add in every process sharing the file. */
+    int rc = snapshot_lock(t);
+    if (rc != QK_OK)
+        return rc;
     const uint32_t stored = published(t);
     size_t missing = 0;
     for (size_t i = 0; i < o->n_services; i++)
         missing += find_name(t, o->services[i].name, stored) < 0;
-    if (missing > t->capacity - stored)
-        return qk_fail(QK_EFULL,
-                       "the state file has room for %u services; %u are stored and %zu "
-                       "more are configured",
-                       t->capacity, stored, missing);
     qk_event *ev = NULL;
-    if (t->on_event != NULL && stored > 0) {
-        ev = malloc((size_t)stored * QK_EVENTS_PER_SLOT_OP * sizeof *ev);
-        if (ev == NULL)
-            return qk_fail(QK_ENOMEM, "no memory for the events of %u services", stored);
-    }
+    if (missing > t->capacity - stored)
+        rc = qk_fail(QK_EFULL,
+                     "the state file has room for %u services; %u are stored and %zu more are "
+                     "configured",
+                     t->capacity, stored, missing);
+    else if (t->on_event != NULL && stored > 0 &&
+             (ev = malloc((size_t)stored * QK_EVENTS_PER_SLOT_OP * sizeof *ev)) == NULL)
+        rc = qk_fail(QK_ENOMEM, "no memory for the events of %u services", stored);
+    for (size_t i = 0; rc == QK_OK && i < o->n_services; i++)
+        if (find_name(t, o->services[i].name, stored) < 0)
+            add_locked(t, &o->services[i], (unsigned)qk_service_def_check(&o->services[i]), now);
+    snapshot_unlock(t);
+    if (rc != QK_OK)
+        return rc;
+
     qk_event_sink sink = {ev, 0};
-    const int64_t now = t->clock(t->clock_ctx);
     for (uint32_t s = 0; s < stored; s++) {
-        const qk_service_def *def = NULL;
-        for (size_t i = 0; i < o->n_services && def == NULL; i++)
-            if (strcmp(o->services[i].name, t->names[s]) == 0)
-                def = &o->services[i];
-        int rc = slot_lock(t, s);
+        const qk_service_def *def = configured(o, t->names[s]);
+        rc = slot_lock(t, s);
         if (rc != QK_OK) {
             free(ev);
             return rc;
@@ -517,16 +546,6 @@ static int reconcile(qk_tracker *t, const qk_options *o, qk_event **events, size
         qk_slot_end(sl);
         slot_unlock(t, s);
     }
-    for (size_t i = 0; i < o->n_services; i++)
-        if (find_name(t, o->services[i].name, published(t)) < 0) {
-            int rc = snapshot_lock(t);
-            if (rc != QK_OK) {
-                free(ev);
-                return rc;
-            }
-            add_locked(t, &o->services[i], (unsigned)qk_service_def_check(&o->services[i]), now);
-            snapshot_unlock(t);
-        }
     *events = ev;
     *n_events = sink.n;
     return QK_OK;
@@ -551,10 +570,10 @@ int qk_tracker_new(qk_tracker **out, const qk_options *opts)
     t->on_event = o.on_event;
     t->payload = o.payload;
     const uint32_t capacity = (uint32_t)(o.capacity ? o.capacity : o.n_services);
-    int created = 1;
-    rc = o.path
-             ? qk_region_open_file(&t->region, o.path, o.mode ? o.mode : 0600, capacity, &created)
-             : qk_region_new_private(&t->region, capacity);
+    int created = 1, cold = 1;
+    rc = o.path ? qk_region_open_file(&t->region, o.path, o.mode ? o.mode : 0600, capacity,
+                                      &created, &cold)
+                : qk_region_new_private(&t->region, capacity);
     if (rc != QK_OK) {
         free(t);
         return rc;
@@ -571,7 +590,9 @@ int qk_tracker_new(qk_tracker **out, const qk_options *opts)
         for (size_t i = 0; i < o.n_services; i++)
             add_locked(t, &o.services[i], (unsigned)qk_service_def_check(&o.services[i]), now);
     } else {
-        rc = reconcile(t, &o, &ev, &n_ev);
+        rc = cold ? QK_OK : check_warm_slots(t);
+        if (rc == QK_OK)
+            rc = reconcile(t, &o, &ev, &n_ev);
     }
     qk_region_open_done(&t->region);
     if (rc != QK_OK) {

@@ -236,14 +236,15 @@ Test(files, no_room_is_efull_and_changes_nothing, .timeout = 30)
     cr_assert_eq(qk_record(keep, 0, 4, NULL), QK_OK);
     cr_assert_eq(qk_tracker_flush(keep), QK_OK);
 
-    st_file before = st_fingerprint(path);
     o.n_services = 3;
     o.capacity = 8;               /* an existing file keeps its own capacity */
     defs[0].windows[0].limit = 3; /* would change a's level if it were applied */
     qk_tracker *t = NULL;
+    /* Room is checked under the snapshot lock (a concurrent qk_service_add in another process
+     * must not slip in between), so the mutexes' own bookkeeping words may change: what must
+     * not change is every service, count and limit, checked below. */
     cr_assert_eq(qk_tracker_new(&t, &o), QK_EFULL, "%s", qk_errmsg());
     cr_assert_null(t);
-    st_assert_untouched(path, &before);
     cr_assert_eq(qk_service_count(keep), 2);
     cr_assert_eq(st_peek(keep, 0).windows[0].limit, 100);
     qk_tracker_free(keep);
@@ -384,7 +385,7 @@ Test(files, foreign_file, .timeout = 30)
 
     make_valid(path); /* right size and layout, wrong magic */
     st_image im = st_image_map(path);
-    memcpy(im.hdr->magic, "QKSTATF", 8);
+    memcpy(im.hdr->magic.text, "QKSTATF", 8);
     st_image_unmap(&im);
     expect_refused(path, QK_ECORRUPT, "bad magic");
 }
@@ -583,12 +584,11 @@ Test(files, inconsistent_window, .timeout = 30)
 }
 
 /* An update journal left open (odd) holds the copy the next open restores (slot.h), so it is
- * part of what an open must validate. BUG (reported, src/ not fixed here): qk_region_check
- * ignores the undo copy; a cold open restores undo_n_windows windows unchecked
- * (qk_slot_recover, src/slot.c:118-120), writing past w[QK_MAX_WINDOWS], and reconcile's
- * qk_slot_configure then overflows its stack array old[QK_MAX_WINDOWS] (src/slot.c:130-131).
- * The open runs in a child so that a crash is reported rather than taken. Expected: QK_ECORRUPT
- * and the file untouched. */
+ * part of what an open must validate. Found as a bug (fixed): the check once ignored the undo
+ * copy, so a cold open restored undo_n_windows windows unchecked (qk_slot_recover), writing
+ * past w[QK_MAX_WINDOWS], and qk_slot_configure overflowed its old[QK_MAX_WINDOWS]. The open
+ * runs in a child so that a crash is reported rather than taken. Expected: QK_ECORRUPT and the
+ * file untouched. */
 static const char *st_bad_path;
 
 static int open_expect_corrupt(void *arg)

@@ -526,13 +526,12 @@ Test(procs, two_trackers_in_one_process, .timeout = 30)
 
 /* ================ opening a file that another process is using ================ */
 
-/* A healthy file must open while another process uses it. BUG (reported, src/ not fixed here):
- * qk_region_check runs on the live mapping without any slot lock (qk_region_open_file,
- * src/region.c:288), while qk_window_roll (src/window.h:47-48) stores start_ms and then end_ms
- * with the slot lock held; a check landing in between sees start_ms > end_ms and refuses the
- * file as "service 0 window 0 is inconsistent" (QK_ECORRUPT). Windows roll once a period per
- * service, and a writer preempted between the two stores keeps the window open for a whole time
- * slice. Expected: the open succeeds (after waiting for the slot lock).
+/* A healthy file must open while another process uses it. Found as a bug (fixed): the open
+ * once checked the live mapping without any slot lock, while qk_window_roll (src/window.h)
+ * stores start_ms and then end_ms with the slot lock held; a check landing in between saw
+ * start_ms > end_ms and refused the file as "service 0 window 0 is inconsistent". Windows roll
+ * once a period per service, and a writer preempted between the two stores keeps the window
+ * open for a whole time slice. Expected: the open succeeds (after waiting for the slot lock).
  *
  * On x86_64 the interleaving is forced: the writer is traced with a hardware watchpoint on its
  * window's start_ms, so it stops right after that store and before the end_ms store; an opener
@@ -631,7 +630,7 @@ Test(procs, open_while_another_process_rolls_a_window, .timeout = 60)
         cr_assert_gt(start, end, "not stopped between the two stores");
 
         const pid_t opener = st_spawn(open_live_file, NULL, 30);
-        /* Either it already answered (the bug), or it waits for the slot lock as it should. */
+        /* Either it already answered (the old bug), or it waits for the slot lock as it should. */
         int opener_status = -1;
         for (int i = 0; i < 100000 && opener_status < 0; i++) {
             int ws;
