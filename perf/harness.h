@@ -49,6 +49,7 @@ typedef struct {
     const atomic_bool *stop;
     uint64_t ops;              /* operations done (consume: attempts) */
     uint64_t granted, refused; /* consume workload */
+    uint64_t start_ns;         /* CLOCK_MONOTONIC when the loop began */
     uint64_t cpu_ns;           /* this thread's CPU time in the loop: immune to time slicing */
     uint64_t *samples;         /* PERF_SAMPLE_CAP latencies in ns (clock cost included) */
     uint64_t n_samples;        /* samples taken; the last PERF_SAMPLE_CAP are kept */

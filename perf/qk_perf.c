@@ -37,6 +37,7 @@ typedef struct {
 typedef struct {
     double duration_s;
     unsigned reps;
+    unsigned figure_reps; /* repetitions of the paired figure runs */
     uint_list threads, services, writers;
     int rates[MAX_LIST];
     unsigned n_rates;
@@ -89,12 +90,13 @@ static void usage(FILE *f)
         f,
         "usage: qk_perf [preset] [options] > results.csv\n"
         "presets (later options override):\n"
-        "  --full          the default: every workload, 0.2 s x 5 repetitions per run\n"
+        "  --full          the default: figures 0.2 s x 11, every workload 0.2 s x 3\n"
         "  --quick         0.05 s x 2 repetitions, threads 1,2,4,64,200\n"
         "  --smoke         0.02 s x 1, small validators: checks, not numbers\n"
         "options:\n"
         "  --duration S    seconds per timed run\n"
         "  --reps N        repetitions of every run (strategies interleaved; take medians)\n"
+        "  --figure-reps N repetitions of the figure runs, which run back to back (0: none)\n"
         "  --threads L     thread counts, e.g. 1,2,4,8,64,200 (default: 1,2,4..4x cores,64,200)\n"
         "  --services L    service counts (default 3,64); hot and mix always use the spec's 3\n"
         "  --writers L     writer threads for the snapshot workload (default 1,cores)\n"
@@ -186,16 +188,19 @@ static void preset(options *o, const char *name)
     default_threads(&o->threads);
     if (strcmp(name, "full") == 0) {
         o->duration_s = 0.2;
-        o->reps = 5;
+        o->reps = 3;
+        o->figure_reps = 11;
         o->validate_ops = 20000;
     } else if (strcmp(name, "quick") == 0) {
         o->duration_s = 0.05;
         o->reps = 2;
+        o->figure_reps = 3;
         o->validate_ops = 5000;
         parse_uint_list("1,2,4,64,200", &o->threads, "thread");
     } else { /* smoke */
         o->duration_s = 0.02;
         o->reps = 1;
+        o->figure_reps = 1;
         o->validate_ops = 2000;
         parse_uint_list("1,2,4", &o->threads, "thread");
         o->writers = (uint_list){{2}, 1};
@@ -342,6 +347,8 @@ typedef struct {
     uint64_t p50_ns, p99_ns;
     uint64_t snaps, snap_p50_ns, snap_p99_ns;
     uint64_t lost, limit_violations, torn, refused;
+    double cores_used; /* CPU time of the workers over the window: how many cores they got */
+    const char *phase; /* "fig": the paired figure runs; "grid": every workload */
     const char *verdict;
 } csv_row;
 
@@ -350,7 +357,7 @@ static void csv_header(void)
     puts("strategy,workload,services,threads,snap_rate,rep,ops,seconds,ops_per_s,ns_per_op,cpu_ns_"
          "per_op,"
          "p50_ns,p99_ns,snaps,snap_per_s,snap_p50_ns,snap_p99_ns,lost_updates,limit_violations,"
-         "torn_snapshots,refused,verdict");
+         "torn_snapshots,refused,cores_used,phase,verdict");
     fflush(stdout);
 }
 
@@ -364,14 +371,14 @@ static void csv_print(const csv_row *r)
         snprintf(rate, sizeof rate, "%d", r->rate);
     printf(
         "%s,%s,%u,%u,%s,%u,%llu,%.6f,%.0f,%.3f,%.3f,%llu,%llu,%llu,%.1f,%llu,%llu,%llu,%llu,%llu,"
-        "%llu,%s\n",
+        "%llu,%.2f,%s,%s\n",
         r->strategy, r->workload, r->services, r->threads, rate, r->rep, (unsigned long long)r->ops,
         r->seconds, ops_per_s, ops_per_s > 0 ? 1e9 / ops_per_s : 0, r->cpu_ns_per_op,
         (unsigned long long)r->p50_ns, (unsigned long long)r->p99_ns, (unsigned long long)r->snaps,
         r->seconds > 0 ? (double)r->snaps / r->seconds : 0, (unsigned long long)r->snap_p50_ns,
         (unsigned long long)r->snap_p99_ns, (unsigned long long)r->lost,
         (unsigned long long)r->limit_violations, (unsigned long long)r->torn,
-        (unsigned long long)r->refused, r->verdict);
+        (unsigned long long)r->refused, r->cores_used, r->phase ? r->phase : "check", r->verdict);
     fflush(stdout);
 }
 
@@ -682,7 +689,8 @@ static void fill_pattern(const cell *c, unsigned i, uint32_t *pattern)
     }
 }
 
-static void run_one(const options *o, const perf_strategy *st, const cell *c, unsigned rep)
+static void run_one(const options *o, const perf_strategy *st, const cell *c, unsigned rep,
+                    const char *phase)
 {
     services sv;
     make_services(&sv, c->services);
@@ -713,11 +721,12 @@ static void run_one(const options *o, const perf_strategy *st, const cell *c, un
                        0,  0};
     if (monitor)
         spawn(&tid[nt], monitor_main, &mon);
-    /* Throughput counts over main's window from go to stop. A thread scheduled late starts
-     * late, which is what oversubscription costs; one that sees stop late adds at most a batch
-     * after it, so stragglers at either end do not stretch the window. */
+    /* Throughput counts over the window from the first thread's start (or main's, if main got
+     * back first) to the stop signal. A thread scheduled late starts late, which is what
+     * oversubscription costs; one that sees stop late adds at most a batch after it, so
+     * stragglers at the end do not stretch the window. */
     pthread_barrier_wait(&barrier);
-    const uint64_t go = perf_now_ns();
+    uint64_t go = perf_now_ns();
     const struct timespec d = {(time_t)o->duration_s,
                                (long)((o->duration_s - (double)(time_t)o->duration_s) * 1e9)};
     nanosleep(&d, NULL);
@@ -735,6 +744,8 @@ static void run_one(const options *o, const perf_strategy *st, const cell *c, un
         ops += th->ops;
         refused += th->refused;
         cpu_ns += th->cpu_ns;
+        if (th->ops > 0 && th->start_ns < go)
+            go = th->start_ns;
         const uint64_t kept = th->n_samples < PERF_SAMPLE_CAP ? th->n_samples : PERF_SAMPLE_CAP;
         for (uint64_t k = 0; k < kept; k++) {
             const uint64_t ns = th->samples[k];
@@ -768,7 +779,9 @@ static void run_one(const options *o, const perf_strategy *st, const cell *c, un
                    .lost = lost,
                    .limit_violations = violations,
                    .torn = mon.torn,
-                   .refused = refused};
+                   .refused = refused,
+                   .cores_used = stopped > go ? (double)cpu_ns / (double)(stopped - go) : 0,
+                   .phase = phase};
     row.p50_ns = percentile(merged_samples, n_samples, 0.50);
     row.p99_ns = percentile(merged_samples, n_samples, 0.99);
     const size_t kept = mon.taken < SNAP_LATENCY_CAP ? mon.taken : SNAP_LATENCY_CAP;
@@ -781,6 +794,49 @@ static void run_one(const options *o, const perf_strategy *st, const cell *c, un
         exit_status = 1;
     }
     csv_print(&row);
+}
+
+/* The runs behind the issue's figures, all in one repetition and repeated back to back, so that
+ * each ratio, across strategies or across cells, pairs runs taken seconds apart. */
+static void run_figures(const options *o, const perf_strategy *const *timed, unsigned n_timed)
+{
+    const perf_strategy *sharded = NULL, *global = NULL, *floor_ = NULL;
+    for (unsigned i = 0; i < n_timed; i++) {
+        if (strcmp(timed[i]->name, "sharded") == 0)
+            sharded = timed[i];
+        else if (strcmp(timed[i]->name, "global") == 0)
+            global = timed[i];
+        else if (strcmp(timed[i]->name, "floor") == 0)
+            floor_ = timed[i];
+    }
+    if (sharded == NULL || global == NULL || floor_ == NULL || o->figure_reps == 0)
+        return;
+    unsigned writers = 0;
+    for (unsigned i = 0; i < o->writers.n; i++)
+        writers = o->writers.v[i] > writers ? o->writers.v[i] : writers;
+    const struct {
+        cell c;
+        const perf_strategy *st[3];
+    } runs[] = {
+        {{W_DISJOINT, 3, 1, 0}, {sharded, global, floor_}}, /* NFR-001 and the hot path */
+        {{W_DISJOINT, 3, 2, 0}, {sharded, global, NULL}},   /* disjoint scaling */
+        {{W_HOT, 3, n_cores, 0}, {sharded, global, NULL}},  /* hot service */
+        {{W_SNAPSHOT, 3, writers, 0}, {sharded, NULL, NULL}},
+        {{W_SNAPSHOT, 3, writers, 1000}, {sharded, NULL, NULL}},
+        {{W_SNAPSHOT, 64, writers, 0}, {sharded, NULL, NULL}},
+        {{W_SNAPSHOT, 64, writers, 1000}, {sharded, NULL, NULL}},
+    };
+    const size_t n_runs = sizeof runs / sizeof runs[0];
+    for (unsigned rep = 0; rep < o->figure_reps; rep++) {
+        fprintf(stderr, "[figures %u/%u]\n", rep + 1, o->figure_reps);
+        for (size_t r = 0; r < n_runs; r++) {
+            unsigned n = 0;
+            while (n < 3 && runs[r].st[n] != NULL)
+                n++;
+            for (unsigned k = 0; k < n; k++) /* a different one first each time */
+                run_one(o, runs[r].st[(k + rep) % n], &runs[r].c, rep + 1, "fig");
+        }
+    }
 }
 
 static size_t plan(const options *o, cell *cells, size_t cap)
@@ -840,6 +896,8 @@ int main(int argc, char **argv)
             o.duration_s = atof(VALUE());
         else if (strcmp(a, "--reps") == 0)
             o.reps = (unsigned)atoi(VALUE());
+        else if (strcmp(a, "--figure-reps") == 0)
+            o.figure_reps = (unsigned)atoi(VALUE());
         else if (strcmp(a, "--threads") == 0)
             parse_uint_list(VALUE(), &o.threads, "thread");
         else if (strcmp(a, "--services") == 0)
@@ -908,6 +966,8 @@ int main(int argc, char **argv)
     merged_samples = perf_alloc((size_t)max_threads * PERF_SAMPLE_CAP * sizeof *merged_samples);
     snap_latency = perf_alloc(SNAP_LATENCY_CAP * sizeof *snap_latency);
 
+    run_figures(&o, timed, n_timed);
+
     static cell cells[4096];
     const size_t n_cells = plan(&o, cells, sizeof cells / sizeof cells[0]);
     const uint64_t t_start = perf_now_ns();
@@ -925,7 +985,7 @@ int main(int argc, char **argv)
          * so that a slow spell on a shared machine hits them all alike. */
         for (unsigned rep = 0; rep < o.reps; rep++)
             for (unsigned k = 0; k < n_timed; k++)
-                run_one(&o, timed[(k + rep) % n_timed], cl, rep + 1);
+                run_one(&o, timed[(k + rep) % n_timed], cl, rep + 1, "grid");
     }
     fprintf(stderr, "qk_perf: done in %.0f s%s\n", (double)(perf_now_ns() - t_start) / 1e9,
             exit_status ? ", with failures" : "");

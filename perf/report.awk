@@ -37,14 +37,24 @@ function med(st, wl, sv, th, rt, metric,    k) {
     return (k SUBSEP metric) in L ? median(L[k, metric]) : ""
 }
 # Per-repetition ratios of metric between two strategies in one cell: "median min max".
-function paired(a, b, wl, sv, th, rt, metric,    ka, kb, r, list) {
-    ka = key(a, wl, sv, th, rt); kb = key(b, wl, sv, th, rt); list = ""
+function paired(a, b, wl, sv, th, rt, metric) {
+    return paired_keys(key(a, wl, sv, th, rt), key(b, wl, sv, th, rt), metric)
+}
+# The same between any two runs of one repetition (the figure runs: seconds apart).
+function paired_keys(ka, kb, metric,    r, list) {
+    list = ""
     for (r = 1; r <= maxrep; r++)
         if ((ka SUBSEP r SUBSEP metric) in R && (kb SUBSEP r SUBSEP metric) in R && R[kb, r, metric] > 0)
             list = list " " R[ka, r, metric] / R[kb, r, metric]
     if (list == "")
         return ""
     return median(list) " " minof(list) " " maxof(list)
+}
+# Where the figures come from: the paired figure runs when the CSV has them.
+function F(wl) { return ("fig:" wl) in FIGWL ? "fig:" wl : wl }
+function got(st, wl, sv, th, rt,    c) {
+    c = med(st, wl, sv, th, rt, "cores_used")
+    return c == "" ? "" : sprintf("; %s threads got %.2f cores", th, c)
 }
 function fmt(x) {
     if (x == "") return "n/a"
@@ -96,6 +106,7 @@ NR == 1 { for (i = 1; i <= NF; i++) C[$i] = i; next }
 {
     st = $C["strategy"]; wl = $C["workload"]; sv = $C["services"]; th = $C["threads"]
     rt = $C["snap_rate"]; rep = $C["rep"] + 0
+    if ("phase" in C && $C["phase"] == "fig") { wl = "fig:" wl; FIGWL[wl] = 1 }
     HAVE[st] = 1
     if (wl ~ /^check-/) {
         CK[st, wl, sv] = 1
@@ -109,8 +120,9 @@ NR == 1 { for (i = 1; i <= NF; i++) C[$i] = i; next }
     k = key(st, wl, sv, th, rt)
     TH[wl, sv, th] = 1; WS[wl, sv] = 1
     if (wl == "snapshot") { SNAPW[th] = 1; SNAPR[rt] = 1 }
-    split("ops_per_s cpu_ns_per_op p50_ns p99_ns snap_per_s snap_p50_ns snap_p99_ns", metrics, " ")
-    for (m = 1; m <= 7; m++) {
+    split("ops_per_s cpu_ns_per_op p50_ns p99_ns snap_per_s snap_p50_ns snap_p99_ns cores_used", metrics, " ")
+    for (m = 1; m <= 8; m++) {
+        if (!(metrics[m] in C)) continue
         L[k, metrics[m]] = L[k, metrics[m]] " " $C[metrics[m]]
         R[k, rep, metrics[m]] = $C[metrics[m]]
     }
@@ -121,6 +133,8 @@ NR == 1 { for (i = 1; i <= NF; i++) C[$i] = i; next }
     LOST[k] += $C["lost_updates"]; VIOL[k] += $C["limit_violations"]; TORN[k] += $C["torn_snapshots"]
     if ($C["verdict"] == "FAIL") failed[st] = 1
     if (rep > maxrep) maxrep = rep
+    if (wl ~ /^fig:/ && rep > figrep) figrep = rep
+    if (wl !~ /^fig:/ && rep > gridrep) gridrep = rep
 }
 END {
     cores = M["cores_online"] + 0
@@ -156,32 +170,36 @@ END {
     # ---- the figures of issue 4, point 4 ----
     print "## Figures and targets" > readme
     print "" > readme
-    print "Each figure is a ratio measured in this one run: the median over " maxrep " repetitions, with" > readme
-    print "the lowest and highest repetition in brackets where the two sides ran in the same cell." > readme
-    print "Single-thread costs are per-thread CPU time per operation, so that time slices taken by" > readme
-    print "other processes on a shared machine do not count; everything else is wall-clock throughput." > readme
+    print "Every figure is a ratio measured in this one run. qk_perf first takes every run the figures" > readme
+    print "need back to back, " figrep " times over; each figure is the median of its " figrep " per-repetition" > readme
+    print "ratios, lowest and highest in brackets. Single-thread costs are per-thread CPU time per" > readme
+    print "operation, so that time slices taken by other processes on a shared machine do not count;" > readme
+    print "the rest is wall-clock throughput, with the cores the threads actually got (their CPU time" > readme
+    print "over the run's wall time): a figure about 2 threads means little if they got 1 core." > readme
     print "" > readme
     print "| Figure | Measured | Target | Holds |" > readme
     print "| --- | --- | --- | --- |" > readme
-    p = paired("sharded", "global", "disjoint", 3, 1, 0, "cpu_ns_per_op")
-    print "| NFR-001: single-thread `qk_record` / `global` (CPU ns per op: " fmt(med("sharded", "disjoint", 3, 1, 0, "cpu_ns_per_op")) " / " fmt(med("global", "disjoint", 3, 1, 0, "cpu_ns_per_op")) ") | " ratio_cell(p) " | ≤ 1.05 | " holds(first_word(p), "<=", 1.05) " |" > readme
-    p = paired("sharded", "floor", "disjoint", 3, 1, 0, "cpu_ns_per_op")
-    print "| Hot-path cost: single-thread `qk_record` / `floor` (" fmt(med("sharded", "disjoint", 3, 1, 0, "cpu_ns_per_op")) " / " fmt(med("floor", "disjoint", 3, 1, 0, "cpu_ns_per_op")) " ns) | " ratio_cell(p) " | ≤ 1.5 | " holds(first_word(p), "<=", 1.5) " |" > readme
-    a = med("sharded", "disjoint", 3, 2, 0, "ops_per_s"); b = med("sharded", "disjoint", 3, 1, 0, "ops_per_s")
-    x = (a != "" && b > 0) ? a / b : ""
-    print "| Disjoint scaling: `sharded` 2 threads / 1 thread (" fmt(mops(a)) " / " fmt(mops(b)) " Mops/s) | " fmt(x) " | ≥ 1.8 on 2+ cores | " (cores >= 2 ? holds(x, ">=", 1.8) : "n/a: one core") " |" > readme
-    p = paired("sharded", "global", "disjoint", 3, 2, 0, "ops_per_s")
-    print "| Disjoint: `sharded` / `global` at 2 threads (" fmt(mops(med("sharded", "disjoint", 3, 2, 0, "ops_per_s"))) " / " fmt(mops(med("global", "disjoint", 3, 2, 0, "ops_per_s"))) " Mops/s) | " ratio_cell(p) " | ≥ 3 | " holds(first_word(p), ">=", 3) " |" > readme
+    d = F("disjoint"); h = F("hot"); sn = F("snapshot")
+    p = paired("sharded", "global", d, 3, 1, 0, "cpu_ns_per_op")
+    print "| NFR-001: single-thread `qk_record` / `global` (CPU ns per op: " fmt(med("sharded", d, 3, 1, 0, "cpu_ns_per_op")) " / " fmt(med("global", d, 3, 1, 0, "cpu_ns_per_op")) ") | " ratio_cell(p) " | ≤ 1.05 | " holds(first_word(p), "<=", 1.05) " |" > readme
+    p = paired("sharded", "floor", d, 3, 1, 0, "cpu_ns_per_op")
+    print "| Hot-path cost: single-thread `qk_record` / `floor` (" fmt(med("sharded", d, 3, 1, 0, "cpu_ns_per_op")) " / " fmt(med("floor", d, 3, 1, 0, "cpu_ns_per_op")) " ns) | " ratio_cell(p) " | ≤ 1.5 | " holds(first_word(p), "<=", 1.5) " |" > readme
+    p = paired_keys(key("sharded", d, 3, 2, 0), key("sharded", d, 3, 1, 0), "ops_per_s")
+    print "| Disjoint scaling: `sharded` 2 threads / 1 thread (" fmt(mops(med("sharded", d, 3, 2, 0, "ops_per_s"))) " / " fmt(mops(med("sharded", d, 3, 1, 0, "ops_per_s"))) " Mops/s" got("sharded", d, 3, 2, 0) ") | " ratio_cell(p) " | ≥ 1.8 on 2+ cores | " (cores >= 2 ? holds(first_word(p), ">=", 1.8) : "n/a: one core") " |" > readme
+    p = paired("sharded", "global", d, 3, 2, 0, "ops_per_s")
+    print "| Disjoint: `sharded` / `global` at 2 threads (" fmt(mops(med("sharded", d, 3, 2, 0, "ops_per_s"))) " / " fmt(mops(med("global", d, 3, 2, 0, "ops_per_s"))) " Mops/s" got("global", d, 3, 2, 0) ") | " ratio_cell(p) " | ≥ 3 | " holds(first_word(p), ">=", 3) " |" > readme
     for (si = 1; si <= 2; si++) {
         s = si == 1 ? 3 : 64
-        print "| Snapshot cost, " s " services, " W " writer(s), 1,000/s: p50 / p99 | " ns(med("sharded", "snapshot", s, W, 1000, "snap_p50_ns")) " / " ns(med("sharded", "snapshot", s, W, 1000, "snap_p99_ns")) " | reported | — |" > readme
+        print "| Snapshot cost, " s " services, " W " writer(s), 1,000/s: p50 / p99 | " ns(med("sharded", sn, s, W, 1000, "snap_p50_ns")) " / " ns(med("sharded", sn, s, W, 1000, "snap_p99_ns")) " | reported | — |" > readme
         print "| Snapshot cost, " s " services, " W " writer(s), back to back: p50 / p99 | " ns(med("sharded", "snapshot", s, W, "max", "snap_p50_ns")) " / " ns(med("sharded", "snapshot", s, W, "max", "snap_p99_ns")) " | reported | — |" > readme
-        a = med("sharded", "snapshot", s, W, 1000, "ops_per_s"); b = med("sharded", "snapshot", s, W, 0, "ops_per_s")
-        x = (a != "" && b > 0) ? 100 * (1 - a / b) : ""
-        print "| Writer throughput lost under 1,000 snapshots/s, " s " services, " W " writer(s) (" fmt(mops(a)) " vs " fmt(mops(b)) " Mops/s) | " (x == "" ? "n/a" : sprintf("%.1f%%", x)) " | ≤ 5% | " holds(x, "<=", 5) " |" > readme
+        p = paired_keys(key("sharded", sn, s, W, 1000), key("sharded", sn, s, W, 0), "ops_per_s")
+        x = p == "" ? "" : split(p, pa, " ")
+        lossc = p == "" ? "n/a" : sprintf("%.1f%% (%.1f%% to %.1f%%)", 100 * (1 - pa[1]), 100 * (1 - pa[3]), 100 * (1 - pa[2]))
+        x = p == "" ? "" : 100 * (1 - pa[1])
+        print "| Writer throughput lost under 1,000 snapshots/s, " s " services, " W " writer(s) (" fmt(mops(med("sharded", sn, s, W, 1000, "ops_per_s"))) " vs " fmt(mops(med("sharded", sn, s, W, 0, "ops_per_s"))) " Mops/s" got("sharded", sn, s, W, 0) ") | " lossc " | ≤ 5% | " holds(x, "<=", 5) " |" > readme
     }
-    p = paired("sharded", "global", "hot", 3, hot_t, 0, "ops_per_s")
-    print "| Hot service: `sharded` / `global`, " hot_t " threads on one service (" fmt(mops(med("sharded", "hot", 3, hot_t, 0, "ops_per_s"))) " / " fmt(mops(med("global", "hot", 3, hot_t, 0, "ops_per_s"))) " Mops/s) | " ratio_cell(p) " | ≥ 0.9 | " holds(first_word(p), ">=", 0.9) " |" > readme
+    p = paired("sharded", "global", h, 3, hot_t, 0, "ops_per_s")
+    print "| Hot service: `sharded` / `global`, " hot_t " threads on one service (" fmt(mops(med("sharded", h, 3, hot_t, 0, "ops_per_s"))) " / " fmt(mops(med("global", h, 3, hot_t, 0, "ops_per_s"))) " Mops/s" got("global", h, 3, hot_t, 0) ") | " ratio_cell(p) " | ≥ 0.9 | " holds(first_word(p), ">=", 0.9) " |" > readme
     lo = ""; worst_t = ""
     n = split(thread_list("hot", 3), tl, " ")
     for (i = 1; i <= n; i++) {
@@ -189,7 +207,7 @@ END {
         if (p != "" && (lo == "" || first_word(p) < lo)) { lo = first_word(p); worst_t = tl[i] }
     }
     if (lo != "")
-        print "| Hot service, worst thread count (" worst_t "): `sharded` / `global` | " fmt(lo) " | ≥ 0.9 | " holds(lo, ">=", 0.9) " |" > readme
+        print "| Hot service, worst thread count in the tables below (" worst_t "): `sharded` / `global` | " fmt(lo) " | ≥ 0.9 | " holds(lo, ">=", 0.9) " |" > readme
     print "" > readme
 
     # ---- strategies and their validators ----
@@ -237,7 +255,7 @@ END {
     # ---- throughput per workload ----
     print "## Throughput" > readme
     print "" > readme
-    print "Millions of operations per second, all threads together (median of " maxrep "). A consume is one" > readme
+    print "Millions of operations per second, all threads together (median of " gridrep "). A consume is one" > readme
     print "`try_consume`; when granted, it is given back (refund) so the count stays at the limit's edge." > readme
     print "`disjoint` gives thread i service i mod n, so with more threads than services they share." > readme
     print "" > readme
@@ -265,10 +283,10 @@ END {
             }
             printf "| threads |" > readme
             for (i = 1; i <= nstrat; i++) if (ORDER[i] in HAVE) printf " %s |", ORDER[i] > readme
-            print " sharded / global |" > readme
+            print " sharded / global | cores got (sharded) |" > readme
             printf "| ---: |" > readme
             for (i = 1; i <= nstrat; i++) if (ORDER[i] in HAVE) printf " ---: |" > readme
-            print " ---: |" > readme
+            print " ---: | ---: |" > readme
             for (t = 1; t <= n; t++) {
                 th = tl[t]; best = ""; bestv = -1
                 for (i = 1; i <= nstrat; i++) {
@@ -288,7 +306,7 @@ END {
                     printf " %s |", cell > readme
                     if (n > 1) printf " %s", (v == "" ? "NaN" : v / 1e6) > dat
                 }
-                print " " ratio_cell(paired("sharded", "global", wl, s, th, 0, "ops_per_s")) " |" > readme
+                print " " ratio_cell(paired("sharded", "global", wl, s, th, 0, "ops_per_s")) " | " fmt(med("sharded", wl, s, th, 0, "cores_used")) " |" > readme
                 if (n > 1) print "" > dat
             }
             if (n > 1) close(dat)
@@ -391,7 +409,7 @@ END {
     # ---- method ----
     print "## Method and caveats" > readme
     print "" > readme
-    print "- `perf/qk_perf.c` runs every cell (workload, services, threads, snapshot rate) " maxrep " times; within a" > readme
+    print "- `perf/qk_perf.c` runs every cell (workload, services, threads, snapshot rate) " gridrep " times; within a" > readme
     print "  repetition the strategies run back to back, starting one further along each time. Each run" > readme
     print "  creates a fresh tracker and fresh threads, releases them together, and counts the operations" > readme
     print "  done between the start and stop signals; stragglers cannot stretch that window." > readme
@@ -407,6 +425,18 @@ END {
     print "  run " M["loadavg_before"] ", after " M["loadavg_after"] "." > readme
     print "- With more threads than cores (64, 200) throughput measures the scheduler as much as the lock;" > readme
     print "  spinning locks (`ck`) collapse there by design." > readme
+    print "" > readme
+    print "## Regenerating, here or on another machine" > readme
+    print "" > readme
+    print "- Here (Debian, 2 cores, about 8 minutes): `perf/make-report.sh`. It installs `build-essential cmake" > readme
+    print "  ninja-build libck-dev gnuplot-nox` when missing, builds `build/qk-perf/perf/qk_perf`, runs" > readme
+    print "  `perf/run.sh perf/out/<date> --full` and `perf/report.sh perf/out/<date> docs/perf`." > readme
+    print "- Quicker looks: `perf/run.sh OUT --quick` (about 2 minutes) or any `qk_perf --help` option." > readme
+    print "- A machine without libck, gnuplot or network: build here (the binary is static, libck and" > readme
+    print "  glibc included), carry `build/qk-perf/perf/qk_perf` and `perf/run.sh`, run" > readme
+    print "  `QK_PERF_BIN=path/to/qk_perf QK_PERF_SOURCE_REV=<commit> perf/run.sh OUT --full`" > readme
+    print "  there (on 16 cores `--reps 3` keeps it near 6 minutes), bring `OUT` back and render it" > readme
+    print "  with `perf/report.sh OUT docs/perf/<machine>`; this page then links it." > readme
     if (others != "") {
         n = split(others, oth, " ")
         printf "- Other machines:" > readme
@@ -453,13 +483,13 @@ END {
 
     # ---- summary.csv: the medians behind the tables ----
     sum = docdir "/summary.csv"
-    print "strategy,workload,services,threads,snap_rate,reps,ops_per_s,cpu_ns_per_op,p50_ns,p99_ns,snap_per_s,snap_p50_ns,snap_p99_ns,lost_updates,limit_violations,torn_snapshots" > sum
+    print "strategy,workload,services,threads,snap_rate,reps,ops_per_s,cpu_ns_per_op,p50_ns,p99_ns,snap_per_s,snap_p50_ns,snap_p99_ns,cores_used,lost_updates,limit_violations,torn_snapshots" > sum
     close(sum)
     for (k in LOST) {
         split(k, f, SUBSEP)
         line = f[1] "," f[2] "," f[3] "," f[4] "," f[5] "," split(L[k, "ops_per_s"], tmp, " ")
-        split("ops_per_s cpu_ns_per_op p50_ns p99_ns snap_per_s snap_p50_ns snap_p99_ns", metrics, " ")
-        for (m = 1; m <= 7; m++) line = line "," median(L[k, metrics[m]])
+        split("ops_per_s cpu_ns_per_op p50_ns p99_ns snap_per_s snap_p50_ns snap_p99_ns cores_used", metrics, " ")
+        for (m = 1; m <= 8; m++) line = line "," median(L[k, metrics[m]])
         print line "," LOST[k] "," VIOL[k] "," TORN[k] | "sort -t, -k2,2 -k1,1 -k3,3n -k4,4n -k5,5 >> " sum
     }
     close("sort -t, -k2,2 -k1,1 -k3,3n -k4,4n -k5,5 >> " sum)

@@ -16,14 +16,15 @@ BEGIN {
 NR == 1 {
     header = "strategy,workload,services,threads,snap_rate,rep,ops,seconds,ops_per_s,ns_per_op," \
              "cpu_ns_per_op,p50_ns,p99_ns,snaps,snap_per_s,snap_p50_ns,snap_p99_ns," \
-             "lost_updates,limit_violations,torn_snapshots,refused,verdict"
+             "lost_updates,limit_violations,torn_snapshots,refused,cores_used,phase,verdict"
     if ($0 != header) { print "smoke: unexpected header: " $0; bad = 1 }
     nf = NF; next
 }
 {
     if (NF != nf) { print "smoke: line " NR " has " NF " fields, not " nf; bad = 1; next }
-    for (i = 3; i < NF; i++)
+    for (i = 3; i < NF - 1; i++)
         if (i != 5 && $i !~ /^[0-9]+(\.[0-9]+)?$/) { print "smoke: line " NR " field " i " is not a number: " $i; bad = 1 }
+    if ($(NF - 1) !~ /^(check|fig|grid)$/) { print "smoke: line " NR ": bad phase " $(NF - 1); bad = 1 }
     if ($5 !~ /^([0-9]+|max)$/) { print "smoke: line " NR ": bad snap_rate " $5; bad = 1 }
     if (!($1 in want)) { print "smoke: line " NR ": unknown strategy " $1; bad = 1 }
     if (!($2 in workloads)) { print "smoke: line " NR ": unknown workload " $2; bad = 1 }

@@ -17,6 +17,7 @@ static void record_loop(void *state, perf_thread *th)
     const uint32_t *pattern = th->pattern;
     uint64_t k = 0, batches = 0;
     const uint64_t cpu0 = perf_thread_cpu_ns();
+    th->start_ns = perf_now_ns();
     while (!atomic_load_explicit(th->stop, memory_order_relaxed)) {
         if (batches++ % PERF_SAMPLE_EVERY == 0) {
             const uint64_t t0 = perf_now_ns();
@@ -47,6 +48,7 @@ static void consume_loop(void *state, perf_thread *th)
     const uint32_t *pattern = th->pattern;
     uint64_t k = 0, batches = 0, granted = 0;
     const uint64_t cpu0 = perf_thread_cpu_ns();
+    th->start_ns = perf_now_ns();
     while (!atomic_load_explicit(th->stop, memory_order_relaxed)) {
         if (batches++ % PERF_SAMPLE_EVERY == 0) {
             const uint64_t t0 = perf_now_ns();
