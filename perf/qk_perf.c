@@ -102,7 +102,7 @@ static void usage(FILE *f)
         "  --writers L     writer threads for the snapshot workload (default 1,cores)\n"
         "  --rates L       snapshots per second, max = back to back (default 0,10,1000,max)\n"
         "  --oversub N     threads of the oversubscribed workload (default 200)\n"
-        "  --workloads L   of disjoint,hot,mix,consume,snapshot,oversubscribed\n"
+        "  --workloads L   of disjoint,hot,mix,consume,snapshot,oversubscribed, or none\n"
         "  --strategies L  of racy,global,rwlock,sharded,floor,atomic,ck\n"
         "  --validate-threads N, --validate-ops N   validator size (default 4, 20000)\n"
         "  --validate-only run the validators and stop\n"
@@ -148,7 +148,7 @@ static void parse_names(const char *arg, options *o, bool workloads)
         o->n_strategies = 0;
     char *copy = strdup(arg), *save = NULL;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        bool found = false;
+        bool found = workloads && strcmp(tok, "none") == 0; /* the figure runs only */
         if (workloads) {
             for (int w = 0; w < W_COUNT; w++)
                 if (strcmp(tok, workload_names[w]) == 0)

@@ -119,7 +119,7 @@ NR == 1 { for (i = 1; i <= NF; i++) C[$i] = i; next }
     }
     k = key(st, wl, sv, th, rt)
     TH[wl, sv, th] = 1; WS[wl, sv] = 1
-    if (wl == "snapshot") { SNAPW[th] = 1; SNAPR[rt] = 1 }
+    if (wl == "snapshot" || wl == "fig:snapshot") SNAPW[th] = 1
     split("ops_per_s cpu_ns_per_op p50_ns p99_ns snap_per_s snap_p50_ns snap_p99_ns cores_used", metrics, " ")
     for (m = 1; m <= 8; m++) {
         if (!(metrics[m] in C)) continue
@@ -190,7 +190,8 @@ END {
     print "| Disjoint: `sharded` / `global` at 2 threads (" fmt(mops(med("sharded", d, 3, 2, 0, "ops_per_s"))) " / " fmt(mops(med("global", d, 3, 2, 0, "ops_per_s"))) " Mops/s" got("global", d, 3, 2, 0) ") | " ratio_cell(p) " | ≥ 3 | " holds(first_word(p), ">=", 3) " |" > readme
     for (si = 1; si <= 2; si++) {
         s = si == 1 ? 3 : 64
-        print "| Snapshot cost, " s " services, " W " writer(s), 1,000/s: p50 / p99 | " ns(med("sharded", sn, s, W, 1000, "snap_p50_ns")) " / " ns(med("sharded", sn, s, W, 1000, "snap_p99_ns")) " | reported | — |" > readme
+        x = med("sharded", sn, s, W, 1000, "snap_p50_ns"); rec = med("sharded", d, 3, 1, 0, "cpu_ns_per_op")
+        print "| Snapshot cost, " s " services, " W " writer(s), 1,000/s: p50 / p99" (x != "" && rec > 0 ? sprintf(" (p50 = %.0f single-thread records)", x / rec) : "") " | " ns(x) " / " ns(med("sharded", sn, s, W, 1000, "snap_p99_ns")) " | reported | — |" > readme
         print "| Snapshot cost, " s " services, " W " writer(s), back to back: p50 / p99 | " ns(med("sharded", "snapshot", s, W, "max", "snap_p50_ns")) " / " ns(med("sharded", "snapshot", s, W, "max", "snap_p99_ns")) " | reported | — |" > readme
         p = paired_keys(key("sharded", sn, s, W, 1000), key("sharded", sn, s, W, 0), "ops_per_s")
         x = p == "" ? "" : split(p, pa, " ")
@@ -203,6 +204,7 @@ END {
     lo = ""; worst_t = ""
     n = split(thread_list("hot", 3), tl, " ")
     for (i = 1; i <= n; i++) {
+        if (tl[i] < 2) continue # one thread alone is no contention
         p = paired("sharded", "global", "hot", 3, tl[i], 0, "ops_per_s")
         if (p != "" && (lo == "" || first_word(p) < lo)) { lo = first_word(p); worst_t = tl[i] }
     }
@@ -277,7 +279,7 @@ END {
                 print "![" wl " " s "](" name ".png)" > readme
                 print "" > readme
                 dat = tmpdir "/" name ".dat"
-                printf "threads" > dat
+                printf "# threads" > dat
                 for (i = 1; i <= nstrat; i++) if (ORDER[i] in HAVE) printf " %s", ORDER[i] > dat
                 print "" > dat
             }
@@ -301,7 +303,8 @@ END {
                     v = med(st, wl, s, th, 0, "ops_per_s")
                     cell = fmt(mops(v))
                     if (st == best) cell = "**" cell "**"
-                    if (st == "racy" && v != "") cell = cell sprintf(" (lost %.0f%%)", med(st, wl, s, th, 0, "lost_pct"))
+                    if (st == "racy" && v != "" && wl != "consume")
+                        cell = cell sprintf(" (lost %.0f%%)", med(st, wl, s, th, 0, "lost_pct"))
                     if (wl == "consume" && v != "" && med(st, wl, s, th, 0, "refused_pct") >= 0.5) cell = cell sprintf(" (%.0f%% refused)", med(st, wl, s, th, 0, "refused_pct"))
                     printf " %s |", cell > readme
                     if (n > 1) printf " %s", (v == "" ? "NaN" : v / 1e6) > dat
@@ -319,7 +322,10 @@ END {
     print "" > readme
     print "Writers record, each on its own service, while one monitor thread snapshots every service" > readme
     print "at a fixed rate or back to back (`max`). Writer throughput in Mops/s, then the snapshot" > readme
-    print "latency p50 / p99 (every snapshot timed)." > readme
+    print "latency p50 / p99 (every snapshot timed). A negative loss is not a gain from snapshots: with" > readme
+    print "one global lock, two writers on two cores contend, and a monitor that wakes up can leave them" > readme
+    print "sharing one core, where they stop contending. Back-to-back snapshots that take every lock" > readme
+    print "starve the writers; rate-limit them." > readme
     print "" > readme
     nr = split("0 10 1000 max", RATES, " ")
     for (sj = 1; sj <= 2; sj++) {
@@ -336,7 +342,7 @@ END {
                 print "![snapshot " s "](" name ".png)" > readme
                 print "" > readme
                 dat = tmpdir "/" name ".dat"
-                printf "rate" > dat
+                printf "# rate" > dat
                 for (i = 1; i <= nstrat; i++) if (ORDER[i] in HAVE) printf " %s", ORDER[i] > dat
                 print "" > dat
             }
@@ -428,14 +434,14 @@ END {
     print "" > readme
     print "## Regenerating, here or on another machine" > readme
     print "" > readme
-    print "- Here (Debian, 2 cores, about 8 minutes): `perf/make-report.sh`. It installs `build-essential cmake" > readme
+    print "- Here (Debian, 2 cores, about 5 minutes): `perf/make-report.sh`. It installs `build-essential cmake" > readme
     print "  ninja-build libck-dev gnuplot-nox` when missing, builds `build/qk-perf/perf/qk_perf`, runs" > readme
     print "  `perf/run.sh perf/out/<date> --full` and `perf/report.sh perf/out/<date> docs/perf`." > readme
     print "- Quicker looks: `perf/run.sh OUT --quick` (about 2 minutes) or any `qk_perf --help` option." > readme
     print "- A machine without libck, gnuplot or network: build here (the binary is static, libck and" > readme
     print "  glibc included), carry `build/qk-perf/perf/qk_perf` and `perf/run.sh`, run" > readme
     print "  `QK_PERF_BIN=path/to/qk_perf QK_PERF_SOURCE_REV=<commit> perf/run.sh OUT --full`" > readme
-    print "  there (on 16 cores `--reps 3` keeps it near 6 minutes), bring `OUT` back and render it" > readme
+    print "  there (about 5 minutes on 16 cores), bring `OUT` back and render it" > readme
     print "  with `perf/report.sh OUT docs/perf/<machine>`; this page then links it." > readme
     if (others != "") {
         n = split(others, oth, " ")

@@ -52,7 +52,7 @@ cpuinfo() { grep -m 1 "^$1" /proc/cpuinfo 2>/dev/null | sed 's/^[^:]*: *//' || t
   echo "clocksource: $(val cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
   echo "cpufreq_governor: $(val cat /sys/devices/system/cpu/cpu0/cpufreq/scaling_governor)"
   echo "memory: $(val grep MemTotal /proc/meminfo | sed 's/MemTotal: *//')"
-  echo "loadavg_before: $(val cat /proc/loadavg)"
+  echo "loadavg_before: $(val cut -d ' ' -f 1-3 /proc/loadavg)"
   rev=${QK_PERF_SOURCE_REV:-}
   if [ -z "$rev" ] && git -C "$root" rev-parse --git-dir >/dev/null 2>&1; then
     rev=$(git -C "$root" describe --always --dirty --abbrev=12 2>/dev/null || true)
@@ -69,6 +69,6 @@ set +e
 rc=$?
 set -e
 sleep 0.2 # let tee finish the log
-echo "loadavg_after: $(val cat /proc/loadavg)" >> "$out/machine.txt"
+echo "loadavg_after: $(val cut -d ' ' -f 1-3 /proc/loadavg)" >> "$out/machine.txt"
 echo "run.sh: exit $rc; results in $out" >&2
 exit $rc
