@@ -1,7 +1,7 @@
 # Turns qk_perf's CSV and run.sh's machine.txt into README.md, gnuplot data and a gnuplot
 # script (perf/report.sh drives it). Plain POSIX awk (mawk): no asort, no gensub.
 #   awk -f report.awk -v machine=machine.txt -v strategies=strategies.csv -v docdir=DIR \
-#       -v tmpdir=DIR -v others="SUBDIR ..." results.csv
+#       -v tmpdir=DIR -v others="SUBDIR ..." -v notes=FILE.md results.csv
 # Medians over repetitions everywhere. A ratio of two strategies in the same cell is the median
 # of the per-repetition ratios (the strategies ran back to back in each repetition, so a slow
 # spell of the machine hits both); a ratio across cells is the ratio of their medians.
@@ -211,6 +211,11 @@ END {
     if (lo != "")
         print "| Hot service, worst thread count in the tables below (" worst_t "): `sharded` / `global` | " fmt(lo) " | ≥ 0.9 | " holds(lo, ">=", 0.9) " |" > readme
     print "" > readme
+    if (notes != "") {
+        print "Where the time of `qk_record` goes, what stands in the way of the targets that fail and a" > readme
+        print "proposed fix with its measured effect: [" notes "](" notes ") (written by hand, not regenerated)." > readme
+        print "" > readme
+    }
 
     # ---- strategies and their validators ----
     print "## Strategies and validators" > readme

@@ -23,9 +23,13 @@ for d in "$doc"/*/; do
   [ -f "$d/README.md" ] && others="$others $(basename "$d")"
 done
 
+# Hand-written findings next to the report get a link from it.
+notes=""
+[ -f "$doc/hot-path.md" ] && notes=hot-path.md
+
 rm -f "$doc"/*.png
 awk -f "$here/report.awk" -v machine="$in/machine.txt" -v strategies="$in/strategies.csv" \
-  -v docdir="$doc" -v tmpdir="$tmp" -v others="$others" "$in/results.csv"
+  -v docdir="$doc" -v tmpdir="$tmp" -v others="$others" -v notes="$notes" "$in/results.csv"
 gnuplot "$tmp/charts.gp"
 cp "$in/machine.txt" "$doc/machine.txt"
 echo "report.sh: wrote $doc/README.md, $(ls "$doc"/*.png | wc -l) charts, summary.csv, machine.txt" >&2
