@@ -33,7 +33,9 @@ typedef struct {
     /* All-services operations: an epoch is started under the snapshot lock and committed once
      * every slot is updated, so a crash mid-way rolls every slot back or none (slot.h). */
     _Atomic uint64_t all_op_started, all_op_committed;
-    _Alignas(64) pthread_mutex_t snapshot_lock;
+    /* Its own 128-byte block: every operation reads n_services above, and taking the snapshot
+     * lock must not invalidate that line (nor its adjacent-line prefetch pair). */
+    _Alignas(128) pthread_mutex_t snapshot_lock;
 } qk_header;
 
 typedef struct {

@@ -1,13 +1,9 @@
 #include "service_def.h"
 #include "slot.h"
 
-static void set_used(qk_slot *sl, qk_service s, unsigned i, uint64_t used, qk_event_sink *sink)
+void qk_slot_level_changed(qk_slot *sl, qk_service s, unsigned i, qk_level to, qk_event_sink *sink)
 {
     qk_window *w = &sl->w[i];
-    const qk_level to = qk_window_level(w, used);
-    w->used = used;
-    if (to == (qk_level)w->level)
-        return;
     const uint64_t seq = ++sl->seq;
     if (sink->ev != NULL) {
         qk_event *e = &sink->ev[sink->n++];
@@ -16,7 +12,7 @@ static void set_used(qk_slot *sl, qk_service s, unsigned i, uint64_t used, qk_ev
         e->window = i;
         e->from = (qk_level)w->level;
         e->to = to;
-        e->used = used;
+        e->used = w->used;
         e->limit = w->limit;
         e->window_start_ms = w->start_ms;
         e->seq = seq;
@@ -24,61 +20,11 @@ static void set_used(qk_slot *sl, qk_service s, unsigned i, uint64_t used, qk_ev
     w->level = (uint8_t)to;
 }
 
-static int consume_refused(const qk_slot *sl, uint64_t n, unsigned flags, int *tripped)
+void qk_slot_roll(qk_slot *sl, qk_service s, int64_t now_ms, qk_event_sink *sink)
 {
-    for (unsigned i = 0; i < sl->n_windows; i++) {
-        const qk_window *w = &sl->w[i];
-        const uint64_t cap = (flags & QK_PRIORITY) ? w->limit : w->limit - sl->reserve;
-        if (w->used > cap || n > cap - w->used) {
-            *tripped = (int)i;
-            return 1;
-        }
-    }
-    return 0;
-}
-
-int qk_slot_apply(qk_slot *sl, qk_service s, const qk_op *op, int64_t now_ms, qk_event_sink *sink,
-                  int *tripped)
-{
-    const unsigned nw = sl->n_windows;
-    for (unsigned i = 0; i < nw; i++)
+    for (unsigned i = 0; i < sl->n_windows; i++)
         if (qk_window_roll(&sl->w[i], now_ms))
-            set_used(sl, s, i, 0, sink);
-
-    switch (op->kind) {
-    case QK_OP_PEEK:
-        break;
-    case QK_OP_RECORD:
-        for (unsigned i = 0; i < nw; i++)
-            if (op->n > UINT64_MAX - sl->w[i].used)
-                return QK_ERANGE;
-        for (unsigned i = 0; i < nw; i++)
-            set_used(sl, s, i, sl->w[i].used + op->n, sink);
-        break;
-    case QK_OP_CONSUME:
-        if (consume_refused(sl, op->n, op->flags, tripped))
-            return QK_ELIMIT;
-        for (unsigned i = 0; i < nw; i++)
-            set_used(sl, s, i, sl->w[i].used + op->n, sink);
-        break;
-    case QK_OP_REFUND:
-        for (unsigned i = 0; i < nw; i++) {
-            const uint64_t used = sl->w[i].used;
-            set_used(sl, s, i, used > op->n ? used - op->n : 0, sink);
-        }
-        break;
-    case QK_OP_SET_USED:
-        /* Checked here, under the lock: another process may redefine the service. */
-        if (op->window >= nw)
-            return QK_EINVAL;
-        set_used(sl, s, op->window, op->n, sink);
-        break;
-    case QK_OP_RESET:
-        for (unsigned i = 0; i < nw; i++)
-            set_used(sl, s, i, 0, sink);
-        break;
-    }
-    return QK_OK;
+            qk_slot_set_used(sl, s, i, 0, sink);
 }
 
 void qk_slot_usage(const qk_slot *sl, qk_service s, int tripped, qk_usage *out)
@@ -146,7 +92,8 @@ void qk_slot_configure(qk_slot *sl, qk_service s, const qk_service_def *def, uns
                 break;
             }
         w->level = j < old_n ? old[j].level : (uint8_t)QK_LEVEL_OK;
-        set_used(sl, s, j, w->used, sink); /* one event if the new limit changed the level */
+        qk_slot_set_used(sl, s, j, w->used,
+                         sink); /* one event if the new limit changed the level */
     }
     sl->n_windows = n_windows;
     sl->reserve = def->reserve;

@@ -57,11 +57,85 @@ typedef struct {
     unsigned window; /* QK_OP_SET_USED */
 } qk_op;
 
+/* Out of line, off the hot path: records a level change of window i (its count is already
+ * set) as the slot's next event. */
+void qk_slot_level_changed(qk_slot *sl, qk_service s, unsigned i, qk_level to, qk_event_sink *sink);
+/* Out of line: moves every window whose period ended to the current one, at count 0. */
+void qk_slot_roll(qk_slot *sl, qk_service s, int64_t now_ms, qk_event_sink *sink);
+
+static inline void qk_slot_set_used(qk_slot *sl, qk_service s, unsigned i, uint64_t used,
+                                    qk_event_sink *sink)
+{
+    qk_window *w = &sl->w[i];
+    w->used = used;
+    const qk_level to = qk_window_level(w, used);
+    if (to != (qk_level)w->level)
+        qk_slot_level_changed(sl, s, i, to, sink);
+}
+
+static inline int qk_slot_consume_refused(const qk_slot *sl, uint64_t n, unsigned flags,
+                                          int *tripped)
+{
+    for (unsigned i = 0; i < sl->n_windows; i++) {
+        const qk_window *w = &sl->w[i];
+        const uint64_t cap = (flags & QK_PRIORITY) ? w->limit : w->limit - sl->reserve;
+        if (w->used > cap || n > cap - w->used) {
+            *tripped = (int)i;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Rolls every window whose period ended, then applies op. Returns QK_OK, QK_ERANGE (a record
  * would overflow; nothing counted), QK_ELIMIT (a consume was refused by window *tripped;
- * nothing counted) or QK_EINVAL (set_used of a window the service does not have). */
-int qk_slot_apply(qk_slot *sl, qk_service s, const qk_op *op, int64_t now_ms, qk_event_sink *sink,
-                  int *tripped);
+ * nothing counted) or QK_EINVAL (set_used of a window the service does not have).
+ * Inline so that each operation, whose kind is a constant, compiles to its own short path. */
+static inline int qk_slot_apply(qk_slot *sl, qk_service s, const qk_op *op, int64_t now_ms,
+                                qk_event_sink *sink, int *tripped)
+{
+    const unsigned nw = sl->n_windows;
+    for (unsigned i = 0; i < nw; i++)
+        if (qk_window_ended(&sl->w[i], now_ms)) {
+            qk_slot_roll(sl, s, now_ms, sink);
+            break;
+        }
+
+    switch (op->kind) {
+    case QK_OP_PEEK:
+        break;
+    case QK_OP_RECORD:
+        for (unsigned i = 0; i < nw; i++)
+            if (op->n > UINT64_MAX - sl->w[i].used)
+                return QK_ERANGE;
+        for (unsigned i = 0; i < nw; i++)
+            qk_slot_set_used(sl, s, i, sl->w[i].used + op->n, sink);
+        break;
+    case QK_OP_CONSUME:
+        if (qk_slot_consume_refused(sl, op->n, op->flags, tripped))
+            return QK_ELIMIT;
+        for (unsigned i = 0; i < nw; i++)
+            qk_slot_set_used(sl, s, i, sl->w[i].used + op->n, sink);
+        break;
+    case QK_OP_REFUND:
+        for (unsigned i = 0; i < nw; i++) {
+            const uint64_t used = sl->w[i].used;
+            qk_slot_set_used(sl, s, i, used > op->n ? used - op->n : 0, sink);
+        }
+        break;
+    case QK_OP_SET_USED:
+        /* Checked here, under the lock: another process may redefine the service. */
+        if (op->window >= nw)
+            return QK_EINVAL;
+        qk_slot_set_used(sl, s, op->window, op->n, sink);
+        break;
+    case QK_OP_RESET:
+        for (unsigned i = 0; i < nw; i++)
+            qk_slot_set_used(sl, s, i, 0, sink);
+        break;
+    }
+    return QK_OK;
+}
 
 /* Journals the slot's state (its first n_copy windows) before an update. */
 static inline void qk_slot_begin(qk_slot *sl, uint64_t epoch, unsigned n_copy)

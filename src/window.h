@@ -36,13 +36,19 @@ static inline qk_level qk_window_level(const qk_window *w, uint64_t used)
     return QK_LEVEL_OK;
 }
 
-/* Moves the window forward when now_ms has passed its end and reports whether it did. A time
- * before the window's start (a clock stepped back, or read before a racing thread rolled the
- * window) never moves it backwards: it counts in the current window. The caller sets the count
- * to 0 and updates the level. */
+/* Whether now_ms has passed the window's end. A time before the window's start (a clock
+ * stepped back, or read before a racing thread rolled the window) never moves it backwards: it
+ * counts in the current window. QK_NEVER is the end of a window that never ends. */
+static inline int qk_window_ended(const qk_window *w, int64_t now_ms)
+{
+    return now_ms >= w->end_ms && w->end_ms != QK_NEVER;
+}
+
+/* Moves the window forward when it has ended and reports whether it did. The caller sets the
+ * count to 0 and updates the level. */
 static inline int qk_window_roll(qk_window *w, int64_t now_ms)
 {
-    if (now_ms < w->end_ms || w->end_ms == QK_NEVER) /* QK_NEVER: a window that never ends */
+    if (!qk_window_ended(w, now_ms))
         return 0;
     w->start_ms = qk_period_start((qk_period)w->period, now_ms);
     w->end_ms = qk_period_end((qk_period)w->period, w->start_ms);
