@@ -20,11 +20,10 @@ void qk_slot_level_changed(qk_slot *sl, qk_service s, unsigned i, qk_level to, q
     w->level = (uint8_t)to;
 }
 
-void qk_slot_roll(qk_slot *sl, qk_service s, int64_t now_ms, qk_event_sink *sink)
+void qk_slot_roll_window(qk_slot *sl, qk_service s, unsigned i, int64_t now_ms, qk_event_sink *sink)
 {
-    for (unsigned i = 0; i < sl->n_windows; i++)
-        if (qk_window_roll(&sl->w[i], now_ms))
-            qk_slot_set_used(sl, s, i, 0, sink);
+    if (qk_window_roll(&sl->w[i], now_ms))
+        qk_slot_set_used(sl, s, i, 0, sink);
 }
 
 void qk_slot_usage(const qk_slot *sl, qk_service s, int tripped, qk_usage *out)

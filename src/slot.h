@@ -60,8 +60,9 @@ typedef struct {
 /* Out of line, off the hot path: records a level change of window i (its count is already
  * set) as the slot's next event. */
 void qk_slot_level_changed(qk_slot *sl, qk_service s, unsigned i, qk_level to, qk_event_sink *sink);
-/* Out of line: moves every window whose period ended to the current one, at count 0. */
-void qk_slot_roll(qk_slot *sl, qk_service s, int64_t now_ms, qk_event_sink *sink);
+/* Out of line: moves window i, whose period ended, to the current one, at count 0. */
+void qk_slot_roll_window(qk_slot *sl, qk_service s, unsigned i, int64_t now_ms,
+                         qk_event_sink *sink);
 
 static inline void qk_slot_set_used(qk_slot *sl, qk_service s, unsigned i, uint64_t used,
                                     qk_event_sink *sink)
@@ -91,23 +92,26 @@ static inline int qk_slot_consume_refused(const qk_slot *sl, uint64_t n, unsigne
  * would overflow; nothing counted), QK_ELIMIT (a consume was refused by window *tripped;
  * nothing counted) or QK_EINVAL (set_used of a window the service does not have).
  * Inline so that each operation, whose kind is a constant, compiles to its own short path. */
-static inline int qk_slot_apply(qk_slot *sl, qk_service s, const qk_op *op, int64_t now_ms,
-                                qk_event_sink *sink, int *tripped)
+static inline __attribute__((always_inline)) int qk_slot_apply(qk_slot *sl, qk_service s,
+                                                               const qk_op *op, int64_t now_ms,
+                                                               qk_event_sink *sink, int *tripped)
 {
     const unsigned nw = sl->n_windows;
-    for (unsigned i = 0; i < nw; i++)
-        if (qk_window_ended(&sl->w[i], now_ms)) {
-            qk_slot_roll(sl, s, now_ms, sink);
-            break;
-        }
+    int overflow = 0;
+    /* One pass rolls what ended and, for a record, checks every count before any changes. */
+    for (unsigned i = 0; i < nw; i++) {
+        if (qk_window_ended(&sl->w[i], now_ms))
+            qk_slot_roll_window(sl, s, i, now_ms, sink);
+        if (op->kind == QK_OP_RECORD)
+            overflow |= op->n > UINT64_MAX - sl->w[i].used;
+    }
 
     switch (op->kind) {
     case QK_OP_PEEK:
         break;
     case QK_OP_RECORD:
-        for (unsigned i = 0; i < nw; i++)
-            if (op->n > UINT64_MAX - sl->w[i].used)
-                return QK_ERANGE;
+        if (overflow)
+            return QK_ERANGE;
         for (unsigned i = 0; i < nw; i++)
             qk_slot_set_used(sl, s, i, sl->w[i].used + op->n, sink);
         break;
