@@ -107,6 +107,7 @@ _Noreturn void perf_die(const char *fmt, ...) __attribute__((format(printf, 1, 2
 void *perf_alloc(size_t size);
 
 extern const perf_strategy perf_strategy_racy, perf_strategy_global, perf_strategy_rwlock,
-    perf_strategy_sharded, perf_strategy_floor, perf_strategy_atomic, perf_strategy_ck;
+    perf_strategy_sharded, perf_strategy_sharded_shared, perf_strategy_floor, perf_strategy_atomic,
+    perf_strategy_ck;
 
 #endif

@@ -51,8 +51,9 @@ typedef struct {
 } options;
 
 static const perf_strategy *const all_strategies[] = {
-    &perf_strategy_racy,    &perf_strategy_global, &perf_strategy_rwlock,
-    &perf_strategy_sharded, &perf_strategy_floor,  &perf_strategy_atomic,
+    &perf_strategy_racy,    &perf_strategy_global,         &perf_strategy_rwlock,
+    &perf_strategy_sharded, &perf_strategy_sharded_shared, &perf_strategy_floor,
+    &perf_strategy_atomic,
 #ifdef QK_PERF_HAVE_CK
     &perf_strategy_ck,
 #endif
@@ -103,7 +104,7 @@ static void usage(FILE *f)
         "  --rates L       snapshots per second, max = back to back (default 0,10,1000,max)\n"
         "  --oversub N     threads of the oversubscribed workload (default 200)\n"
         "  --workloads L   of disjoint,hot,mix,consume,snapshot,oversubscribed, or none\n"
-        "  --strategies L  of racy,global,rwlock,sharded,floor,atomic,ck\n"
+        "  --strategies L  of racy,global,rwlock,sharded,sharded-shared,floor,atomic,ck\n"
         "  --validate-threads N, --validate-ops N   validator size (default 4, 20000)\n"
         "  --validate-only run the validators and stop\n"
         "  --about         build and clock facts, as key: value lines\n"
@@ -800,10 +801,12 @@ static void run_one(const options *o, const perf_strategy *st, const cell *c, un
  * each ratio, across strategies or across cells, pairs runs taken seconds apart. */
 static void run_figures(const options *o, const perf_strategy *const *timed, unsigned n_timed)
 {
-    const perf_strategy *sharded = NULL, *global = NULL, *floor_ = NULL;
+    const perf_strategy *sharded = NULL, *global = NULL, *floor_ = NULL, *shared = NULL;
     for (unsigned i = 0; i < n_timed; i++) {
         if (strcmp(timed[i]->name, "sharded") == 0)
             sharded = timed[i];
+        else if (strcmp(timed[i]->name, "sharded-shared") == 0)
+            shared = timed[i];
         else if (strcmp(timed[i]->name, "global") == 0)
             global = timed[i];
         else if (strcmp(timed[i]->name, "floor") == 0)
@@ -816,22 +819,23 @@ static void run_figures(const options *o, const perf_strategy *const *timed, uns
         writers = o->writers.v[i] > writers ? o->writers.v[i] : writers;
     const struct {
         cell c;
-        const perf_strategy *st[3];
+        const perf_strategy *st[4];
     } runs[] = {
-        {{W_DISJOINT, 3, 1, 0}, {sharded, global, floor_}}, /* NFR-001 and the hot path */
-        {{W_DISJOINT, 3, 2, 0}, {sharded, global, NULL}},   /* disjoint scaling */
-        {{W_HOT, 3, n_cores, 0}, {sharded, global, NULL}},  /* hot service */
-        {{W_SNAPSHOT, 3, writers, 0}, {sharded, NULL, NULL}},
-        {{W_SNAPSHOT, 3, writers, 1000}, {sharded, NULL, NULL}},
-        {{W_SNAPSHOT, 64, writers, 0}, {sharded, NULL, NULL}},
-        {{W_SNAPSHOT, 64, writers, 1000}, {sharded, NULL, NULL}},
+        /* NFR-001, the hot path, and the state file against private memory */
+        {{W_DISJOINT, 3, 1, 0}, {sharded, global, floor_, shared}},
+        {{W_DISJOINT, 3, 2, 0}, {sharded, global, shared, NULL}}, /* disjoint scaling */
+        {{W_HOT, 3, n_cores, 0}, {sharded, global, NULL, NULL}},  /* hot service */
+        {{W_SNAPSHOT, 3, writers, 0}, {sharded, NULL, NULL, NULL}},
+        {{W_SNAPSHOT, 3, writers, 1000}, {sharded, NULL, NULL, NULL}},
+        {{W_SNAPSHOT, 64, writers, 0}, {sharded, NULL, NULL, NULL}},
+        {{W_SNAPSHOT, 64, writers, 1000}, {sharded, NULL, NULL, NULL}},
     };
     const size_t n_runs = sizeof runs / sizeof runs[0];
     for (unsigned rep = 0; rep < o->figure_reps; rep++) {
         fprintf(stderr, "[figures %u/%u]\n", rep + 1, o->figure_reps);
         for (size_t r = 0; r < n_runs; r++) {
             unsigned n = 0;
-            while (n < 3 && runs[r].st[n] != NULL)
+            while (n < 4 && runs[r].st[n] != NULL)
                 n++;
             for (unsigned k = 0; k < n; k++) /* a different one first each time */
                 run_one(o, runs[r].st[(k + rep) % n], &runs[r].c, rep + 1, "fig");

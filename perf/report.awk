@@ -93,7 +93,7 @@ function machine_row(label, k) { print "| " label " | " (k in M ? M[k] : "unknow
 
 BEGIN {
     FS = ","
-    nstrat = split("racy global rwlock sharded floor atomic ck", ORDER, " ")
+    nstrat = split("racy global rwlock sharded sharded-shared floor atomic ck", ORDER, " ")
     while ((getline line < machine) > 0) {
         i = index(line, ": ")
         if (i > 0) M[substr(line, 1, i - 1)] = substr(line, i + 2)
@@ -186,6 +186,10 @@ END {
     print "| Hot-path cost: single-thread `qk_record` / `floor` (" fmt(med("sharded", d, 3, 1, 0, "cpu_ns_per_op")) " / " fmt(med("floor", d, 3, 1, 0, "cpu_ns_per_op")) " ns) | " ratio_cell(p) " | ≤ 1.5 | " holds(first_word(p), "<=", 1.5) " |" > readme
     p = paired_keys(key("sharded", d, 3, 2, 0), key("sharded", d, 3, 1, 0), "ops_per_s")
     print "| Disjoint scaling: `sharded` 2 threads / 1 thread (" fmt(mops(med("sharded", d, 3, 2, 0, "ops_per_s"))) " / " fmt(mops(med("sharded", d, 3, 1, 0, "ops_per_s"))) " Mops/s" got("sharded", d, 3, 2, 0) ") | " ratio_cell(p) " | ≥ 1.8 on 2+ cores | " (cores >= 2 ? holds(first_word(p), ">=", 1.8) : "n/a: one core") " |" > readme
+    p = paired("sharded-shared", "sharded", d, 3, 1, 0, "cpu_ns_per_op")
+    print "| State file: single-thread `qk_record`, `sharded-shared` / `sharded` (" fmt(med("sharded-shared", d, 3, 1, 0, "cpu_ns_per_op")) " / " fmt(med("sharded", d, 3, 1, 0, "cpu_ns_per_op")) " ns) | " ratio_cell(p) " | ≤ 1.2 | " holds(first_word(p), "<=", 1.2) " |" > readme
+    p = paired_keys(key("sharded-shared", d, 3, 2, 0), key("sharded-shared", d, 3, 1, 0), "ops_per_s")
+    print "| State file, disjoint scaling: `sharded-shared` 2 threads / 1 thread (" fmt(mops(med("sharded-shared", d, 3, 2, 0, "ops_per_s"))) " / " fmt(mops(med("sharded-shared", d, 3, 1, 0, "ops_per_s"))) " Mops/s" got("sharded-shared", d, 3, 2, 0) ") | " ratio_cell(p) " | ≥ 1.8 on 2+ cores | " (cores >= 2 ? holds(first_word(p), ">=", 1.8) : "n/a: one core") " |" > readme
     p = paired("sharded", "global", d, 3, 2, 0, "ops_per_s")
     print "| Disjoint: `sharded` / `global` at 2 threads (" fmt(mops(med("sharded", d, 3, 2, 0, "ops_per_s"))) " / " fmt(mops(med("global", d, 3, 2, 0, "ops_per_s"))) " Mops/s" got("global", d, 3, 2, 0) ") | " ratio_cell(p) " | ≥ 3 | " holds(first_word(p), ">=", 3) " |" > readme
     for (si = 1; si <= 2; si++) {

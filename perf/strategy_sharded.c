@@ -1,7 +1,12 @@
 /* sharded: quotakeeper itself, through its public API only: a slot and a mutex per service,
  * snapshots under the snapshot lock and every slot lock. One window per service, QK_FOREVER,
- * so no count resets in the middle of a run (the roll check costs the same for every period). */
+ * so no count resets in the middle of a run (the roll check costs the same for every period).
+ * Compiled a second time as sharded-shared (strategy_sharded_shared.c): the same tracker with
+ * its slots in a state file (qk_options.path), robust process-shared mutexes and the update
+ * journal. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <quotakeeper.h>
 
@@ -11,6 +16,7 @@ typedef struct {
     qk_tracker *tracker;
     uint32_t n;
     qk_usage *usage; /* snapshot buffer; the monitor is the only snapshotting thread */
+    char path[256];  /* the state file, for sharded-shared */
 } sharded_state;
 
 static void *adapter_create(const perf_setup *setup)
@@ -27,6 +33,14 @@ static void *adapter_create(const perf_setup *setup)
     qk_options opts = QK_OPTIONS_INIT;
     opts.services = defs;
     opts.n_services = setup->n_services;
+#ifdef SHARDED_STATE_FILE
+    /* A fresh file per run, where the machine keeps its temporary files. */
+    const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    static unsigned runs;
+    snprintf(st->path, sizeof st->path, "%s/qk_perf-%ld-%u.qkstate", dir, (long)getpid(), runs++);
+    unlink(st->path);
+    opts.path = st->path;
+#endif
     const int rc = qk_tracker_new(&st->tracker, &opts);
     if (rc != QK_OK)
         perf_die("qk_tracker_new: %s", qk_errmsg());
@@ -39,6 +53,8 @@ static void adapter_destroy(void *state)
 {
     sharded_state *st = state;
     qk_tracker_free(st->tracker);
+    if (st->path[0] != '\0')
+        unlink(st->path);
     free(st->usage);
     free(st);
 }
@@ -71,8 +87,15 @@ static void adapter_snapshot(void *state, uint64_t *used)
         used[s] = st->usage[s].windows[0].used;
 }
 
-#define ADAPTER_SYMBOL        perf_strategy_sharded
-#define ADAPTER_NAME          "sharded"
-#define ADAPTER_LOCK          "quotakeeper: a mutex per 128-byte slot; snapshot lock, then all slot locks"
+#ifdef SHARDED_STATE_FILE
+#define ADAPTER_SYMBOL perf_strategy_sharded_shared
+#define ADAPTER_NAME   "sharded-shared"
+#define ADAPTER_LOCK                                                                               \
+    "quotakeeper on a state file: robust process-shared slot mutexes, journaled updates"
+#else
+#define ADAPTER_SYMBOL perf_strategy_sharded
+#define ADAPTER_NAME   "sharded"
+#define ADAPTER_LOCK   "quotakeeper: a mutex per 128-byte slot; snapshot lock, then all slot locks"
+#endif
 #define ADAPTER_SNAPSHOT_KIND PERF_SNAPSHOT_CONSISTENT
 #include "strategy_template.h"
