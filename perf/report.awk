@@ -216,8 +216,8 @@ END {
         print "| Hot service, worst thread count in the tables below (" worst_t "): `sharded` / `global` | " fmt(lo) " | ≥ 0.9 | " holds(lo, ">=", 0.9) " |" > readme
     print "" > readme
     if (notes != "") {
-        print "Where the time of `qk_record` goes, what stands in the way of the targets that fail and a" > readme
-        print "proposed fix with its measured effect: [" notes "](" notes ") (written by hand, not regenerated)." > readme
+        print "Where the time of `qk_record` goes, what was done about it, and what stands in the way of the" > readme
+        print "targets that fail: [" notes "](" notes ") (written by hand, not regenerated)." > readme
         print "" > readme
     }
 
