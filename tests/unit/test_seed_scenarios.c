@@ -84,6 +84,7 @@ struct shared {
     atomic_int violations; /* broken invariants seen by a thread */
     atomic_int done;       /* writers finished */
     int iters;
+    qk_service to[2]; /* record_iters: even threads record to to[0], odd ones to to[1] */
     /* per-test counters */
     atomic_ullong granted, refused, records, reads, resets;
     atomic_ullong started[2], completed[2]; /* the reset test's records, per service */
@@ -136,37 +137,46 @@ static void assert_clean(shared *sh)
                  atomic_load(&sh->violations));
 }
 
-/* ---- User Story 1: accurate tracking under concurrent load ---- */
+/* shared_init, run_threads and assert_clean: n threads of fn, iters each, all calls clean. */
+static void run_clean(shared *sh, qk_tracker *t, int n, int iters, void *(*fn)(void *))
+{
+    shared_init(sh, t, (unsigned)n, iters);
+    run_threads(sh, n, fn);
+    assert_clean(sh);
+}
 
-/* Even threads record to tiingo, odd ones to finnhub. */
-static void *one_call_a_or_b(void *arg)
+/* Each thread records iters calls of 1, even threads to sh->to[0], odd ones to sh->to[1]. */
+static void *record_iters(void *arg)
 {
     worker *w = arg;
     pthread_barrier_wait(&w->sh->go);
-    check(w->sh, qk_record(w->sh->t, w->id % 2 ? FINNHUB : TIINGO, 1, NULL));
+    for (int k = 0; k < w->sh->iters; k++)
+        check(w->sh, qk_record(w->sh->t, w->sh->to[w->id % 2], 1, NULL));
     return NULL;
 }
+
+/* run_clean of record_iters: even threads record to a, odd ones to b. */
+static void run_records(shared *sh, qk_tracker *t, int n, int iters, qk_service a, qk_service b)
+{
+    shared_init(sh, t, (unsigned)n, iters);
+    sh->to[0] = a;
+    sh->to[1] = b;
+    run_threads(sh, n, record_iters);
+    assert_clean(sh);
+}
+
+/* ---- User Story 1: accurate tracking under concurrent load ---- */
 
 /* Catches: B's read-modify-write of the whole tracker overwriting A's concurrent increment. */
 Test(spec, hundred_threads_to_a_and_hundred_to_b_count_exactly_100_each, .timeout = 60)
 {
     qk_tracker *t = tracker(NULL, 0, NULL, NULL);
     shared sh;
-    shared_init(&sh, t, 200, 1);
-    run_threads(&sh, 200, one_call_a_or_b);
-    assert_clean(&sh);
+    run_records(&sh, t, 200, 1, TIINGO, FINNHUB); /* even threads to tiingo, odd to finnhub */
     cr_assert_eq(used(t, TIINGO, 0), 100);
     cr_assert_eq(used(t, FINNHUB, 0), 100);
     cr_assert_eq(used(t, SENDGRID, 0), 0);
     qk_tracker_free(t);
-}
-
-static void *one_call_a(void *arg)
-{
-    worker *w = arg;
-    pthread_barrier_wait(&w->sh->go);
-    check(w->sh, qk_record(w->sh->t, TIINGO, 1, NULL));
-    return NULL;
 }
 
 /* Catches: two increments of the same service from one stale read, and a concurrent record
@@ -177,9 +187,7 @@ Test(spec, fifty_existing_plus_fifty_threads_count_exactly_100, .timeout = 60)
     cr_assert_eq(qk_record(t, TIINGO, 50, NULL), QK_OK);
     cr_assert_eq(used(t, TIINGO, 0), 50);
     shared sh;
-    shared_init(&sh, t, 50, 1);
-    run_threads(&sh, 50, one_call_a);
-    assert_clean(&sh);
+    run_records(&sh, t, 50, 1, TIINGO, TIINGO);
     cr_assert_eq(used(t, TIINGO, 0), 100);
     qk_tracker_free(t);
 }
@@ -208,9 +216,7 @@ Test(spec, several_services_never_lose_each_others_updates, .timeout = 60)
     extra[2] = def1("gamma", QK_FOREVER, 10);
     qk_tracker *t = tracker(extra, 3, NULL, NULL);
     shared sh;
-    shared_init(&sh, t, 60, 30);
-    run_threads(&sh, 60, spread_records); /* 60 x 30 = 1800 calls, 300 per service */
-    assert_clean(&sh);
+    run_clean(&sh, t, 60, 30, spread_records); /* 60 x 30 = 1800 calls, 300 per service */
     qk_usage all[N_SVC];
     size_t n = 0;
     cr_assert_eq(qk_snapshot(t, all, N_SVC, &n), QK_OK);
@@ -270,9 +276,7 @@ Test(spec, snapshot_readers_see_a_at_least_b_and_never_a_count_going_down, .time
 {
     qk_tracker *t = tracker(NULL, 0, NULL, NULL);
     shared sh;
-    shared_init(&sh, t, RW_WRITERS + RW_READERS, 250);
-    run_threads(&sh, RW_WRITERS + RW_READERS, a_then_b_or_reader);
-    assert_clean(&sh);
+    run_clean(&sh, t, RW_WRITERS + RW_READERS, 250, a_then_b_or_reader);
     cr_assert_geq(atomic_load(&sh.reads), 50);
     const unsigned long long pairs = atomic_load(&sh.records);
     cr_assert_geq(pairs, RW_WRITERS * 250);
@@ -321,9 +325,7 @@ Test(spec, high_contention_many_readers_and_writers_exact_totals, .timeout = 60)
     qk_service_def bulk = def1("bulk", QK_DAY, 1000000);
     qk_tracker *t = tracker(&bulk, 1, NULL, NULL);
     shared sh;
-    shared_init(&sh, t, HC_WRITERS + HC_READERS, 300);
-    run_threads(&sh, HC_WRITERS + HC_READERS, high_contention);
-    assert_clean(&sh);
+    run_clean(&sh, t, HC_WRITERS + HC_READERS, 300, high_contention);
     cr_assert_eq(used(t, TIINGO, 0), HC_WRITERS * 300);
     cr_assert_eq(used(t, SENDGRID, 0), HC_WRITERS * 300 * 2);
     cr_assert_eq(used(t, 3, 0), HC_WRITERS * 300);
@@ -333,24 +335,13 @@ Test(spec, high_contention_many_readers_and_writers_exact_totals, .timeout = 60)
 
 /* ---- User Story 3: the original's flaky test, by name ---- */
 
-static void *hundred_to_own_service(void *arg)
-{
-    worker *w = arg;
-    pthread_barrier_wait(&w->sh->go);
-    for (int k = 0; k < 100; k++)
-        check(w->sh, qk_record(w->sh->t, w->id == 0 ? TIINGO : FINNHUB, 1, NULL));
-    return NULL;
-}
-
 /* Catches: the 1179 bug itself, finnhub's write-back of a stale tracker erasing tiingo's calls
  * (the original saw 52 instead of 100). */
 Test(spec, test_different_services_can_be_updated_concurrently, .timeout = 60)
 {
     qk_tracker *t = tracker(NULL, 0, NULL, NULL);
     shared sh;
-    shared_init(&sh, t, 2, 100);
-    run_threads(&sh, 2, hundred_to_own_service);
-    assert_clean(&sh);
+    run_records(&sh, t, 2, 100, TIINGO, FINNHUB); /* 100 each to its own service */
     cr_assert_eq(used(t, TIINGO, 0), 100, "tiingo lost updates");
     cr_assert_eq(used(t, FINNHUB, 0), 100, "finnhub lost updates");
     qk_tracker_free(t);
@@ -358,34 +349,14 @@ Test(spec, test_different_services_can_be_updated_concurrently, .timeout = 60)
 
 /* ---- the original thread-safety suite's shapes ---- */
 
-static void *iters_to_tiingo(void *arg)
-{
-    worker *w = arg;
-    pthread_barrier_wait(&w->sh->go);
-    for (int k = 0; k < w->sh->iters; k++)
-        check(w->sh, qk_record(w->sh->t, TIINGO, 1, NULL));
-    return NULL;
-}
-
 /* Catches: two records of one service reading the same old count (original test 17). */
 Test(spec, concurrent_record_calls_10_threads_x_50, .timeout = 60)
 {
     qk_tracker *t = tracker(NULL, 0, NULL, NULL);
     shared sh;
-    shared_init(&sh, t, 10, 50);
-    run_threads(&sh, 10, iters_to_tiingo);
-    assert_clean(&sh);
+    run_records(&sh, t, 10, 50, TIINGO, TIINGO);
     cr_assert_eq(used(t, TIINGO, 0), 500);
     qk_tracker_free(t);
-}
-
-static void *twenty_to_sendgrid(void *arg)
-{
-    worker *w = arg;
-    pthread_barrier_wait(&w->sh->go);
-    for (int k = 0; k < 20; k++)
-        check(w->sh, qk_record(w->sh->t, SENDGRID, 1, NULL));
-    return NULL;
 }
 
 /* Catches: lost updates when 50 threads start at the same instant (original test 22); far over
@@ -394,9 +365,7 @@ Test(spec, high_contention_50_threads_behind_a_barrier_x_20, .timeout = 60)
 {
     qk_tracker *t = tracker(NULL, 0, NULL, NULL);
     shared sh;
-    shared_init(&sh, t, 50, 20);
-    run_threads(&sh, 50, twenty_to_sendgrid);
-    assert_clean(&sh);
+    run_records(&sh, t, 50, 20, SENDGRID, SENDGRID);
     qk_usage u;
     cr_assert_eq(qk_peek(t, SENDGRID, &u), QK_OK);
     cr_assert_eq(u.windows[0].used, 1000);
@@ -423,9 +392,7 @@ Test(spec, concurrent_checks_20_threads_all_allowed, .timeout = 60)
 {
     qk_tracker *t = tracker(NULL, 0, NULL, NULL);
     shared sh;
-    shared_init(&sh, t, 20, 1);
-    run_threads(&sh, 20, check_fresh);
-    assert_clean(&sh);
+    run_clean(&sh, t, 20, 1, check_fresh);
     cr_assert_eq(used(t, TIINGO, 0), 0);
     qk_tracker_free(t);
 }
@@ -468,9 +435,7 @@ Test(spec, mixed_recorders_and_checkers, .timeout = 60)
 {
     qk_tracker *t = tracker(NULL, 0, NULL, NULL);
     shared sh;
-    shared_init(&sh, t, 4, 100);
-    run_threads(&sh, 4, record_or_check);
-    assert_clean(&sh);
+    run_clean(&sh, t, 4, 100, record_or_check);
     const unsigned long long granted = atomic_load(&sh.granted);
     cr_assert_leq(granted, 60, "consume granted %llu calls over a limit of 60", granted);
     cr_assert_eq(granted + atomic_load(&sh.refused), 200);
@@ -635,14 +600,6 @@ static void count_event(const qk_event *ev, void *payload)
         atomic_store(&c->exhausted_used, ev->used);
 }
 
-static void *one_to_sendgrid(void *arg)
-{
-    worker *w = arg;
-    pthread_barrier_wait(&w->sh->go);
-    check(w->sh, qk_record(w->sh->t, SENDGRID, 1, NULL));
-    return NULL;
-}
-
 /* Catches: two threads both seeing the crossing (check outside the lock) and alerting twice, or
  * none alerting because the level was updated from a stale count. */
 Test(spec, critical_threshold_crossed_by_many_threads_yields_exactly_one_critical_event,
@@ -656,9 +613,7 @@ Test(spec, critical_threshold_crossed_by_many_threads_yields_exactly_one_critica
     cr_assert_eq(atomic_load(&c.by_level[QK_LEVEL_WARN]), 1);
 
     shared sh;
-    shared_init(&sh, t, 64, 1);
-    run_threads(&sh, 64, one_to_sendgrid);
-    assert_clean(&sh);
+    run_records(&sh, t, 64, 1, SENDGRID, SENDGRID);
     cr_assert_eq(used(t, SENDGRID, 0), 143);
     cr_assert_eq(atomic_load(&c.by_level[QK_LEVEL_CRITICAL]), 1, "CRITICAL events: %d",
                  atomic_load(&c.by_level[QK_LEVEL_CRITICAL]));
@@ -702,9 +657,7 @@ Test(spec, try_consume_raced_by_many_threads_grants_exactly_the_limit, .timeout 
 {
     qk_tracker *t = tracker(NULL, 0, NULL, NULL);
     shared sh;
-    shared_init(&sh, t, 100, 3);
-    run_threads(&sh, 100, consume_three);
-    assert_clean(&sh);
+    run_clean(&sh, t, 100, 3, consume_three);
     cr_assert_eq(atomic_load(&sh.granted), 60, "granted %llu of 60",
                  (unsigned long long)atomic_load(&sh.granted));
     cr_assert_eq(atomic_load(&sh.refused), 240);
