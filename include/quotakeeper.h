@@ -141,8 +141,9 @@ typedef struct {
  * above 2^20, services NULL with n_services > 0, mode above 07777, any invalid service as in
  * qk_service_add), QK_EEXIST (duplicate names), QK_ENOMEM, QK_EFULL (the file has no room for
  * the configured services), QK_EIO (the file cannot be opened, locked, sized or mapped; a
- * symbolic link is refused), QK_ECORRUPT (truncated, corrupt, foreign or other-version file;
- * it is left untouched). On error *out is left untouched. */
+ * symbolic link is refused; a build without robust process-shared mutexes), QK_ECORRUPT (truncated,
+ * corrupt, foreign or other-version file; it is left untouched). On error *out is left untouched.
+ */
 QK_EXTERN int qk_tracker_new(qk_tracker **out, const qk_options *opts);
 
 /* Frees the tracker, flushing a state file first. NULL is a no-op. Not thread-safe: no other

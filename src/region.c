@@ -301,6 +301,13 @@ static void repair_cold(qk_region *r)
 int qk_region_open_file(qk_region *r, const char *path, unsigned mode, uint32_t capacity,
                         int *created, int *cold)
 {
+#ifndef QK_HAVE_ROBUST_MUTEX
+    /* Without robust mutexes a process that died holding a lock would block every other one
+     * for good: no state file rather than one that can hang (CMakeLists.txt runs the check). */
+    (void)r, (void)mode, (void)capacity, (void)created, (void)cold;
+    return qk_fail(QK_EIO, "state file '%s': this build has no robust process-shared mutexes",
+                   path);
+#endif
     const int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0)
         return qk_fail(QK_EIO, "cannot open state file '%s': %s", path, strerror(errno));
