@@ -64,6 +64,14 @@ static void untrack(void *p)
             tracked[i] = NULL;
 }
 
+/* A block the real allocator returned, tracked unless it is NULL. */
+static void *tracked_new(void *p)
+{
+    if (p != NULL)
+        track(p);
+    return p;
+}
+
 /* Whether this attempt must fail. */
 static int failing(void)
 {
@@ -79,36 +87,21 @@ void *__wrap_malloc(size_t n)
 {
     if (!armed)
         return __real_malloc(n);
-    if (failing())
-        return NULL;
-    void *p = __real_malloc(n);
-    if (p != NULL)
-        track(p);
-    return p;
+    return failing() ? NULL : tracked_new(__real_malloc(n));
 }
 
 void *__wrap_calloc(size_t n, size_t size)
 {
     if (!armed)
         return __real_calloc(n, size);
-    if (failing())
-        return NULL;
-    void *p = __real_calloc(n, size);
-    if (p != NULL)
-        track(p);
-    return p;
+    return failing() ? NULL : tracked_new(__real_calloc(n, size));
 }
 
 void *__wrap_aligned_alloc(size_t align, size_t n)
 {
     if (!armed)
         return __real_aligned_alloc(align, n);
-    if (failing())
-        return NULL;
-    void *p = __real_aligned_alloc(align, n);
-    if (p != NULL)
-        track(p);
-    return p;
+    return failing() ? NULL : tracked_new(__real_aligned_alloc(align, n));
 }
 
 void *__wrap_realloc(void *old, size_t n)

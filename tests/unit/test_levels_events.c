@@ -22,22 +22,32 @@ static qk_level level_at(qk_tracker *t, qk_service s, unsigned w, uint64_t used)
 
 /* ---- level math ---- */
 
+typedef struct {
+    uint64_t used;
+    qk_level level;
+} level_case;
+
+/* One tracker of d; each case in turn sets window 0 to .used and expects .level. */
+static void assert_levels(const qk_service_def *d, const level_case *cases, size_t n)
+{
+    qk_tracker *t = tracker_of(d, 1, 0);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(level_at(t, 0, 0, cases[i].used), cases[i].level,
+                     "%s (warn %u crit %u): used %llu", d->name, d->warn_pct, d->critical_pct,
+                     (unsigned long long)cases[i].used);
+    qk_tracker_free(t);
+}
+
+#define ASSERT_LEVELS(d, ...)                                                                      \
+    assert_levels((d), (const level_case[]){__VA_ARGS__},                                          \
+                  sizeof((const level_case[]){__VA_ARGS__}) / sizeof(level_case))
+
 Test(levels, defaults_warn_50_critical_80_at_exact_boundaries)
 {
     const qk_service_def d = svc_def("s", QK_DAY, 100, QK_MINUTE, 0);
-    qk_tracker *t = tracker_of(&d, 1, 0);
-    static const struct {
-        uint64_t used;
-        qk_level level;
-    } cases[] = {
-        {0, QK_LEVEL_OK},          {49, QK_LEVEL_OK},         {50, QK_LEVEL_WARN},
-        {79, QK_LEVEL_WARN},       {80, QK_LEVEL_CRITICAL},   {99, QK_LEVEL_CRITICAL},
-        {100, QK_LEVEL_EXHAUSTED}, {101, QK_LEVEL_EXHAUSTED}, {UINT64_MAX, QK_LEVEL_EXHAUSTED},
-        {1, QK_LEVEL_OK}};
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        cr_assert_eq(level_at(t, 0, 0, cases[i].used), cases[i].level, "used %llu",
-                     (unsigned long long)cases[i].used);
-    qk_tracker_free(t);
+    ASSERT_LEVELS(&d, {0, QK_LEVEL_OK}, {49, QK_LEVEL_OK}, {50, QK_LEVEL_WARN}, {79, QK_LEVEL_WARN},
+                  {80, QK_LEVEL_CRITICAL}, {99, QK_LEVEL_CRITICAL}, {100, QK_LEVEL_EXHAUSTED},
+                  {101, QK_LEVEL_EXHAUSTED}, {UINT64_MAX, QK_LEVEL_EXHAUSTED}, {1, QK_LEVEL_OK});
 }
 
 /* Smallest count c with c*100 >= pct*limit, in 128-bit arithmetic: the oracle. */
@@ -110,40 +120,22 @@ Test(levels, small_and_odd_limits_by_hand)
 {
     /* limit 3: warn at 2 (1.5 rounds up), critical at 3 = the limit, so CRITICAL never shows. */
     qk_service_def d = svc_def("three", QK_DAY, 3, QK_MINUTE, 0);
-    qk_tracker *t = tracker_of(&d, 1, 0);
-    cr_assert_eq(level_at(t, 0, 0, 1), QK_LEVEL_OK);
-    cr_assert_eq(level_at(t, 0, 0, 2), QK_LEVEL_WARN);
-    cr_assert_eq(level_at(t, 0, 0, 3), QK_LEVEL_EXHAUSTED);
-    qk_tracker_free(t);
+    ASSERT_LEVELS(&d, {1, QK_LEVEL_OK}, {2, QK_LEVEL_WARN}, {3, QK_LEVEL_EXHAUSTED});
     /* limit 7: warn at 4 (3.5), critical at 6 (5.6). */
     d = svc_def("seven", QK_DAY, 7, QK_MINUTE, 0);
-    t = tracker_of(&d, 1, 0);
-    cr_assert_eq(level_at(t, 0, 0, 3), QK_LEVEL_OK);
-    cr_assert_eq(level_at(t, 0, 0, 4), QK_LEVEL_WARN);
-    cr_assert_eq(level_at(t, 0, 0, 5), QK_LEVEL_WARN);
-    cr_assert_eq(level_at(t, 0, 0, 6), QK_LEVEL_CRITICAL);
-    cr_assert_eq(level_at(t, 0, 0, 7), QK_LEVEL_EXHAUSTED);
-    qk_tracker_free(t);
+    ASSERT_LEVELS(&d, {3, QK_LEVEL_OK}, {4, QK_LEVEL_WARN}, {5, QK_LEVEL_WARN},
+                  {6, QK_LEVEL_CRITICAL}, {7, QK_LEVEL_EXHAUSTED});
     /* finnhub, 60/minute: warn at 30, critical at 48 (the original's 54 = 90 % is critical). */
     d = svc_def("finnhub", QK_MINUTE, 60, QK_MINUTE, 0);
-    t = tracker_of(&d, 1, 0);
-    cr_assert_eq(level_at(t, 0, 0, 29), QK_LEVEL_OK);
-    cr_assert_eq(level_at(t, 0, 0, 30), QK_LEVEL_WARN);
-    cr_assert_eq(level_at(t, 0, 0, 47), QK_LEVEL_WARN);
-    cr_assert_eq(level_at(t, 0, 0, 48), QK_LEVEL_CRITICAL);
-    cr_assert_eq(level_at(t, 0, 0, 54), QK_LEVEL_CRITICAL);
-    cr_assert_eq(level_at(t, 0, 0, 60), QK_LEVEL_EXHAUSTED);
-    qk_tracker_free(t);
+    ASSERT_LEVELS(&d, {29, QK_LEVEL_OK}, {30, QK_LEVEL_WARN}, {47, QK_LEVEL_WARN},
+                  {48, QK_LEVEL_CRITICAL}, {54, QK_LEVEL_CRITICAL}, {60, QK_LEVEL_EXHAUSTED});
     /* UINT64_MAX: warn at 2^63 (half of 2^64-1, rounded up), critical at exactly 4/5 of it. */
     d = svc_def("huge", QK_FOREVER, UINT64_MAX, QK_MINUTE, 0);
-    t = tracker_of(&d, 1, 0);
-    cr_assert_eq(level_at(t, 0, 0, UINT64_C(9223372036854775807)), QK_LEVEL_OK);
-    cr_assert_eq(level_at(t, 0, 0, UINT64_C(9223372036854775808)), QK_LEVEL_WARN);
-    cr_assert_eq(level_at(t, 0, 0, UINT64_C(14757395258967641291)), QK_LEVEL_WARN);
-    cr_assert_eq(level_at(t, 0, 0, UINT64_C(14757395258967641292)), QK_LEVEL_CRITICAL);
-    cr_assert_eq(level_at(t, 0, 0, UINT64_MAX - 1), QK_LEVEL_CRITICAL);
-    cr_assert_eq(level_at(t, 0, 0, UINT64_MAX), QK_LEVEL_EXHAUSTED);
-    qk_tracker_free(t);
+    ASSERT_LEVELS(&d, {UINT64_C(9223372036854775807), QK_LEVEL_OK},
+                  {UINT64_C(9223372036854775808), QK_LEVEL_WARN},
+                  {UINT64_C(14757395258967641291), QK_LEVEL_WARN},
+                  {UINT64_C(14757395258967641292), QK_LEVEL_CRITICAL},
+                  {UINT64_MAX - 1, QK_LEVEL_CRITICAL}, {UINT64_MAX, QK_LEVEL_EXHAUSTED});
 }
 
 Test(levels, custom_pcts)
@@ -151,27 +143,16 @@ Test(levels, custom_pcts)
     qk_service_def d = svc_def("s", QK_DAY, 200, QK_MINUTE, 0);
     d.warn_pct = 25;
     d.critical_pct = 95;
-    qk_tracker *t = tracker_of(&d, 1, 0);
-    cr_assert_eq(level_at(t, 0, 0, 49), QK_LEVEL_OK);
-    cr_assert_eq(level_at(t, 0, 0, 50), QK_LEVEL_WARN);
-    cr_assert_eq(level_at(t, 0, 0, 189), QK_LEVEL_WARN);
-    cr_assert_eq(level_at(t, 0, 0, 190), QK_LEVEL_CRITICAL);
-    qk_tracker_free(t);
+    ASSERT_LEVELS(&d, {49, QK_LEVEL_OK}, {50, QK_LEVEL_WARN}, {189, QK_LEVEL_WARN},
+                  {190, QK_LEVEL_CRITICAL});
     /* Only warn given: critical stays 80. */
     d.warn_pct = 10;
     d.critical_pct = 0;
-    t = tracker_of(&d, 1, 0);
-    cr_assert_eq(level_at(t, 0, 0, 20), QK_LEVEL_WARN);
-    cr_assert_eq(level_at(t, 0, 0, 159), QK_LEVEL_WARN);
-    cr_assert_eq(level_at(t, 0, 0, 160), QK_LEVEL_CRITICAL);
-    qk_tracker_free(t);
+    ASSERT_LEVELS(&d, {20, QK_LEVEL_WARN}, {159, QK_LEVEL_WARN}, {160, QK_LEVEL_CRITICAL});
     /* warn == critical: WARN never shows. */
     d.warn_pct = 70;
     d.critical_pct = 70;
-    t = tracker_of(&d, 1, 0);
-    cr_assert_eq(level_at(t, 0, 0, 139), QK_LEVEL_OK);
-    cr_assert_eq(level_at(t, 0, 0, 140), QK_LEVEL_CRITICAL);
-    qk_tracker_free(t);
+    ASSERT_LEVELS(&d, {139, QK_LEVEL_OK}, {140, QK_LEVEL_CRITICAL});
 }
 
 Test(levels, service_level_is_the_highest_window_level)
