@@ -100,29 +100,22 @@ int main(int argc, char **argv)
     qk_service_def def = {.name = "quota", .reserve = reserve};
     def.windows[0] = (qk_window_def){QK_FOREVER, (uint64_t)limit};
     def.windows[1] = (qk_window_def){QK_DAY, (uint64_t)limit + 7};
-    qk_options opts = QK_OPTIONS_INIT;
-    opts.services = &def;
-    opts.n_services = 1;
-    opts.clock = stress_clock;
-    opts.clock_ctx = &now;
-    qk_tracker *t = NULL;
-    CHECK_RC(qk_tracker_new(&t, &opts), QK_OK);
-    if (t == NULL)
-        return 1;
+    const qk_options opts = stress_options(&def, 1, &now);
+    qk_tracker *t;
+    stress_tracker_new(&t, &opts);
 
-    pthread_barrier_t go;
-    pthread_barrier_init(&go, NULL, (unsigned)threads);
+    stress_crew crew;
+    stress_crew_init(&crew, threads, 0);
     worker *w = stress_calloc((size_t)threads, sizeof *w);
-    pthread_t *th = stress_calloc((size_t)threads, sizeof *th);
     for (long i = 0; i < threads; i++)
         w[i] = (worker){.t = t,
-                        .go = &go,
+                        .go = &crew.go,
                         .index = (unsigned)i,
                         .attempts = attempts,
                         .limit = (uint64_t)limit,
                         .reserve = reserve};
-    stress_spawn(th, (size_t)threads, run, w, sizeof *w);
-    stress_join(th, (size_t)threads);
+    stress_crew_start(&crew, run, w, sizeof *w);
+    stress_crew_join(&crew);
 
     uint64_t granted = 0, refunded = 0, refused = 0;
     for (long i = 0; i < threads; i++) {
@@ -147,7 +140,6 @@ int main(int argc, char **argv)
 
     qk_tracker_free(t);
     free(w);
-    free(th);
-    pthread_barrier_destroy(&go);
+    stress_crew_destroy(&crew);
     return stress_verdict("stress_consume");
 }

@@ -121,39 +121,29 @@ int main(int argc, char **argv)
            writers, rounds, n_services);
 
     _Atomic int64_t now = STRESS_T0_MS;
-    qk_service_def *defs = stress_calloc((size_t)n_services, sizeof *defs);
-    char(*names)[16] = stress_calloc((size_t)n_services, sizeof *names);
-    for (long s = 0; s < n_services; s++) {
-        snprintf(names[s], sizeof names[s], "chain%ld", s);
-        defs[s].name = names[s];
+    qk_service_def *defs = stress_named_defs(n_services, "chain");
+    for (long s = 0; s < n_services; s++)
         defs[s].windows[0] = (qk_window_def){QK_FOREVER, UINT64_MAX};
-    }
-    qk_options opts = QK_OPTIONS_INIT;
-    opts.services = defs;
-    opts.n_services = (size_t)n_services;
-    opts.clock = stress_clock;
-    opts.clock_ctx = &now;
-    qk_tracker *t = NULL;
-    CHECK_RC(qk_tracker_new(&t, &opts), QK_OK);
-    if (t == NULL)
-        return 1;
+    const qk_options opts = stress_options(defs, (size_t)n_services, &now);
+    qk_tracker *t;
+    stress_tracker_new(&t, &opts);
 
     _Atomic int writers_left = (int)writers;
-    pthread_barrier_t go;
-    pthread_barrier_init(&go, NULL, (unsigned)writers + 2);
+    stress_crew crew; /* the writers, and the snapshot taker and the peeker beside them */
+    stress_crew_init(&crew, writers, 2);
     writer *w = stress_calloc((size_t)writers, sizeof *w);
-    pthread_t *th = stress_calloc((size_t)writers, sizeof *th);
-    checker c = {t, &go, (unsigned)n_services, (unsigned)writers, &writers_left, 0};
+    checker c = {t, &crew.go, (unsigned)n_services, (unsigned)writers, &writers_left, 0};
     pthread_t snapper, peeker;
     stress_spawn(&snapper, 1, take_snapshots, &c, 0);
     stress_spawn(&peeker, 1, peek_around, &c, 0);
     for (long i = 0; i < writers; i++)
-        w[i] = (writer){t,           &go,
+        w[i] = (writer){t,           &crew.go,
                         (unsigned)i, (unsigned)n_services,
                         rounds,      stress_calloc((size_t)n_services / 2, sizeof(uint64_t))};
-    stress_spawn(th, (size_t)writers, write_rounds, w, sizeof *w);
+    stress_crew_start(&crew, write_rounds, w, sizeof *w);
+    /* Each writer is joined on its own: the checkers take one more look after the last ends. */
     for (long i = 0; i < writers; i++) {
-        pthread_join(th[i], NULL);
+        pthread_join(crew.threads[i], NULL);
         atomic_fetch_sub(&writers_left, 1);
     }
     pthread_join(snapper, NULL);
@@ -176,9 +166,7 @@ int main(int argc, char **argv)
     for (long i = 0; i < writers; i++)
         free(w[i].calls);
     free(w);
-    free(th);
     free(defs);
-    free(names);
-    pthread_barrier_destroy(&go);
+    stress_crew_destroy(&crew);
     return stress_verdict("stress_cut");
 }

@@ -118,34 +118,23 @@ int main(int argc, char **argv)
         defs[s].windows[0] = (qk_window_def){QK_MINUTE, MINUTE_LIMIT};
         defs[s].windows[1] = (qk_window_def){QK_FOREVER, FOREVER_LIMIT};
     }
-    qk_tracker *t = NULL;
-    qk_options opts = QK_OPTIONS_INIT;
-    opts.services = defs;
-    opts.n_services = (size_t)n_services;
-    opts.clock = stress_clock;
-    opts.clock_ctx = &now;
+    qk_tracker *t;
+    qk_options opts = stress_options(defs, (size_t)n_services, &now);
     opts.on_event = on_event;
     opts.payload = &t;
-    CHECK_RC(qk_tracker_new(&t, &opts), QK_OK);
-    if (t == NULL)
-        return 1;
+    stress_tracker_new(&t, &opts);
 
     /* logs[threads] is the main thread's: its final peeks may roll a window. */
     evlog *logs = stress_calloc((size_t)threads + 1, sizeof *logs);
-    pthread_barrier_t go;
-    pthread_barrier_init(&go, NULL, (unsigned)threads);
+    stress_crew crew;
+    stress_crew_init(&crew, threads, 0);
     worker *w = stress_calloc((size_t)threads, sizeof *w);
-    pthread_t *th = stress_calloc((size_t)threads, sizeof *th);
     for (long i = 0; i < threads; i++)
-        w[i] = (worker){t, &go, &now, (unsigned)i, (unsigned)n_services, ops, &logs[i]};
-    stress_spawn(th, (size_t)threads, run, w, sizeof *w);
-    stress_join(th, (size_t)threads);
+        w[i] = (worker){t, &crew.go, &now, (unsigned)i, (unsigned)n_services, ops, &logs[i]};
+    stress_crew_start(&crew, run, w, sizeof *w);
+    stress_crew_join(&crew);
 
-    evlog_mine = &logs[threads];
-    qk_usage *final = stress_calloc((size_t)n_services, sizeof *final);
-    for (long s = 0; s < n_services; s++)
-        CHECK_RC(qk_peek(t, (qk_service)s, &final[s]), QK_OK);
-    evlog_mine = NULL;
+    qk_usage *final = evlog_final_usage(t, (size_t)n_services, &logs[threads]);
 
     unsigned long counted = 0;
     for (long s = 0; s < n_services; s++)
@@ -156,12 +145,9 @@ int main(int argc, char **argv)
     printf("%zu level changes, each delivered once\n", logged);
 
     qk_tracker_free(t);
-    for (long i = 0; i <= threads; i++)
-        free(logs[i].ev);
-    free(logs);
+    evlog_free_all(logs, (size_t)threads + 1);
     free(final);
     free(w);
-    free(th);
-    pthread_barrier_destroy(&go);
+    stress_crew_destroy(&crew);
     return stress_verdict("stress_events");
 }

@@ -50,6 +50,25 @@ static inline void evlog_append(const qk_event *ev)
         (evlog_entry){ev->service, ev->window, ev->from, ev->to, ev->used, ev->limit, ev->seq};
 }
 
+/* Reads the final usage of services 0..n-1 for evlog_check. A final peek may roll a window and so
+ * deliver events in the main thread: they go to main_log, the log after the workers'. */
+static inline qk_usage *evlog_final_usage(qk_tracker *t, size_t n, evlog *main_log)
+{
+    evlog_mine = main_log;
+    qk_usage *final = stress_calloc(n, sizeof *final);
+    for (size_t s = 0; s < n; s++)
+        CHECK_RC(qk_peek(t, (qk_service)s, &final[s]), QK_OK);
+    evlog_mine = NULL;
+    return final;
+}
+
+static inline void evlog_free_all(evlog *logs, size_t n_logs)
+{
+    for (size_t i = 0; i < n_logs; i++)
+        free(logs[i].ev);
+    free(logs);
+}
+
 static inline int evlog_by_seq(const void *a, const void *b)
 {
     const evlog_entry *x = a, *y = b;

@@ -105,35 +105,28 @@ int main(int argc, char **argv)
         defs[s].name = names[s];
         defs[s].windows[0] = windows[s];
     }
-    qk_options opts = QK_OPTIONS_INIT;
-    opts.services = defs;
-    opts.n_services = SERVICES;
-    opts.clock = stress_clock;
-    opts.clock_ctx = &now;
-    qk_tracker *t = NULL;
-    CHECK_RC(qk_tracker_new(&t, &opts), QK_OK);
-    if (t == NULL)
-        return 1;
+    const qk_options opts = stress_options(defs, SERVICES, &now);
+    qk_tracker *t;
+    stress_tracker_new(&t, &opts);
 
-    pthread_barrier_t go;
-    pthread_barrier_init(&go, NULL, (unsigned)threads);
+    stress_crew crew;
+    stress_crew_init(&crew, threads, 0);
     _Atomic long *progress = stress_calloc((size_t)threads, sizeof *progress);
     STRESS_HG_IGNORE(progress, (size_t)threads * sizeof *progress);
     long *at_first_done = stress_calloc((size_t)threads, sizeof *at_first_done);
     _Atomic int first_done = 0;
     worker *w = stress_calloc((size_t)threads, sizeof *w);
-    pthread_t *th = stress_calloc((size_t)threads, sizeof *th);
     for (long i = 0; i < threads; i++)
         w[i] = (worker){.t = t,
-                        .go = &go,
+                        .go = &crew.go,
                         .index = (unsigned)i,
                         .ops = ops,
                         .progress = progress,
                         .first_done = &first_done,
                         .at_first_done = at_first_done,
                         .threads = threads};
-    stress_spawn(th, (size_t)threads, run, w, sizeof *w);
-    stress_join(th, (size_t)threads);
+    stress_crew_start(&crew, run, w, sizeof *w);
+    stress_crew_join(&crew);
 
     uint64_t expect[SERVICES] = {0};
     for (long i = 0; i < threads; i++)
@@ -164,7 +157,6 @@ int main(int argc, char **argv)
     free(progress);
     free(at_first_done);
     free(w);
-    free(th);
-    pthread_barrier_destroy(&go);
+    stress_crew_destroy(&crew);
     return stress_verdict("stress_oversub");
 }

@@ -409,26 +409,19 @@ int main(int argc, char **argv)
         defs[i].windows[1] = (qk_window_def){QK_FOREVER, 400};
         defs[i].reserve = i % INITIAL;
     }
-    qk_tracker *t = NULL;
-    qk_options opts = QK_OPTIONS_INIT;
-    opts.services = defs;
-    opts.n_services = initial;
+    qk_tracker *t;
+    qk_options opts = stress_options(defs, initial, &now);
     opts.capacity = CAPACITY;
-    opts.clock = stress_clock;
-    opts.clock_ctx = &now;
     opts.on_event = on_event;
     opts.payload = &t;
-    CHECK_RC(qk_tracker_new(&t, &opts), QK_OK);
-    if (t == NULL)
-        return 1;
+    stress_tracker_new(&t, &opts);
 
-    pthread_barrier_t go;
-    pthread_barrier_init(&go, NULL, (unsigned)threads);
+    stress_crew crew;
+    stress_crew_init(&crew, threads, 0);
     worker *w = stress_calloc((size_t)threads, sizeof *w);
-    pthread_t *th = stress_calloc((size_t)threads, sizeof *th);
     for (long i = 0; i < threads; i++) {
         w[i].t = t;
-        w[i].go = &go;
+        w[i].go = &crew.go;
         w[i].now = &now;
         w[i].index = (unsigned)i;
         w[i].ops = ops;
@@ -442,8 +435,8 @@ int main(int argc, char **argv)
     watchdog dog = {w, threads, stall_s, seed, 0};
     pthread_t dog_thread;
     stress_spawn(&dog_thread, 1, watch, &dog, 0);
-    stress_spawn(th, (size_t)threads, run, w, sizeof *w);
-    stress_join(th, (size_t)threads);
+    stress_crew_start(&crew, run, w, sizeof *w);
+    stress_crew_join(&crew);
     atomic_store(&dog.finished, 1);
     pthread_join(dog_thread, NULL);
 
@@ -464,22 +457,15 @@ int main(int argc, char **argv)
     evlog *logs = stress_calloc((size_t)threads + 1, sizeof *logs);
     for (long i = 0; i < threads; i++)
         logs[i] = w[i].log;
-    evlog_mine = &logs[threads];
-    qk_usage *final = stress_calloc(n, sizeof *final);
-    for (size_t s = 0; s < n; s++)
-        CHECK_RC(qk_peek(t, (qk_service)s, &final[s]), QK_OK);
-    evlog_mine = NULL;
+    qk_usage *final = evlog_final_usage(t, n, &logs[threads]);
     const size_t events = evlog_check(logs, (size_t)threads + 1, final, n, NULL);
     printf("%zu services (%zu added), %zu level changes, each delivered once\n", n, added, events);
 
     qk_tracker_free(t);
-    for (long i = 0; i <= threads; i++)
-        free(logs[i].ev);
-    free(logs);
+    evlog_free_all(logs, (size_t)threads + 1);
     free(final);
     free(w);
-    free(th);
-    pthread_barrier_destroy(&go);
+    stress_crew_destroy(&crew);
     if (atomic_load(&stress_failures) > 0)
         fprintf(stderr, "replay with seed 0x%016llx\n", (unsigned long long)seed);
     return stress_verdict("stress_soak");

@@ -124,6 +124,79 @@ static inline void *stress_calloc(size_t n, size_t size)
     return p;
 }
 
+/* The worker threads of a run. They wait on `go` before their first operation, so that they
+ * start together and really contend instead of running one after another as they are created. */
+typedef struct {
+    pthread_barrier_t go;
+    pthread_t *threads;
+    size_t n;
+} stress_crew;
+
+/* Makes room for n workers. The barrier also waits for `others` threads that the program starts
+ * apart (checkers running beside the workers), so that those start with them. */
+static inline void stress_crew_init(stress_crew *crew, long n, unsigned others)
+{
+    crew->n = (size_t)n;
+    crew->threads = stress_calloc(crew->n, sizeof *crew->threads);
+    pthread_barrier_init(&crew->go, NULL, (unsigned)n + others);
+}
+
+/* Starts worker i on fn(&args[i*size]); each must wait on crew->go first. */
+static inline void stress_crew_start(stress_crew *crew, void *(*fn)(void *), void *args,
+                                     size_t size)
+{
+    stress_spawn(crew->threads, crew->n, fn, args, size);
+}
+
+/* Waits for every worker: what they recorded is then ordered before the checks. */
+static inline void stress_crew_join(stress_crew *crew)
+{
+    stress_join(crew->threads, crew->n);
+}
+
+static inline void stress_crew_destroy(stress_crew *crew)
+{
+    free(crew->threads);
+    pthread_barrier_destroy(&crew->go);
+}
+
+/* n service definitions named <prefix>0, <prefix>1, ..., windows left for the caller to set.
+ * The names live in the same block, after the definitions, so that free(defs) releases both. */
+static inline qk_service_def *stress_named_defs(long n, const char *prefix)
+{
+    enum { NAME_SIZE = 32 }; /* room for a short prefix and any long */
+    qk_service_def *defs = stress_calloc((size_t)n, sizeof *defs + NAME_SIZE);
+    char(*names)[NAME_SIZE] = (void *)(defs + n);
+    for (long s = 0; s < n; s++) {
+        snprintf(names[s], sizeof names[s], "%s%ld", prefix, s);
+        defs[s].name = names[s];
+    }
+    return defs;
+}
+
+/* Options for a tracker over defs[0..n) on the clock the test controls (`now`, in ms); a program
+ * sets whatever else it needs (events, capacity) before stress_tracker_new. */
+static inline qk_options stress_options(const qk_service_def *defs, size_t n, _Atomic int64_t *now)
+{
+    qk_options opts = QK_OPTIONS_INIT;
+    opts.services = defs;
+    opts.n_services = n;
+    opts.clock = stress_clock;
+    opts.clock_ctx = now;
+    return opts;
+}
+
+/* Makes the tracker under test in *t (written by qk_tracker_new itself, so an event payload may
+ * point at t). Without one there is nothing to stress: the failure is recorded and the program
+ * exits 1 at once, with no verdict. */
+static inline void stress_tracker_new(qk_tracker **t, const qk_options *opts)
+{
+    *t = NULL;
+    CHECK_RC(qk_tracker_new(t, opts), QK_OK);
+    if (*t == NULL)
+        exit(1);
+}
+
 /* Prints the verdict and returns the exit status. */
 static inline int stress_verdict(const char *name)
 {

@@ -62,34 +62,24 @@ int main(int argc, char **argv)
     printf("stress_totals: %ld threads x %ld ops over %ld services\n", threads, ops, n_services);
 
     _Atomic int64_t now = STRESS_T0_MS;
-    qk_service_def *defs = stress_calloc((size_t)n_services, sizeof *defs);
-    char(*names)[16] = stress_calloc((size_t)n_services, sizeof *names);
+    qk_service_def *defs = stress_named_defs(n_services, "svc");
     for (long s = 0; s < n_services; s++) {
-        snprintf(names[s], sizeof names[s], "svc%ld", s);
-        defs[s].name = names[s];
         defs[s].windows[0] = (qk_window_def){QK_FOREVER, UINT64_MAX};
         defs[s].windows[1] = (qk_window_def){QK_DAY, UINT64_MAX};
     }
-    qk_options opts = QK_OPTIONS_INIT;
-    opts.services = defs;
-    opts.n_services = (size_t)n_services;
-    opts.clock = stress_clock;
-    opts.clock_ctx = &now;
-    qk_tracker *t = NULL;
-    CHECK_RC(qk_tracker_new(&t, &opts), QK_OK);
-    if (t == NULL)
-        return 1;
+    const qk_options opts = stress_options(defs, (size_t)n_services, &now);
+    qk_tracker *t;
+    stress_tracker_new(&t, &opts);
 
-    pthread_barrier_t go;
-    pthread_barrier_init(&go, NULL, (unsigned)threads);
+    stress_crew crew;
+    stress_crew_init(&crew, threads, 0);
     worker *w = stress_calloc((size_t)threads, sizeof *w);
-    pthread_t *th = stress_calloc((size_t)threads, sizeof *th);
     for (long i = 0; i < threads; i++)
-        w[i] = (worker){t,           &go,
+        w[i] = (worker){t,           &crew.go,
                         (unsigned)i, (unsigned)n_services,
                         ops,         stress_calloc((size_t)ops, sizeof(uint64_t))};
-    stress_spawn(th, (size_t)threads, run, w, sizeof *w);
-    stress_join(th, (size_t)threads);
+    stress_crew_start(&crew, run, w, sizeof *w);
+    stress_crew_join(&crew);
 
     /* The expected totals, and each service's returned counts as a set. */
     uint64_t *expect = stress_calloc((size_t)n_services, sizeof *expect);
@@ -140,9 +130,7 @@ int main(int argc, char **argv)
     free(snap);
     free(expect);
     free(w);
-    free(th);
     free(defs);
-    free(names);
-    pthread_barrier_destroy(&go);
+    stress_crew_destroy(&crew);
     return stress_verdict("stress_totals");
 }
