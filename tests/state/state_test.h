@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../unit/qk_peek.h" /* peek, used_of */
 #include "quotakeeper.h"
 #include "region.h"
 
@@ -130,20 +131,6 @@ static inline qk_tracker *st_open(const qk_options *o)
     cr_assert_eq(rc, QK_OK, "qk_tracker_new(%s): %s (%s)", o->path ? o->path : "private",
                  qk_strerror(rc), qk_errmsg());
     return t;
-}
-
-static inline qk_usage st_peek(qk_tracker *t, qk_service s)
-{
-    qk_usage u;
-    memset(&u, 0, sizeof u);
-    const int rc = qk_peek(t, s, &u);
-    cr_assert_eq(rc, QK_OK, "qk_peek(%u): %s", s, qk_errmsg());
-    return u;
-}
-
-static inline uint64_t st_used(qk_tracker *t, qk_service s, unsigned w)
-{
-    return st_peek(t, s).windows[w].used;
 }
 
 static inline qk_service st_find(qk_tracker *t, const char *name)

@@ -85,7 +85,7 @@ Test(files, restart_keeps_counts_within_the_window, .timeout = 30)
     o.payload = &log;
     t = st_open(&o);
     cr_assert_eq(qk_service_count(t), 2);
-    const qk_usage a = st_peek(t, st_find(t, "a")), b = st_peek(t, st_find(t, "b"));
+    const qk_usage a = peek(t, st_find(t, "a")), b = peek(t, st_find(t, "b"));
     cr_assert_eq(a.windows[0].used, 6);
     cr_assert_eq(a.windows[1].used, 6);
     cr_assert_eq(a.windows[0].level, QK_LEVEL_WARN);
@@ -94,7 +94,7 @@ Test(files, restart_keeps_counts_within_the_window, .timeout = 30)
     cr_assert_eq(log.n, 0, "nothing changed, yet %zu events", log.n);
     /* And they keep counting from there. */
     cr_assert_eq(qk_record(t, 0, 1, NULL), QK_OK);
-    cr_assert_eq(st_used(t, 0, 0), 7);
+    cr_assert_eq(used_of(t, 0, 0), 7);
     qk_tracker_free(t);
 }
 
@@ -132,7 +132,7 @@ Test(files, restart_rolls_windows_that_ended_while_closed, .timeout = 30)
     cr_assert_eq(log.ev[0].from, QK_LEVEL_CRITICAL);
     cr_assert_str_eq(log.name[1], "b");
     cr_assert_eq(log.ev[1].from, QK_LEVEL_WARN);
-    const qk_usage a = st_peek(t, st_find(t, "a")), b = st_peek(t, st_find(t, "b"));
+    const qk_usage a = peek(t, st_find(t, "a")), b = peek(t, st_find(t, "b"));
     cr_assert_eq(a.windows[0].used, 0, "the ended minute is rolled");
     cr_assert_eq(a.windows[0].window_start_ms, T0 + 2 * T_MIN);
     cr_assert_eq(a.windows[1].used, 9, "the day goes on");
@@ -158,7 +158,7 @@ Test(files, redefined_limit_keeps_the_count, .timeout = 30)
     o.payload = &log;
     d.windows[0].limit = 70; /* 60 >= 80% of 70 */
     t = st_open(&o);
-    qk_usage u = st_peek(t, 0);
+    qk_usage u = peek(t, 0);
     cr_assert_eq(u.windows[0].used, 60);
     cr_assert_eq(u.windows[0].limit, 70);
     cr_assert_eq(u.level, QK_LEVEL_CRITICAL);
@@ -176,7 +176,7 @@ Test(files, redefined_limit_keeps_the_count, .timeout = 30)
     log.n = 0;
     d.windows[0].limit = 1000; /* 70 is below 50% */
     t = st_open(&o);
-    u = st_peek(t, 0);
+    u = peek(t, 0);
     cr_assert_eq(u.windows[0].used, 70);
     cr_assert_eq(u.level, QK_LEVEL_OK);
     cr_assert_eq(log.n, 1);
@@ -202,9 +202,9 @@ Test(files, services_added_and_dropped, .timeout = 30)
     cr_assert_eq(qk_service_count(t), 2);
     cr_assert_eq(st_find(t, "a"), 0);
     cr_assert_eq(st_find(t, "b"), 1);
-    cr_assert_eq(st_used(t, 0, 0), 5);
-    cr_assert_eq(st_used(t, 1, 0), 0);
-    cr_assert_eq(st_peek(t, 1).windows[0].limit, 200);
+    cr_assert_eq(used_of(t, 0, 0), 5);
+    cr_assert_eq(used_of(t, 1, 0), 0);
+    cr_assert_eq(peek(t, 1).windows[0].limit, 200);
     cr_assert_eq(qk_record(t, 1, 9, NULL), QK_OK);
     qk_tracker_free(t);
 
@@ -214,11 +214,11 @@ Test(files, services_added_and_dropped, .timeout = 30)
     cr_assert_eq(qk_service_count(t), 2, "a dropped service stays in the file");
     cr_assert_eq(st_find(t, "a"), 0);
     cr_assert_eq(st_find(t, "b"), 1);
-    cr_assert_eq(st_used(t, 0, 0), 5);
-    cr_assert_eq(st_peek(t, 0).windows[0].limit, 100, "its stored definition is kept");
-    cr_assert_eq(st_used(t, 1, 0), 9);
+    cr_assert_eq(used_of(t, 0, 0), 5);
+    cr_assert_eq(peek(t, 0).windows[0].limit, 100, "its stored definition is kept");
+    cr_assert_eq(used_of(t, 1, 0), 9);
     cr_assert_eq(qk_record(t, 0, 1, NULL), QK_OK);
-    cr_assert_eq(st_used(t, 0, 0), 6);
+    cr_assert_eq(used_of(t, 0, 0), 6);
     qk_tracker_free(t);
 }
 
@@ -246,7 +246,7 @@ Test(files, no_room_is_efull_and_changes_nothing, .timeout = 30)
     cr_assert_eq(qk_tracker_new(&t, &o), QK_EFULL, "%s", qk_errmsg());
     cr_assert_null(t);
     cr_assert_eq(qk_service_count(keep), 2);
-    cr_assert_eq(st_peek(keep, 0).windows[0].limit, 100);
+    cr_assert_eq(peek(keep, 0).windows[0].limit, 100);
     qk_tracker_free(keep);
 
     /* Cold (nobody has it open): the open repairs what a crash could have left, but the
@@ -255,8 +255,8 @@ Test(files, no_room_is_efull_and_changes_nothing, .timeout = 30)
     o.n_services = 0;
     t = st_open(&o);
     cr_assert_eq(qk_service_count(t), 2);
-    cr_assert_eq(st_used(t, 0, 0), 4);
-    cr_assert_eq(st_peek(t, 0).windows[0].limit, 100);
+    cr_assert_eq(used_of(t, 0, 0), 4);
+    cr_assert_eq(peek(t, 0).windows[0].limit, 100);
     cr_assert_eq(qk_service_find(t, "c", &(qk_service){0}), QK_ENOENT);
     qk_tracker_free(t);
 }
@@ -275,7 +275,7 @@ Test(files, redefined_windows_keep_counts_per_period, .timeout = 30)
 
     d = st_def("a", QK_DAY, 100, QK_MINUTE, 10); /* swapped */
     t = st_open(&o);
-    qk_usage u = st_peek(t, 0);
+    qk_usage u = peek(t, 0);
     cr_assert_eq(u.n_windows, 2);
     cr_assert_eq(u.windows[0].period, QK_DAY);
     cr_assert_eq(u.windows[0].used, 5);
@@ -286,7 +286,7 @@ Test(files, redefined_windows_keep_counts_per_period, .timeout = 30)
 
     d = st_def("a", QK_HOUR, 50, QK_DAY, 100); /* the minute replaced by an hour */
     t = st_open(&o);
-    u = st_peek(t, 0);
+    u = peek(t, 0);
     cr_assert_eq(u.windows[0].period, QK_HOUR);
     cr_assert_eq(u.windows[0].used, 0, "a new period starts empty");
     cr_assert_eq(u.windows[0].window_start_ms, T0);
@@ -296,11 +296,11 @@ Test(files, redefined_windows_keep_counts_per_period, .timeout = 30)
 
     d = st_def("a", QK_DAY, 100, 0, 0); /* one window left */
     t = st_open(&o);
-    u = st_peek(t, 0);
+    u = peek(t, 0);
     cr_assert_eq(u.n_windows, 1);
     cr_assert_eq(u.windows[0].used, 5);
     cr_assert_eq(qk_record(t, 0, 1, NULL), QK_OK);
-    cr_assert_eq(st_used(t, 0, 0), 6);
+    cr_assert_eq(used_of(t, 0, 0), 6);
     qk_tracker_free(t);
 }
 
@@ -325,7 +325,7 @@ Test(files, empty_file_is_initialised, .timeout = 30)
     cr_assert_eq((size_t)sb.st_size, qk_region_size(2));
     cr_assert_eq(sb.st_mode & 07777, 0644);
     t = st_open(&o);
-    cr_assert_eq(st_used(t, 0, 0), 2);
+    cr_assert_eq(used_of(t, 0, 0), 2);
     qk_tracker_free(t);
 }
 
@@ -343,7 +343,7 @@ Test(files, half_built_file_is_rebuilt, .timeout = 30)
     const qk_options o = st_opts(path, &d, 1, 3, NULL);
     qk_tracker *t = st_open(&o);
     cr_assert_eq(qk_service_count(t), 1);
-    cr_assert_eq(st_used(t, 0, 0), 0);
+    cr_assert_eq(used_of(t, 0, 0), 0);
     qk_tracker_free(t);
     struct stat sb;
     cr_assert_eq(stat(path, &sb), 0);
@@ -662,10 +662,10 @@ Test(files, cold_open_rolls_back_an_open_journal, .timeout = 30)
 
     const qk_options o = st_opts_existing(path);
     qk_tracker *t = st_open(&o);
-    const qk_usage u = st_peek(t, 1);
+    const qk_usage u = peek(t, 1);
     cr_assert_eq(u.windows[0].used, 7, "the torn update is rolled back");
     cr_assert_eq(u.level, QK_LEVEL_OK);
-    cr_assert_eq(st_used(t, 0, 0), 3);
+    cr_assert_eq(used_of(t, 0, 0), 3);
     qk_tracker_free(t);
     im = st_image_map(path);
     cr_assert_eq(im.slots[1].journal % 2, 0, "the journal is closed");
@@ -698,8 +698,8 @@ Test(files, cold_open_applies_the_all_services_epoch, .timeout = 30)
         st_image_unmap(&im);
 
         t = st_open(&o);
-        cr_assert_eq(st_used(t, 0, 0), committed ? 0 : 3);
-        cr_assert_eq(st_used(t, 1, 0), committed ? 0 : 7);
+        cr_assert_eq(used_of(t, 0, 0), committed ? 0 : 3);
+        cr_assert_eq(used_of(t, 1, 0), committed ? 0 : 7);
         qk_tracker_free(t);
         unlink(path);
     }

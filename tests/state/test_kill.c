@@ -125,7 +125,7 @@ static void assert_totals(qk_tracker *t, uint64_t extra, const char *when)
     cr_assert_eq(qk_snapshot(t, snap, NSVC, &n), QK_OK, "%s: snapshot: %s", when, qk_errmsg());
     cr_assert_eq(n, NSVC);
     for (unsigned s = 0; s < NSVC; s++) {
-        const qk_usage u = st_peek(t, s);
+        const qk_usage u = peek(t, s);
         for (unsigned w = 0; w < 2; w++) {
             cr_assert_eq(u.windows[w].used, acked(s) + extra,
                          "%s: service %u window %u has %llu, expected %llu", when, s, w,
@@ -166,13 +166,13 @@ static void assert_recovered(qk_tracker *t, kop op)
         while (qk_try_consume(t, MID, 1, 0, NULL) == QK_OK)
             granted++;
         cr_assert_eq(granted, LIMIT - (acked(MID) + 2));
-        cr_assert_eq(st_used(t, MID, 0), LIMIT);
+        cr_assert_eq(used_of(t, MID, 0), LIMIT);
     }
     const qk_service_def extra = st_def("extra", QK_DAY, 5, 0, 0);
     cr_assert_eq(qk_service_add(t, &extra, NULL), QK_OK, "%s", qk_errmsg());
     cr_assert_eq(qk_reset_all(t), QK_OK);
     for (unsigned s = 0; s < NSVC; s++)
-        cr_assert_eq(st_used(t, s, 0), 0);
+        cr_assert_eq(used_of(t, s, 0), 0);
 }
 
 /* ---- the three ways ---- */
@@ -342,8 +342,8 @@ static void run_blocked_waiter(kop op)
     cr_assert_eq(pthread_join(th, NULL), 0);
     cr_assert_eq(w.rc, QK_OK, "the waiter got %s", qk_strerror(w.rc));
     if (op == K_RECORD) {
-        cr_assert_eq(st_used(t, MID, 0), acked(MID) + 1);
-        cr_assert_eq(st_used(t, MID, 1), acked(MID) + 1);
+        cr_assert_eq(used_of(t, MID, 0), acked(MID) + 1);
+        cr_assert_eq(used_of(t, MID, 1), acked(MID) + 1);
     } else {
         for (unsigned s = 0; s < NSVC; s++)
             cr_assert_eq(w.snap[s].windows[0].used, acked(s), "the waiter's cut, service %u", s);

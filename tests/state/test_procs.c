@@ -101,7 +101,7 @@ Test(procs, processes_times_threads_exact_totals, .timeout = 120)
                 expected[t_service(i, j, k)] += t_calls(k);
     qk_tracker *t = st_open(&o);
     for (unsigned s = 0; s < TSVC; s++) {
-        const qk_usage u = st_peek(t, s);
+        const qk_usage u = peek(t, s);
         cr_assert_eq(u.windows[0].used, expected[s], "service %u: %llu, expected %llu", s,
                      (unsigned long long)u.windows[0].used, (unsigned long long)expected[s]);
         cr_assert_eq(u.windows[1].used, expected[s]);
@@ -191,7 +191,7 @@ Test(procs, consume_never_exceeds_the_limit_across_processes, .timeout = 120)
     cr_assert_leq(granted, CMIN, "granted %llu calls over a limit of %d",
                   (unsigned long long)granted, CMIN);
     qk_tracker *t = st_open(&o);
-    qk_usage u = st_peek(t, 0);
+    qk_usage u = peek(t, 0);
     cr_assert_eq(u.windows[0].used, granted, "counted %llu, granted %llu",
                  (unsigned long long)u.windows[0].used, (unsigned long long)granted);
     cr_assert_eq(u.windows[1].used, granted, "the windows disagree");
@@ -200,7 +200,7 @@ Test(procs, consume_never_exceeds_the_limit_across_processes, .timeout = 120)
     while (qk_try_consume(t, 0, 1, 0, NULL) == QK_OK)
         more++;
     cr_assert_eq(granted + more, CMIN);
-    cr_assert_eq(st_used(t, 0, 0), CMIN);
+    cr_assert_eq(used_of(t, 0, 0), CMIN);
     qk_tracker_free(t);
 }
 
@@ -277,7 +277,7 @@ Test(procs, creation_race, .timeout = 120)
         qk_tracker *t = st_open(&o);
         cr_assert_eq(qk_service_count(t), 3);
         for (unsigned s = 0; s < 3; s++)
-            cr_assert_eq(st_used(t, st_find(t, race_names[s]), 0), RACERS * RACE_CALLS,
+            cr_assert_eq(used_of(t, st_find(t, race_names[s]), 0), RACERS * RACE_CALLS,
                          "round %d, service %s", round, race_names[s]);
         qk_tracker_free(t);
     }
@@ -451,7 +451,7 @@ Test(procs, fork_with_a_private_tracker, .timeout = 120)
     for (unsigned i = 0; i < 2; i++)
         cr_assert_eq(pthread_join(th[i], NULL), 0);
     for (unsigned s = 0; s < 2; s++)
-        cr_assert_eq(st_used(t, s, 0), args[s].done, "the parent's counts are its own");
+        cr_assert_eq(used_of(t, s, 0), args[s].done, "the parent's counts are its own");
     cr_assert_eq(qk_service_count(t), 2, "the child's service is the child's");
     qk_tracker_free(t);
 }
@@ -500,8 +500,8 @@ Test(procs, fork_with_a_shared_tracker, .timeout = 120)
     atomic_store(&stop, 1);
     cr_assert_eq(pthread_join(th, NULL), 0);
     cr_assert(st_file_in_use(ppath), "the child's free released the parent's locks");
-    cr_assert_eq(st_used(t, 0, 0), arg.done + SHARED_CALLS / 2 + 1);
-    cr_assert_eq(st_used(t, 1, 0), SHARED_CALLS + SHARED_CALLS / 2);
+    cr_assert_eq(used_of(t, 0, 0), arg.done + SHARED_CALLS / 2 + 1);
+    cr_assert_eq(used_of(t, 1, 0), SHARED_CALLS + SHARED_CALLS / 2);
     qk_tracker_free(t);
 }
 
@@ -515,11 +515,11 @@ Test(procs, two_trackers_in_one_process, .timeout = 30)
     qk_tracker *a = st_open(&o), *b = st_open(&o);
     cr_assert_eq(qk_record(a, 0, 3, NULL), QK_OK);
     cr_assert_eq(qk_record(b, 0, 4, NULL), QK_OK);
-    cr_assert_eq(st_used(a, 0, 0), 7);
+    cr_assert_eq(used_of(a, 0, 0), 7);
     qk_tracker_free(a);
     cr_assert(st_file_in_use(ppath));
     cr_assert_eq(qk_record(b, 0, 1, NULL), QK_OK);
-    cr_assert_eq(st_used(b, 0, 0), 8);
+    cr_assert_eq(used_of(b, 0, 0), 8);
     qk_tracker_free(b);
     cr_assert(!st_file_in_use(ppath));
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "quotakeeper.h"
+#include "qk_peek.h"
 
 /* ---- a clock the test moves by hand ---- */
 
@@ -159,20 +160,6 @@ static inline qk_tracker *new_tracker(const qk_service_def *defs, size_t n, size
     cr_assert_eq(rc, QK_OK, "qk_tracker_new: %s", qk_errmsg());
     cr_assert_not_null(t);
     return t;
-}
-
-static inline qk_usage peek(qk_tracker *t, qk_service s)
-{
-    qk_usage u;
-    memset(&u, 0, sizeof u);
-    const int rc = qk_peek(t, s, &u);
-    cr_assert_eq(rc, QK_OK, "qk_peek(%u): %s", s, qk_errmsg());
-    return u;
-}
-
-static inline uint64_t used_of(qk_tracker *t, qk_service s, unsigned w)
-{
-    return peek(t, s).windows[w].used;
 }
 
 /* ---- fingerprints: everything observable about a tracker ---- */
