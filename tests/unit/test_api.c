@@ -201,12 +201,24 @@ Test(api, null_pointers)
     qk_tracker_free(t);
 }
 
+/* Fills an out-parameter with 0xA5 bytes, to see whether a failing call writes to it. */
+static void poison(qk_usage *u)
+{
+    memset(u, 0xA5, sizeof *u);
+}
+
+static void assert_untouched(const qk_usage *u)
+{
+    qk_usage copy;
+    poison(&copy);
+    cr_assert_eq(memcmp(u, &copy, sizeof *u), 0, "out written on error");
+}
+
 Test(api, unknown_service)
 {
     qk_tracker *t = two_services(); /* capacity 4: slot 2 exists but is not registered */
     qk_usage u;
-    memset(&u, 0xA5, sizeof u);
-    qk_usage copy = u;
+    poison(&u);
     const qk_service bad[] = {2, 3, 4, 1000, UINT32_MAX};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char idx[24];
@@ -219,7 +231,7 @@ Test(api, unknown_service)
         expect_fail(t, QK_ENOENT, idx, qk_set_used(t, bad[i], 0, 5));
         expect_fail(t, QK_ENOENT, idx, qk_reset(t, bad[i]));
     }
-    cr_assert_eq(memcmp(&u, &copy, sizeof u), 0, "out written on error");
+    assert_untouched(&u);
     qk_service s = 42;
     expect_fail(t, QK_ENOENT, "sendgrid", qk_service_find(t, "sendgrid", &s));
     expect_fail(t, QK_ENOENT, "tiing", qk_service_find(t, "tiing", &s));
@@ -233,13 +245,12 @@ Test(api, zero_calls)
 {
     qk_tracker *t = two_services();
     qk_usage u;
-    memset(&u, 0xA5, sizeof u);
-    const qk_usage copy = u;
+    poison(&u);
     expect_fail(t, QK_EINVAL, "n must be", qk_record(t, 0, 0, &u));
     expect_fail(t, QK_EINVAL, "n must be", qk_try_consume(t, 0, 0, 0, &u));
     expect_fail(t, QK_EINVAL, "n must be", qk_try_consume(t, 1, 0, QK_PRIORITY, &u));
     expect_fail(t, QK_EINVAL, "n must be", qk_refund(t, 0, 0));
-    cr_assert_eq(memcmp(&u, &copy, sizeof u), 0, "out written on error");
+    assert_untouched(&u);
     qk_tracker_free(t);
 }
 
@@ -247,12 +258,11 @@ Test(api, count_overflow_is_erange)
 {
     qk_tracker *t = two_services();
     qk_usage u;
-    memset(&u, 0xA5, sizeof u);
-    const qk_usage copy = u;
+    poison(&u);
     /* finnhub: minute 7, day 7. */
     expect_fail(t, QK_ERANGE, "overflow", qk_record(t, 1, UINT64_MAX, &u));
     expect_fail(t, QK_ERANGE, "finnhub", qk_record(t, 1, UINT64_MAX - 6, &u));
-    cr_assert_eq(memcmp(&u, &copy, sizeof u), 0, "out written on error");
+    assert_untouched(&u);
     cr_assert_eq(qk_record(t, 1, UINT64_MAX - 7, &u), QK_OK, "exactly UINT64_MAX fits");
     cr_assert_eq(u.windows[0].used, UINT64_MAX);
     cr_assert_eq(u.windows[1].used, UINT64_MAX);
