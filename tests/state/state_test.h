@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../unit/qk_peek.h" /* peek, used_of */
+#include "../unit/qk_shared.h" /* svc_def, peek, used_of */
 #include "quotakeeper.h"
 #include "region.h"
 
@@ -88,19 +88,6 @@ static inline int64_t st_clock(void *ctx)
 static int64_t st_t0 = T0;
 
 /* ---- service definitions and options ---- */
-
-static inline qk_service_def st_def(const char *name, qk_period p0, uint64_t l0, qk_period p1,
-                                    uint64_t l1)
-{
-    qk_service_def d;
-    memset(&d, 0, sizeof d);
-    d.name = name;
-    d.windows[0].period = p0;
-    d.windows[0].limit = l0;
-    d.windows[1].period = p1;
-    d.windows[1].limit = l1;
-    return d;
-}
 
 /* Options for a state file; the clock is *now (T0 unless the test moves it). */
 static inline qk_options st_opts(const char *path, const qk_service_def *defs, size_t n,

@@ -34,8 +34,8 @@ static void log_event(const qk_event *ev, void *payload)
 static void make_valid(const char *path)
 {
     unlink(path);
-    const qk_service_def defs[2] = {st_def("a", QK_DAY, 100, QK_MINUTE, 10),
-                                    st_def("b", QK_MONTH, 50, 0, 0)};
+    const qk_service_def defs[2] = {svc_def("a", QK_DAY, 100, QK_MINUTE, 10),
+                                    svc_def("b", QK_MONTH, 50, 0, 0)};
     const qk_options o = st_opts(path, defs, 2, 4, NULL);
     qk_tracker *t = st_open(&o);
     cr_assert_eq(qk_record(t, 0, 3, NULL), QK_OK);
@@ -47,7 +47,7 @@ static void make_valid(const char *path)
 static void expect_refused(const char *path, int code, const char *needle)
 {
     st_file before = st_fingerprint(path);
-    const qk_service_def d = st_def("a", QK_DAY, 100, 0, 0);
+    const qk_service_def d = svc_def("a", QK_DAY, 100, 0, 0);
     const qk_options o = st_opts(path, &d, 1, 4, NULL);
     static char sentinel_storage;
     qk_tracker *const sentinel = (qk_tracker *)&sentinel_storage;
@@ -70,8 +70,8 @@ Test(files, restart_keeps_counts_within_the_window, .timeout = 30)
 {
     char path[PATH_MAX];
     st_path(path, "state.qk");
-    const qk_service_def defs[2] = {st_def("a", QK_MINUTE, 10, QK_DAY, 100),
-                                    st_def("b", QK_MONTH, 50, 0, 0)};
+    const qk_service_def defs[2] = {svc_def("a", QK_MINUTE, 10, QK_DAY, 100),
+                                    svc_def("b", QK_MONTH, 50, 0, 0)};
     int64_t now = T0;
     qk_options o = st_opts(path, defs, 2, 0, &now);
     qk_tracker *t = st_open(&o);
@@ -105,8 +105,8 @@ Test(files, restart_rolls_windows_that_ended_while_closed, .timeout = 30)
 {
     char path[PATH_MAX];
     st_path(path, "state.qk");
-    const qk_service_def defs[2] = {st_def("a", QK_MINUTE, 10, QK_DAY, 100),
-                                    st_def("b", QK_MINUTE, 10, 0, 0)};
+    const qk_service_def defs[2] = {svc_def("a", QK_MINUTE, 10, QK_DAY, 100),
+                                    svc_def("b", QK_MINUTE, 10, 0, 0)};
     int64_t now = T0 + 1000;
     qk_options o = st_opts(path, defs, 2, 0, &now);
     qk_tracker *t = st_open(&o);
@@ -147,7 +147,7 @@ Test(files, redefined_limit_keeps_the_count, .timeout = 30)
 {
     char path[PATH_MAX];
     st_path(path, "state.qk");
-    qk_service_def d = st_def("a", QK_MONTH, 100, 0, 0);
+    qk_service_def d = svc_def("a", QK_MONTH, 100, 0, 0);
     qk_options o = st_opts(path, &d, 1, 0, NULL);
     qk_tracker *t = st_open(&o);
     cr_assert_eq(qk_record(t, 0, 60, NULL), QK_OK); /* WARN */
@@ -191,7 +191,7 @@ Test(files, services_added_and_dropped, .timeout = 30)
 {
     char path[PATH_MAX];
     st_path(path, "state.qk");
-    qk_service_def defs[2] = {st_def("a", QK_DAY, 100, 0, 0), st_def("b", QK_DAY, 200, 0, 0)};
+    qk_service_def defs[2] = {svc_def("a", QK_DAY, 100, 0, 0), svc_def("b", QK_DAY, 200, 0, 0)};
     qk_options o = st_opts(path, defs, 1, 3, NULL);
     qk_tracker *t = st_open(&o);
     cr_assert_eq(qk_record(t, 0, 5, NULL), QK_OK);
@@ -229,8 +229,8 @@ Test(files, no_room_is_efull_and_changes_nothing, .timeout = 30)
 {
     char path[PATH_MAX];
     st_path(path, "state.qk");
-    qk_service_def defs[3] = {st_def("a", QK_DAY, 100, 0, 0), st_def("b", QK_DAY, 100, 0, 0),
-                              st_def("c", QK_DAY, 100, 0, 0)};
+    qk_service_def defs[3] = {svc_def("a", QK_DAY, 100, 0, 0), svc_def("b", QK_DAY, 100, 0, 0),
+                              svc_def("c", QK_DAY, 100, 0, 0)};
     qk_options o = st_opts(path, defs, 2, 2, NULL);
     qk_tracker *keep = st_open(&o);
     cr_assert_eq(qk_record(keep, 0, 4, NULL), QK_OK);
@@ -267,13 +267,13 @@ Test(files, redefined_windows_keep_counts_per_period, .timeout = 30)
 {
     char path[PATH_MAX];
     st_path(path, "state.qk");
-    qk_service_def d = st_def("a", QK_MINUTE, 10, QK_DAY, 100);
+    qk_service_def d = svc_def("a", QK_MINUTE, 10, QK_DAY, 100);
     qk_options o = st_opts(path, &d, 1, 0, NULL);
     qk_tracker *t = st_open(&o);
     cr_assert_eq(qk_record(t, 0, 5, NULL), QK_OK);
     qk_tracker_free(t);
 
-    d = st_def("a", QK_DAY, 100, QK_MINUTE, 10); /* swapped */
+    d = svc_def("a", QK_DAY, 100, QK_MINUTE, 10); /* swapped */
     t = st_open(&o);
     qk_usage u = peek(t, 0);
     cr_assert_eq(u.n_windows, 2);
@@ -284,7 +284,7 @@ Test(files, redefined_windows_keep_counts_per_period, .timeout = 30)
     cr_assert_eq(u.windows[1].level, QK_LEVEL_WARN);
     qk_tracker_free(t);
 
-    d = st_def("a", QK_HOUR, 50, QK_DAY, 100); /* the minute replaced by an hour */
+    d = svc_def("a", QK_HOUR, 50, QK_DAY, 100); /* the minute replaced by an hour */
     t = st_open(&o);
     u = peek(t, 0);
     cr_assert_eq(u.windows[0].period, QK_HOUR);
@@ -294,7 +294,7 @@ Test(files, redefined_windows_keep_counts_per_period, .timeout = 30)
     cr_assert_eq(u.windows[1].used, 5);
     qk_tracker_free(t);
 
-    d = st_def("a", QK_DAY, 100, 0, 0); /* one window left */
+    d = svc_def("a", QK_DAY, 100, 0, 0); /* one window left */
     t = st_open(&o);
     u = peek(t, 0);
     cr_assert_eq(u.n_windows, 1);
@@ -314,7 +314,7 @@ Test(files, empty_file_is_initialised, .timeout = 30)
     st_path(path, "state.qk");
     st_write_all(path, "", 0, 0644);
     cr_assert_eq(chmod(path, 0644), 0);
-    const qk_service_def d = st_def("a", QK_DAY, 100, 0, 0);
+    const qk_service_def d = svc_def("a", QK_DAY, 100, 0, 0);
     const qk_options o = st_opts(path, &d, 1, 2, NULL);
     qk_tracker *t = st_open(&o);
     cr_assert_eq(qk_service_count(t), 1);
@@ -339,7 +339,7 @@ Test(files, half_built_file_is_rebuilt, .timeout = 30)
     memset(junk, 0x5a, sizeof junk);
     memcpy(junk, "QKINIT\0", 8); /* the 8-byte magic field */
     st_write_all(path, junk, sizeof junk, 0600);
-    const qk_service_def d = st_def("a", QK_DAY, 100, 0, 0);
+    const qk_service_def d = svc_def("a", QK_DAY, 100, 0, 0);
     const qk_options o = st_opts(path, &d, 1, 3, NULL);
     qk_tracker *t = st_open(&o);
     cr_assert_eq(qk_service_count(t), 1);
@@ -594,7 +594,7 @@ static const char *st_bad_path;
 static int open_expect_corrupt(void *arg)
 {
     (void)arg;
-    const qk_service_def d = st_def("a", QK_DAY, 100, QK_MINUTE, 10);
+    const qk_service_def d = svc_def("a", QK_DAY, 100, QK_MINUTE, 10);
     const qk_options o = st_opts(st_bad_path, &d, 1, 4, NULL);
     qk_tracker *t = NULL;
     const int rc = qk_tracker_new(&t, &o);
@@ -719,7 +719,7 @@ Test(files, symlink_is_refused, .timeout = 30)
     make_valid(path);
     cr_assert_eq(symlink(path, link), 0);
     st_file target = st_fingerprint(path);
-    const qk_service_def d = st_def("a", QK_DAY, 100, 0, 0);
+    const qk_service_def d = svc_def("a", QK_DAY, 100, 0, 0);
     qk_options o = st_opts(link, &d, 1, 4, NULL);
     qk_tracker *t = NULL;
     cr_assert_eq(qk_tracker_new(&t, &o), QK_EIO, "%s", qk_errmsg());
@@ -739,7 +739,7 @@ Test(files, directory_and_fifo_are_refused, .timeout = 30)
     st_path(fifo, "fifo");
     cr_assert_eq(mkdir(dir, 0700), 0);
     cr_assert_eq(mkfifo(fifo, 0600), 0);
-    const qk_service_def d = st_def("a", QK_DAY, 100, 0, 0);
+    const qk_service_def d = svc_def("a", QK_DAY, 100, 0, 0);
     qk_options o = st_opts(dir, &d, 1, 4, NULL);
     qk_tracker *t = NULL;
     cr_assert_eq(qk_tracker_new(&t, &o), QK_EIO, "%s", qk_errmsg());
@@ -758,7 +758,7 @@ static int open_without_permission(void *arg)
     (void)arg;
     if (geteuid() == 0 && (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0))
         return 10;
-    const qk_service_def d = st_def("a", QK_DAY, 100, 0, 0);
+    const qk_service_def d = svc_def("a", QK_DAY, 100, 0, 0);
     qk_options o = st_opts(perm_path, &d, 1, 4, NULL);
     qk_tracker *t = NULL;
     int rc = qk_tracker_new(&t, &o);
@@ -799,7 +799,7 @@ static mode_t created_mode(const char *name, unsigned mode, mode_t mask)
 {
     char path[PATH_MAX];
     st_path(path, name);
-    const qk_service_def d = st_def("a", QK_DAY, 100, 0, 0);
+    const qk_service_def d = svc_def("a", QK_DAY, 100, 0, 0);
     qk_options o = st_opts(path, &d, 1, 0, NULL);
     o.mode = mode;
     const mode_t old = umask(mask);
@@ -822,7 +822,7 @@ Test(files, creation_modes, .timeout = 30)
 
     char path[PATH_MAX];
     st_path(path, "bad-mode.qk");
-    const qk_service_def d = st_def("a", QK_DAY, 100, 0, 0);
+    const qk_service_def d = svc_def("a", QK_DAY, 100, 0, 0);
     qk_options o = st_opts(path, &d, 1, 0, NULL);
     o.mode = 010000;
     qk_tracker *t = NULL;
@@ -836,7 +836,7 @@ Test(files, flush_file_and_private, .timeout = 30)
 {
     char path[PATH_MAX];
     st_path(path, "state.qk");
-    const qk_service_def d = st_def("a", QK_DAY, 100, 0, 0);
+    const qk_service_def d = svc_def("a", QK_DAY, 100, 0, 0);
     qk_options o = st_opts(path, &d, 1, 0, NULL);
     qk_tracker *t = st_open(&o);
     cr_assert_eq(qk_record(t, 0, 1, NULL), QK_OK);

@@ -25,7 +25,7 @@ static const char *const knames[NSVC] = {"s0", "s1", "s2", "s3", "s4"};
 static qk_options kopts(void)
 {
     for (unsigned s = 0; s < NSVC; s++)
-        kdefs[s] = st_def(knames[s], QK_DAY, LIMIT, QK_MONTH, 10 * LIMIT);
+        kdefs[s] = svc_def(knames[s], QK_DAY, LIMIT, QK_MONTH, 10 * LIMIT);
     return st_opts(kpath, kdefs, NSVC, NSVC + 1, NULL);
 }
 
@@ -168,7 +168,7 @@ static void assert_recovered(qk_tracker *t, kop op)
         cr_assert_eq(granted, LIMIT - (acked(MID) + 2));
         cr_assert_eq(used_of(t, MID, 0), LIMIT);
     }
-    const qk_service_def extra = st_def("extra", QK_DAY, 5, 0, 0);
+    const qk_service_def extra = svc_def("extra", QK_DAY, 5, 0, 0);
     cr_assert_eq(qk_service_add(t, &extra, NULL), QK_OK, "%s", qk_errmsg());
     cr_assert_eq(qk_reset_all(t), QK_OK);
     for (unsigned s = 0; s < NSVC; s++)
@@ -404,8 +404,8 @@ static int reopen_with_a_new_service(void *arg)
 Test(kill, reconcile_against_a_concurrent_service_add, .timeout = 60)
 {
     st_path(kpath, "state.qk");
-    race_defs[0] = st_def("a", QK_DAY, 100, 0, 0);
-    race_defs[1] = st_def("c", QK_DAY, 100, 0, 0);
+    race_defs[0] = svc_def("a", QK_DAY, 100, 0, 0);
+    race_defs[1] = svc_def("c", QK_DAY, 100, 0, 0);
     const qk_options o = st_opts(kpath, race_defs, 1, 2, NULL);
     qk_tracker *t = st_open(&o); /* [a], room for 2 */
 
@@ -420,7 +420,7 @@ Test(kill, reconcile_against_a_concurrent_service_add, .timeout = 60)
 
     const pid_t opener = st_spawn(reopen_with_a_new_service, NULL, 15);
     cr_assert(st_wait_futex(opener, 0), "the opener never blocked on slot 0");
-    const qk_service_def b = st_def("b", QK_DAY, 100, 0, 0);
+    const qk_service_def b = svc_def("b", QK_DAY, 100, 0, 0);
     cr_assert_eq(qk_service_add(t, &b, NULL), QK_OK, "%s", qk_errmsg());
     kill_victim(holder);
     const int opener_rc = st_wait(opener);

@@ -23,7 +23,7 @@ static qk_options topts(void)
 {
     static const char *const names[TSVC] = {"p0", "p1", "p2", "p3"};
     for (unsigned s = 0; s < TSVC; s++)
-        tdefs[s] = st_def(names[s], QK_DAY, UINT64_C(1) << 40, QK_MONTH, UINT64_C(1) << 41);
+        tdefs[s] = svc_def(names[s], QK_DAY, UINT64_C(1) << 40, QK_MONTH, UINT64_C(1) << 41);
     return st_opts(ppath, tdefs, TSVC, 0, NULL);
 }
 
@@ -125,7 +125,7 @@ static consume_tally *tally;
 
 static qk_options copts(qk_service_def *d)
 {
-    *d = st_def("api", QK_MINUTE, CMIN, QK_DAY, CDAY);
+    *d = svc_def("api", QK_MINUTE, CMIN, QK_DAY, CDAY);
     return st_opts(ppath, d, 1, 0, NULL);
 }
 
@@ -220,7 +220,7 @@ static int race_process(void *arg)
     const unsigned i = (unsigned)(uintptr_t)arg;
     qk_service_def defs[3];
     for (unsigned s = 0; s < 3; s++) /* half the racers list the services backwards */
-        defs[s] = st_def(race_names[i % 2 ? 2 - s : s], QK_DAY, 100000, 0, 0);
+        defs[s] = svc_def(race_names[i % 2 ? 2 - s : s], QK_DAY, 100000, 0, 0);
     const qk_options o = st_opts(ppath, defs, 3, RACE_CAPACITY, NULL);
     st_barrier_wait(&start);
     qk_tracker *t = NULL;
@@ -304,7 +304,7 @@ static qk_options cut_opts(void)
 {
     for (unsigned s = 0; s < CUT_SVC; s++) {
         snprintf(cut_names[s], sizeof cut_names[s], "c%u", s);
-        cut_defs[s] = st_def(cut_names[s], QK_DAY, UINT64_C(1) << 40, 0, 0);
+        cut_defs[s] = svc_def(cut_names[s], QK_DAY, UINT64_C(1) << 40, 0, 0);
     }
     return st_opts(ppath, cut_defs, CUT_SVC, 0, NULL);
 }
@@ -413,7 +413,7 @@ static int private_child_checks(qk_tracker *t)
     for (unsigned s = 0; s < 2; s++)
         if (after[s].windows[0].used != before[s].windows[0].used + 1)
             return 5;
-    const qk_service_def d = st_def("child-only", QK_DAY, 10, 0, 0);
+    const qk_service_def d = svc_def("child-only", QK_DAY, 10, 0, 0);
     if (qk_service_add(t, &d, NULL) != QK_OK || qk_reset_all(t) != QK_OK)
         return 6;
     return CHILD_OK;
@@ -425,8 +425,8 @@ static int private_child_checks(qk_tracker *t)
  * fresh locks and a copy taken at one instant. The parent's counts are its own. */
 Test(procs, fork_with_a_private_tracker, .timeout = 120)
 {
-    const qk_service_def defs[2] = {st_def("x", QK_DAY, UINT64_C(1) << 40, 0, 0),
-                                    st_def("y", QK_DAY, UINT64_C(1) << 40, 0, 0)};
+    const qk_service_def defs[2] = {svc_def("x", QK_DAY, UINT64_C(1) << 40, 0, 0),
+                                    svc_def("y", QK_DAY, UINT64_C(1) << 40, 0, 0)};
     qk_options o = st_opts(NULL, defs, 2, 4, NULL);
     qk_tracker *t = st_open(&o);
     _Atomic int stop = 0;
@@ -483,8 +483,8 @@ static int shared_child(void *arg)
 Test(procs, fork_with_a_shared_tracker, .timeout = 120)
 {
     st_path(ppath, "state.qk");
-    const qk_service_def defs[2] = {st_def("x", QK_DAY, UINT64_C(1) << 40, 0, 0),
-                                    st_def("y", QK_DAY, UINT64_C(1) << 40, 0, 0)};
+    const qk_service_def defs[2] = {svc_def("x", QK_DAY, UINT64_C(1) << 40, 0, 0),
+                                    svc_def("y", QK_DAY, UINT64_C(1) << 40, 0, 0)};
     const qk_options o = st_opts(ppath, defs, 2, 0, NULL);
     qk_tracker *t = st_open(&o);
     _Atomic int stop = 0;
@@ -510,7 +510,7 @@ Test(procs, fork_with_a_shared_tracker, .timeout = 120)
 Test(procs, two_trackers_in_one_process, .timeout = 30)
 {
     st_path(ppath, "state.qk");
-    const qk_service_def d = st_def("x", QK_DAY, 100, 0, 0);
+    const qk_service_def d = svc_def("x", QK_DAY, 100, 0, 0);
     const qk_options o = st_opts(ppath, &d, 1, 0, NULL);
     qk_tracker *a = st_open(&o), *b = st_open(&o);
     cr_assert_eq(qk_record(a, 0, 3, NULL), QK_OK);
@@ -553,7 +553,7 @@ static int64_t racing_clock(void *ctx)
 
 static qk_options roll_opts(qk_service_def *d)
 {
-    *d = st_def("w", QK_MINUTE, 10, QK_MONTH, UINT64_C(1) << 40);
+    *d = svc_def("w", QK_MINUTE, 10, QK_MONTH, UINT64_C(1) << 40);
     return st_opts(ppath, d, 1, 0, NULL);
 }
 

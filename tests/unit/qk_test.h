@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "quotakeeper.h"
-#include "qk_peek.h"
+#include "qk_shared.h"
 
 /* ---- a clock the test moves by hand ---- */
 
@@ -125,20 +125,6 @@ static inline size_t evlog_count(evlog *l)
     } while (0)
 
 /* ---- tracker construction ---- */
-
-/* A one-service definition with up to two windows (limit 0 ends the list). */
-static inline qk_service_def svc_def(const char *name, qk_period p0, uint64_t l0, qk_period p1,
-                                     uint64_t l1)
-{
-    qk_service_def d;
-    memset(&d, 0, sizeof d);
-    d.name = name;
-    d.windows[0].period = p0;
-    d.windows[0].limit = l0;
-    d.windows[1].period = p1;
-    d.windows[1].limit = l1;
-    return d;
-}
 
 static inline qk_tracker *new_tracker(const qk_service_def *defs, size_t n, size_t capacity,
                                       tclock *clk, evlog *log)
