@@ -8,7 +8,7 @@
     XX(QK_OK, 0, "success")                                                                        \
     XX(QK_EINVAL, -1, "invalid argument")                                                          \
     XX(QK_ENOENT, -2, "unknown service")                                                           \
-    XX(QK_EEXIST, -3, "a service with that name already exists")                                  \
+    XX(QK_EEXIST, -3, "a service with that name already exists")                                   \
     XX(QK_ENOMEM, -4, "out of memory")                                                             \
     XX(QK_ELIMIT, -5, "the quota would be exceeded")                                               \
     XX(QK_EFULL, -6, "no room for another service")                                                \

@@ -222,9 +222,8 @@ Test(files, services_added_and_dropped, .timeout = 30)
     qk_tracker_free(t);
 }
 
-/* More new services than the file has room for: QK_EFULL, nothing added, nothing changed. With
- * another tracker holding the file open there is no cold repair either, so the bytes and the
- * mtime must not move at all. */
+/* More new services than the file has room for: QK_EFULL, nothing added, nothing changed: no
+ * service, count or limit, whether another tracker holds the file open or nobody does. */
 Test(files, no_room_is_efull_and_changes_nothing, .timeout = 30)
 {
     char path[PATH_MAX];
