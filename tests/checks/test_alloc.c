@@ -230,16 +230,22 @@ Test(alloc, tracker_new_with_events_and_room_each_allocation_fails)
     tracker_new_each_allocation_fails(count_event, 64);
 }
 
+/* Options for a state file at <a new temporary dir>/state; dir is the mkdtemp template. */
+static qk_options state_file_options(char *dir, char *path, size_t path_len)
+{
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, path_len, "%s/state", dir);
+    qk_options o = options(count_event, 8);
+    o.path = path;
+    return o;
+}
+
 /* The state-file path. A new file: every allocation failing in turn leaves no file behind, or
  * one that opens as new; no descriptor leaks. */
 Test(alloc, tracker_new_creating_a_state_file_each_allocation_fails)
 {
-    char dir[] = "/tmp/qk-alloc-XXXXXX";
-    cr_assert_not_null(mkdtemp(dir));
-    char path[64];
-    snprintf(path, sizeof path, "%s/state", dir);
-    qk_options o = options(count_event, 8);
-    o.path = path;
+    char dir[] = "/tmp/qk-alloc-XXXXXX", path[64];
+    qk_options o = state_file_options(dir, path, sizeof path);
     const int fds = open_fds();
 
     qk_tracker *t = NULL;
@@ -281,12 +287,8 @@ Test(alloc, tracker_new_creating_a_state_file_each_allocation_fails)
  * of the windows it rolls. Every allocation failing in turn leaves the file as it was. */
 Test(alloc, tracker_new_reopening_a_state_file_each_allocation_fails)
 {
-    char dir[] = "/tmp/qk-alloc-XXXXXX";
-    cr_assert_not_null(mkdtemp(dir));
-    char path[64];
-    snprintf(path, sizeof path, "%s/state", dir);
-    qk_options o = options(count_event, 8);
-    o.path = path;
+    char dir[] = "/tmp/qk-alloc-XXXXXX", path[64];
+    qk_options o = state_file_options(dir, path, sizeof path);
     qk_tracker *t = NULL;
     cr_assert_eq(qk_tracker_new(&t, &o), QK_OK, "%s", qk_errmsg());
     cr_assert_eq(qk_record(t, 0, 450, NULL), QK_OK); /* tiingo critical this month */
