@@ -1,4 +1,4 @@
-/* The tracker: the public API over the slots.
+/* The operations: the public API over the slots (opening and closing: tracker_open.c).
  *
  * Lock hierarchy (docs/design.md): the snapshot lock, then slot locks by ascending index.
  * - Single-service operations take only their own slot lock.
@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "error.h"
-#include "lockorder.h"
+#include "locking.h"
 #include "service_def.h"
 #include "tracker.h"
 
@@ -29,7 +29,7 @@ void (*qk_test_hook)(qk_test_point point, uint32_t service);
 #define TEST_POINT(point, service) ((void)0)
 #endif
 
-static int64_t system_clock_ms(void *ctx)
+int64_t qk_system_clock_ms(void *ctx)
 {
     (void)ctx;
     /* The coarse clock costs a tenth of the precise one and its few milliseconds of resolution
@@ -39,20 +39,7 @@ static int64_t system_clock_ms(void *ctx)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The clock, read with no lock held. The default is read inline: an indirect call would cost
- * a tenth of a record. */
-static inline int64_t read_clock(const qk_tracker *t)
-{
-    if (t->clock != system_clock_ms)
-        return t->clock(t->clock_ctx);
-    return system_clock_ms(NULL);
-}
-
-/* After pthread_mutex_lock failed: when the last owner of m died holding it (robust mutexes in
- * a state file), repairs what it guarded and makes m usable again. Out of line: private
- * mutexes never get here. */
-__attribute__((noinline)) static int lock_failed(qk_tracker *t, pthread_mutex_t *m, qk_slot *sl,
-                                                 int rc)
+__attribute__((noinline)) int qk_lock_failed(qk_tracker *t, pthread_mutex_t *m, qk_slot *sl, int rc)
 {
     if (rc == EOWNERDEAD) {
         /* The snapshot lock guards nothing that can be torn: service_add publishes a slot with
@@ -66,78 +53,7 @@ __attribute__((noinline)) static int lock_failed(qk_tracker *t, pthread_mutex_t 
     return QK_OK;
 }
 
-static inline int lock_recovering(qk_tracker *t, pthread_mutex_t *m, qk_slot *sl)
-{
-    const int rc = pthread_mutex_lock(m);
-    return __builtin_expect(rc == 0, 1) ? QK_OK : lock_failed(t, m, sl, rc);
-}
-
-static inline int slot_lock(qk_tracker *t, qk_service s)
-{
-    qk_lockorder_acquire(QK_RANK_SLOT(s));
-    const int rc = lock_recovering(t, &t->slots[s].lock, &t->slots[s]);
-    if (rc != QK_OK)
-        qk_lockorder_release(QK_RANK_SLOT(s));
-    return rc;
-}
-
-static inline void slot_unlock(qk_tracker *t, qk_service s)
-{
-    pthread_mutex_unlock(&t->slots[s].lock);
-    qk_lockorder_release(QK_RANK_SLOT(s));
-}
-
-static int snapshot_lock(qk_tracker *t)
-{
-    qk_lockorder_acquire(QK_RANK_SNAPSHOT);
-    const int rc = lock_recovering(t, &t->region.hdr->snapshot_lock, NULL);
-    if (rc != QK_OK)
-        qk_lockorder_release(QK_RANK_SNAPSHOT);
-    return rc;
-}
-
-static void snapshot_unlock(qk_tracker *t)
-{
-    pthread_mutex_unlock(&t->region.hdr->snapshot_lock);
-    qk_lockorder_release(QK_RANK_SNAPSHOT);
-}
-
-/* Takes the first n slot locks in ascending order; the caller holds the snapshot lock. */
-static int lock_slots(qk_tracker *t, uint32_t n)
-{
-    for (uint32_t s = 0; s < n; s++) {
-        const int rc = slot_lock(t, s);
-        if (rc != QK_OK) {
-            while (s-- > 0)
-                slot_unlock(t, s);
-            return rc;
-        }
-    }
-    return QK_OK;
-}
-
-static int lock_all(qk_tracker *t, uint32_t n)
-{
-    int rc = snapshot_lock(t);
-    if (rc == QK_OK && (rc = lock_slots(t, n)) != QK_OK)
-        snapshot_unlock(t);
-    return rc;
-}
-
-static void unlock_all(qk_tracker *t, uint32_t n)
-{
-    for (uint32_t s = n; s-- > 0;)
-        slot_unlock(t, s);
-    snapshot_unlock(t);
-}
-
-static uint32_t published(const qk_tracker *t)
-{
-    return atomic_load_explicit(&t->region.hdr->n_services, memory_order_acquire);
-}
-
-/* Outside every lock: names the events and hands them to the callback. */
-static void deliver(qk_tracker *t, qk_event *ev, size_t n)
+void qk_deliver(qk_tracker *t, qk_event *ev, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         ev[i].name = t->names[ev[i].service];
@@ -147,7 +63,7 @@ static void deliver(qk_tracker *t, qk_event *ev, size_t n)
 
 static int check_service(const qk_tracker *t, qk_service s)
 {
-    const uint32_t n = published(t);
+    const uint32_t n = qk_published(t);
     if (s >= n)
         return qk_fail(QK_ENOENT, "service index %u is not registered (%u services)", s, n);
     return QK_OK;
@@ -178,7 +94,7 @@ static inline __attribute__((always_inline)) int run_slot_op(qk_tracker *t, qk_s
     int rc = check_service(t, s);
     if (rc != QK_OK)
         return rc;
-    const int64_t now = read_clock(t);
+    const int64_t now = qk_read_clock(t);
     qk_event ev[QK_EVENTS_PER_SLOT_OP];
     qk_event_sink sink = {t->on_event ? ev : NULL, 0};
     int tripped = -1;
@@ -195,7 +111,7 @@ static inline __attribute__((always_inline)) int run_slot_op(qk_tracker *t, qk_s
     if (out != NULL && answered)
         memcpy(out->name, t->names[s], QK_NAME_MAX);
     if (sink.n > 0)
-        deliver(t, ev, sink.n);
+        qk_deliver(t, ev, sink.n);
     if (rc == QK_ERANGE)
         return qk_fail(rc, "recording %llu calls to '%s' would overflow a window's count",
                        (unsigned long long)op->n, t->names[s]);
@@ -219,7 +135,7 @@ static int mutant_racy_record(qk_tracker *t, qk_service s, uint64_t n, qk_usage 
     int rc = check_service(t, s);
     if (rc != QK_OK)
         return rc;
-    const uint32_t count = published(t);
+    const uint32_t count = qk_published(t);
     uint64_t(*copy)[QK_MAX_WINDOWS] = calloc(count, sizeof *copy);
     if (copy == NULL)
         return qk_fail(QK_ENOMEM, "mutant: no memory");
@@ -311,13 +227,13 @@ int qk_reset(qk_tracker *t, qk_service s)
  * shared file the pass is one journal epoch: a crash part-way rolls every slot back. */
 static int run_all_op(qk_tracker *t, const qk_op *op, qk_usage *out, size_t cap, size_t *count)
 {
-    const int64_t now = read_clock(t);
+    const int64_t now = qk_read_clock(t);
     qk_event *ev = NULL;
 
     int rc = snapshot_lock(t);
     if (rc != QK_OK)
         return rc;
-    const uint32_t n = published(t); /* stable: service_add needs the snapshot lock */
+    const uint32_t n = qk_published(t); /* stable: service_add needs the snapshot lock */
     if (out != NULL && cap < n) {
         snapshot_unlock(t);
         *count = n;
@@ -361,7 +277,7 @@ static int run_all_op(qk_tracker *t, const qk_op *op, qk_usage *out, size_t cap,
     if (count != NULL)
         *count = n;
     if (sink.n > 0)
-        deliver(t, ev, sink.n);
+        qk_deliver(t, ev, sink.n);
     free(ev);
     return QK_OK;
 }
@@ -387,7 +303,7 @@ int qk_snapshot(qk_tracker *t, qk_usage *out, size_t cap, size_t *count)
     return run_all_op(t, &op, out ? out : &none, cap, count);
 }
 
-static int find_name(const qk_tracker *t, const char *name, uint32_t n)
+int qk_find_name(const qk_tracker *t, const char *name, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++)
         if (strcmp(t->names[i], name) == 0)
@@ -395,11 +311,9 @@ static int find_name(const qk_tracker *t, const char *name, uint32_t n)
     return -1;
 }
 
-/* Fills unpublished slot n and publishes it; the caller holds the snapshot lock and has
- * checked def, the name's uniqueness and the room. */
-static void add_locked(qk_tracker *t, const qk_service_def *def, unsigned n_windows, int64_t now)
+void qk_add_locked(qk_tracker *t, const qk_service_def *def, unsigned n_windows, int64_t now)
 {
-    const uint32_t n = published(t);
+    const uint32_t n = qk_published(t);
     qk_slot *sl = &t->slots[n];
     qk_event_sink none = {NULL, 0}; /* a new window starts at OK: no level changes */
     sl->n_windows = 0;
@@ -419,18 +333,18 @@ int qk_service_add(qk_tracker *t, const qk_service_def *def, qk_service *out)
     const int n_windows = qk_service_def_check(def);
     if (n_windows < 0)
         return n_windows;
-    const int64_t now = read_clock(t);
+    const int64_t now = qk_read_clock(t);
 
     int rc = snapshot_lock(t);
     if (rc != QK_OK)
         return rc;
-    const uint32_t n = published(t);
-    if (find_name(t, def->name, n) >= 0)
+    const uint32_t n = qk_published(t);
+    if (qk_find_name(t, def->name, n) >= 0)
         rc = qk_fail(QK_EEXIST, "service '%s' is already registered", def->name);
     else if (n == t->capacity)
         rc = qk_fail(QK_EFULL, "cannot add '%s': all %u slots are in use", def->name, n);
     else
-        add_locked(t, def, (unsigned)n_windows, now);
+        qk_add_locked(t, def, (unsigned)n_windows, now);
     snapshot_unlock(t);
     if (rc == QK_OK && out != NULL)
         *out = n;
@@ -441,7 +355,7 @@ int qk_service_find(const qk_tracker *t, const char *name, qk_service *out)
 {
     if (t == NULL || name == NULL || out == NULL)
         return qk_fail(QK_EINVAL, "%s is NULL", t == NULL ? "tracker" : name ? "out" : "name");
-    const int i = find_name(t, name, published(t));
+    const int i = qk_find_name(t, name, qk_published(t));
     if (i < 0)
         return qk_fail(QK_ENOENT, "no service named '%.*s'", QK_NAME_MAX, name);
     *out = (qk_service)i;
@@ -450,223 +364,5 @@ int qk_service_find(const qk_tracker *t, const char *name, qk_service *out)
 
 size_t qk_service_count(const qk_tracker *t)
 {
-    return t ? published(t) : 0;
-}
-
-/* Reads opts of any supported version into the current layout; fields a version lacks keep
- * their QK_OPTIONS_INIT values. */
-static int read_options(qk_options *o, const qk_options *in)
-{
-    static const size_t size_by_version[] = {0, offsetof(qk_options, path), sizeof(qk_options)};
-    if (in->version == 0 || in->version > QK_OPTIONS_VERSION)
-        return qk_fail(QK_EINVAL, "options version %u is not supported (this library: 1 to %d)",
-                       in->version, QK_OPTIONS_VERSION);
-    *o = (qk_options)QK_OPTIONS_INIT;
-    memcpy(o, in, size_by_version[in->version]);
-    return QK_OK;
-}
-
-static int check_options(const qk_options *o)
-{
-    if (o->services == NULL && o->n_services > 0)
-        return qk_fail(QK_EINVAL, "services is NULL but n_services is %zu", o->n_services);
-    const size_t capacity = o->capacity ? o->capacity : o->n_services;
-    if (capacity == 0 && o->path == NULL)
-        return qk_fail(QK_EINVAL, "capacity is 0: no service could ever be added");
-    if (capacity < o->n_services)
-        return qk_fail(QK_EINVAL, "capacity %zu is below n_services %zu", capacity, o->n_services);
-    if (capacity > QK_CAPACITY_MAX)
-        return qk_fail(QK_EINVAL, "capacity %zu is above the maximum %u", capacity,
-                       (unsigned)QK_CAPACITY_MAX);
-    if (o->mode > 07777)
-        return qk_fail(QK_EINVAL, "mode 0%o has bits beyond 07777", o->mode);
-    for (size_t i = 0; i < o->n_services; i++) {
-        const int rc = qk_service_def_check(&o->services[i]);
-        if (rc < 0)
-            return rc;
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(o->services[j].name, o->services[i].name) == 0)
-                return qk_fail(QK_EEXIST, "service '%s' is defined twice", o->services[i].name);
-    }
-    return QK_OK;
-}
-
-/* A file other processes are using: their slots can only be read under their locks. */
-static int check_warm_slots(qk_tracker *t)
-{
-    const uint32_t n = published(t);
-    for (uint32_t s = 0; s < n; s++) {
-        char why[160];
-        int rc = slot_lock(t, s);
-        if (rc != QK_OK)
-            return rc;
-        rc = qk_region_check_slot(&t->slots[s], t->names[s], s, why, sizeof why);
-        slot_unlock(t, s);
-        if (rc != QK_OK)
-            return qk_fail(rc, "state file: %s", why);
-    }
-    return QK_OK;
-}
-
-static const qk_service_def *configured(const qk_options *o, const char *name)
-{
-    for (size_t i = 0; i < o->n_services; i++)
-        if (strcmp(o->services[i].name, name) == 0)
-            return &o->services[i];
-    return NULL;
-}
-
-/* An existing state file meets the options: the missing services are added, every stored
- * window is rolled to now, configured services take their new definitions (counts kept by name
- * and period), and stored services that are not configured are kept. Nothing changes on
- * error: everything that can fail happens before the first change. */
-static int reconcile(qk_tracker *t, const qk_options *o, qk_event **events, size_t *n_events)
-{
-    const int64_t now = read_clock(t);
-    /* Names and room are checked and the missing services added in one hold of the snapshot
-     * lock, which serialises with qk_service_add in every process sharing the file. */
-    int rc = snapshot_lock(t);
-    if (rc != QK_OK)
-        return rc;
-    const uint32_t stored = published(t);
-    size_t missing = 0;
-    for (size_t i = 0; i < o->n_services; i++)
-        missing += find_name(t, o->services[i].name, stored) < 0;
-    qk_event *ev = NULL;
-    if (missing > t->capacity - stored)
-        rc = qk_fail(QK_EFULL,
-                     "the state file has room for %u services; %u are stored and %zu more are "
-                     "configured",
-                     t->capacity, stored, missing);
-    else if (t->on_event != NULL && stored > 0 &&
-             (ev = malloc((size_t)stored * QK_EVENTS_PER_SLOT_OP * sizeof *ev)) == NULL)
-        rc = qk_fail(QK_ENOMEM, "no memory for the events of %u services", stored);
-    for (size_t i = 0; rc == QK_OK && i < o->n_services; i++)
-        if (find_name(t, o->services[i].name, stored) < 0)
-            add_locked(t, &o->services[i], (unsigned)qk_service_def_check(&o->services[i]), now);
-    snapshot_unlock(t);
-    if (rc != QK_OK)
-        return rc;
-
-    qk_event_sink sink = {ev, 0};
-    for (uint32_t s = 0; s < stored; s++) {
-        const qk_service_def *def = configured(o, t->names[s]);
-        rc = slot_lock(t, s);
-        if (rc != QK_OK) {
-            free(ev);
-            return rc;
-        }
-        qk_slot *sl = &t->slots[s];
-        qk_slot_begin(sl, 0, QK_MAX_WINDOWS);
-        const qk_op roll = {QK_OP_PEEK, 0, 0, 0};
-        int unused = -1;
-        qk_slot_apply(sl, s, &roll, now, &sink, &unused);
-        if (def != NULL)
-            qk_slot_configure(sl, s, def, (unsigned)qk_service_def_check(def), now, &sink);
-        qk_slot_end(sl);
-        slot_unlock(t, s);
-    }
-    *events = ev;
-    *n_events = sink.n;
-    return QK_OK;
-}
-
-int qk_tracker_new(qk_tracker **out, const qk_options *opts)
-{
-    if (out == NULL || opts == NULL)
-        return qk_fail(QK_EINVAL, "%s is NULL", out ? "options" : "out");
-    qk_options o;
-    int rc = read_options(&o, opts);
-    if (rc == QK_OK)
-        rc = check_options(&o);
-    if (rc != QK_OK)
-        return rc;
-
-    qk_tracker *t = calloc(1, sizeof *t);
-    if (t == NULL)
-        return qk_fail(QK_ENOMEM, "no memory for the tracker");
-    t->clock = o.clock ? o.clock : system_clock_ms;
-    t->clock_ctx = o.clock_ctx;
-    t->on_event = o.on_event;
-    t->payload = o.payload;
-    const uint32_t capacity = (uint32_t)(o.capacity ? o.capacity : o.n_services);
-    int created = 1, cold = 1;
-    rc = o.path ? qk_region_open_file(&t->region, o.path, o.mode ? o.mode : 0600, capacity,
-                                      &created, &cold)
-                : qk_region_new_private(&t->region, capacity);
-    if (rc != QK_OK) {
-        free(t);
-        return rc;
-    }
-    t->slots = t->region.slots;
-    t->names = t->region.names;
-    t->capacity = t->region.hdr->capacity;
-    t->journal = t->region.hdr->shared != 0;
-
-    qk_event *ev = NULL;
-    size_t n_ev = 0;
-    if (created) {
-        const int64_t now = read_clock(t);
-        for (size_t i = 0; i < o.n_services; i++)
-            add_locked(t, &o.services[i], (unsigned)qk_service_def_check(&o.services[i]), now);
-    } else {
-        rc = cold ? QK_OK : check_warm_slots(t);
-        if (rc == QK_OK)
-            rc = reconcile(t, &o, &ev, &n_ev);
-    }
-    qk_region_open_done(&t->region);
-    if (rc != QK_OK) {
-        qk_region_free(&t->region);
-        free(t);
-        return rc;
-    }
-    if (n_ev > 0)
-        deliver(t, ev, n_ev);
-    free(ev);
-    *out = t;
-    return QK_OK;
-}
-
-void qk_tracker_free(qk_tracker *t)
-{
-    if (t != NULL) {
-        qk_region_free(&t->region);
-        free(t);
-    }
-}
-
-int qk_tracker_flush(qk_tracker *t)
-{
-    if (t == NULL)
-        return qk_fail(QK_EINVAL, "tracker is NULL");
-    return qk_region_flush(&t->region);
-}
-
-/* fork(): a private tracker's mutexes are copied into the child in whatever state the parent's
- * threads held them, so prepare takes them all (in hierarchy order) and the child makes fresh
- * ones. A shared tracker's mutexes are not copied at all: parent and child map the same file,
- * so there is nothing to do. */
-void qk_atfork_prepare(qk_tracker *t)
-{
-    /* Unpublished slots are never locked, and the snapshot lock keeps the count still. */
-    if (t != NULL && !t->journal)
-        lock_all(t, published(t));
-}
-
-void qk_atfork_parent(qk_tracker *t)
-{
-    if (t != NULL && !t->journal)
-        unlock_all(t, published(t));
-}
-
-void qk_atfork_child(qk_tracker *t)
-{
-    if (t == NULL || t->journal)
-        return;
-    for (uint32_t s = t->capacity; s-- > 0;)
-        qk_region_init_mutex(&t->region, &t->slots[s].lock);
-    for (uint32_t s = published(t); s-- > 0;)
-        qk_lockorder_release(QK_RANK_SLOT(s));
-    qk_region_init_mutex(&t->region, &t->region.hdr->snapshot_lock);
-    qk_lockorder_release(QK_RANK_SNAPSHOT);
+    return t ? qk_published(t) : 0;
 }
