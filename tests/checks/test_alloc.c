@@ -191,6 +191,23 @@ static int open_fds(void)
 
 /* ---- qk_tracker_new ---- */
 
+/* qk_tracker_new with allocation k of n failing: QK_ENOMEM with a message, *out untouched, no
+ * block and no descriptor (of the fds open before) left behind. */
+static void open_failing_allocation(const qk_options *o, long k, long n, int fds)
+{
+    qk_tracker *const sentinel = (qk_tracker *)o;
+    qk_tracker *t = sentinel;
+    arm(k);
+    const int rc = qk_tracker_new(&t, o);
+    disarm();
+    cr_assert_eq(rc, QK_ENOMEM, "allocation %ld of %ld failed: rc %d (%s)", k + 1, n, rc,
+                 qk_strerror(rc));
+    cr_assert_eq(t, sentinel, "allocation %ld failed: *out was changed", k + 1);
+    cr_assert_eq(live(), 0, "allocation %ld failed: %ld blocks leaked", k + 1, live());
+    cr_assert_eq(open_fds(), fds, "allocation %ld failed: a descriptor leaked", k + 1);
+    cr_assert_str_neq(qk_errmsg(), "no error");
+}
+
 static void tracker_new_each_allocation_fails(qk_event_fn fn, size_t capacity)
 {
     qk_options o = options(fn, capacity);
@@ -207,16 +224,7 @@ static void tracker_new_each_allocation_fails(qk_event_fn fn, size_t capacity)
     cr_assert_eq(live(), 0, "qk_tracker_free frees every block (%ld left)", live());
 
     for (long k = 0; k < n; k++) {
-        qk_tracker *const sentinel = (qk_tracker *)&o;
-        t = sentinel;
-        arm(k);
-        const int rc = qk_tracker_new(&t, &o);
-        disarm();
-        cr_assert_eq(rc, QK_ENOMEM, "allocation %ld of %ld failed: rc %d (%s)", k + 1, n, rc,
-                     qk_strerror(rc));
-        cr_assert_eq(t, sentinel, "allocation %ld failed: *out was changed", k + 1);
-        cr_assert_eq(live(), 0, "allocation %ld failed: %ld blocks leaked", k + 1, live());
-        cr_assert_str_neq(qk_errmsg(), "no error");
+        open_failing_allocation(&o, k, n, open_fds());
     }
 }
 
@@ -263,15 +271,7 @@ Test(alloc, tracker_new_creating_a_state_file_each_allocation_fails)
 
     for (long k = 0; k < n; k++) {
         unlink(path);
-        qk_tracker *const sentinel = (qk_tracker *)&o;
-        t = sentinel;
-        arm(k);
-        const int rc = qk_tracker_new(&t, &o);
-        disarm();
-        cr_assert_eq(rc, QK_ENOMEM, "allocation %ld of %ld failed: rc %d", k + 1, n, rc);
-        cr_assert_eq(t, sentinel, "*out was changed");
-        cr_assert_eq(live(), 0, "%ld blocks leaked", live());
-        cr_assert_eq(open_fds(), fds, "a descriptor leaked");
+        open_failing_allocation(&o, k, n, fds);
         /* Whatever was left opens, with nothing counted. */
         cr_assert_eq(qk_tracker_new(&t, &o), QK_OK, "after a failed creation: %s", qk_errmsg());
         qk_usage u;
@@ -314,16 +314,8 @@ Test(alloc, tracker_new_reopening_a_state_file_each_allocation_fails)
     o.path = path;
 
     for (long k = 0; k < n; k++) {
-        qk_tracker *const sentinel = (qk_tracker *)&o;
-        t = sentinel;
         events = 0;
-        arm(k);
-        const int rc = qk_tracker_new(&t, &o);
-        disarm();
-        cr_assert_eq(rc, QK_ENOMEM, "allocation %ld of %ld failed: rc %d", k + 1, n, rc);
-        cr_assert_eq(t, sentinel, "*out was changed");
-        cr_assert_eq(live(), 0, "%ld blocks leaked", live());
-        cr_assert_eq(open_fds(), fds, "a descriptor leaked");
+        open_failing_allocation(&o, k, n, fds);
         cr_assert_eq(events, 0, "events were delivered by a failed open");
     }
     /* The file was left as it was: the open that succeeds now rolls the windows and reports
