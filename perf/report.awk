@@ -89,6 +89,16 @@ function thread_list(wl, sv,    t, n, a, i, s) {
     for (i = 1; i <= n; i++) s = s (i > 1 ? " " : "") tl[i]
     return s
 }
+# A table head with one column per strategy present, between the given leading and trailing
+# cells, and its alignment row.
+function strategy_table_head(lead, tail, lead_align, tail_align,    i) {
+    printf "%s", lead > readme
+    for (i = 1; i <= nstrat; i++) if (ORDER[i] in HAVE) printf " %s |", ORDER[i] > readme
+    print tail > readme
+    printf "%s", lead_align > readme
+    for (i = 1; i <= nstrat; i++) if (ORDER[i] in HAVE) printf " ---: |" > readme
+    print tail_align > readme
+}
 function machine_row(label, k) { print "| " label " | " (k in M ? M[k] : "unknown") " |" > readme }
 
 BEGIN {
@@ -292,12 +302,7 @@ END {
                 for (i = 1; i <= nstrat; i++) if (ORDER[i] in HAVE) printf " %s", ORDER[i] > dat
                 print "" > dat
             }
-            printf "| threads |" > readme
-            for (i = 1; i <= nstrat; i++) if (ORDER[i] in HAVE) printf " %s |", ORDER[i] > readme
-            print " sharded / global | cores got (sharded) |" > readme
-            printf "| ---: |" > readme
-            for (i = 1; i <= nstrat; i++) if (ORDER[i] in HAVE) printf " ---: |" > readme
-            print " ---: | ---: |" > readme
+            strategy_table_head("| threads |", " sharded / global | cores got (sharded) |", "| ---: |", " ---: | ---: |")
             for (t = 1; t <= n; t++) {
                 th = tl[t]; best = ""; bestv = -1
                 for (i = 1; i <= nstrat; i++) {
@@ -394,12 +399,7 @@ END {
     print "Resolution is that of the clock (tens of ns on some machines), so p50 of an uncontended" > readme
     print "operation is coarse; p99 shows the waits." > readme
     print "" > readme
-    printf "| workload | threads |" > readme
-    for (i = 1; i <= nstrat; i++) if (ORDER[i] in HAVE) printf " %s |", ORDER[i] > readme
-    print "" > readme
-    printf "| --- | ---: |" > readme
-    for (i = 1; i <= nstrat; i++) if (ORDER[i] in HAVE) printf " ---: |" > readme
-    print "" > readme
+    strategy_table_head("| workload | threads |", "", "| --- | ---: |", "")
     split("disjoint hot mix consume oversubscribed", LW, " ")
     for (wi = 1; wi <= 5; wi++) {
         wl = LW[wi]
