@@ -303,6 +303,35 @@ Test(files, redefined_windows_keep_counts_per_period, .timeout = 30)
     qk_tracker_free(t);
 }
 
+/* A tracker already open sees another opener's redefinition at once: the windows live in the
+ * file. qk_set_used checks the window index under the slot lock against the stored count, so
+ * a window the new definition dropped is QK_EINVAL for every tracker, and nothing is written
+ * past the service's windows. (A check against a count read before the lock would let a
+ * redefinition slip in between; this test pins the behaviour after it.) */
+Test(files, redefinition_reaches_trackers_already_open, .timeout = 30)
+{
+    char path[PATH_MAX];
+    st_path(path, "state.qk");
+    qk_service_def d = svc_def("a", QK_MINUTE, 10, QK_DAY, 100);
+    qk_options o = st_opts(path, &d, 1, 0, NULL);
+    qk_tracker *first = st_open(&o);
+    cr_assert_eq(qk_set_used(first, 0, 1, 7), QK_OK);
+
+    d = svc_def("a", QK_DAY, 50, 0, 0); /* the minute window dropped, the day limit halved */
+    qk_tracker *second = st_open(&o);
+    cr_assert_eq(qk_set_used(first, 0, 1, 3), QK_EINVAL, "window 1 no longer exists");
+    cr_assert(strstr(qk_errmsg(), "no window 1") != NULL, "%s", qk_errmsg());
+    const qk_usage u = peek(first, 0);
+    cr_assert_eq(u.n_windows, 1);
+    cr_assert_eq(u.windows[0].period, QK_DAY);
+    cr_assert_eq(u.windows[0].limit, 50, "the first tracker follows the new limit");
+    cr_assert_eq(u.windows[0].used, 7);
+    cr_assert_eq(qk_set_used(first, 0, 0, 9), QK_OK);
+    cr_assert_eq(used_of(second, 0, 0), 9);
+    qk_tracker_free(second);
+    qk_tracker_free(first);
+}
+
 /* ================================ bad files =============================== */
 
 /* An empty file is taken for one whose creator has not started yet: it is initialised (QK_OK),
