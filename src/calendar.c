@@ -34,7 +34,7 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m)
     *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
-bool qk_period_valid(int period)
+bool qk__period_valid(int period)
 {
     return period >= QK_MINUTE && period <= QK_FOREVER;
 }
@@ -51,7 +51,7 @@ static int64_t align(int64_t now_ms, int64_t len)
     return mul_or_min(floor_div(now_ms, len), len);
 }
 
-int64_t qk_period_start(qk_period period, int64_t now_ms)
+int64_t qk__period_start(qk_period period, int64_t now_ms)
 {
     switch (period) {
     case QK_MINUTE:
@@ -77,7 +77,7 @@ static int64_t add_or_never(int64_t start, int64_t len)
     return start > QK_NEVER - len ? QK_NEVER : start + len;
 }
 
-int64_t qk_period_end(qk_period period, int64_t start_ms)
+int64_t qk__period_end(qk_period period, int64_t start_ms)
 {
     switch (period) {
     case QK_MINUTE:

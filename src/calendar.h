@@ -7,10 +7,10 @@
 
 #include "quotakeeper.h"
 
-bool qk_period_valid(int period);
+bool qk__period_valid(int period);
 /* Start of the calendar period containing now_ms (INT64_MIN for QK_FOREVER). */
-int64_t qk_period_start(qk_period period, int64_t now_ms);
+int64_t qk__period_start(qk_period period, int64_t now_ms);
 /* End (exclusive) of the period that starts at start_ms; QK_NEVER when past the int64 range. */
-int64_t qk_period_end(qk_period period, int64_t start_ms);
+int64_t qk__period_end(qk_period period, int64_t start_ms);
 
 #endif

@@ -38,7 +38,7 @@ const char *qk_version_string(void)
     return QK_VERSION_STRING;
 }
 
-int qk_fail(int code, const char *fmt, ...)
+int qk__fail(int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

@@ -5,6 +5,6 @@
 #include "quotakeeper.h"
 
 /* Records a formatted message for this thread and returns code. */
-int qk_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int qk__fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -10,42 +10,42 @@
 /* After pthread_mutex_lock failed: when the last owner of m died holding it (robust mutexes in
  * a state file), repairs what it guarded and makes m usable again. Out of line: private
  * mutexes never get here. */
-int qk_lock_failed(qk_tracker *t, pthread_mutex_t *m, qk_slot *sl, int rc);
+int qk__lock_failed(qk_tracker *t, pthread_mutex_t *m, qk_slot *sl, int rc);
 
 static inline int lock_recovering(qk_tracker *t, pthread_mutex_t *m, qk_slot *sl)
 {
     const int rc = pthread_mutex_lock(m);
-    return __builtin_expect(rc == 0, 1) ? QK_OK : qk_lock_failed(t, m, sl, rc);
+    return __builtin_expect(rc == 0, 1) ? QK_OK : qk__lock_failed(t, m, sl, rc);
 }
 
 static inline int slot_lock(qk_tracker *t, qk_service s)
 {
-    qk_lockorder_acquire(QK_RANK_SLOT(s));
+    qk__lockorder_acquire(QK_RANK_SLOT(s));
     const int rc = lock_recovering(t, &t->slots[s].lock, &t->slots[s]);
     if (rc != QK_OK)
-        qk_lockorder_release(QK_RANK_SLOT(s));
+        qk__lockorder_release(QK_RANK_SLOT(s));
     return rc;
 }
 
 static inline void slot_unlock(qk_tracker *t, qk_service s)
 {
     pthread_mutex_unlock(&t->slots[s].lock);
-    qk_lockorder_release(QK_RANK_SLOT(s));
+    qk__lockorder_release(QK_RANK_SLOT(s));
 }
 
 static inline int snapshot_lock(qk_tracker *t)
 {
-    qk_lockorder_acquire(QK_RANK_SNAPSHOT);
+    qk__lockorder_acquire(QK_RANK_SNAPSHOT);
     const int rc = lock_recovering(t, &t->region.hdr->snapshot_lock, NULL);
     if (rc != QK_OK)
-        qk_lockorder_release(QK_RANK_SNAPSHOT);
+        qk__lockorder_release(QK_RANK_SNAPSHOT);
     return rc;
 }
 
 static inline void snapshot_unlock(qk_tracker *t)
 {
     pthread_mutex_unlock(&t->region.hdr->snapshot_lock);
-    qk_lockorder_release(QK_RANK_SNAPSHOT);
+    qk__lockorder_release(QK_RANK_SNAPSHOT);
 }
 
 /* Takes the first n slot locks in ascending order; the caller holds the snapshot lock. */

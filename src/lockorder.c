@@ -33,7 +33,7 @@ static void fail(const char *what, int64_t taking, int64_t holding)
     abort();
 }
 
-void qk_lockorder_acquire(int64_t rank)
+void qk__lockorder_acquire(int64_t rank)
 {
     if (n_runs > 0) {
         const int64_t top = runs[n_runs - 1].hi;
@@ -54,7 +54,7 @@ void qk_lockorder_acquire(int64_t rank)
     runs[n_runs++] = (rank_run){rank, rank};
 }
 
-void qk_lockorder_release(int64_t rank)
+void qk__lockorder_release(int64_t rank)
 {
     if (n_runs == 0) {
         fprintf(stderr, "quotakeeper lock-order violation: releasing %lld, none held\n",

@@ -11,14 +11,14 @@
 #define QK_RANK_SLOT(i)  ((int64_t)(i))
 
 #ifdef QK_LOCK_CHECKS
-void qk_lockorder_acquire(int64_t rank);
-void qk_lockorder_release(int64_t rank);
+void qk__lockorder_acquire(int64_t rank);
+void qk__lockorder_release(int64_t rank);
 #else
-static inline void qk_lockorder_acquire(int64_t rank)
+static inline void qk__lockorder_acquire(int64_t rank)
 {
     (void)rank;
 }
-static inline void qk_lockorder_release(int64_t rank)
+static inline void qk__lockorder_release(int64_t rank)
 {
     (void)rank;
 }

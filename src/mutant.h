@@ -3,6 +3,6 @@
 #ifndef QK_MUTANT_H
 #define QK_MUTANT_H
 
-extern void (*qk_mutant_hook)(void);
+extern void (*qk__mutant_hook)(void);
 
 #endif

@@ -43,7 +43,7 @@ static size_t slots_offset(void)
     return round_up(sizeof(qk_header), _Alignof(qk_slot));
 }
 
-size_t qk_region_size(uint32_t capacity)
+size_t qk__region_size(uint32_t capacity)
 {
     return round_up(slots_offset() + (size_t)capacity * sizeof(qk_slot) +
                         (size_t)capacity * QK_NAME_MAX,
@@ -68,7 +68,7 @@ static void place(qk_region *r, void *base, size_t size)
     r->size = size;
 }
 
-void qk_region_init_mutex(const qk_region *r, pthread_mutex_t *m)
+void qk__region_init_mutex(const qk_region *r, pthread_mutex_t *m)
 {
     pthread_mutexattr_t attr;
     pthread_mutexattr_init(&attr);
@@ -82,9 +82,9 @@ void qk_region_init_mutex(const qk_region *r, pthread_mutex_t *m)
 
 static void init_mutexes(qk_region *r)
 {
-    qk_region_init_mutex(r, &r->hdr->snapshot_lock);
+    qk__region_init_mutex(r, &r->hdr->snapshot_lock);
     for (uint32_t i = 0; i < r->hdr->capacity; i++)
-        qk_region_init_mutex(r, &r->slots[i].lock);
+        qk__region_init_mutex(r, &r->slots[i].lock);
 }
 
 /* Fills a zeroed image; the magic that marks it ready is the caller's last store. */
@@ -116,12 +116,12 @@ static void publish(qk_header *h)
     __atomic_store_n(&h->magic.word, magic_word(MAGIC_READY), __ATOMIC_RELEASE);
 }
 
-int qk_region_new_private(qk_region *r, uint32_t capacity)
+int qk__region_new_private(qk_region *r, uint32_t capacity)
 {
-    const size_t size = qk_region_size(capacity);
+    const size_t size = qk__region_size(capacity);
     void *base = aligned_alloc(_Alignof(qk_slot), size);
     if (base == NULL)
-        return qk_fail(QK_ENOMEM, "no memory for %u service slots", capacity);
+        return qk__fail(QK_ENOMEM, "no memory for %u service slots", capacity);
     memset(base, 0, size);
     r->fd = -1;
     init_image(r, base, size, capacity, 0);
@@ -131,12 +131,13 @@ int qk_region_new_private(qk_region *r, uint32_t capacity)
 
 static int window_ok(const qk_window *w, uint64_t reserve)
 {
-    return qk_period_valid(w->period) && w->limit != 0 && reserve < w->limit &&
+    return qk__period_valid(w->period) && w->limit != 0 && reserve < w->limit &&
            w->warn_at <= w->critical_at && w->critical_at <= w->limit &&
            w->level <= QK_LEVEL_EXHAUSTED && w->start_ms <= w->end_ms;
 }
 
-int qk_region_check_slot(const qk_slot *sl, const char *name, uint32_t s, char *why, size_t why_len)
+int qk__region_check_slot(const qk_slot *sl, const char *name, uint32_t s, char *why,
+                          size_t why_len)
 {
     if (sl->n_windows == 0 || sl->n_windows > QK_MAX_WINDOWS) {
         snprintf(why, why_len, "service %u has %u windows", s, sl->n_windows);
@@ -162,14 +163,14 @@ int qk_region_check_slot(const qk_slot *sl, const char *name, uint32_t s, char *
             }
     }
     const size_t len = strnlen(name, QK_NAME_MAX);
-    if (len == 0 || len == QK_NAME_MAX || qk_name_bad_char(name, len) != len) {
+    if (len == 0 || len == QK_NAME_MAX || qk__name_bad_char(name, len) != len) {
         snprintf(why, why_len, "service %u has an invalid name", s);
         return QK_ECORRUPT;
     }
     return QK_OK;
 }
 
-int qk_region_check_header(const void *image, size_t size, char *why, size_t why_len)
+int qk__region_check_header(const void *image, size_t size, char *why, size_t why_len)
 {
     const qk_header *h = image;
     if (size < sizeof *h) {
@@ -207,9 +208,9 @@ int qk_region_check_header(const void *image, size_t size, char *why, size_t why
         snprintf(why, why_len, "capacity %u is out of range", h->capacity);
         return QK_ECORRUPT;
     }
-    if (size < qk_region_size(h->capacity)) {
+    if (size < qk__region_size(h->capacity)) {
         snprintf(why, why_len, "truncated: %zu bytes, %u slots need %zu", size, h->capacity,
-                 qk_region_size(h->capacity));
+                 qk__region_size(h->capacity));
         return QK_ECORRUPT;
     }
     const uint32_t n = atomic_load_explicit(&h->n_services, memory_order_acquire);
@@ -220,9 +221,9 @@ int qk_region_check_header(const void *image, size_t size, char *why, size_t why
     return QK_OK;
 }
 
-int qk_region_check(const void *image, size_t size, char *why, size_t why_len)
+int qk__region_check(const void *image, size_t size, char *why, size_t why_len)
 {
-    int rc = qk_region_check_header(image, size, why, why_len);
+    int rc = qk__region_check_header(image, size, why, why_len);
     if (rc != QK_OK)
         return rc;
     const qk_header *h = image;
@@ -230,7 +231,7 @@ int qk_region_check(const void *image, size_t size, char *why, size_t why_len)
     const qk_slot *slots = (const qk_slot *)((const char *)image + slots_offset());
     const char(*names)[QK_NAME_MAX] = (const char(*)[QK_NAME_MAX])(slots + h->capacity);
     for (uint32_t s = 0; s < n; s++) {
-        rc = qk_region_check_slot(&slots[s], names[s], s, why, why_len);
+        rc = qk__region_check_slot(&slots[s], names[s], s, why, why_len);
         if (rc != QK_OK)
             return rc;
         /* Quadratic, so bounded: a duplicate only makes qk_service_find pick the first. */
@@ -259,7 +260,7 @@ static int io_error(int fd, void *map, size_t size, const char *what, const char
     if (map != NULL && map != MAP_FAILED)
         munmap(map, size);
     close(fd);
-    return qk_fail(QK_EIO, "%s '%s': %s", what, path, strerror(err));
+    return qk__fail(QK_EIO, "%s '%s': %s", what, path, strerror(err));
 }
 
 static void *map_file(int fd, size_t size)
@@ -273,7 +274,7 @@ static void *map_file(int fd, size_t size)
  * recognises and rebuilds, rather than one that looks foreign. */
 static int create_image(qk_region *r, int fd, uint32_t capacity, const char *path)
 {
-    const size_t size = qk_region_size(capacity);
+    const size_t size = qk__region_size(capacity);
     if (ftruncate(fd, 0) != 0 ||
         pwrite(fd, MAGIC_BUILDING, sizeof MAGIC_BUILDING, 0) != (ssize_t)sizeof MAGIC_BUILDING ||
         ftruncate(fd, (off_t)size) != 0)
@@ -295,22 +296,22 @@ static void repair_cold(qk_region *r)
     const uint64_t committed = atomic_load(&r->hdr->all_op_committed);
     const uint32_t n = atomic_load(&r->hdr->n_services);
     for (uint32_t s = 0; s < n; s++)
-        qk_slot_recover(&r->slots[s], committed);
+        qk__slot_recover(&r->slots[s], committed);
 }
 
-int qk_region_open_file(qk_region *r, const char *path, unsigned mode, uint32_t capacity,
-                        int *created, int *cold)
+int qk__region_open_file(qk_region *r, const char *path, unsigned mode, uint32_t capacity,
+                         int *created, int *cold)
 {
 #ifndef QK_HAVE_ROBUST_MUTEX
     /* Without robust mutexes a process that died holding a lock would block every other one
      * for good: no state file rather than one that can hang (CMakeLists.txt runs the check). */
     (void)r, (void)mode, (void)capacity, (void)created, (void)cold;
-    return qk_fail(QK_EIO, "state file '%s': this build has no robust process-shared mutexes",
-                   path);
+    return qk__fail(QK_EIO, "state file '%s': this build has no robust process-shared mutexes",
+                    path);
 #endif
     const int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0)
-        return qk_fail(QK_EIO, "cannot open state file '%s': %s", path, strerror(errno));
+        return qk__fail(QK_EIO, "cannot open state file '%s': %s", path, strerror(errno));
     if (ofd_lock(fd, OPEN_LOCK_BYTE, F_WRLCK, 1) != 0)
         return io_error(fd, NULL, 0, "cannot lock state file", path);
     struct stat st;
@@ -318,7 +319,7 @@ int qk_region_open_file(qk_region *r, const char *path, unsigned mode, uint32_t 
         return io_error(fd, NULL, 0, "cannot stat state file", path);
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        return qk_fail(QK_EIO, "state file '%s' is not a regular file", path);
+        return qk__fail(QK_EIO, "state file '%s' is not a regular file", path);
     }
     char magic[sizeof MAGIC_BUILDING] = {0};
     if (st.st_size > 0 && pread(fd, magic, sizeof magic, 0) < 0)
@@ -329,7 +330,7 @@ int qk_region_open_file(qk_region *r, const char *path, unsigned mode, uint32_t 
     *created = st.st_size == 0 || memcmp(magic, MAGIC_BUILDING, sizeof magic) == 0;
     if (*created && capacity == 0) {
         close(fd);
-        return qk_fail(QK_EINVAL, "state file '%s' is new and capacity is 0", path);
+        return qk__fail(QK_EINVAL, "state file '%s' is new and capacity is 0", path);
     }
     if (*created) {
         const int rc = create_image(r, fd, capacity, path);
@@ -341,10 +342,10 @@ int qk_region_open_file(qk_region *r, const char *path, unsigned mode, uint32_t 
         if (map == NULL)
             return io_error(fd, NULL, 0, "cannot map state file", path);
         char why[160];
-        if (qk_region_check_header(map, size, why, sizeof why) != QK_OK) {
+        if (qk__region_check_header(map, size, why, sizeof why) != QK_OK) {
             munmap(map, size);
             close(fd);
-            return qk_fail(QK_ECORRUPT, "state file '%s': %s", path, why);
+            return qk__fail(QK_ECORRUPT, "state file '%s': %s", path, why);
         }
         r->fd = fd;
         place(r, map, size);
@@ -353,10 +354,10 @@ int qk_region_open_file(qk_region *r, const char *path, unsigned mode, uint32_t 
     if (*cold && !*created) {
         /* Nobody else can touch the slots: check them all, and only then repair. */
         char why[160];
-        if (qk_region_check(r->hdr, r->size, why, sizeof why) != QK_OK) {
+        if (qk__region_check(r->hdr, r->size, why, sizeof why) != QK_OK) {
             munmap(r->hdr, r->size);
             close(fd);
-            return qk_fail(QK_ECORRUPT, "state file '%s': %s", path, why);
+            return qk__fail(QK_ECORRUPT, "state file '%s': %s", path, why);
         }
         repair_cold(r);
     }
@@ -367,7 +368,7 @@ int qk_region_open_file(qk_region *r, const char *path, unsigned mode, uint32_t 
     return QK_OK;
 }
 
-void qk_region_open_done(qk_region *r)
+void qk__region_open_done(qk_region *r)
 {
     if (r->fd >= 0) {
         struct flock fl = {
@@ -376,14 +377,14 @@ void qk_region_open_done(qk_region *r)
     }
 }
 
-int qk_region_flush(qk_region *r)
+int qk__region_flush(qk_region *r)
 {
     if (r->fd >= 0 && msync(r->hdr, r->size, MS_SYNC) != 0)
-        return qk_fail(QK_EIO, "cannot flush the state file: %s", strerror(errno));
+        return qk__fail(QK_EIO, "cannot flush the state file: %s", strerror(errno));
     return QK_OK;
 }
 
-void qk_region_free(qk_region *r)
+void qk__region_free(qk_region *r)
 {
     if (r->fd < 0) {
         /* Private memory: no other process can hold these mutexes. */

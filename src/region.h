@@ -46,33 +46,33 @@ typedef struct {
     int fd; /* -1 for private memory */
 } qk_region;
 
-size_t qk_region_size(uint32_t capacity);
+size_t qk__region_size(uint32_t capacity);
 
 /* Private memory, fully initialised. QK_ENOMEM. */
-int qk_region_new_private(qk_region *r, uint32_t capacity);
+int qk__region_new_private(qk_region *r, uint32_t capacity);
 
 /* Opens or creates the state file at path (docs/state-file.md). *created tells whether this
  * call built it; *cold whether no other process had it open, in which case its slots were
  * checked and repaired. A warm file's slots are the caller's to check, under their locks. On
- * success the caller holds the file's open lock until qk_region_open_done.
+ * success the caller holds the file's open lock until qk__region_open_done.
  * QK_EIO, QK_ECORRUPT (the file is left untouched), QK_EINVAL. */
-int qk_region_open_file(qk_region *r, const char *path, unsigned mode, uint32_t capacity,
-                        int *created, int *cold);
-void qk_region_open_done(qk_region *r);
+int qk__region_open_file(qk_region *r, const char *path, unsigned mode, uint32_t capacity,
+                         int *created, int *cold);
+void qk__region_open_done(qk_region *r);
 
 /* Checks an image no process is using (header and every slot) before anything trusts it.
  * Returns QK_OK or QK_ECORRUPT with why. */
-int qk_region_check(const void *image, size_t size, char *why, size_t why_len);
+int qk__region_check(const void *image, size_t size, char *why, size_t why_len);
 /* The header alone: it never changes once the file is ready. */
-int qk_region_check_header(const void *image, size_t size, char *why, size_t why_len);
+int qk__region_check_header(const void *image, size_t size, char *why, size_t why_len);
 /* One published slot and its name; for a file in use, call it with the slot's lock held. */
-int qk_region_check_slot(const qk_slot *sl, const char *name, uint32_t s, char *why,
-                         size_t why_len);
+int qk__region_check_slot(const qk_slot *sl, const char *name, uint32_t s, char *why,
+                          size_t why_len);
 
-int qk_region_flush(qk_region *r);
-void qk_region_free(qk_region *r);
+int qk__region_flush(qk_region *r);
+void qk__region_free(qk_region *r);
 
 /* Mutex initialisation for the region's kind (robust and process-shared for files). */
-void qk_region_init_mutex(const qk_region *r, pthread_mutex_t *m);
+void qk__region_init_mutex(const qk_region *r, pthread_mutex_t *m);
 
 #endif

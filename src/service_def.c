@@ -4,7 +4,7 @@
 #include "error.h"
 #include "service_def.h"
 
-size_t qk_name_bad_char(const char *name, size_t len)
+size_t qk__name_bad_char(const char *name, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
         const char c = name[i];
@@ -19,20 +19,21 @@ size_t qk_name_bad_char(const char *name, size_t len)
 static int check_name(const char *name)
 {
     if (name == NULL)
-        return qk_fail(QK_EINVAL, "service name is NULL");
+        return qk__fail(QK_EINVAL, "service name is NULL");
     const size_t len = strnlen(name, QK_NAME_MAX);
     if (len == 0)
-        return qk_fail(QK_EINVAL, "service name is empty");
+        return qk__fail(QK_EINVAL, "service name is empty");
     if (len == QK_NAME_MAX)
-        return qk_fail(QK_EINVAL, "service name is longer than %d characters", QK_NAME_MAX - 1);
-    const size_t bad = qk_name_bad_char(name, len);
+        return qk__fail(QK_EINVAL, "service name is longer than %d characters", QK_NAME_MAX - 1);
+    const size_t bad = qk__name_bad_char(name, len);
     if (bad < len)
-        return qk_fail(QK_EINVAL, "service name '%s' has a character outside [A-Za-z0-9_.-] at %zu",
-                       name, bad);
+        return qk__fail(QK_EINVAL,
+                        "service name '%s' has a character outside [A-Za-z0-9_.-] at %zu", name,
+                        bad);
     return QK_OK;
 }
 
-int qk_service_def_check(const qk_service_def *def)
+int qk__service_def_check(const qk_service_def *def)
 {
     int rc = check_name(def->name);
     if (rc != QK_OK)
@@ -42,26 +43,26 @@ int qk_service_def_check(const qk_service_def *def)
         n++;
     for (unsigned i = n; i < QK_MAX_WINDOWS; i++)
         if (def->windows[i].limit != 0)
-            return qk_fail(QK_EINVAL,
-                           "service '%s': window %u follows the list's end (window %u has "
-                           "limit 0)",
-                           def->name, i, n);
+            return qk__fail(QK_EINVAL,
+                            "service '%s': window %u follows the list's end (window %u has "
+                            "limit 0)",
+                            def->name, i, n);
     if (n == 0)
-        return qk_fail(QK_EINVAL, "service '%s' has no windows", def->name);
+        return qk__fail(QK_EINVAL, "service '%s' has no windows", def->name);
     for (unsigned i = 0; i < n; i++) {
-        if (!qk_period_valid((int)def->windows[i].period))
-            return qk_fail(QK_EINVAL, "service '%s': window %u has unknown period %d", def->name, i,
-                           (int)def->windows[i].period);
+        if (!qk__period_valid((int)def->windows[i].period))
+            return qk__fail(QK_EINVAL, "service '%s': window %u has unknown period %d", def->name,
+                            i, (int)def->windows[i].period);
         if (def->reserve >= def->windows[i].limit)
-            return qk_fail(QK_EINVAL,
-                           "service '%s': reserve %llu is not below window %u's limit %llu",
-                           def->name, (unsigned long long)def->reserve, i,
-                           (unsigned long long)def->windows[i].limit);
+            return qk__fail(QK_EINVAL,
+                            "service '%s': reserve %llu is not below window %u's limit %llu",
+                            def->name, (unsigned long long)def->reserve, i,
+                            (unsigned long long)def->windows[i].limit);
     }
     if (def->warn_pct > 100 || def->critical_pct > 100)
-        return qk_fail(QK_EINVAL, "service '%s': a threshold is above 100%%", def->name);
-    if (qk_warn_pct(def) > qk_critical_pct(def))
-        return qk_fail(QK_EINVAL, "service '%s': warn %u%% is above critical %u%%", def->name,
-                       qk_warn_pct(def), qk_critical_pct(def));
+        return qk__fail(QK_EINVAL, "service '%s': a threshold is above 100%%", def->name);
+    if (qk__warn_pct(def) > qk__critical_pct(def))
+        return qk__fail(QK_EINVAL, "service '%s': warn %u%% is above critical %u%%", def->name,
+                        qk__warn_pct(def), qk__critical_pct(def));
     return (int)n;
 }

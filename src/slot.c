@@ -1,7 +1,7 @@
 #include "service_def.h"
 #include "slot.h"
 
-void qk_slot_level_changed(qk_slot *sl, qk_service s, unsigned i, qk_level to, qk_event_sink *sink)
+void qk__slot_level_changed(qk_slot *sl, qk_service s, unsigned i, qk_level to, qk_event_sink *sink)
 {
     qk_window *w = &sl->w[i];
     const uint64_t seq = ++sl->seq;
@@ -20,13 +20,14 @@ void qk_slot_level_changed(qk_slot *sl, qk_service s, unsigned i, qk_level to, q
     w->level = (uint8_t)to;
 }
 
-void qk_slot_roll_window(qk_slot *sl, qk_service s, unsigned i, int64_t now_ms, qk_event_sink *sink)
+void qk__slot_roll_window(qk_slot *sl, qk_service s, unsigned i, int64_t now_ms,
+                          qk_event_sink *sink)
 {
-    if (qk_window_roll(&sl->w[i], now_ms))
-        qk_slot_set_used(sl, s, i, 0, sink);
+    if (qk__window_roll(&sl->w[i], now_ms))
+        qk__slot_set_used(sl, s, i, 0, sink);
 }
 
-void qk_slot_usage(const qk_slot *sl, qk_service s, int tripped, qk_usage *out)
+void qk__slot_usage(const qk_slot *sl, qk_service s, int tripped, qk_usage *out)
 {
     unsigned binding = 0;
     qk_level level = QK_LEVEL_OK;
@@ -55,7 +56,7 @@ void qk_slot_usage(const qk_slot *sl, qk_service s, int tripped, qk_usage *out)
     out->reset_at_ms = out->windows[binding].reset_at_ms;
 }
 
-void qk_slot_recover(qk_slot *sl, uint64_t committed_epoch)
+void qk__slot_recover(qk_slot *sl, uint64_t committed_epoch)
 {
     if ((sl->journal & 1u) == 0)
         return;
@@ -67,11 +68,11 @@ void qk_slot_recover(qk_slot *sl, uint64_t committed_epoch)
         for (unsigned i = 0; i < sl->undo_n_windows; i++)
             sl->w[i] = sl->undo[i];
     }
-    qk_slot_end(sl);
+    qk__slot_end(sl);
 }
 
-void qk_slot_configure(qk_slot *sl, qk_service s, const qk_service_def *def, unsigned n_windows,
-                       int64_t now_ms, qk_event_sink *sink)
+void qk__slot_configure(qk_slot *sl, qk_service s, const qk_service_def *def, unsigned n_windows,
+                        int64_t now_ms, qk_event_sink *sink)
 {
     const unsigned old_n = sl->n_windows;
     qk_window old[QK_MAX_WINDOWS];
@@ -79,8 +80,8 @@ void qk_slot_configure(qk_slot *sl, qk_service s, const qk_service_def *def, uns
         old[i] = sl->w[i];
     for (unsigned j = 0; j < n_windows; j++) {
         qk_window *w = &sl->w[j];
-        qk_window_init(w, def->windows[j].period, def->windows[j].limit, qk_warn_pct(def),
-                       qk_critical_pct(def), now_ms);
+        qk__window_init(w, def->windows[j].period, def->windows[j].limit, qk__warn_pct(def),
+                        qk__critical_pct(def), now_ms);
         /* A redefinition keeps the count of the window of the same period (already rolled to
          * the current period by the caller): counts are never dropped for a limit change. */
         for (unsigned i = 0; i < old_n; i++)
@@ -91,8 +92,8 @@ void qk_slot_configure(qk_slot *sl, qk_service s, const qk_service_def *def, uns
                 break;
             }
         w->level = j < old_n ? old[j].level : (uint8_t)QK_LEVEL_OK;
-        qk_slot_set_used(sl, s, j, w->used,
-                         sink); /* one event if the new limit changed the level */
+        qk__slot_set_used(sl, s, j, w->used,
+                          sink); /* one event if the new limit changed the level */
     }
     sl->n_windows = n_windows;
     sl->reserve = def->reserve;

@@ -27,7 +27,7 @@ typedef struct {
     qk_window w[QK_MAX_WINDOWS];
     /* Undo journal, in the slot's colder lines: the state before the update in progress, so
      * that a process killed mid-update leaves nothing torn. The next locker gets EOWNERDEAD and
-     * restores it (qk_slot_recover). */
+     * restores it (qk__slot_recover). */
     uint64_t undo_epoch; /* all-services operation it belongs to; 0 for a single-slot one */
     uint64_t undo_seq, undo_reserve;
     uint32_t undo_n_windows;
@@ -59,23 +59,24 @@ typedef struct {
 
 /* Out of line, off the hot path: records a level change of window i (its count is already
  * set) as the slot's next event. */
-void qk_slot_level_changed(qk_slot *sl, qk_service s, unsigned i, qk_level to, qk_event_sink *sink);
+void qk__slot_level_changed(qk_slot *sl, qk_service s, unsigned i, qk_level to,
+                            qk_event_sink *sink);
 /* Out of line: moves window i, whose period ended, to the current one, at count 0. */
-void qk_slot_roll_window(qk_slot *sl, qk_service s, unsigned i, int64_t now_ms,
-                         qk_event_sink *sink);
+void qk__slot_roll_window(qk_slot *sl, qk_service s, unsigned i, int64_t now_ms,
+                          qk_event_sink *sink);
 
-static inline void qk_slot_set_used(qk_slot *sl, qk_service s, unsigned i, uint64_t used,
-                                    qk_event_sink *sink)
+static inline void qk__slot_set_used(qk_slot *sl, qk_service s, unsigned i, uint64_t used,
+                                     qk_event_sink *sink)
 {
     qk_window *w = &sl->w[i];
     w->used = used;
-    const qk_level to = qk_window_level(w, used);
+    const qk_level to = qk__window_level(w, used);
     if (to != (qk_level)w->level)
-        qk_slot_level_changed(sl, s, i, to, sink);
+        qk__slot_level_changed(sl, s, i, to, sink);
 }
 
-static inline int qk_slot_consume_refused(const qk_slot *sl, uint64_t n, unsigned flags,
-                                          int *tripped)
+static inline int qk__slot_consume_refused(const qk_slot *sl, uint64_t n, unsigned flags,
+                                           int *tripped)
 {
     for (unsigned i = 0; i < sl->n_windows; i++) {
         const qk_window *w = &sl->w[i];
@@ -92,16 +93,16 @@ static inline int qk_slot_consume_refused(const qk_slot *sl, uint64_t n, unsigne
  * would overflow; nothing counted), QK_ELIMIT (a consume was refused by window *tripped;
  * nothing counted) or QK_EINVAL (set_used of a window the service does not have).
  * Inline so that each operation, whose kind is a constant, compiles to its own short path. */
-static inline __attribute__((always_inline)) int qk_slot_apply(qk_slot *sl, qk_service s,
-                                                               const qk_op *op, int64_t now_ms,
-                                                               qk_event_sink *sink, int *tripped)
+static inline __attribute__((always_inline)) int qk__slot_apply(qk_slot *sl, qk_service s,
+                                                                const qk_op *op, int64_t now_ms,
+                                                                qk_event_sink *sink, int *tripped)
 {
     const unsigned nw = sl->n_windows;
     int overflow = 0;
     /* One pass rolls what ended and, for a record, checks every count before any changes. */
     for (unsigned i = 0; i < nw; i++) {
-        if (qk_window_ended(&sl->w[i], now_ms))
-            qk_slot_roll_window(sl, s, i, now_ms, sink);
+        if (qk__window_ended(&sl->w[i], now_ms))
+            qk__slot_roll_window(sl, s, i, now_ms, sink);
         if (op->kind == QK_OP_RECORD)
             overflow |= op->n > UINT64_MAX - sl->w[i].used;
     }
@@ -113,36 +114,36 @@ static inline __attribute__((always_inline)) int qk_slot_apply(qk_slot *sl, qk_s
         if (overflow)
             return QK_ERANGE;
         for (unsigned i = 0; i < nw; i++)
-            qk_slot_set_used(sl, s, i, sl->w[i].used + op->n, sink);
+            qk__slot_set_used(sl, s, i, sl->w[i].used + op->n, sink);
         break;
     case QK_OP_CONSUME:
-        if (qk_slot_consume_refused(sl, op->n, op->flags, tripped))
+        if (qk__slot_consume_refused(sl, op->n, op->flags, tripped))
             return QK_ELIMIT;
         for (unsigned i = 0; i < nw; i++)
-            qk_slot_set_used(sl, s, i, sl->w[i].used + op->n, sink);
+            qk__slot_set_used(sl, s, i, sl->w[i].used + op->n, sink);
         break;
     case QK_OP_REFUND:
         for (unsigned i = 0; i < nw; i++) {
             const uint64_t used = sl->w[i].used;
-            qk_slot_set_used(sl, s, i, used > op->n ? used - op->n : 0, sink);
+            qk__slot_set_used(sl, s, i, used > op->n ? used - op->n : 0, sink);
         }
         break;
     case QK_OP_SET_USED:
         /* Checked here, under the lock: another process may redefine the service. */
         if (op->window >= nw)
             return QK_EINVAL;
-        qk_slot_set_used(sl, s, op->window, op->n, sink);
+        qk__slot_set_used(sl, s, op->window, op->n, sink);
         break;
     case QK_OP_RESET:
         for (unsigned i = 0; i < nw; i++)
-            qk_slot_set_used(sl, s, i, 0, sink);
+            qk__slot_set_used(sl, s, i, 0, sink);
         break;
     }
     return QK_OK;
 }
 
 /* Journals the slot's state (its first n_copy windows) before an update. */
-static inline void qk_slot_begin(qk_slot *sl, uint64_t epoch, unsigned n_copy)
+static inline void qk__slot_begin(qk_slot *sl, uint64_t epoch, unsigned n_copy)
 {
     sl->undo_epoch = epoch;
     sl->undo_seq = sl->seq;
@@ -157,7 +158,7 @@ static inline void qk_slot_begin(qk_slot *sl, uint64_t epoch, unsigned n_copy)
     atomic_signal_fence(memory_order_seq_cst);
 }
 
-static inline void qk_slot_end(qk_slot *sl)
+static inline void qk__slot_end(qk_slot *sl)
 {
     atomic_signal_fence(memory_order_seq_cst);
     sl->journal++;
@@ -167,14 +168,14 @@ static inline void qk_slot_end(qk_slot *sl)
 /* Repairs a slot whose last owner died holding its lock: an update left half-written is rolled
  * back, unless it belongs to an all-services operation that had committed (epoch <= committed),
  * which is kept. */
-void qk_slot_recover(qk_slot *sl, uint64_t committed_epoch);
+void qk__slot_recover(qk_slot *sl, uint64_t committed_epoch);
 
-/* Gives the slot def's windows, thresholds and reserve (n_windows from qk_service_def_check).
+/* Gives the slot def's windows, thresholds and reserve (n_windows from qk__service_def_check).
  * A window whose period the slot already had keeps its count and bounds. */
-void qk_slot_configure(qk_slot *sl, qk_service s, const qk_service_def *def, unsigned n_windows,
-                       int64_t now_ms, qk_event_sink *sink);
+void qk__slot_configure(qk_slot *sl, qk_service s, const qk_service_def *def, unsigned n_windows,
+                        int64_t now_ms, qk_event_sink *sink);
 
 /* Copies the slot's numbers into out (all but the name). */
-void qk_slot_usage(const qk_slot *sl, qk_service s, int tripped, qk_usage *out);
+void qk__slot_usage(const qk_slot *sl, qk_service s, int tripped, qk_usage *out);
 
 #endif

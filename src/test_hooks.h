@@ -9,6 +9,6 @@ typedef enum {
     QK_TP_SLOT_UPDATED /* a slot's update is written but not committed; its lock is held */
 } qk_test_point;
 
-extern void (*qk_test_hook)(qk_test_point point, uint32_t service);
+extern void (*qk__test_hook)(qk_test_point point, uint32_t service);
 
 #endif

@@ -19,17 +19,17 @@
 
 #ifdef QK_TEST_HOOKS
 #include "test_hooks.h"
-void (*qk_test_hook)(qk_test_point point, uint32_t service);
+void (*qk__test_hook)(qk_test_point point, uint32_t service);
 #define TEST_POINT(point, service)                                                                 \
     do {                                                                                           \
-        if (qk_test_hook != NULL)                                                                  \
-            qk_test_hook((point), (service));                                                      \
+        if (qk__test_hook != NULL)                                                                 \
+            qk__test_hook((point), (service));                                                     \
     } while (0)
 #else
 #define TEST_POINT(point, service) ((void)0)
 #endif
 
-int64_t qk_system_clock_ms(void *ctx)
+int64_t qk__system_clock_ms(void *ctx)
 {
     (void)ctx;
     /* The coarse clock costs a tenth of the precise one and its few milliseconds of resolution
@@ -39,21 +39,22 @@ int64_t qk_system_clock_ms(void *ctx)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-__attribute__((noinline)) int qk_lock_failed(qk_tracker *t, pthread_mutex_t *m, qk_slot *sl, int rc)
+__attribute__((noinline)) int qk__lock_failed(qk_tracker *t, pthread_mutex_t *m, qk_slot *sl,
+                                              int rc)
 {
     if (rc == EOWNERDEAD) {
         /* The snapshot lock guards nothing that can be torn: service_add publishes a slot with
          * one store, and all-services updates are journaled slot by slot. */
         if (sl != NULL)
-            qk_slot_recover(sl, atomic_load(&t->region.hdr->all_op_committed));
+            qk__slot_recover(sl, atomic_load(&t->region.hdr->all_op_committed));
         rc = pthread_mutex_consistent(m);
     }
     if (rc != 0)
-        return qk_fail(QK_ECORRUPT, "cannot take a lock of the state: %s", strerror(rc));
+        return qk__fail(QK_ECORRUPT, "cannot take a lock of the state: %s", strerror(rc));
     return QK_OK;
 }
 
-void qk_deliver(qk_tracker *t, qk_event *ev, size_t n)
+void qk__deliver(qk_tracker *t, qk_event *ev, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         ev[i].name = t->names[ev[i].service];
@@ -63,9 +64,9 @@ void qk_deliver(qk_tracker *t, qk_event *ev, size_t n)
 
 static int check_service(const qk_tracker *t, qk_service s)
 {
-    const uint32_t n = qk_published(t);
+    const uint32_t n = qk__published(t);
     if (s >= n)
-        return qk_fail(QK_ENOENT, "service index %u is not registered (%u services)", s, n);
+        return qk__fail(QK_ENOENT, "service index %u is not registered (%u services)", s, n);
     return QK_OK;
 }
 
@@ -77,11 +78,11 @@ static inline __attribute__((always_inline)) int apply_locked(qk_tracker *t, qk_
 {
     qk_slot *sl = &t->slots[s];
     if (t->journal)
-        qk_slot_begin(sl, epoch, sl->n_windows);
-    const int rc = qk_slot_apply(sl, s, op, now, sink, tripped);
+        qk__slot_begin(sl, epoch, sl->n_windows);
+    const int rc = qk__slot_apply(sl, s, op, now, sink, tripped);
     TEST_POINT(QK_TP_SLOT_UPDATED, s);
     if (t->journal && epoch == 0)
-        qk_slot_end(sl);
+        qk__slot_end(sl);
     return rc;
 }
 
@@ -94,7 +95,7 @@ static inline __attribute__((always_inline)) int run_slot_op(qk_tracker *t, qk_s
     int rc = check_service(t, s);
     if (rc != QK_OK)
         return rc;
-    const int64_t now = qk_read_clock(t);
+    const int64_t now = qk__read_clock(t);
     qk_event ev[QK_EVENTS_PER_SLOT_OP];
     qk_event_sink sink = {t->on_event ? ev : NULL, 0};
     int tripped = -1;
@@ -105,18 +106,18 @@ static inline __attribute__((always_inline)) int run_slot_op(qk_tracker *t, qk_s
     rc = apply_locked(t, s, op, now, &sink, &tripped, 0);
     const int answered = rc == QK_OK || rc == QK_ELIMIT;
     if (out != NULL && answered)
-        qk_slot_usage(&t->slots[s], s, tripped, out);
+        qk__slot_usage(&t->slots[s], s, tripped, out);
     slot_unlock(t, s);
 
     if (out != NULL && answered)
         memcpy(out->name, t->names[s], QK_NAME_MAX);
     if (sink.n > 0)
-        qk_deliver(t, ev, sink.n);
+        qk__deliver(t, ev, sink.n);
     if (rc == QK_ERANGE)
-        return qk_fail(rc, "recording %llu calls to '%s' would overflow a window's count",
-                       (unsigned long long)op->n, t->names[s]);
+        return qk__fail(rc, "recording %llu calls to '%s' would overflow a window's count",
+                        (unsigned long long)op->n, t->names[s]);
     if (rc == QK_EINVAL)
-        return qk_fail(rc, "service '%s' has no window %u", t->names[s], op->window);
+        return qk__fail(rc, "service '%s' has no window %u", t->names[s], op->window);
     return rc; /* QK_ELIMIT is an answer, not a fault: out->tripped tells which window */
 }
 
@@ -124,21 +125,21 @@ static inline __attribute__((always_inline)) int run_slot_op(qk_tracker *t, qk_s
 /* Test-only mutant (tests/mutation): the spec's bug shape. The whole tracker's counts are
  * copied out under the locks (the spec's "cached tracker"), the locks are dropped, the copy is
  * incremented for one service, and the whole copy is written back under the locks again, so a
- * record to any service that lands in between is overwritten. qk_mutant_hook runs in the gap so
+ * record to any service that lands in between is overwritten. qk__mutant_hook runs in the gap so
  * a test can force that interleaving. Never compiled into the real library. */
 #include "mutant.h"
 
-void (*qk_mutant_hook)(void);
+void (*qk__mutant_hook)(void);
 
 static int mutant_racy_record(qk_tracker *t, qk_service s, uint64_t n, qk_usage *out)
 {
     int rc = check_service(t, s);
     if (rc != QK_OK)
         return rc;
-    const uint32_t count = qk_published(t);
+    const uint32_t count = qk__published(t);
     uint64_t(*copy)[QK_MAX_WINDOWS] = calloc(count, sizeof *copy);
     if (copy == NULL)
-        return qk_fail(QK_ENOMEM, "mutant: no memory");
+        return qk__fail(QK_ENOMEM, "mutant: no memory");
 
     if ((rc = lock_all(t, count)) != QK_OK) {
         free(copy);
@@ -148,8 +149,8 @@ static int mutant_racy_record(qk_tracker *t, qk_service s, uint64_t n, qk_usage 
         for (unsigned w = 0; w < t->slots[i].n_windows; w++)
             copy[i][w] = t->slots[i].w[w].used;
     unlock_all(t, count);
-    if (qk_mutant_hook != NULL)
-        qk_mutant_hook();
+    if (qk__mutant_hook != NULL)
+        qk__mutant_hook();
     for (unsigned w = 0; w < t->slots[s].n_windows; w++)
         copy[s][w] += n;
     if ((rc = lock_all(t, count)) != QK_OK) {
@@ -160,7 +161,7 @@ static int mutant_racy_record(qk_tracker *t, qk_service s, uint64_t n, qk_usage 
         for (unsigned w = 0; w < t->slots[i].n_windows; w++)
             t->slots[i].w[w].used = copy[i][w];
     if (out != NULL)
-        qk_slot_usage(&t->slots[s], s, -1, out);
+        qk__slot_usage(&t->slots[s], s, -1, out);
     unlock_all(t, count);
     free(copy);
     if (out != NULL)
@@ -172,7 +173,7 @@ static int mutant_racy_record(qk_tracker *t, qk_service s, uint64_t n, qk_usage 
 int qk_record(qk_tracker *t, qk_service s, uint64_t n, qk_usage *out)
 {
     if (t == NULL || n == 0)
-        return qk_fail(QK_EINVAL, t ? "n must be at least 1" : "tracker is NULL");
+        return qk__fail(QK_EINVAL, t ? "n must be at least 1" : "tracker is NULL");
 #ifdef QK_MUTANT_RACY_RECORD
     return mutant_racy_record(t, s, n, out);
 #endif
@@ -183,9 +184,9 @@ int qk_record(qk_tracker *t, qk_service s, uint64_t n, qk_usage *out)
 int qk_try_consume(qk_tracker *t, qk_service s, uint64_t n, unsigned flags, qk_usage *out)
 {
     if (t == NULL || n == 0)
-        return qk_fail(QK_EINVAL, t ? "n must be at least 1" : "tracker is NULL");
+        return qk__fail(QK_EINVAL, t ? "n must be at least 1" : "tracker is NULL");
     if (flags & ~(unsigned)QK_PRIORITY)
-        return qk_fail(QK_EINVAL, "unknown flag bits 0x%x", flags & ~(unsigned)QK_PRIORITY);
+        return qk__fail(QK_EINVAL, "unknown flag bits 0x%x", flags & ~(unsigned)QK_PRIORITY);
     const qk_op op = {QK_OP_CONSUME, n, flags, 0};
     return run_slot_op(t, s, &op, out);
 }
@@ -193,7 +194,7 @@ int qk_try_consume(qk_tracker *t, qk_service s, uint64_t n, unsigned flags, qk_u
 int qk_refund(qk_tracker *t, qk_service s, uint64_t n)
 {
     if (t == NULL || n == 0)
-        return qk_fail(QK_EINVAL, t ? "n must be at least 1" : "tracker is NULL");
+        return qk__fail(QK_EINVAL, t ? "n must be at least 1" : "tracker is NULL");
     const qk_op op = {QK_OP_REFUND, n, 0, 0};
     return run_slot_op(t, s, &op, NULL);
 }
@@ -201,7 +202,7 @@ int qk_refund(qk_tracker *t, qk_service s, uint64_t n)
 int qk_peek(qk_tracker *t, qk_service s, qk_usage *out)
 {
     if (t == NULL || out == NULL)
-        return qk_fail(QK_EINVAL, t ? "out is NULL" : "tracker is NULL");
+        return qk__fail(QK_EINVAL, t ? "out is NULL" : "tracker is NULL");
     const qk_op op = {QK_OP_PEEK, 0, 0, 0};
     return run_slot_op(t, s, &op, out);
 }
@@ -209,7 +210,7 @@ int qk_peek(qk_tracker *t, qk_service s, qk_usage *out)
 int qk_set_used(qk_tracker *t, qk_service s, unsigned window, uint64_t used)
 {
     if (t == NULL)
-        return qk_fail(QK_EINVAL, "tracker is NULL");
+        return qk__fail(QK_EINVAL, "tracker is NULL");
     const qk_op op = {QK_OP_SET_USED, used, 0, window};
     return run_slot_op(t, s, &op, NULL);
 }
@@ -217,7 +218,7 @@ int qk_set_used(qk_tracker *t, qk_service s, unsigned window, uint64_t used)
 int qk_reset(qk_tracker *t, qk_service s)
 {
     if (t == NULL)
-        return qk_fail(QK_EINVAL, "tracker is NULL");
+        return qk__fail(QK_EINVAL, "tracker is NULL");
     const qk_op op = {QK_OP_RESET, 0, 0, 0};
     return run_slot_op(t, s, &op, NULL);
 }
@@ -227,17 +228,17 @@ int qk_reset(qk_tracker *t, qk_service s)
  * shared file the pass is one journal epoch: a crash part-way rolls every slot back. */
 static int run_all_op(qk_tracker *t, const qk_op *op, qk_usage *out, size_t cap, size_t *count)
 {
-    const int64_t now = qk_read_clock(t);
+    const int64_t now = qk__read_clock(t);
     qk_event *ev = NULL;
 
     int rc = snapshot_lock(t);
     if (rc != QK_OK)
         return rc;
-    const uint32_t n = qk_published(t); /* stable: service_add needs the snapshot lock */
+    const uint32_t n = qk__published(t); /* stable: service_add needs the snapshot lock */
     if (out != NULL && cap < n) {
         snapshot_unlock(t);
         *count = n;
-        return qk_fail(QK_ERANGE, "snapshot needs room for %u services, got %zu", n, cap);
+        return qk__fail(QK_ERANGE, "snapshot needs room for %u services, got %zu", n, cap);
     }
     /* Allocated before any slot lock: slot locks are leaves. A roll lowers a level at most once
      * per window. */
@@ -245,7 +246,7 @@ static int run_all_op(qk_tracker *t, const qk_op *op, qk_usage *out, size_t cap,
         ev = malloc((size_t)n * QK_MAX_WINDOWS * sizeof *ev);
         if (ev == NULL) {
             snapshot_unlock(t);
-            return qk_fail(QK_ENOMEM, "no memory for the events of %u services", n);
+            return qk__fail(QK_ENOMEM, "no memory for the events of %u services", n);
         }
     }
     rc = lock_slots(t, n);
@@ -262,12 +263,12 @@ static int run_all_op(qk_tracker *t, const qk_op *op, qk_usage *out, size_t cap,
         int unused = -1;
         apply_locked(t, s, op, now, &sink, &unused, epoch);
         if (out != NULL)
-            qk_slot_usage(&t->slots[s], s, -1, &out[s]);
+            qk__slot_usage(&t->slots[s], s, -1, &out[s]);
     }
     if (t->journal) {
         atomic_store(&t->region.hdr->all_op_committed, epoch);
         for (uint32_t s = 0; s < n; s++)
-            qk_slot_end(&t->slots[s]);
+            qk__slot_end(&t->slots[s]);
     }
     unlock_all(t, n);
 
@@ -277,7 +278,7 @@ static int run_all_op(qk_tracker *t, const qk_op *op, qk_usage *out, size_t cap,
     if (count != NULL)
         *count = n;
     if (sink.n > 0)
-        qk_deliver(t, ev, sink.n);
+        qk__deliver(t, ev, sink.n);
     free(ev);
     return QK_OK;
 }
@@ -285,7 +286,7 @@ static int run_all_op(qk_tracker *t, const qk_op *op, qk_usage *out, size_t cap,
 int qk_reset_all(qk_tracker *t)
 {
     if (t == NULL)
-        return qk_fail(QK_EINVAL, "tracker is NULL");
+        return qk__fail(QK_EINVAL, "tracker is NULL");
     const qk_op op = {QK_OP_RESET, 0, 0, 0};
     return run_all_op(t, &op, NULL, 0, NULL);
 }
@@ -293,9 +294,9 @@ int qk_reset_all(qk_tracker *t)
 int qk_snapshot(qk_tracker *t, qk_usage *out, size_t cap, size_t *count)
 {
     if (t == NULL || count == NULL || (out == NULL && cap > 0))
-        return qk_fail(QK_EINVAL, t == NULL       ? "tracker is NULL"
-                                  : count == NULL ? "count is NULL"
-                                                  : "out is NULL but cap is not 0");
+        return qk__fail(QK_EINVAL, t == NULL       ? "tracker is NULL"
+                                   : count == NULL ? "count is NULL"
+                                                   : "out is NULL but cap is not 0");
     const qk_op op = {QK_OP_PEEK, 0, 0, 0};
     /* out may be NULL with cap 0: a query for the number needed, answered with QK_ERANGE when
      * there are services. */
@@ -303,7 +304,7 @@ int qk_snapshot(qk_tracker *t, qk_usage *out, size_t cap, size_t *count)
     return run_all_op(t, &op, out ? out : &none, cap, count);
 }
 
-int qk_find_name(const qk_tracker *t, const char *name, uint32_t n)
+int qk__find_name(const qk_tracker *t, const char *name, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++)
         if (strcmp(t->names[i], name) == 0)
@@ -311,15 +312,15 @@ int qk_find_name(const qk_tracker *t, const char *name, uint32_t n)
     return -1;
 }
 
-void qk_add_locked(qk_tracker *t, const qk_service_def *def, unsigned n_windows, int64_t now)
+void qk__add_locked(qk_tracker *t, const qk_service_def *def, unsigned n_windows, int64_t now)
 {
-    const uint32_t n = qk_published(t);
+    const uint32_t n = qk__published(t);
     qk_slot *sl = &t->slots[n];
     qk_event_sink none = {NULL, 0}; /* a new window starts at OK: no level changes */
     sl->n_windows = 0;
     sl->journal = 0;
     sl->seq = 0;
-    qk_slot_configure(sl, n, def, n_windows, now, &none);
+    qk__slot_configure(sl, n, def, n_windows, now, &none);
     memset(t->names[n], 0, QK_NAME_MAX);
     strcpy(t->names[n], def->name);
     /* Slot n is invisible to other threads, and processes, until this store. */
@@ -329,22 +330,22 @@ void qk_add_locked(qk_tracker *t, const qk_service_def *def, unsigned n_windows,
 int qk_service_add(qk_tracker *t, const qk_service_def *def, qk_service *out)
 {
     if (t == NULL || def == NULL)
-        return qk_fail(QK_EINVAL, t ? "service definition is NULL" : "tracker is NULL");
-    const int n_windows = qk_service_def_check(def);
+        return qk__fail(QK_EINVAL, t ? "service definition is NULL" : "tracker is NULL");
+    const int n_windows = qk__service_def_check(def);
     if (n_windows < 0)
         return n_windows;
-    const int64_t now = qk_read_clock(t);
+    const int64_t now = qk__read_clock(t);
 
     int rc = snapshot_lock(t);
     if (rc != QK_OK)
         return rc;
-    const uint32_t n = qk_published(t);
-    if (qk_find_name(t, def->name, n) >= 0)
-        rc = qk_fail(QK_EEXIST, "service '%s' is already registered", def->name);
+    const uint32_t n = qk__published(t);
+    if (qk__find_name(t, def->name, n) >= 0)
+        rc = qk__fail(QK_EEXIST, "service '%s' is already registered", def->name);
     else if (n == t->capacity)
-        rc = qk_fail(QK_EFULL, "cannot add '%s': all %u slots are in use", def->name, n);
+        rc = qk__fail(QK_EFULL, "cannot add '%s': all %u slots are in use", def->name, n);
     else
-        qk_add_locked(t, def, (unsigned)n_windows, now);
+        qk__add_locked(t, def, (unsigned)n_windows, now);
     snapshot_unlock(t);
     if (rc == QK_OK && out != NULL)
         *out = n;
@@ -354,15 +355,15 @@ int qk_service_add(qk_tracker *t, const qk_service_def *def, qk_service *out)
 int qk_service_find(const qk_tracker *t, const char *name, qk_service *out)
 {
     if (t == NULL || name == NULL || out == NULL)
-        return qk_fail(QK_EINVAL, "%s is NULL", t == NULL ? "tracker" : name ? "out" : "name");
-    const int i = qk_find_name(t, name, qk_published(t));
+        return qk__fail(QK_EINVAL, "%s is NULL", t == NULL ? "tracker" : name ? "out" : "name");
+    const int i = qk__find_name(t, name, qk__published(t));
     if (i < 0)
-        return qk_fail(QK_ENOENT, "no service named '%.*s'", QK_NAME_MAX, name);
+        return qk__fail(QK_ENOENT, "no service named '%.*s'", QK_NAME_MAX, name);
     *out = (qk_service)i;
     return QK_OK;
 }
 
 size_t qk_service_count(const qk_tracker *t)
 {
-    return t ? qk_published(t) : 0;
+    return t ? qk__published(t) : 0;
 }

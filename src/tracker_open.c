@@ -13,8 +13,8 @@ static int read_options(qk_options *o, const qk_options *in)
 {
     static const size_t size_by_version[] = {0, offsetof(qk_options, path), sizeof(qk_options)};
     if (in->version == 0 || in->version > QK_OPTIONS_VERSION)
-        return qk_fail(QK_EINVAL, "options version %u is not supported (this library: 1 to %d)",
-                       in->version, QK_OPTIONS_VERSION);
+        return qk__fail(QK_EINVAL, "options version %u is not supported (this library: 1 to %d)",
+                        in->version, QK_OPTIONS_VERSION);
     *o = (qk_options)QK_OPTIONS_INIT;
     memcpy(o, in, size_by_version[in->version]);
     return QK_OK;
@@ -23,24 +23,24 @@ static int read_options(qk_options *o, const qk_options *in)
 static int check_options(const qk_options *o)
 {
     if (o->services == NULL && o->n_services > 0)
-        return qk_fail(QK_EINVAL, "services is NULL but n_services is %zu", o->n_services);
+        return qk__fail(QK_EINVAL, "services is NULL but n_services is %zu", o->n_services);
     const size_t capacity = o->capacity ? o->capacity : o->n_services;
     if (capacity == 0 && o->path == NULL)
-        return qk_fail(QK_EINVAL, "capacity is 0: no service could ever be added");
+        return qk__fail(QK_EINVAL, "capacity is 0: no service could ever be added");
     if (capacity < o->n_services)
-        return qk_fail(QK_EINVAL, "capacity %zu is below n_services %zu", capacity, o->n_services);
+        return qk__fail(QK_EINVAL, "capacity %zu is below n_services %zu", capacity, o->n_services);
     if (capacity > QK_CAPACITY_MAX)
-        return qk_fail(QK_EINVAL, "capacity %zu is above the maximum %u", capacity,
-                       (unsigned)QK_CAPACITY_MAX);
+        return qk__fail(QK_EINVAL, "capacity %zu is above the maximum %u", capacity,
+                        (unsigned)QK_CAPACITY_MAX);
     if (o->mode > 07777)
-        return qk_fail(QK_EINVAL, "mode 0%o has bits beyond 07777", o->mode);
+        return qk__fail(QK_EINVAL, "mode 0%o has bits beyond 07777", o->mode);
     for (size_t i = 0; i < o->n_services; i++) {
-        const int rc = qk_service_def_check(&o->services[i]);
+        const int rc = qk__service_def_check(&o->services[i]);
         if (rc < 0)
             return rc;
         for (size_t j = 0; j < i; j++)
             if (strcmp(o->services[j].name, o->services[i].name) == 0)
-                return qk_fail(QK_EEXIST, "service '%s' is defined twice", o->services[i].name);
+                return qk__fail(QK_EEXIST, "service '%s' is defined twice", o->services[i].name);
     }
     return QK_OK;
 }
@@ -48,16 +48,16 @@ static int check_options(const qk_options *o)
 /* A file other processes are using: their slots can only be read under their locks. */
 static int check_warm_slots(qk_tracker *t)
 {
-    const uint32_t n = qk_published(t);
+    const uint32_t n = qk__published(t);
     for (uint32_t s = 0; s < n; s++) {
         char why[160];
         int rc = slot_lock(t, s);
         if (rc != QK_OK)
             return rc;
-        rc = qk_region_check_slot(&t->slots[s], t->names[s], s, why, sizeof why);
+        rc = qk__region_check_slot(&t->slots[s], t->names[s], s, why, sizeof why);
         slot_unlock(t, s);
         if (rc != QK_OK)
-            return qk_fail(rc, "state file: %s", why);
+            return qk__fail(rc, "state file: %s", why);
     }
     return QK_OK;
 }
@@ -76,28 +76,29 @@ static const qk_service_def *configured(const qk_options *o, const char *name)
  * error: everything that can fail happens before the first change. */
 static int reconcile(qk_tracker *t, const qk_options *o, qk_event **events, size_t *n_events)
 {
-    const int64_t now = qk_read_clock(t);
+    const int64_t now = qk__read_clock(t);
     /* Names and room are checked and the missing services added in one hold of the snapshot
      * lock, which serialises with qk_service_add in every process sharing the file. */
     int rc = snapshot_lock(t);
     if (rc != QK_OK)
         return rc;
-    const uint32_t stored = qk_published(t);
+    const uint32_t stored = qk__published(t);
     size_t missing = 0;
     for (size_t i = 0; i < o->n_services; i++)
-        missing += qk_find_name(t, o->services[i].name, stored) < 0;
+        missing += qk__find_name(t, o->services[i].name, stored) < 0;
     qk_event *ev = NULL;
     if (missing > t->capacity - stored)
-        rc = qk_fail(QK_EFULL,
-                     "the state file has room for %u services; %u are stored and %zu more are "
-                     "configured",
-                     t->capacity, stored, missing);
+        rc = qk__fail(QK_EFULL,
+                      "the state file has room for %u services; %u are stored and %zu more are "
+                      "configured",
+                      t->capacity, stored, missing);
     else if (t->on_event != NULL && stored > 0 &&
              (ev = malloc((size_t)stored * QK_EVENTS_PER_SLOT_OP * sizeof *ev)) == NULL)
-        rc = qk_fail(QK_ENOMEM, "no memory for the events of %u services", stored);
+        rc = qk__fail(QK_ENOMEM, "no memory for the events of %u services", stored);
     for (size_t i = 0; rc == QK_OK && i < o->n_services; i++)
-        if (qk_find_name(t, o->services[i].name, stored) < 0)
-            qk_add_locked(t, &o->services[i], (unsigned)qk_service_def_check(&o->services[i]), now);
+        if (qk__find_name(t, o->services[i].name, stored) < 0)
+            qk__add_locked(t, &o->services[i], (unsigned)qk__service_def_check(&o->services[i]),
+                           now);
     snapshot_unlock(t);
     if (rc != QK_OK)
         return rc;
@@ -111,13 +112,13 @@ static int reconcile(qk_tracker *t, const qk_options *o, qk_event **events, size
             return rc;
         }
         qk_slot *sl = &t->slots[s];
-        qk_slot_begin(sl, 0, QK_MAX_WINDOWS);
+        qk__slot_begin(sl, 0, QK_MAX_WINDOWS);
         const qk_op roll = {QK_OP_PEEK, 0, 0, 0};
         int unused = -1;
-        qk_slot_apply(sl, s, &roll, now, &sink, &unused);
+        qk__slot_apply(sl, s, &roll, now, &sink, &unused);
         if (def != NULL)
-            qk_slot_configure(sl, s, def, (unsigned)qk_service_def_check(def), now, &sink);
-        qk_slot_end(sl);
+            qk__slot_configure(sl, s, def, (unsigned)qk__service_def_check(def), now, &sink);
+        qk__slot_end(sl);
         slot_unlock(t, s);
     }
     *events = ev;
@@ -128,7 +129,7 @@ static int reconcile(qk_tracker *t, const qk_options *o, qk_event **events, size
 int qk_tracker_new(qk_tracker **out, const qk_options *opts)
 {
     if (out == NULL || opts == NULL)
-        return qk_fail(QK_EINVAL, "%s is NULL", out ? "options" : "out");
+        return qk__fail(QK_EINVAL, "%s is NULL", out ? "options" : "out");
     qk_options o;
     int rc = read_options(&o, opts);
     if (rc == QK_OK)
@@ -138,16 +139,16 @@ int qk_tracker_new(qk_tracker **out, const qk_options *opts)
 
     qk_tracker *t = calloc(1, sizeof *t);
     if (t == NULL)
-        return qk_fail(QK_ENOMEM, "no memory for the tracker");
-    t->clock = o.clock ? o.clock : qk_system_clock_ms;
+        return qk__fail(QK_ENOMEM, "no memory for the tracker");
+    t->clock = o.clock ? o.clock : qk__system_clock_ms;
     t->clock_ctx = o.clock_ctx;
     t->on_event = o.on_event;
     t->payload = o.payload;
     const uint32_t capacity = (uint32_t)(o.capacity ? o.capacity : o.n_services);
     int created = 1, cold = 1;
-    rc = o.path ? qk_region_open_file(&t->region, o.path, o.mode ? o.mode : 0600, capacity,
-                                      &created, &cold)
-                : qk_region_new_private(&t->region, capacity);
+    rc = o.path ? qk__region_open_file(&t->region, o.path, o.mode ? o.mode : 0600, capacity,
+                                       &created, &cold)
+                : qk__region_new_private(&t->region, capacity);
     if (rc != QK_OK) {
         free(t);
         return rc;
@@ -160,22 +161,22 @@ int qk_tracker_new(qk_tracker **out, const qk_options *opts)
     qk_event *ev = NULL;
     size_t n_ev = 0;
     if (created) {
-        const int64_t now = qk_read_clock(t);
+        const int64_t now = qk__read_clock(t);
         for (size_t i = 0; i < o.n_services; i++)
-            qk_add_locked(t, &o.services[i], (unsigned)qk_service_def_check(&o.services[i]), now);
+            qk__add_locked(t, &o.services[i], (unsigned)qk__service_def_check(&o.services[i]), now);
     } else {
         rc = cold ? QK_OK : check_warm_slots(t);
         if (rc == QK_OK)
             rc = reconcile(t, &o, &ev, &n_ev);
     }
-    qk_region_open_done(&t->region);
+    qk__region_open_done(&t->region);
     if (rc != QK_OK) {
-        qk_region_free(&t->region);
+        qk__region_free(&t->region);
         free(t);
         return rc;
     }
     if (n_ev > 0)
-        qk_deliver(t, ev, n_ev);
+        qk__deliver(t, ev, n_ev);
     free(ev);
     *out = t;
     return QK_OK;
@@ -184,7 +185,7 @@ int qk_tracker_new(qk_tracker **out, const qk_options *opts)
 void qk_tracker_free(qk_tracker *t)
 {
     if (t != NULL) {
-        qk_region_free(&t->region);
+        qk__region_free(&t->region);
         free(t);
     }
 }
@@ -192,8 +193,8 @@ void qk_tracker_free(qk_tracker *t)
 int qk_tracker_flush(qk_tracker *t)
 {
     if (t == NULL)
-        return qk_fail(QK_EINVAL, "tracker is NULL");
-    return qk_region_flush(&t->region);
+        return qk__fail(QK_EINVAL, "tracker is NULL");
+    return qk__region_flush(&t->region);
 }
 
 /* fork(): a private tracker's mutexes are copied into the child in whatever state the parent's
@@ -204,13 +205,13 @@ void qk_atfork_prepare(qk_tracker *t)
 {
     /* Unpublished slots are never locked, and the snapshot lock keeps the count still. */
     if (t != NULL && !t->journal)
-        lock_all(t, qk_published(t));
+        lock_all(t, qk__published(t));
 }
 
 void qk_atfork_parent(qk_tracker *t)
 {
     if (t != NULL && !t->journal)
-        unlock_all(t, qk_published(t));
+        unlock_all(t, qk__published(t));
 }
 
 void qk_atfork_child(qk_tracker *t)
@@ -218,9 +219,9 @@ void qk_atfork_child(qk_tracker *t)
     if (t == NULL || t->journal)
         return;
     for (uint32_t s = t->capacity; s-- > 0;)
-        qk_region_init_mutex(&t->region, &t->slots[s].lock);
-    for (uint32_t s = qk_published(t); s-- > 0;)
-        qk_lockorder_release(QK_RANK_SLOT(s));
-    qk_region_init_mutex(&t->region, &t->region.hdr->snapshot_lock);
-    qk_lockorder_release(QK_RANK_SNAPSHOT);
+        qk__region_init_mutex(&t->region, &t->slots[s].lock);
+    for (uint32_t s = qk__published(t); s-- > 0;)
+        qk__lockorder_release(QK_RANK_SLOT(s));
+    qk__region_init_mutex(&t->region, &t->region.hdr->snapshot_lock);
+    qk__lockorder_release(QK_RANK_SNAPSHOT);
 }

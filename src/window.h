@@ -19,13 +19,13 @@ typedef struct {
     uint8_t level;
 } qk_window;
 
-void qk_window_init(qk_window *w, qk_period period, uint64_t limit, unsigned warn_pct,
-                    unsigned critical_pct, int64_t now_ms);
+void qk__window_init(qk_window *w, qk_period period, uint64_t limit, unsigned warn_pct,
+                     unsigned critical_pct, int64_t now_ms);
 
 /* Smallest count c with c*100 >= pct*limit, without overflow. */
-uint64_t qk_threshold_count(uint64_t limit, unsigned pct);
+uint64_t qk__threshold_count(uint64_t limit, unsigned pct);
 
-static inline qk_level qk_window_level(const qk_window *w, uint64_t used)
+static inline qk_level qk__window_level(const qk_window *w, uint64_t used)
 {
     if (used >= w->limit)
         return QK_LEVEL_EXHAUSTED;
@@ -39,19 +39,19 @@ static inline qk_level qk_window_level(const qk_window *w, uint64_t used)
 /* Whether now_ms has passed the window's end. A time before the window's start (a clock
  * stepped back, or read before a racing thread rolled the window) never moves it backwards: it
  * counts in the current window. QK_NEVER is the end of a window that never ends. */
-static inline int qk_window_ended(const qk_window *w, int64_t now_ms)
+static inline int qk__window_ended(const qk_window *w, int64_t now_ms)
 {
     return now_ms >= w->end_ms && w->end_ms != QK_NEVER;
 }
 
 /* Moves the window forward when it has ended and reports whether it did. The caller sets the
  * count to 0 and updates the level. */
-static inline int qk_window_roll(qk_window *w, int64_t now_ms)
+static inline int qk__window_roll(qk_window *w, int64_t now_ms)
 {
-    if (!qk_window_ended(w, now_ms))
+    if (!qk__window_ended(w, now_ms))
         return 0;
-    w->start_ms = qk_period_start((qk_period)w->period, now_ms);
-    w->end_ms = qk_period_end((qk_period)w->period, w->start_ms);
+    w->start_ms = qk__period_start((qk_period)w->period, now_ms);
+    w->end_ms = qk__period_end((qk_period)w->period, w->start_ms);
     return 1;
 }
 

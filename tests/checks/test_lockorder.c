@@ -33,47 +33,47 @@
 
 Test(lockorder, slot_then_snapshot_aborts, .signal = SIGABRT)
 {
-    qk_lockorder_acquire(SLOT(0));
-    qk_lockorder_acquire(SNAP);
+    qk__lockorder_acquire(SLOT(0));
+    qk__lockorder_acquire(SNAP);
 }
 
 Test(lockorder, slot_2_then_slot_1_under_snapshot_aborts, .signal = SIGABRT)
 {
-    qk_lockorder_acquire(SNAP);
-    qk_lockorder_acquire(SLOT(2));
-    qk_lockorder_acquire(SLOT(1));
+    qk__lockorder_acquire(SNAP);
+    qk__lockorder_acquire(SLOT(2));
+    qk__lockorder_acquire(SLOT(1));
 }
 
 Test(lockorder, two_slots_outside_the_snapshot_path_abort, .signal = SIGABRT)
 {
     /* Ascending, but without the snapshot lock: two single-service operations nested. */
-    qk_lockorder_acquire(SLOT(1));
-    qk_lockorder_acquire(SLOT(2));
+    qk__lockorder_acquire(SLOT(1));
+    qk__lockorder_acquire(SLOT(2));
 }
 
 Test(lockorder, the_same_slot_twice_aborts, .signal = SIGABRT)
 {
-    qk_lockorder_acquire(SNAP);
-    qk_lockorder_acquire(SLOT(3));
-    qk_lockorder_acquire(SLOT(3));
+    qk__lockorder_acquire(SNAP);
+    qk__lockorder_acquire(SLOT(3));
+    qk__lockorder_acquire(SLOT(3));
 }
 
 Test(lockorder, the_snapshot_lock_twice_aborts, .signal = SIGABRT)
 {
-    qk_lockorder_acquire(SNAP);
-    qk_lockorder_acquire(SNAP);
+    qk__lockorder_acquire(SNAP);
+    qk__lockorder_acquire(SNAP);
 }
 
 Test(lockorder, releasing_out_of_order_aborts, .signal = SIGABRT)
 {
-    qk_lockorder_acquire(SNAP);
-    qk_lockorder_acquire(SLOT(0));
-    qk_lockorder_release(SNAP);
+    qk__lockorder_acquire(SNAP);
+    qk__lockorder_acquire(SLOT(0));
+    qk__lockorder_release(SNAP);
 }
 
 Test(lockorder, releasing_a_lock_not_held_aborts, .signal = SIGABRT)
 {
-    qk_lockorder_release(SLOT(4));
+    qk__lockorder_release(SLOT(4));
 }
 
 /* ---- the messages: each abort names both locks ---- */
@@ -110,21 +110,21 @@ static void expect_abort_saying(scenario fn, const char *want)
 
 static void inv_slot_snapshot(void)
 {
-    qk_lockorder_acquire(SLOT(0));
-    qk_lockorder_acquire(SNAP);
+    qk__lockorder_acquire(SLOT(0));
+    qk__lockorder_acquire(SNAP);
 }
 
 static void inv_slot2_slot1(void)
 {
-    qk_lockorder_acquire(SNAP);
-    qk_lockorder_acquire(SLOT(2));
-    qk_lockorder_acquire(SLOT(1));
+    qk__lockorder_acquire(SNAP);
+    qk__lockorder_acquire(SLOT(2));
+    qk__lockorder_acquire(SLOT(1));
 }
 
 static void inv_two_slots(void)
 {
-    qk_lockorder_acquire(SLOT(1));
-    qk_lockorder_acquire(SLOT(2));
+    qk__lockorder_acquire(SLOT(1));
+    qk__lockorder_acquire(SLOT(2));
 }
 
 Test(lockorder, each_abort_names_both_locks)
@@ -169,7 +169,7 @@ static qk_tracker *tracker3(qk_event_fn fn)
  * running under a slot lock would: a callback delivered before the unlock, say. */
 static void hold_slot(qk_tracker *t, qk_service s)
 {
-    qk_lockorder_acquire(SLOT(s));
+    qk__lockorder_acquire(SLOT(s));
     pthread_mutex_lock(&t->slots[s].lock);
 }
 
@@ -229,27 +229,27 @@ Test(lockorder, the_library_abort_names_both_locks)
 Test(lockorder, the_legal_orders_pass)
 {
     /* All-services pass: snapshot, then ascending slots (gaps allowed), released in reverse. */
-    qk_lockorder_acquire(SNAP);
+    qk__lockorder_acquire(SNAP);
     for (int64_t s = 0; s < 100; s += 3)
-        qk_lockorder_acquire(SLOT(s));
+        qk__lockorder_acquire(SLOT(s));
     for (int64_t s = 99; s >= 0; s -= 3)
-        qk_lockorder_release(SLOT(s));
-    qk_lockorder_release(SNAP);
+        qk__lockorder_release(SLOT(s));
+    qk__lockorder_release(SNAP);
     /* Single-service operations, one after another, in any index order. */
-    qk_lockorder_acquire(SLOT(7));
-    qk_lockorder_release(SLOT(7));
-    qk_lockorder_acquire(SLOT(2));
-    qk_lockorder_release(SLOT(2));
+    qk__lockorder_acquire(SLOT(7));
+    qk__lockorder_release(SLOT(7));
+    qk__lockorder_acquire(SLOT(2));
+    qk__lockorder_release(SLOT(2));
     /* service_add: the snapshot lock alone. */
-    qk_lockorder_acquire(SNAP);
-    qk_lockorder_release(SNAP);
+    qk__lockorder_acquire(SNAP);
+    qk__lockorder_release(SNAP);
     /* Deep: a snapshot of 100,000 services (the checker keeps runs of ranks, not a stack). */
-    qk_lockorder_acquire(SNAP);
+    qk__lockorder_acquire(SNAP);
     for (int64_t s = 0; s < 100000; s++)
-        qk_lockorder_acquire(SLOT(s));
+        qk__lockorder_acquire(SLOT(s));
     for (int64_t s = 100000; s-- > 0;)
-        qk_lockorder_release(SLOT(s));
-    qk_lockorder_release(SNAP);
+        qk__lockorder_release(SLOT(s));
+    qk__lockorder_release(SNAP);
 }
 
 /* Calls back into the tracker from the callback: every call takes its locks afresh, legal only

@@ -12,9 +12,9 @@
 
 Test(lockorder_off, inversions_compile_to_nothing)
 {
-    qk_lockorder_acquire(QK_RANK_SLOT(2));
-    qk_lockorder_acquire(QK_RANK_SLOT(1));
-    qk_lockorder_acquire(QK_RANK_SNAPSHOT);
-    qk_lockorder_release(QK_RANK_SLOT(9));
+    qk__lockorder_acquire(QK_RANK_SLOT(2));
+    qk__lockorder_acquire(QK_RANK_SLOT(1));
+    qk__lockorder_acquire(QK_RANK_SNAPSHOT);
+    qk__lockorder_release(QK_RANK_SLOT(9));
     cr_assert(1, "no abort");
 }

@@ -1,4 +1,4 @@
-/* libFuzzer harness over the state file's validation (issue 5, item 6): qk_region_check
+/* libFuzzer harness over the state file's validation (issue 5, item 6): qk__region_check
  * (src/region.h) is what stands between an arbitrary file on disk and code that trusts it.
  * Built with clang -fsanitize=fuzzer,address,undefined together with the library's sources.
  *
@@ -58,9 +58,9 @@ static void use_like_a_tracker(unsigned char *image, size_t size)
     /* A cold open: roll every open journal back, or forward when its epoch committed. */
     const uint64_t committed = atomic_load(&h->all_op_committed);
     for (uint32_t s = 0; s < n; s++)
-        qk_slot_recover(&slots[s], committed);
+        qk__slot_recover(&slots[s], committed);
     char why[160];
-    if (qk_region_check(image, size, why, sizeof why) != QK_OK)
+    if (qk__region_check(image, size, why, sizeof why) != QK_OK)
         fail("a validated image no longer validates after the cold-open repair", why);
 
     /* Then what operations do with it. */
@@ -71,13 +71,13 @@ static void use_like_a_tracker(unsigned char *image, size_t size)
         const qk_op peek = {QK_OP_PEEK, 0, 0, 0};
         const qk_op record = {QK_OP_RECORD, 1, 0, 0};
         const qk_op consume = {QK_OP_CONSUME, 1, 0, 0};
-        qk_slot_apply(&slots[s], s, &peek, NOW_1, &sink, &tripped);
+        qk__slot_apply(&slots[s], s, &peek, NOW_1, &sink, &tripped);
         sink.n = 0;
-        qk_slot_apply(&slots[s], s, &record, NOW_1, &sink, &tripped);
+        qk__slot_apply(&slots[s], s, &record, NOW_1, &sink, &tripped);
         sink.n = 0;
-        qk_slot_apply(&slots[s], s, &consume, NOW_2, &sink, &tripped);
+        qk__slot_apply(&slots[s], s, &consume, NOW_2, &sink, &tripped);
         qk_usage u;
-        qk_slot_usage(&slots[s], s, tripped, &u);
+        qk__slot_usage(&slots[s], s, tripped, &u);
         if (u.n_windows == 0 || u.n_windows > QK_MAX_WINDOWS)
             fail("a slot in use has an impossible window count", NULL);
     }
@@ -92,16 +92,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     char why[160];
     memset(why, 0x55, sizeof why);
-    const int rc = qk_region_check(buf, size, why, sizeof why);
+    const int rc = qk__region_check(buf, size, why, sizeof why);
     if (rc != QK_OK && rc != QK_ECORRUPT)
-        fail("qk_region_check returned neither QK_OK nor QK_ECORRUPT", NULL);
+        fail("qk__region_check returned neither QK_OK nor QK_ECORRUPT", NULL);
     if (memcmp(buf, data, size) != 0)
-        fail("qk_region_check changed the image", NULL);
+        fail("qk__region_check changed the image", NULL);
     if (rc == QK_ECORRUPT && (memchr(why, '\0', sizeof why) == NULL || why[0] == '\0'))
         fail("QK_ECORRUPT without a terminated reason", NULL);
     if (rc == QK_OK) {
         const qk_header *h = buf;
-        if (size < qk_region_size(h->capacity) || atomic_load(&h->n_services) > h->capacity)
+        if (size < qk__region_size(h->capacity) || atomic_load(&h->n_services) > h->capacity)
             fail("an image too small for its own header passed", NULL);
         if (repair_mode)
             use_like_a_tracker(buf, size);

@@ -6,7 +6,7 @@
  *   seed-open-journal  seed-full as a crash leaves it: slot 1 mid-update (odd journal, the undo
  *                      copy holding the state before), a legitimate image;
  *   seed-truncated     the first 100 bytes of seed-full.
- * Exits 1 if a full seed does not pass qk_region_check, since the corpus would then teach the
+ * Exits 1 if a full seed does not pass qk__region_check, since the corpus would then teach the
  * fuzzer nothing about valid files. Usage: make_seeds DIR */
 #include <errno.h>
 #include <fcntl.h>
@@ -86,7 +86,7 @@ static int must_pass(const char *name, const unsigned char *image, size_t size)
         return 1;
     memcpy(copy, image, size);
     char why[160];
-    const int rc = qk_region_check(copy, size, why, sizeof why);
+    const int rc = qk__region_check(copy, size, why, sizeof why);
     free(copy);
     if (rc != QK_OK)
         fprintf(stderr, "make_seeds: %s does not validate: %s\n", name, why);

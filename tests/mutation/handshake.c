@@ -1,7 +1,7 @@
 /* The mutant's handshake: forces the spec's losing interleaving, deterministically.
  *
  * The mutant qk_record (src/tracker.c, QK_MUTANT_RACY_RECORD) copies every count out under the
- * locks, unlocks, calls qk_mutant_hook, then adds its calls to the copy and writes the whole copy
+ * locks, unlocks, calls qk__mutant_hook, then adds its calls to the copy and writes the whole copy
  * back. This hook is a two-party rendezvous: the first thread to arrive waits for a second; when
  * one comes, both go on. Both copies were then taken before either write-back, so whichever
  * writes back second erases the other's increment, whatever the services: the spec's "thread A
@@ -147,6 +147,6 @@ __attribute__((constructor)) static void install(void)
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&partner, &attr);
     pthread_condattr_destroy(&attr);
-    qk_mutant_hook = rendezvous;
+    qk__mutant_hook = rendezvous;
     atexit(report);
 }

@@ -350,7 +350,7 @@ Test(files, empty_file_is_initialised, .timeout = 30)
     qk_tracker_free(t);
     struct stat sb;
     cr_assert_eq(stat(path, &sb), 0);
-    cr_assert_eq((size_t)sb.st_size, qk_region_size(2));
+    cr_assert_eq((size_t)sb.st_size, qk__region_size(2));
     cr_assert_eq(sb.st_mode & 07777, 0644);
     t = st_open(&o);
     cr_assert_eq(used_of(t, 0, 0), 2);
@@ -375,7 +375,7 @@ Test(files, half_built_file_is_rebuilt, .timeout = 30)
     qk_tracker_free(t);
     struct stat sb;
     cr_assert_eq(stat(path, &sb), 0);
-    cr_assert_eq((size_t)sb.st_size, qk_region_size(3));
+    cr_assert_eq((size_t)sb.st_size, qk__region_size(3));
 }
 
 Test(files, truncated_header, .timeout = 30)
@@ -394,7 +394,7 @@ Test(files, truncated_slots, .timeout = 30)
     char path[PATH_MAX];
     st_path(path, "state.qk");
     make_valid(path);
-    cr_assert_eq(truncate(path, (off_t)qk_region_size(4) - 1), 0);
+    cr_assert_eq(truncate(path, (off_t)qk__region_size(4) - 1), 0);
     expect_refused(path, QK_ECORRUPT, "truncated");
     cr_assert_eq(truncate(path, (off_t)sizeof(qk_header)), 0);
     expect_refused(path, QK_ECORRUPT, "truncated");
@@ -613,8 +613,8 @@ Test(files, inconsistent_window, .timeout = 30)
 
 /* An update journal left open (odd) holds the copy the next open restores (slot.h), so it is
  * part of what an open must validate. Found as a bug (fixed): the check once ignored the undo
- * copy, so a cold open restored undo_n_windows windows unchecked (qk_slot_recover), writing
- * past w[QK_MAX_WINDOWS], and qk_slot_configure overflowed its old[QK_MAX_WINDOWS]. The open
+ * copy, so a cold open restored undo_n_windows windows unchecked (qk__slot_recover), writing
+ * past w[QK_MAX_WINDOWS], and qk__slot_configure overflowed its old[QK_MAX_WINDOWS]. The open
  * runs in a child so that a crash is reported rather than taken. Expected: QK_ECORRUPT and the
  * file untouched. */
 static const char *st_bad_path;
@@ -719,7 +719,7 @@ Test(files, cold_open_applies_the_all_services_epoch, .timeout = 30)
         cr_assert_gt(epoch, 0);
         for (unsigned s = 0; s < 2; s++) {
             cr_assert_eq(im.slots[s].undo_epoch, epoch);
-            im.slots[s].journal++; /* as if the process died before qk_slot_end */
+            im.slots[s].journal++; /* as if the process died before qk__slot_end */
         }
         if (!committed)
             atomic_store(&im.hdr->all_op_committed, epoch - 1);

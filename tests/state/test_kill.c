@@ -66,7 +66,7 @@ static int victim(void *arg)
         if (qk_record(t, s, acked(s), NULL) != QK_OK)
             return 3;
     hook_service = MID;
-    qk_test_hook = pause_in_critical_section;
+    qk__test_hook = pause_in_critical_section;
     qk_usage snap[NSVC];
     size_t n = 0;
     switch (op) {
@@ -383,7 +383,7 @@ static int hold_slot_zero(void *arg)
     if (qk_tracker_new(&t, &o) != QK_OK)
         return 2;
     hook_service = 0;
-    qk_test_hook = pause_in_critical_section;
+    qk__test_hook = pause_in_critical_section;
     qk_record(t, 0, 1, NULL);
     return 4;
 }
@@ -479,7 +479,7 @@ Test(kill, creator_killed_between_checksum_and_magic, .timeout = 60)
     }
     cr_assert_eq(write(go[1], "g", 1), 1);
     close(go[1]);
-    const uintptr_t base = st_run_to_shared_mmap(pid, qk_region_size(NSVC + 1));
+    const uintptr_t base = st_run_to_shared_mmap(pid, qk__region_size(NSVC + 1));
     cr_assert_neq(base, 0, "the creator never mapped the file");
     st_watch_writes(pid, base + offsetof(qk_header, checksum));
     cr_assert_eq(ptrace(PTRACE_CONT, pid, 0, 0), 0);

@@ -527,7 +527,7 @@ Test(procs, two_trackers_in_one_process, .timeout = 30)
 /* ================ opening a file that another process is using ================ */
 
 /* A healthy file must open while another process uses it. Found as a bug (fixed): the open
- * once checked the live mapping without any slot lock, while qk_window_roll (src/window.h)
+ * once checked the live mapping without any slot lock, while qk__window_roll (src/window.h)
  * stores start_ms and then end_ms with the slot lock held; a check landing in between saw
  * start_ms > end_ms and refused the file as "service 0 window 0 is inconsistent". Windows roll
  * once a period per service, and a writer preempted between the two stores keeps the window

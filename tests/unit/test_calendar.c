@@ -386,15 +386,15 @@ Test(calendar_internal, every_day_1899_to_2101_matches_oracle)
             const int64_t ms = utc(y, m, 1, 0, 0, 0, 0);
             const int64_t me =
                 m == 12 ? utc(y + 1, 1, 1, 0, 0, 0, 0) : utc(y, m + 1, 1, 0, 0, 0, 0);
-            cr_assert_eq(qk_period_end(QK_MONTH, ms), me, "%d-%02d end", y, m);
+            cr_assert_eq(qk__period_end(QK_MONTH, ms), me, "%d-%02d end", y, m);
             for (int d = 1; d <= t_month_days(y, m); d++) {
                 const int64_t day = utc(y, m, d, 0, 0, 0, 0);
                 const int64_t probes[3] = {day, day + 13 * T_HOUR + 7, day + T_DAY - 1};
                 for (int k = 0; k < 3; k++) {
-                    cr_assert_eq(qk_period_start(QK_MONTH, probes[k]), ms, "%d-%02d-%02d", y, m, d);
-                    cr_assert_eq(qk_period_start(QK_DAY, probes[k]), day, "%d-%02d-%02d", y, m, d);
+                    cr_assert_eq(qk__period_start(QK_MONTH, probes[k]), ms, "%d-%02d-%02d", y, m, d);
+                    cr_assert_eq(qk__period_start(QK_DAY, probes[k]), day, "%d-%02d-%02d", y, m, d);
                 }
-                cr_assert_eq(qk_period_end(QK_DAY, day), day + T_DAY);
+                cr_assert_eq(qk__period_end(QK_DAY, day), day + T_DAY);
             }
         }
     }
@@ -402,29 +402,29 @@ Test(calendar_internal, every_day_1899_to_2101_matches_oracle)
 
 Test(calendar_internal, minute_and_hour_floor_for_negative_times)
 {
-    cr_assert_eq(qk_period_start(QK_MINUTE, -1), -T_MIN);
-    cr_assert_eq(qk_period_start(QK_MINUTE, -T_MIN), -T_MIN);
-    cr_assert_eq(qk_period_start(QK_MINUTE, -T_MIN - 1), -2 * T_MIN);
-    cr_assert_eq(qk_period_start(QK_MINUTE, 0), 0);
-    cr_assert_eq(qk_period_start(QK_MINUTE, T_MIN - 1), 0);
-    cr_assert_eq(qk_period_start(QK_HOUR, -1), -T_HOUR);
-    cr_assert_eq(qk_period_start(QK_HOUR, T_HOUR), T_HOUR);
-    cr_assert_eq(qk_period_start(QK_DAY, -1), -T_DAY);
-    cr_assert_eq(qk_period_start(QK_MONTH, -1), INT64_C(-2678400000));
-    cr_assert_eq(qk_period_end(QK_MINUTE, -T_MIN), 0);
-    cr_assert_eq(qk_period_end(QK_HOUR, -T_HOUR), 0);
+    cr_assert_eq(qk__period_start(QK_MINUTE, -1), -T_MIN);
+    cr_assert_eq(qk__period_start(QK_MINUTE, -T_MIN), -T_MIN);
+    cr_assert_eq(qk__period_start(QK_MINUTE, -T_MIN - 1), -2 * T_MIN);
+    cr_assert_eq(qk__period_start(QK_MINUTE, 0), 0);
+    cr_assert_eq(qk__period_start(QK_MINUTE, T_MIN - 1), 0);
+    cr_assert_eq(qk__period_start(QK_HOUR, -1), -T_HOUR);
+    cr_assert_eq(qk__period_start(QK_HOUR, T_HOUR), T_HOUR);
+    cr_assert_eq(qk__period_start(QK_DAY, -1), -T_DAY);
+    cr_assert_eq(qk__period_start(QK_MONTH, -1), INT64_C(-2678400000));
+    cr_assert_eq(qk__period_end(QK_MINUTE, -T_MIN), 0);
+    cr_assert_eq(qk__period_end(QK_HOUR, -T_HOUR), 0);
 }
 
 Test(calendar_internal, forever_and_extremes)
 {
-    cr_assert_eq(qk_period_end(QK_FOREVER, 0), QK_NEVER);
-    cr_assert_eq(qk_period_end(QK_FOREVER, INT64_MIN), QK_NEVER);
+    cr_assert_eq(qk__period_end(QK_FOREVER, 0), QK_NEVER);
+    cr_assert_eq(qk__period_end(QK_FOREVER, INT64_MIN), QK_NEVER);
     /* Ends past the int64 range saturate at QK_NEVER instead of overflowing. */
-    cr_assert_eq(qk_period_end(QK_MINUTE, INT64_MAX - 10), QK_NEVER);
-    cr_assert_eq(qk_period_end(QK_HOUR, INT64_MAX - T_HOUR + 1), QK_NEVER);
-    cr_assert_eq(qk_period_end(QK_DAY, INT64_MAX - 5), QK_NEVER);
-    cr_assert(qk_period_valid(QK_MINUTE) && qk_period_valid(QK_FOREVER));
-    cr_assert(!qk_period_valid(-1) && !qk_period_valid(QK_FOREVER + 1));
+    cr_assert_eq(qk__period_end(QK_MINUTE, INT64_MAX - 10), QK_NEVER);
+    cr_assert_eq(qk__period_end(QK_HOUR, INT64_MAX - T_HOUR + 1), QK_NEVER);
+    cr_assert_eq(qk__period_end(QK_DAY, INT64_MAX - 5), QK_NEVER);
+    cr_assert(qk__period_valid(QK_MINUTE) && qk__period_valid(QK_FOREVER));
+    cr_assert(!qk__period_valid(-1) && !qk__period_valid(QK_FOREVER + 1));
 }
 
 /* The whole int64 clock range: no overflow (UBSan builds would abort), every window contains
