@@ -17,6 +17,10 @@
 #include "service_def.h"
 #include "tracker.h"
 
+#ifdef QK_MUTANT_RACY_RECORD
+#include "mutant.h"
+#endif
+
 #ifdef QK_TEST_HOOKS
 #include "test_hooks.h"
 void (*qk__test_hook)(qk_test_point point, uint32_t service);
@@ -121,61 +125,12 @@ static inline __attribute__((always_inline)) int run_slot_op(qk_tracker *t, qk_s
     return rc; /* QK_ELIMIT is an answer, not a fault: out->tripped tells which window */
 }
 
-#ifdef QK_MUTANT_RACY_RECORD
-/* Test-only mutant (tests/mutation): the spec's bug shape. The whole tracker's counts are
- * copied out under the locks (the spec's "cached tracker"), the locks are dropped, the copy is
- * incremented for one service, and the whole copy is written back under the locks again, so a
- * record to any service that lands in between is overwritten. qk__mutant_hook runs in the gap so
- * a test can force that interleaving. Never compiled into the real library. */
-#include "mutant.h"
-
-void (*qk__mutant_hook)(void);
-
-static int mutant_racy_record(qk_tracker *t, qk_service s, uint64_t n, qk_usage *out)
-{
-    int rc = check_service(t, s);
-    if (rc != QK_OK)
-        return rc;
-    const uint32_t count = qk__published(t);
-    uint64_t(*copy)[QK_MAX_WINDOWS] = calloc(count, sizeof *copy);
-    if (copy == NULL)
-        return qk__fail(QK_ENOMEM, "mutant: no memory");
-
-    if ((rc = lock_all(t, count)) != QK_OK) {
-        free(copy);
-        return rc;
-    }
-    for (uint32_t i = 0; i < count; i++)
-        for (unsigned w = 0; w < t->slots[i].n_windows; w++)
-            copy[i][w] = t->slots[i].w[w].used;
-    unlock_all(t, count);
-    if (qk__mutant_hook != NULL)
-        qk__mutant_hook();
-    for (unsigned w = 0; w < t->slots[s].n_windows; w++)
-        copy[s][w] += n;
-    if ((rc = lock_all(t, count)) != QK_OK) {
-        free(copy);
-        return rc;
-    }
-    for (uint32_t i = 0; i < count; i++)
-        for (unsigned w = 0; w < t->slots[i].n_windows; w++)
-            t->slots[i].w[w].used = copy[i][w];
-    if (out != NULL)
-        qk__slot_usage(&t->slots[s], s, -1, out);
-    unlock_all(t, count);
-    free(copy);
-    if (out != NULL)
-        memcpy(out->name, t->names[s], QK_NAME_MAX);
-    return QK_OK;
-}
-#endif
-
 int qk_record(qk_tracker *t, qk_service s, uint64_t n, qk_usage *out)
 {
     if (t == NULL || n == 0)
         return qk__fail(QK_EINVAL, t ? "n must be at least 1" : "tracker is NULL");
 #ifdef QK_MUTANT_RACY_RECORD
-    return mutant_racy_record(t, s, n, out);
+    return qk__mutant_racy_record(t, s, n, out); /* tests/mutation only */
 #endif
     const qk_op op = {QK_OP_RECORD, n, 0, 0};
     return run_slot_op(t, s, &op, out);

@@ -1,6 +1,6 @@
 /* The mutant's handshake: forces the spec's losing interleaving, deterministically.
  *
- * The mutant qk_record (src/tracker.c, QK_MUTANT_RACY_RECORD) copies every count out under the
+ * The mutant qk_record (racy_record.c, QK_MUTANT_RACY_RECORD) copies every count out under the
  * locks, unlocks, calls qk__mutant_hook, then adds its calls to the copy and writes the whole copy
  * back. This hook is a two-party rendezvous: the first thread to arrive waits for a second; when
  * one comes, both go on. Both copies were then taken before either write-back, so whichever
