@@ -5,18 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-need=(build-essential cmake ninja-build pkg-config libcriterion-dev valgrind libck-dev gnuplot-nox clang
-      libclang-rt-14-dev)
-missing=()
-for p in "${need[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "tests/run.sh: installing ${missing[*]}"
-  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd=sudo
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+scripts/need.sh build-essential cmake ninja-build pkg-config libcriterion-dev valgrind libck-dev \
+  gnuplot-nox clang libclang-rt-14-dev
 
 jobs=$(nproc)
 layers=("$@")
