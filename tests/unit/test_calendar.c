@@ -391,7 +391,8 @@ Test(calendar_internal, every_day_1899_to_2101_matches_oracle)
                 const int64_t day = utc(y, m, d, 0, 0, 0, 0);
                 const int64_t probes[3] = {day, day + 13 * T_HOUR + 7, day + T_DAY - 1};
                 for (int k = 0; k < 3; k++) {
-                    cr_assert_eq(qk__period_start(QK_MONTH, probes[k]), ms, "%d-%02d-%02d", y, m, d);
+                    cr_assert_eq(qk__period_start(QK_MONTH, probes[k]), ms, "%d-%02d-%02d", y, m,
+                                 d);
                     cr_assert_eq(qk__period_start(QK_DAY, probes[k]), day, "%d-%02d-%02d", y, m, d);
                 }
                 cr_assert_eq(qk__period_end(QK_DAY, day), day + T_DAY);
