@@ -35,10 +35,11 @@ typedef enum {
 } qk_error;
 
 enum {
-    QK_MAX_WINDOWS = 4,     /* windows per service */
-    QK_NAME_MAX = 64,       /* service name buffer, terminating NUL included */
-    QK_OPTIONS_VERSION = 2, /* current qk_options layout; 1 (no state file) is still read */
-    QK_PRIORITY = 1u << 0,  /* qk_try_consume flag: may use the reserve */
+    QK_MAX_WINDOWS = 4,         /* windows per service */
+    QK_NAME_MAX = 64,           /* service name buffer, terminating NUL included */
+    QK_OPTIONS_VERSION = 3,     /* current qk_options layout; versions 1 and 2 are still read */
+    QK_PRIORITY = 1u << 0,      /* qk_try_consume flag: may use the reserve */
+    QK_OPEN_READONLY = 1u << 0, /* qk_options.flags: inspect an existing state file only */
 };
 
 /* reset_at_ms of a window that never resets (QK_FOREVER). */
@@ -69,13 +70,35 @@ typedef struct {
     uint64_t limit; /* 0 ends the window list */
 } qk_window_def;
 
+/* What a service's consumes do beyond the host's lease while the shared store cannot be
+ * reached (docs/stability.md: used only with qk_options.store). */
+typedef enum {
+    QK_OUTAGE_SAFE = 0,   /* a bounded share of what was left at the last sync */
+    QK_OUTAGE_CLOSED = 1, /* refuse */
+    QK_OUTAGE_OPEN = 2    /* the local limit only: the fleet may admit up to hosts x limit */
+} qk_outage;
+
+/* Its layout follows the options version the tracker was opened with: a caller of version 1 or
+ * 2 passes the layout without the version 3 fields (arrays are read at that stride, and
+ * qk_service_add reads that much), so binaries built against older headers keep working. */
 typedef struct {
     const char *name; /* 1..QK_NAME_MAX-1 characters from [A-Za-z0-9_.-]; copied */
     qk_window_def windows[QK_MAX_WINDOWS];
     uint8_t warn_pct;     /* 0 means 50 */
     uint8_t critical_pct; /* 0 means 80 */
     uint64_t reserve;     /* calls only QK_PRIORITY consumers may take; below every limit */
+    /* Version 3; both matter only with a shared store (qk_options.store). */
+    qk_outage outage;   /* QK_OUTAGE_SAFE by default */
+    uint64_t lease_max; /* most calls one host holds at a time; 0: adaptive, 1: no lease */
 } qk_service_def;
+
+/* What an event reports. Callers of options versions 1 and 2 only ever get QK_EVENT_LEVEL (and
+ * their qk_event has no `kind`): the other kinds reach callbacks of version 3 and later. */
+typedef enum {
+    QK_EVENT_LEVEL = 0,          /* a window's level changed: window, from, to, used, limit */
+    QK_EVENT_STORE_DEGRADED = 1, /* the shared store stopped answering (service is unset) */
+    QK_EVENT_STORE_RECOVERED = 2 /* the shared store answers again (service is unset) */
+} qk_event_kind;
 
 typedef struct {
     qk_service service;
@@ -84,7 +107,8 @@ typedef struct {
     qk_level from, to;
     uint64_t used, limit; /* the window's count and limit right after the change */
     int64_t window_start_ms;
-    uint64_t seq; /* per service, from 1, in the order the changes happened */
+    uint64_t seq;       /* per service, from 1, in the order the changes happened */
+    qk_event_kind kind; /* options version 3 */
 } qk_event;
 
 /* Called after every lock is released, in the thread whose operation caused the change. It
@@ -104,11 +128,17 @@ typedef struct {
      * surviving restarts (docs/state-file.md). NULL: private memory. */
     const char *path;
     unsigned mode; /* permissions when the file is created; 0 means 0600 */
+    /* Version 3. */
+    unsigned flags; /* QK_OPEN_READONLY */
+    /* The shared store through which a fleet of hosts shares each quota (docs/store.md), as a
+     * URL whose scheme picks the backend; NULL: none. */
+    const char *store;
+    int64_t store_timeout_ms; /* the longest any store call may block a caller; 0 means 100 */
 } qk_options;
 
 #define QK_OPTIONS_INIT                                                                            \
     {                                                                                              \
-        QK_OPTIONS_VERSION, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, 0                            \
+        QK_OPTIONS_VERSION, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, 0                \
     }
 
 typedef struct {
@@ -132,17 +162,26 @@ typedef struct {
 } qk_usage;
 
 /* Creates a tracker with opts->services registered in order.
- * With opts->path, opens the state file there, creating it if missing. An existing file keeps
+ * With opts->path, opens the state file there, creating it if missing.
+ * With QK_OPEN_READONLY in opts->flags, opens an existing state file to inspect it: nothing is
+ * created, configured or reconciled, and every call that would change a count or a definition
+ * fails with QK_EREADONLY; peeks and snapshots show windows that ended as rolled over without
+ * writing it. The process still needs write access to the file, whose locks it takes to read a
+ * consistent cut (docs/state-file.md). An existing file keeps
  * its capacity and its services' indices (use qk_service_find); configured services take their
  * new definitions, keeping their counts per window period; stored services that are not
  * configured are kept; windows that ended while no process ran are rolled over. Events caused
  * by that are delivered before this returns.
  * Errors: QK_EINVAL (NULL out/opts, unsupported version, capacity below n_services, zero or
- * above 2^20, services NULL with n_services > 0, mode above 07777, any invalid service as in
+ * above 2^20, services NULL with n_services > 0, mode above 07777, unknown flag bits,
+ * QK_OPEN_READONLY without a path or with services or a store, a malformed store URL or one whose
+ * scheme this build has no backend for, a negative store_timeout_ms, any invalid service as in
  * qk_service_add), QK_EEXIST (duplicate names), QK_ENOMEM, QK_EFULL (the file has no room for
  * the configured services), QK_EIO (the file cannot be opened, locked, sized or mapped; a
- * symbolic link is refused; a build without robust process-shared mutexes), QK_ECORRUPT (truncated,
- * corrupt, foreign or other-version file; it is left untouched). On error *out is left untouched.
+ * symbolic link is refused; a read-only open of a missing or unfinished file; a build without
+ * robust process-shared mutexes), QK_ECORRUPT (truncated, corrupt, foreign or other-version
+ * file; it is left untouched). On error *out is left untouched. A store URL's password never
+ * appears in qk_errmsg().
  */
 QK_EXTERN int qk_tracker_new(qk_tracker **out, const qk_options *opts);
 
@@ -162,10 +201,11 @@ QK_EXTERN void qk_atfork_prepare(qk_tracker *t);
 QK_EXTERN void qk_atfork_parent(qk_tracker *t);
 QK_EXTERN void qk_atfork_child(qk_tracker *t);
 
-/* Registers a service; its windows start in the current calendar period.
+/* Registers a service; its windows start in the current calendar period. def is read in the
+ * layout of the options version t was opened with.
  * Errors: QK_EINVAL (NULL t/def, bad name, no windows, a window after the list's end, unknown
- * period, pct above 100, warn above critical, reserve not below every limit), QK_EEXIST,
- * QK_EFULL (capacity reached). `out` may be NULL. */
+ * period, pct above 100, warn above critical, reserve not below every limit, unknown outage
+ * policy), QK_EEXIST, QK_EFULL (capacity reached), QK_EREADONLY. `out` may be NULL. */
 QK_EXTERN int qk_service_add(qk_tracker *t, const qk_service_def *def, qk_service *out);
 
 /* Errors: QK_EINVAL (NULL argument), QK_ENOENT (no service of that name). */
@@ -175,29 +215,30 @@ QK_EXTERN int qk_service_find(const qk_tracker *t, const char *name, qk_service 
 QK_EXTERN size_t qk_service_count(const qk_tracker *t);
 
 /* Counts n calls already made, in every window. Never refuses for being over the limit.
- * Errors: QK_EINVAL (NULL t, n == 0), QK_ENOENT, QK_ERANGE (a count would overflow). */
+ * Errors: QK_EINVAL (NULL t, n == 0), QK_ENOENT, QK_ERANGE (a count would overflow),
+ * QK_EREADONLY. */
 QK_EXTERN int qk_record(qk_tracker *t, qk_service s, uint64_t n, qk_usage *out);
 
 /* Atomically checks every window and counts n in all of them, or in none.
  * Without QK_PRIORITY the last `reserve` calls of each window are off limits.
  * Errors: QK_EINVAL (NULL t, n == 0, unknown flag bits), QK_ENOENT, QK_ELIMIT (nothing
- * counted; out->tripped names the window). `out` may be NULL. */
+ * counted; out->tripped names the window), QK_EREADONLY. `out` may be NULL. */
 QK_EXTERN int qk_try_consume(qk_tracker *t, qk_service s, uint64_t n, unsigned flags,
                              qk_usage *out);
 
 /* Gives back n calls that never reached the provider, in the current windows; a window's count
- * stops at 0. Errors: QK_EINVAL (NULL t, n == 0), QK_ENOENT. */
+ * stops at 0. Errors: QK_EINVAL (NULL t, n == 0), QK_ENOENT, QK_EREADONLY. */
 QK_EXTERN int qk_refund(qk_tracker *t, qk_service s, uint64_t n);
 
 /* Current usage. Errors: QK_EINVAL (NULL t/out), QK_ENOENT. */
 QK_EXTERN int qk_peek(qk_tracker *t, qk_service s, qk_usage *out);
 
 /* Sets the current window's count, e.g. to the provider's own figure.
- * Errors: QK_EINVAL (NULL t, window out of range), QK_ENOENT. */
+ * Errors: QK_EINVAL (NULL t, window out of range), QK_ENOENT, QK_EREADONLY. */
 QK_EXTERN int qk_set_used(qk_tracker *t, qk_service s, unsigned window, uint64_t used);
 
 /* Zeroes every current window of one service / of all services, atomically against records.
- * Errors: QK_EINVAL (NULL t), QK_ENOENT (qk_reset), QK_ENOMEM (qk_reset_all). */
+ * Errors: QK_EINVAL (NULL t), QK_ENOENT (qk_reset), QK_ENOMEM (qk_reset_all), QK_EREADONLY. */
 QK_EXTERN int qk_reset(qk_tracker *t, qk_service s);
 QK_EXTERN int qk_reset_all(qk_tracker *t);
 
@@ -208,11 +249,17 @@ QK_EXTERN int qk_snapshot(qk_tracker *t, qk_usage *out, size_t cap, size_t *coun
 
 /* Never NULL: "unknown error" for codes outside the table. */
 QK_EXTERN const char *qk_strerror(int code);
+/* The code's name in the table ("QK_ELIMIT"), stable across versions, for logs, JSON and
+ * bindings; never NULL: "unknown" for codes outside the table. */
+QK_EXTERN const char *qk_err_name(int code);
 /* Never NULL: "unknown" for values outside the enum. */
 QK_EXTERN const char *qk_level_name(qk_level level);
 /* What went wrong in this thread's last failing qk_ call, in words. */
 QK_EXTERN const char *qk_errmsg(void);
 QK_EXTERN const char *qk_version_string(void);
+/* The library's QK_VERSION_HEX, which may differ from the headers' when it was loaded at run
+ * time: compare the major version (qk_version() >> 16) before relying on a layout. */
+QK_EXTERN unsigned qk_version(void);
 
 #ifdef __cplusplus
 }

@@ -1,4 +1,5 @@
-/* The error table's strings, the level names, and the per-thread error message. */
+/* The error table's strings and names, the level names, the version, and the per-thread error
+ * message. */
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -16,6 +17,18 @@ const char *qk_strerror(int code)
 #undef QK_ERROR_STRING_
     }
     return "unknown error";
+}
+
+const char *qk_err_name(int code)
+{
+    switch (code) {
+#define QK_ERROR_NAME_(name, value, msg)                                                           \
+    case (value):                                                                                  \
+        return #name;
+        QK_ERROR_TABLE(QK_ERROR_NAME_)
+#undef QK_ERROR_NAME_
+    }
+    return "unknown";
 }
 
 const char *qk_level_name(qk_level level)
@@ -36,6 +49,11 @@ const char *qk_level_name(qk_level level)
 const char *qk_version_string(void)
 {
     return QK_VERSION_STRING;
+}
+
+unsigned qk_version(void)
+{
+    return QK_VERSION_HEX;
 }
 
 int qk__fail(int code, const char *fmt, ...)

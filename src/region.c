@@ -300,16 +300,17 @@ static void repair_cold(qk_region *r)
 }
 
 int qk__region_open_file(qk_region *r, const char *path, unsigned mode, uint32_t capacity,
-                         int *created, int *cold)
+                         int readonly, int *created, int *cold)
 {
 #ifndef QK_HAVE_ROBUST_MUTEX
     /* Without robust mutexes a process that died holding a lock would block every other one
      * for good: no state file rather than one that can hang (CMakeLists.txt runs the check). */
-    (void)r, (void)mode, (void)capacity, (void)created, (void)cold;
+    (void)r, (void)mode, (void)capacity, (void)readonly, (void)created, (void)cold;
     return qk__fail(QK_EIO, "state file '%s': this build has no robust process-shared mutexes",
                     path);
 #endif
-    const int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode);
+    /* Read-only still opens for writing: reading a consistent cut takes the file's locks. */
+    const int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | (readonly ? 0 : O_CREAT), mode);
     if (fd < 0)
         return qk__fail(QK_EIO, "cannot open state file '%s': %s", path, strerror(errno));
     if (ofd_lock(fd, OPEN_LOCK_BYTE, F_WRLCK, 1) != 0)
@@ -328,6 +329,11 @@ int qk__region_open_file(qk_region *r, const char *path, unsigned mode, uint32_t
     /* An empty file, or one whose creator died while building it (it held the open lock we
      * now hold, so it is gone), is built afresh. */
     *created = st.st_size == 0 || memcmp(magic, MAGIC_BUILDING, sizeof magic) == 0;
+    if (*created && readonly) {
+        close(fd);
+        return qk__fail(QK_EIO, "state file '%s' is not finished yet (empty or being created)",
+                        path);
+    }
     if (*created && capacity == 0) {
         close(fd);
         return qk__fail(QK_EINVAL, "state file '%s' is new and capacity is 0", path);
@@ -375,6 +381,21 @@ void qk__region_open_done(qk_region *r)
             .l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = OPEN_LOCK_BYTE, .l_len = 1};
         fcntl(r->fd, F_OFD_SETLK, &fl);
     }
+}
+
+__attribute__((noinline)) int qk__region_lock_failed(qk_region *r, pthread_mutex_t *m, qk_slot *sl,
+                                                     int rc)
+{
+    if (rc == EOWNERDEAD) {
+        /* The snapshot lock guards nothing that can be torn: service_add publishes a slot with
+         * one store, and all-services updates are journaled slot by slot. */
+        if (sl != NULL)
+            qk__slot_recover(sl, atomic_load(&r->hdr->all_op_committed));
+        rc = pthread_mutex_consistent(m);
+    }
+    if (rc != 0)
+        return qk__fail(QK_ECORRUPT, "cannot take a lock of the state: %s", strerror(rc));
+    return QK_OK;
 }
 
 int qk__region_flush(qk_region *r)

@@ -51,13 +51,13 @@ size_t qk__region_size(uint32_t capacity);
 /* Private memory, fully initialised. QK_ENOMEM. */
 int qk__region_new_private(qk_region *r, uint32_t capacity);
 
-/* Opens or creates the state file at path (docs/state-file.md). *created tells whether this
- * call built it; *cold whether no other process had it open, in which case its slots were
- * checked and repaired. A warm file's slots are the caller's to check, under their locks. On
- * success the caller holds the file's open lock until qk__region_open_done.
- * QK_EIO, QK_ECORRUPT (the file is left untouched), QK_EINVAL. */
+/* Opens or creates the state file at path (docs/state-file.md); with readonly, opens an existing,
+ * finished file only (QK_EIO otherwise). *created tells whether this call built it; *cold whether
+ * no other process had it open, in which case its slots were checked and repaired. A warm file's
+ * slots are the caller's to check, under their locks. On success the caller holds the file's open
+ * lock until qk__region_open_done. QK_EIO, QK_ECORRUPT (the file is left untouched), QK_EINVAL. */
 int qk__region_open_file(qk_region *r, const char *path, unsigned mode, uint32_t capacity,
-                         int *created, int *cold);
+                         int readonly, int *created, int *cold);
 void qk__region_open_done(qk_region *r);
 
 /* Checks an image no process is using (header and every slot) before anything trusts it.
@@ -68,6 +68,11 @@ int qk__region_check_header(const void *image, size_t size, char *why, size_t wh
 /* One published slot and its name; for a file in use, call it with the slot's lock held. */
 int qk__region_check_slot(const qk_slot *sl, const char *name, uint32_t s, char *why,
                           size_t why_len);
+
+/* After pthread_mutex_lock(m) failed with rc: when the last owner of m died holding it (robust
+ * mutexes in a state file), repairs what it guarded (slot sl, or nothing for the snapshot lock)
+ * and makes m usable again. Out of line: private mutexes never get here. QK_ECORRUPT. */
+int qk__region_lock_failed(qk_region *r, pthread_mutex_t *m, qk_slot *sl, int rc);
 
 int qk__region_flush(qk_region *r);
 void qk__region_free(qk_region *r);

@@ -64,5 +64,30 @@ int qk__service_def_check(const qk_service_def *def)
     if (qk__warn_pct(def) > qk__critical_pct(def))
         return qk__fail(QK_EINVAL, "service '%s': warn %u%% is above critical %u%%", def->name,
                         qk__warn_pct(def), qk__critical_pct(def));
+    if (def->outage != QK_OUTAGE_SAFE && def->outage != QK_OUTAGE_CLOSED &&
+        def->outage != QK_OUTAGE_OPEN)
+        return qk__fail(QK_EINVAL, "service '%s': unknown outage policy %d", def->name,
+                        (int)def->outage);
     return (int)n;
+}
+
+int qk__service_def_read(qk__checked_def *out, const void *defs, size_t i, unsigned api_version)
+{
+    qk_service_def def = {0};
+    if (api_version >= 3) {
+        def = ((const qk_service_def *)defs)[i];
+    } else {
+        const qk__service_def_v2 *old = &((const qk__service_def_v2 *)defs)[i];
+        def.name = old->name;
+        memcpy(def.windows, old->windows, sizeof def.windows);
+        def.warn_pct = old->warn_pct;
+        def.critical_pct = old->critical_pct;
+        def.reserve = old->reserve;
+    }
+    const int n = qk__service_def_check(&def);
+    if (n < 0)
+        return n;
+    out->def = def;
+    out->n_windows = (unsigned)n;
+    return QK_OK;
 }

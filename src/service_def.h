@@ -16,6 +16,26 @@ size_t qk__name_bad_char(const char *name, size_t len);
 /* Validates def; returns its number of windows (> 0) or a negative error with a message. */
 int qk__service_def_check(const qk_service_def *def);
 
+/* qk_service_def as options versions 1 and 2 laid it out: the version 3 fields are missing, so
+ * an array of them has a shorter stride. */
+typedef struct {
+    const char *name;
+    qk_window_def windows[QK_MAX_WINDOWS];
+    uint8_t warn_pct, critical_pct;
+    uint64_t reserve;
+} qk__service_def_v2;
+
+/* A definition in the current layout, validated, with its window count from the validation. */
+typedef struct {
+    qk_service_def def;
+    unsigned n_windows;
+} qk__checked_def;
+
+/* Reads element i of a caller's array of definitions laid out for options version
+ * api_version into out (fields the version lacks take their defaults) and validates it.
+ * QK_OK, or QK_EINVAL with a message. */
+int qk__service_def_read(qk__checked_def *out, const void *defs, size_t i, unsigned api_version);
+
 static inline unsigned qk__warn_pct(const qk_service_def *def)
 {
     return def->warn_pct ? def->warn_pct : QK_DEFAULT_WARN_PCT;

@@ -16,6 +16,7 @@ void qk__slot_level_changed(qk_slot *sl, qk_service s, unsigned i, qk_level to, 
         e->limit = w->limit;
         e->window_start_ms = w->start_ms;
         e->seq = seq;
+        e->kind = QK_EVENT_LEVEL;
     }
     w->level = (uint8_t)to;
 }

@@ -43,25 +43,13 @@ int64_t qk__system_clock_ms(void *ctx)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-__attribute__((noinline)) int qk__lock_failed(qk_tracker *t, pthread_mutex_t *m, qk_slot *sl,
-                                              int rc)
-{
-    if (rc == EOWNERDEAD) {
-        /* The snapshot lock guards nothing that can be torn: service_add publishes a slot with
-         * one store, and all-services updates are journaled slot by slot. */
-        if (sl != NULL)
-            qk__slot_recover(sl, atomic_load(&t->region.hdr->all_op_committed));
-        rc = pthread_mutex_consistent(m);
-    }
-    if (rc != 0)
-        return qk__fail(QK_ECORRUPT, "cannot take a lock of the state: %s", strerror(rc));
-    return QK_OK;
-}
-
 void qk__deliver(qk_tracker *t, qk_event *ev, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        ev[i].name = t->names[ev[i].service];
+        /* A callback written before version 3 knows level changes only. */
+        if (ev[i].kind != QK_EVENT_LEVEL && t->api_version < 3)
+            continue;
+        ev[i].name = ev[i].kind == QK_EVENT_LEVEL ? t->names[ev[i].service] : NULL;
         t->on_event(&ev[i], t->payload);
     }
 }
@@ -74,20 +62,43 @@ static int check_service(const qk_tracker *t, qk_service s)
     return QK_OK;
 }
 
-/* Applies op to a locked slot, journaled when the slot is shared between processes. */
+/* Applies op to a locked slot: directly for a private tracker, journaled when the slot is shared
+ * between processes, and not at all for a read-only tracker (its peeks use view_slot). One test
+ * of t->mode keeps the private path as short as it was. */
 static inline __attribute__((always_inline)) int apply_locked(qk_tracker *t, qk_service s,
                                                               const qk_op *op, int64_t now,
                                                               qk_event_sink *sink, int *tripped,
                                                               uint64_t epoch)
 {
     qk_slot *sl = &t->slots[s];
-    if (t->journal)
+    if (__builtin_expect(t->mode != 0, 0)) {
+        if (t->mode & QK__MODE_READONLY)
+            return QK_EREADONLY; /* under the lock, before anything changed */
         qk__slot_begin(sl, epoch, sl->n_windows);
+    }
     const int rc = qk__slot_apply(sl, s, op, now, sink, tripped);
     TEST_POINT(QK_TP_SLOT_UPDATED, s);
-    if (t->journal && epoch == 0)
+    if ((t->mode & QK__MODE_SHARED) && epoch == 0)
         qk__slot_end(sl);
     return rc;
+}
+
+/* A read-only tracker's view of a locked slot: windows that ended are rolled in a copy, so the
+ * usage is current and the region is never written. The copy's events are nobody's. */
+static void view_slot(const qk_slot *sl, qk_service s, int64_t now, qk_usage *out)
+{
+    qk_slot copy;
+    memcpy(&copy, sl, sizeof copy);
+    qk_event_sink none = {NULL, 0};
+    const qk_op peek = {QK_OP_PEEK, 0, 0, 0};
+    int unused = -1;
+    qk__slot_apply(&copy, s, &peek, now, &none, &unused);
+    qk__slot_usage(&copy, s, -1, out);
+}
+
+static int refuse_readonly(const char *what)
+{
+    return qk__fail(QK_EREADONLY, "cannot %s: the tracker was opened with QK_OPEN_READONLY", what);
 }
 
 /* The one path for single-service operations: read the clock, lock the slot, apply, copy the
@@ -104,14 +115,14 @@ static inline __attribute__((always_inline)) int run_slot_op(qk_tracker *t, qk_s
     qk_event_sink sink = {t->on_event ? ev : NULL, 0};
     int tripped = -1;
 
-    rc = slot_lock(t, s);
+    rc = slot_lock(&t->region, s);
     if (rc != QK_OK)
         return rc;
     rc = apply_locked(t, s, op, now, &sink, &tripped, 0);
     const int answered = rc == QK_OK || rc == QK_ELIMIT;
     if (out != NULL && answered)
         qk__slot_usage(&t->slots[s], s, tripped, out);
-    slot_unlock(t, s);
+    slot_unlock(&t->region, s);
 
     if (out != NULL && answered)
         memcpy(out->name, t->names[s], QK_NAME_MAX);
@@ -122,6 +133,8 @@ static inline __attribute__((always_inline)) int run_slot_op(qk_tracker *t, qk_s
                         (unsigned long long)op->n, t->names[s]);
     if (rc == QK_EINVAL)
         return qk__fail(rc, "service '%s' has no window %u", t->names[s], op->window);
+    if (rc == QK_EREADONLY)
+        return refuse_readonly("change a count");
     return rc; /* QK_ELIMIT is an answer, not a fault: out->tripped tells which window */
 }
 
@@ -154,10 +167,26 @@ int qk_refund(qk_tracker *t, qk_service s, uint64_t n)
     return run_slot_op(t, s, &op, NULL);
 }
 
+static int peek_readonly(qk_tracker *t, qk_service s, qk_usage *out)
+{
+    int rc = check_service(t, s);
+    if (rc != QK_OK)
+        return rc;
+    const int64_t now = qk__read_clock(t);
+    if ((rc = slot_lock(&t->region, s)) != QK_OK)
+        return rc;
+    view_slot(&t->slots[s], s, now, out);
+    slot_unlock(&t->region, s);
+    memcpy(out->name, t->names[s], QK_NAME_MAX);
+    return QK_OK;
+}
+
 int qk_peek(qk_tracker *t, qk_service s, qk_usage *out)
 {
     if (t == NULL || out == NULL)
         return qk__fail(QK_EINVAL, t ? "out is NULL" : "tracker is NULL");
+    if (t->mode & QK__MODE_READONLY)
+        return peek_readonly(t, s, out);
     const qk_op op = {QK_OP_PEEK, 0, 0, 0};
     return run_slot_op(t, s, &op, out);
 }
@@ -186,12 +215,12 @@ static int run_all_op(qk_tracker *t, const qk_op *op, qk_usage *out, size_t cap,
     const int64_t now = qk__read_clock(t);
     qk_event *ev = NULL;
 
-    int rc = snapshot_lock(t);
+    int rc = snapshot_lock(&t->region);
     if (rc != QK_OK)
         return rc;
     const uint32_t n = qk__published(t); /* stable: service_add needs the snapshot lock */
     if (out != NULL && cap < n) {
-        snapshot_unlock(t);
+        snapshot_unlock(&t->region);
         *count = n;
         return qk__fail(QK_ERANGE, "snapshot needs room for %u services, got %zu", n, cap);
     }
@@ -200,32 +229,38 @@ static int run_all_op(qk_tracker *t, const qk_op *op, qk_usage *out, size_t cap,
     if (t->on_event != NULL && n > 0) {
         ev = malloc((size_t)n * QK_MAX_WINDOWS * sizeof *ev);
         if (ev == NULL) {
-            snapshot_unlock(t);
+            snapshot_unlock(&t->region);
             return qk__fail(QK_ENOMEM, "no memory for the events of %u services", n);
         }
     }
-    rc = lock_slots(t, n);
+    rc = lock_slots(&t->region, n);
     if (rc != QK_OK) {
-        snapshot_unlock(t);
+        snapshot_unlock(&t->region);
         free(ev);
         return rc;
     }
     qk_event_sink sink = {ev, 0};
-    const uint64_t epoch = t->journal ? atomic_load(&t->region.hdr->all_op_started) + 1 : 0;
-    if (t->journal)
+    const int readonly = (t->mode & QK__MODE_READONLY) != 0; /* only a snapshot gets here */
+    const int journal = (t->mode & QK__MODE_SHARED) && !readonly;
+    const uint64_t epoch = journal ? atomic_load(&t->region.hdr->all_op_started) + 1 : 0;
+    if (journal)
         atomic_store(&t->region.hdr->all_op_started, epoch);
     for (uint32_t s = 0; s < n; s++) {
         int unused = -1;
+        if (readonly) {
+            view_slot(&t->slots[s], s, now, &out[s]);
+            continue;
+        }
         apply_locked(t, s, op, now, &sink, &unused, epoch);
         if (out != NULL)
             qk__slot_usage(&t->slots[s], s, -1, &out[s]);
     }
-    if (t->journal) {
+    if (journal) {
         atomic_store(&t->region.hdr->all_op_committed, epoch);
         for (uint32_t s = 0; s < n; s++)
             qk__slot_end(&t->slots[s]);
     }
-    unlock_all(t, n);
+    unlock_all(&t->region, n);
 
     if (out != NULL)
         for (uint32_t s = 0; s < n; s++)
@@ -242,6 +277,8 @@ int qk_reset_all(qk_tracker *t)
 {
     if (t == NULL)
         return qk__fail(QK_EINVAL, "tracker is NULL");
+    if (t->mode & QK__MODE_READONLY)
+        return refuse_readonly("reset every service");
     const qk_op op = {QK_OP_RESET, 0, 0, 0};
     return run_all_op(t, &op, NULL, 0, NULL);
 }
@@ -267,7 +304,7 @@ int qk__find_name(const qk_tracker *t, const char *name, uint32_t n)
     return -1;
 }
 
-void qk__add_locked(qk_tracker *t, const qk_service_def *def, unsigned n_windows, int64_t now)
+void qk__add_locked(qk_tracker *t, const qk__checked_def *d, int64_t now)
 {
     const uint32_t n = qk__published(t);
     qk_slot *sl = &t->slots[n];
@@ -275,9 +312,9 @@ void qk__add_locked(qk_tracker *t, const qk_service_def *def, unsigned n_windows
     sl->n_windows = 0;
     sl->journal = 0;
     sl->seq = 0;
-    qk__slot_configure(sl, n, def, n_windows, now, &none);
+    qk__slot_configure(sl, n, &d->def, d->n_windows, now, &none);
     memset(t->names[n], 0, QK_NAME_MAX);
-    strcpy(t->names[n], def->name);
+    strcpy(t->names[n], d->def.name);
     /* Slot n is invisible to other threads, and processes, until this store. */
     atomic_store_explicit(&t->region.hdr->n_services, n + 1, memory_order_release);
 }
@@ -286,12 +323,16 @@ int qk_service_add(qk_tracker *t, const qk_service_def *def, qk_service *out)
 {
     if (t == NULL || def == NULL)
         return qk__fail(QK_EINVAL, t ? "service definition is NULL" : "tracker is NULL");
-    const int n_windows = qk__service_def_check(def);
-    if (n_windows < 0)
-        return n_windows;
+    if (t->mode & QK__MODE_READONLY)
+        return refuse_readonly("add a service");
+    qk__checked_def d;
+    const int rc_def = qk__service_def_read(&d, def, 0, t->api_version);
+    if (rc_def != QK_OK)
+        return rc_def;
+    def = &d.def;
     const int64_t now = qk__read_clock(t);
 
-    int rc = snapshot_lock(t);
+    int rc = snapshot_lock(&t->region);
     if (rc != QK_OK)
         return rc;
     const uint32_t n = qk__published(t);
@@ -300,8 +341,8 @@ int qk_service_add(qk_tracker *t, const qk_service_def *def, qk_service *out)
     else if (n == t->capacity)
         rc = qk__fail(QK_EFULL, "cannot add '%s': all %u slots are in use", def->name, n);
     else
-        qk__add_locked(t, def, (unsigned)n_windows, now);
-    snapshot_unlock(t);
+        qk__add_locked(t, &d, now);
+    snapshot_unlock(&t->region);
     if (rc == QK_OK && out != NULL)
         *out = n;
     return rc;

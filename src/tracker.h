@@ -5,17 +5,31 @@
 #include <stdatomic.h>
 
 #include "region.h"
+#include "service_def.h"
+
+/* What sets a tracker apart from a private one, as bits of qk_tracker.mode. The hot path tests
+ * mode once, where it used to test for a journal: a private tracker runs the instructions it ran
+ * before any of these existed (docs/design.md). */
+enum {
+    QK__MODE_SHARED = 1u << 0,   /* the region is a state file: journal every update (slot.h) */
+    QK__MODE_READONLY = 1u << 1, /* QK_OPEN_READONLY: refuse every change, roll only copies */
+};
 
 struct qk_tracker {
     qk_slot *slots;             /* region.slots: capacity slots, each in its own 128-byte block */
     char (*names)[QK_NAME_MAX]; /* region.names: read-mostly, apart from the hot slots */
     uint32_t capacity;
-    int journal; /* the region is a shared file: journal every update (slot.h) */
+    unsigned mode;        /* QK__MODE_* bits; 0 for a private tracker */
+    unsigned api_version; /* the caller's qk_options.version: its layouts of defs and events */
     int64_t (*clock)(void *clock_ctx);
     void *clock_ctx;
     qk_event_fn on_event;
     void *payload;
     qk_region region;
+    /* The definitions qk_tracker_new was given, read at the caller's stride and validated once;
+     * kept for the tracker's life (the store reads their outage and lease settings). */
+    size_t n_configured;
+    qk__checked_def configured[];
 };
 
 /* The default clock: CLOCK_REALTIME_COARSE, in ms since the epoch. */
@@ -45,6 +59,6 @@ int qk__find_name(const qk_tracker *t, const char *name, uint32_t n);
 
 /* Fills unpublished slot n and publishes it; the caller holds the snapshot lock (or is alone
  * with a new file) and has checked def, the name's uniqueness and the room. */
-void qk__add_locked(qk_tracker *t, const qk_service_def *def, unsigned n_windows, int64_t now);
+void qk__add_locked(qk_tracker *t, const qk__checked_def *d, int64_t now);
 
 #endif

@@ -1,17 +1,21 @@
-/* Opening and closing a tracker: options of every version, private memory or a state file,
- * an existing file's reconciliation with the configured services, flush, and fork(). */
+/* Opening and closing a tracker: options of every version, private memory or a state file
+ * (read-write or read-only), an existing file's reconciliation with the configured services,
+ * flush, and fork(). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
 #include "locking.h"
+#include "tracker.h"
 #include "service_def.h"
+#include "store/store.h"
 
 /* Reads opts of any supported version into the current layout; fields a version lacks keep
  * their QK_OPTIONS_INIT values. */
 static int read_options(qk_options *o, const qk_options *in)
 {
-    static const size_t size_by_version[] = {0, offsetof(qk_options, path), sizeof(qk_options)};
+    static const size_t size_by_version[] = {0, offsetof(qk_options, path),
+                                             offsetof(qk_options, flags), sizeof(qk_options)};
     if (in->version == 0 || in->version > QK_OPTIONS_VERSION)
         return qk__fail(QK_EINVAL, "options version %u is not supported (this library: 1 to %d)",
                         in->version, QK_OPTIONS_VERSION);
@@ -20,6 +24,24 @@ static int read_options(qk_options *o, const qk_options *in)
     return QK_OK;
 }
 
+static int check_flags(const qk_options *o)
+{
+    if (o->flags & ~(unsigned)QK_OPEN_READONLY)
+        return qk__fail(QK_EINVAL, "unknown flag bits 0x%x",
+                        o->flags & ~(unsigned)QK_OPEN_READONLY);
+    if (!(o->flags & QK_OPEN_READONLY))
+        return QK_OK;
+    if (o->path == NULL)
+        return qk__fail(QK_EINVAL, "QK_OPEN_READONLY needs a state file (path)");
+    if (o->n_services > 0)
+        return qk__fail(QK_EINVAL, "QK_OPEN_READONLY takes the file's services as they are: "
+                                   "n_services must be 0");
+    if (o->store != NULL)
+        return qk__fail(QK_EINVAL, "QK_OPEN_READONLY cannot attach a store");
+    return QK_OK;
+}
+
+/* Everything but the services' definitions, which need the tracker to live in. */
 static int check_options(const qk_options *o)
 {
     if (o->services == NULL && o->n_services > 0)
@@ -34,14 +56,34 @@ static int check_options(const qk_options *o)
                         (unsigned)QK_CAPACITY_MAX);
     if (o->mode > 07777)
         return qk__fail(QK_EINVAL, "mode 0%o has bits beyond 07777", o->mode);
+    int rc = check_flags(o);
+    if (rc != QK_OK)
+        return rc;
+    if (o->store_timeout_ms < 0)
+        return qk__fail(QK_EINVAL, "store_timeout_ms %lld is negative",
+                        (long long)o->store_timeout_ms);
+    if (o->store != NULL) {
+        const qk__store_backend *backend;
+        qk__store_url url;
+        if ((rc = qk__store_check(o->store, &backend, &url)) != QK_OK)
+            return rc;
+    }
+    return QK_OK;
+}
+
+/* Reads the caller's definitions into t->configured and checks their names are distinct. */
+static int read_services(qk_tracker *t, const qk_options *o)
+{
     for (size_t i = 0; i < o->n_services; i++) {
-        const int rc = qk__service_def_check(&o->services[i]);
-        if (rc < 0)
+        qk__checked_def *d = &t->configured[i];
+        const int rc = qk__service_def_read(d, o->services, i, o->version);
+        if (rc != QK_OK)
             return rc;
         for (size_t j = 0; j < i; j++)
-            if (strcmp(o->services[j].name, o->services[i].name) == 0)
-                return qk__fail(QK_EEXIST, "service '%s' is defined twice", o->services[i].name);
+            if (strcmp(t->configured[j].def.name, d->def.name) == 0)
+                return qk__fail(QK_EEXIST, "service '%s' is defined twice", d->def.name);
     }
+    t->n_configured = o->n_services;
     return QK_OK;
 }
 
@@ -51,22 +93,22 @@ static int check_warm_slots(qk_tracker *t)
     const uint32_t n = qk__published(t);
     for (uint32_t s = 0; s < n; s++) {
         char why[160];
-        int rc = slot_lock(t, s);
+        int rc = slot_lock(&t->region, s);
         if (rc != QK_OK)
             return rc;
         rc = qk__region_check_slot(&t->slots[s], t->names[s], s, why, sizeof why);
-        slot_unlock(t, s);
+        slot_unlock(&t->region, s);
         if (rc != QK_OK)
             return qk__fail(rc, "state file: %s", why);
     }
     return QK_OK;
 }
 
-static const qk_service_def *configured(const qk_options *o, const char *name)
+static const qk__checked_def *configured(const qk_tracker *t, const char *name)
 {
-    for (size_t i = 0; i < o->n_services; i++)
-        if (strcmp(o->services[i].name, name) == 0)
-            return &o->services[i];
+    for (size_t i = 0; i < t->n_configured; i++)
+        if (strcmp(t->configured[i].def.name, name) == 0)
+            return &t->configured[i];
     return NULL;
 }
 
@@ -74,18 +116,19 @@ static const qk_service_def *configured(const qk_options *o, const char *name)
  * window is rolled to now, configured services take their new definitions (counts kept by name
  * and period), and stored services that are not configured are kept. Nothing changes on
  * error: everything that can fail happens before the first change. */
-static int reconcile(qk_tracker *t, const qk_options *o, qk_event **events, size_t *n_events)
+static int reconcile(qk_tracker *t, qk_event **events, size_t *n_events)
 {
+    const size_t n_services = t->n_configured;
     const int64_t now = qk__read_clock(t);
     /* Names and room are checked and the missing services added in one hold of the snapshot
      * lock, which serialises with qk_service_add in every process sharing the file. */
-    int rc = snapshot_lock(t);
+    int rc = snapshot_lock(&t->region);
     if (rc != QK_OK)
         return rc;
     const uint32_t stored = qk__published(t);
     size_t missing = 0;
-    for (size_t i = 0; i < o->n_services; i++)
-        missing += qk__find_name(t, o->services[i].name, stored) < 0;
+    for (size_t i = 0; i < n_services; i++)
+        missing += qk__find_name(t, t->configured[i].def.name, stored) < 0;
     qk_event *ev = NULL;
     if (missing > t->capacity - stored)
         rc = qk__fail(QK_EFULL,
@@ -95,18 +138,17 @@ static int reconcile(qk_tracker *t, const qk_options *o, qk_event **events, size
     else if (t->on_event != NULL && stored > 0 &&
              (ev = malloc((size_t)stored * QK_EVENTS_PER_SLOT_OP * sizeof *ev)) == NULL)
         rc = qk__fail(QK_ENOMEM, "no memory for the events of %u services", stored);
-    for (size_t i = 0; rc == QK_OK && i < o->n_services; i++)
-        if (qk__find_name(t, o->services[i].name, stored) < 0)
-            qk__add_locked(t, &o->services[i], (unsigned)qk__service_def_check(&o->services[i]),
-                           now);
-    snapshot_unlock(t);
+    for (size_t i = 0; rc == QK_OK && i < n_services; i++)
+        if (qk__find_name(t, t->configured[i].def.name, stored) < 0)
+            qk__add_locked(t, &t->configured[i], now);
+    snapshot_unlock(&t->region);
     if (rc != QK_OK)
         return rc;
 
     qk_event_sink sink = {ev, 0};
     for (uint32_t s = 0; s < stored; s++) {
-        const qk_service_def *def = configured(o, t->names[s]);
-        rc = slot_lock(t, s);
+        const qk__checked_def *d = configured(t, t->names[s]);
+        rc = slot_lock(&t->region, s);
         if (rc != QK_OK) {
             free(ev);
             return rc;
@@ -116,13 +158,52 @@ static int reconcile(qk_tracker *t, const qk_options *o, qk_event **events, size
         const qk_op roll = {QK_OP_PEEK, 0, 0, 0};
         int unused = -1;
         qk__slot_apply(sl, s, &roll, now, &sink, &unused);
-        if (def != NULL)
-            qk__slot_configure(sl, s, def, (unsigned)qk__service_def_check(def), now, &sink);
+        if (d != NULL)
+            qk__slot_configure(sl, s, &d->def, d->n_windows, now, &sink);
         qk__slot_end(sl);
-        slot_unlock(t, s);
+        slot_unlock(&t->region, s);
     }
     *events = ev;
     *n_events = sink.n;
+    return QK_OK;
+}
+
+/* Opens the region o asks for and brings it in line with t's configured services. */
+static int open_region(qk_tracker *t, const qk_options *o, qk_event **ev, size_t *n_ev)
+{
+    const uint32_t capacity = (uint32_t)(o->capacity ? o->capacity : o->n_services);
+    const int readonly = (o->flags & QK_OPEN_READONLY) != 0;
+    int created = 1, cold = 1;
+    int rc = o->path ? qk__region_open_file(&t->region, o->path, o->mode ? o->mode : 0600, capacity,
+                                            readonly, &created, &cold)
+                     : qk__region_new_private(&t->region, capacity);
+    if (rc != QK_OK)
+        return rc;
+    t->slots = t->region.slots;
+    t->names = t->region.names;
+    t->capacity = t->region.hdr->capacity;
+    t->mode = (t->region.hdr->shared ? QK__MODE_SHARED : 0u) | (readonly ? QK__MODE_READONLY : 0u);
+
+    if (created) {
+        const int64_t now = qk__read_clock(t);
+        for (size_t i = 0; i < t->n_configured; i++)
+            qk__add_locked(t, &t->configured[i], now);
+    } else {
+        rc = cold ? QK_OK : check_warm_slots(t);
+        if (rc == QK_OK && !readonly)
+            rc = reconcile(t, ev, n_ev);
+    }
+    qk__region_open_done(&t->region);
+    if (rc != QK_OK) {
+        qk__region_free(&t->region);
+        return rc;
+    }
+    /* The caller's name strings may go once qk_tracker_new returns; the region's copies stay. */
+    for (size_t i = 0; i < t->n_configured; i++) {
+        qk__checked_def *d = &t->configured[i];
+        d->def.name = t->names[created ? (uint32_t)i
+                                       : (uint32_t)qk__find_name(t, d->def.name, qk__published(t))];
+    }
     return QK_OK;
 }
 
@@ -136,42 +217,21 @@ int qk_tracker_new(qk_tracker **out, const qk_options *opts)
         rc = check_options(&o);
     if (rc != QK_OK)
         return rc;
-
-    qk_tracker *t = calloc(1, sizeof *t);
+    qk_tracker *t = calloc(1, sizeof *t + o.n_services * sizeof t->configured[0]);
     if (t == NULL)
         return qk__fail(QK_ENOMEM, "no memory for the tracker");
     t->clock = o.clock ? o.clock : qk__system_clock_ms;
     t->clock_ctx = o.clock_ctx;
     t->on_event = o.on_event;
     t->payload = o.payload;
-    const uint32_t capacity = (uint32_t)(o.capacity ? o.capacity : o.n_services);
-    int created = 1, cold = 1;
-    rc = o.path ? qk__region_open_file(&t->region, o.path, o.mode ? o.mode : 0600, capacity,
-                                       &created, &cold)
-                : qk__region_new_private(&t->region, capacity);
-    if (rc != QK_OK) {
-        free(t);
-        return rc;
-    }
-    t->slots = t->region.slots;
-    t->names = t->region.names;
-    t->capacity = t->region.hdr->capacity;
-    t->journal = t->region.hdr->shared != 0;
+    t->api_version = o.version;
 
     qk_event *ev = NULL;
     size_t n_ev = 0;
-    if (created) {
-        const int64_t now = qk__read_clock(t);
-        for (size_t i = 0; i < o.n_services; i++)
-            qk__add_locked(t, &o.services[i], (unsigned)qk__service_def_check(&o.services[i]), now);
-    } else {
-        rc = cold ? QK_OK : check_warm_slots(t);
-        if (rc == QK_OK)
-            rc = reconcile(t, &o, &ev, &n_ev);
-    }
-    qk__region_open_done(&t->region);
+    rc = read_services(t, &o);
+    if (rc == QK_OK)
+        rc = open_region(t, &o, &ev, &n_ev);
     if (rc != QK_OK) {
-        qk__region_free(&t->region);
         free(t);
         return rc;
     }
@@ -204,19 +264,19 @@ int qk_tracker_flush(qk_tracker *t)
 void qk_atfork_prepare(qk_tracker *t)
 {
     /* Unpublished slots are never locked, and the snapshot lock keeps the count still. */
-    if (t != NULL && !t->journal)
-        lock_all(t, qk__published(t));
+    if (t != NULL && !(t->mode & QK__MODE_SHARED))
+        lock_all(&t->region, qk__published(t));
 }
 
 void qk_atfork_parent(qk_tracker *t)
 {
-    if (t != NULL && !t->journal)
-        unlock_all(t, qk__published(t));
+    if (t != NULL && !(t->mode & QK__MODE_SHARED))
+        unlock_all(&t->region, qk__published(t));
 }
 
 void qk_atfork_child(qk_tracker *t)
 {
-    if (t == NULL || t->journal)
+    if (t == NULL || (t->mode & QK__MODE_SHARED))
         return;
     for (uint32_t s = t->capacity; s-- > 0;)
         qk__region_init_mutex(&t->region, &t->slots[s].lock);

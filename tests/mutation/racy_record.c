@@ -9,6 +9,7 @@
 
 #include "error.h"
 #include "locking.h"
+#include "tracker.h"
 #include "mutant.h"
 
 void (*qk__mutant_hook)(void);
@@ -22,7 +23,7 @@ int qk__mutant_racy_record(qk_tracker *t, qk_service s, uint64_t n, qk_usage *ou
     if (copy == NULL)
         return qk__fail(QK_ENOMEM, "mutant: no memory");
 
-    int rc = lock_all(t, count);
+    int rc = lock_all(&t->region, count);
     if (rc != QK_OK) {
         free(copy);
         return rc;
@@ -30,12 +31,12 @@ int qk__mutant_racy_record(qk_tracker *t, qk_service s, uint64_t n, qk_usage *ou
     for (uint32_t i = 0; i < count; i++)
         for (unsigned w = 0; w < t->slots[i].n_windows; w++)
             copy[i][w] = t->slots[i].w[w].used;
-    unlock_all(t, count);
+    unlock_all(&t->region, count);
     if (qk__mutant_hook != NULL)
         qk__mutant_hook();
     for (unsigned w = 0; w < t->slots[s].n_windows; w++)
         copy[s][w] += n;
-    if ((rc = lock_all(t, count)) != QK_OK) {
+    if ((rc = lock_all(&t->region, count)) != QK_OK) {
         free(copy);
         return rc;
     }
@@ -44,7 +45,7 @@ int qk__mutant_racy_record(qk_tracker *t, qk_service s, uint64_t n, qk_usage *ou
             t->slots[i].w[w].used = copy[i][w];
     if (out != NULL)
         qk__slot_usage(&t->slots[s], s, -1, out);
-    unlock_all(t, count);
+    unlock_all(&t->region, count);
     free(copy);
     if (out != NULL)
         memcpy(out->name, t->names[s], QK_NAME_MAX);

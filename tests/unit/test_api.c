@@ -18,6 +18,8 @@ _Static_assert(QK_EFULL == -6, "QK_EFULL");
 _Static_assert(QK_ERANGE == -7, "QK_ERANGE");
 _Static_assert(QK_EIO == -8, "QK_EIO");
 _Static_assert(QK_ECORRUPT == -9, "QK_ECORRUPT");
+_Static_assert(QK_EUNAVAIL == -10, "QK_EUNAVAIL");
+_Static_assert(QK_EREADONLY == -11, "QK_EREADONLY");
 _Static_assert(QK_MAX_WINDOWS == 4 && QK_NAME_MAX == 64, "sizes");
 _Static_assert(QK_LEVEL_OK < QK_LEVEL_WARN && QK_LEVEL_WARN < QK_LEVEL_CRITICAL &&
                    QK_LEVEL_CRITICAL < QK_LEVEL_EXHAUSTED,
@@ -653,6 +655,8 @@ Test(api, strerror_for_every_code)
         {QK_ERANGE, "value out of range or buffer too small"},
         {QK_EIO, "input/output error"},
         {QK_ECORRUPT, "state is corrupt or of a foreign format"},
+        {QK_EUNAVAIL, "the shared store cannot be reached"},
+        {QK_EREADONLY, "the tracker was opened read-only"},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         const char *s = qk_strerror(table[i].code);
@@ -662,7 +666,7 @@ Test(api, strerror_for_every_code)
             cr_assert_str_neq(s, qk_strerror(table[j].code), "codes %d and %d share a message",
                               table[i].code, table[j].code);
     }
-    const int unknown[] = {1, -10, 42, -100, INT_MIN, INT_MAX};
+    const int unknown[] = {1, -12, 42, -100, INT_MIN, INT_MAX};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++)
         cr_assert_str_eq(qk_strerror(unknown[i]), "unknown error", "code %d", unknown[i]);
 }

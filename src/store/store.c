@@ -1,0 +1,189 @@
+/* The store seam's shared part: store URLs and the registry of backends compiled into this
+ * build. */
+#include <stdio.h>
+#include <string.h>
+
+#include "error.h"
+#include "store/store.h"
+
+/* Backends compiled in, by scheme. None yet: the Redis and DynamoDB backends add themselves
+ * here, each behind its build option, so a build without them carries none of their code. */
+static const qk__store_backend *const backends[] = {NULL};
+
+const qk__store_backend *qk__store_backend_find(const char *scheme)
+{
+    for (size_t i = 0; backends[i] != NULL; i++)
+        if (strcmp(backends[i]->scheme, scheme) == 0 &&
+            backends[i]->version == QK__STORE_BACKEND_VERSION)
+            return backends[i];
+    return NULL;
+}
+
+void qk__store_url_redact(char *buf, size_t len, const char *url)
+{
+    const char *sep = strstr(url, "://");
+    const char *auth = sep ? sep + 3 : url;
+    const size_t auth_len = strcspn(auth, "/");
+    const char *at = NULL; /* the last '@' of the authority ends the user information */
+    for (const char *p = auth; p < auth + auth_len; p++)
+        if (*p == '@')
+            at = p;
+    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    if (colon == NULL) {
+        snprintf(buf, len, "%s", url);
+        return;
+    }
+    snprintf(buf, len, "%.*s:***%s", (int)(colon - url), url, at);
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Copies src[0..n) into dst (cap bytes), decoding %XX, so a password may hold ':', '@' or '/'.
+ * Returns 0, or -1 when it does not fit or an escape is malformed. */
+static int decode_part(char *dst, size_t cap, const char *src, size_t n)
+{
+    size_t out = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = src[i];
+        if (c == '%') {
+            if (i + 2 >= n)
+                return -1;
+            const int hi = hex_value(src[i + 1]), lo = hex_value(src[i + 2]);
+            if (hi < 0 || lo < 0)
+                return -1;
+            c = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        if (c == '\0' || out + 1 >= cap)
+            return -1;
+        dst[out++] = c;
+    }
+    dst[out] = '\0';
+    return 0;
+}
+
+static int bad_url(const char *url, const char *why)
+{
+    char shown[512];
+    qk__store_url_redact(shown, sizeof shown, url);
+    return qk__fail(QK_EINVAL, "store URL '%s': %s", shown, why);
+}
+
+/* host[:port], or [v6]:port; host may be empty (a unix socket URL). */
+static int parse_host_port(qk__store_url *out, const char *url, const char *p, size_t n)
+{
+    const char *port = NULL;
+    size_t host_len = n;
+    if (n > 0 && p[0] == '[') {
+        const char *close = memchr(p, ']', n);
+        if (close == NULL)
+            return bad_url(url, "an IPv6 address misses its ']'");
+        host_len = (size_t)(close - p) + 1;
+        if (host_len < n && p[host_len] != ':')
+            return bad_url(url, "text after the IPv6 address's ']'");
+        if (host_len < n)
+            port = p + host_len + 1;
+    } else {
+        const char *colon = memchr(p, ':', n);
+        if (colon != NULL) {
+            host_len = (size_t)(colon - p);
+            port = colon + 1;
+        }
+    }
+    if (host_len >= sizeof out->host)
+        return bad_url(url, "the host name is too long");
+    memcpy(out->host, p, host_len);
+    out->host[host_len] = '\0';
+    if (port != NULL) {
+        const size_t port_len = (size_t)(p + n - port);
+        long value = 0;
+        if (port_len == 0 || port_len > 5)
+            return bad_url(url, "the port is not a number from 1 to 65535");
+        for (size_t i = 0; i < port_len; i++) {
+            if (port[i] < '0' || port[i] > '9')
+                return bad_url(url, "the port is not a number from 1 to 65535");
+            value = value * 10 + (port[i] - '0');
+        }
+        if (value < 1 || value > 65535)
+            return bad_url(url, "the port is not a number from 1 to 65535");
+        out->port = (int)value;
+    }
+    return QK_OK;
+}
+
+int qk__store_url_parse(qk__store_url *out, const char *url)
+{
+    qk__store_url u;
+    memset(&u, 0, sizeof u);
+    const char *sep = strstr(url, "://");
+    if (sep == NULL)
+        return bad_url(url, "expected scheme://...");
+    const size_t scheme_len = (size_t)(sep - url);
+    if (scheme_len == 0 || scheme_len >= sizeof u.scheme)
+        return bad_url(url, "the scheme is empty or too long");
+    for (size_t i = 0; i < scheme_len; i++) {
+        const char c = url[i];
+        const int ok = (c >= 'a' && c <= 'z') ||
+                       (i > 0 && ((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'));
+        if (!ok)
+            return bad_url(url, "the scheme must be lower-case letters, digits, '+', '-', '.'");
+    }
+    memcpy(u.scheme, url, scheme_len);
+
+    const char *auth = sep + 3;
+    const size_t auth_len = strcspn(auth, "/");
+    const char *at = NULL;
+    for (const char *p = auth; p < auth + auth_len; p++)
+        if (*p == '@')
+            at = p;
+    const char *host = auth;
+    if (at != NULL) {
+        const char *colon = memchr(auth, ':', (size_t)(at - auth));
+        const size_t user_len = colon ? (size_t)(colon - auth) : (size_t)(at - auth);
+        if (decode_part(u.user, sizeof u.user, auth, user_len) != 0)
+            return bad_url(url, "the user name is too long or has a bad %-escape");
+        if (colon != NULL) {
+            u.has_password = 1;
+            if (decode_part(u.password, sizeof u.password, colon + 1, (size_t)(at - colon - 1)) !=
+                0)
+                return bad_url(url, "the password is too long or has a bad %-escape");
+        }
+        host = at + 1;
+    }
+    const int rc = parse_host_port(&u, url, host, (size_t)(auth + auth_len - host));
+    if (rc != QK_OK)
+        return rc;
+    const char *path = auth + auth_len;
+    if (strlen(path) >= sizeof u.path)
+        return bad_url(url, "the path is too long");
+    strcpy(u.path, path);
+    *out = u;
+    return QK_OK;
+}
+
+int qk__store_check(const char *url, const qk__store_backend **backend, qk__store_url *parsed)
+{
+    int rc = qk__store_url_parse(parsed, url);
+    if (rc != QK_OK)
+        return rc;
+    const qk__store_backend *b = qk__store_backend_find(parsed->scheme);
+    if (b == NULL) {
+        char shown[512];
+        qk__store_url_redact(shown, sizeof shown, url);
+        return qk__fail(QK_EINVAL, "store URL '%s': this build has no backend for scheme '%s'",
+                        shown, parsed->scheme);
+    }
+    if ((rc = b->check_url(parsed)) != QK_OK)
+        return rc;
+    *backend = b;
+    return QK_OK;
+}

@@ -1,0 +1,106 @@
+/* The store seam: one internal interface between the lease model and the backends that share a
+ * fleet's quotas (Redis, then DynamoDB). The model (what to ask for, when, what to do when the
+ * store fails) is written once above this interface; a backend only talks to its server and
+ * encodes the protocol's messages for it, as libgit2's transports carry one protocol.
+ *
+ * The protocol is cumulative (docs/design.md, "The store seam"): a host sends, per window, the
+ * totals it has been granted, has used and has refunded in that window, never deltas. The
+ * store keeps the larger of what it holds and what it is sent, so a retried, duplicated, late
+ * or reordered request changes nothing. Backends run outside every tracker lock and never
+ * block longer than the timeout they were opened with. */
+#ifndef QK_STORE_H
+#define QK_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "quotakeeper.h"
+
+/* Bumped whenever qk__store_backend changes shape; a backend states the version it implements
+ * and the registry refuses any other. */
+#define QK__STORE_BACKEND_VERSION 1u
+
+enum {
+    QK__STORE_SCHEME_MAX = 16,
+    QK__STORE_HOST_MAX = 256,
+    QK__STORE_SECRET_MAX = 256,
+    QK__STORE_PATH_MAX = 256,
+};
+
+/* A store URL split into its parts: scheme://[[user]:password@]host[:port][/path]. Which parts
+ * a scheme needs is the backend's business (redis: path is the database number; redis+unix:
+ * path is the socket and host is empty). password is a secret: never put it in a message. */
+typedef struct {
+    char scheme[QK__STORE_SCHEME_MAX];
+    char user[QK__STORE_SECRET_MAX];
+    char password[QK__STORE_SECRET_MAX];
+    int has_password; /* an empty password is still a password */
+    char host[QK__STORE_HOST_MAX];
+    int port; /* 0: the backend's default */
+    char path[QK__STORE_PATH_MAX];
+} qk__store_url;
+
+/* One window of one service, as this host reports it and asks for more. */
+typedef struct {
+    int64_t start_ms, end_ms; /* the window, by the host's corrected clock */
+    uint64_t limit;
+    uint64_t granted;  /* g_h the host wants to hold in total; with release, the total to keep */
+    uint64_t used;     /* u_h: cumulative */
+    uint64_t refunded; /* r_h: cumulative */
+    int release;       /* lower g_h to granted (never below used - refunded) instead of raising */
+} qk__store_window_req;
+
+typedef struct {
+    const char *service;
+    const char *host_id;
+    unsigned n_windows;
+    qk__store_window_req w[QK_MAX_WINDOWS];
+} qk__store_sync_req;
+
+/* What the store holds for a window after applying a request. */
+typedef struct {
+    uint64_t granted_host;         /* g_h */
+    uint64_t granted, used, limit; /* G, U and L for the fleet */
+    uint64_t overdraft;            /* max(0, G - L): use recorded beyond the limit */
+    uint32_t active_hosts;         /* hosts seen recently, for fair shares */
+} qk__store_window_reply;
+
+typedef struct {
+    int64_t server_ms; /* the store's clock when it applied the request */
+    qk__store_window_reply w[QK_MAX_WINDOWS];
+} qk__store_sync_reply;
+
+typedef struct qk__store_conn qk__store_conn; /* a backend's connection, opaque above it */
+
+/* A backend. Every function returns QK_OK or a negative code with a message (qk__fail) that
+ * names no secret: QK_EUNAVAIL when the server cannot be reached or does not answer in time,
+ * QK_EINVAL for what the server refuses as malformed, QK_EIO for an answer that makes no
+ * sense. A connection is used by one thread at a time. */
+typedef struct {
+    unsigned version;   /* QK__STORE_BACKEND_VERSION */
+    const char *scheme; /* the URL scheme it serves */
+    /* Checks what open would need from url, without connecting: QK_EINVAL when a part is
+     * missing or malformed. A tracker calls it at qk_tracker_new, so a bad URL fails there
+     * while an unreachable server does not. */
+    int (*check_url)(const qk__store_url *url);
+    int (*open)(qk__store_conn **out, const qk__store_url *url, int64_t timeout_ms);
+    /* Applies req (every window of one service) and fills reply. */
+    int (*sync)(qk__store_conn *c, const qk__store_sync_req *req, qk__store_sync_reply *reply);
+    int (*server_time)(qk__store_conn *c, int64_t *server_ms);
+    void (*close)(qk__store_conn *c); /* NULL-safe */
+} qk__store_backend;
+
+/* Splits url into out. QK_EINVAL, with a message that shows the URL without its password. */
+int qk__store_url_parse(qk__store_url *out, const char *url);
+
+/* The URL as it may appear in a message or a log: the password replaced by "***". */
+void qk__store_url_redact(char *buf, size_t len, const char *url);
+
+/* The backend compiled in for scheme, or NULL. */
+const qk__store_backend *qk__store_backend_find(const char *scheme);
+
+/* Parses url and finds its backend, which checks it: what qk_tracker_new does with
+ * qk_options.store. QK_EINVAL for a malformed URL or a scheme this build has no backend for. */
+int qk__store_check(const char *url, const qk__store_backend **backend, qk__store_url *parsed);
+
+#endif
