@@ -12,9 +12,9 @@ jobs=$(nproc)
 layers=("$@")
 [ ${#layers[@]} -gt 0 ] || layers=(main tsan asan)
 
-build() { # dir, cmake args...
+build() { # dir, cmake args... (every layer with QK_WERROR: a warning fails the run)
   local dir=$1; shift
-  cmake -S "$root" -B "$dir" -G Ninja "$@" >/dev/null
+  cmake -S "$root" -B "$dir" -G Ninja -DQK_WERROR=ON "$@" >/dev/null
   cmake --build "$dir" -j "$jobs"
 }
 
