@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 scripts/need.sh build-essential cmake ninja-build pkg-config libcriterion-dev valgrind libck-dev \
-  gnuplot-nox clang libclang-rt-14-dev
+  gnuplot-nox clang libclang-rt-14-dev clang-format
 
 jobs=$(nproc)
 layers=("$@")
@@ -22,7 +22,7 @@ for layer in "${layers[@]}"; do
   echo "=== layer: $layer ==="
   case $layer in
     main) # Debug with the lock-order checker: unit, checks, mutation, stress, helgrind,
-          # memcheck, abi, install and perf smoke.
+          # memcheck, abi, install, format and perf smoke.
       build build/test-main -DCMAKE_BUILD_TYPE=Debug -DQK_LOCK_CHECKS=ON
       ctest --test-dir build/test-main --output-on-failure -j "$jobs" ;;
     tsan) # ThreadSanitizer over the plain pthread stress programs.
