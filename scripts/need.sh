@@ -28,8 +28,9 @@ if [ $# -gt 0 ]; then # --npm DIR SPEC...
     for spec in "$@"; do
         name=${spec%@*}
         want=${spec##*@}
-        have=$(node -p "require('$npm_dir/node_modules/$name/package.json').version" \
-            2>/dev/null || true)
+        # An absolute path: require() takes a relative one without ./ for a module name.
+        have=$(node -p "require(require('path').resolve(process.argv[1])).version" \
+            "$npm_dir/node_modules/$name/package.json" 2>/dev/null || true)
         [ "$have" = "$want" ] || npm_missing+=("$spec")
     done
     if [ ${#npm_missing[@]} -gt 0 ] && ! command -v npm >/dev/null; then
