@@ -1,0 +1,44 @@
+/* Child processes that report through their exit status, a barrier across processes, memory
+ * shared with children, and waiting until a task is parked on a lock.
+ *
+ * A child never touches the test framework: it reports through its exit code (QKT_CHILD_OK when
+ * every check held) and shared memory, and ends with _exit() so that no atexit handler or stdio
+ * buffer of the parent runs twice. */
+#ifndef QKT_PROCS_H
+#define QKT_PROCS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define QKT_CHILD_OK 0
+
+/* Forks a child that runs fn(arg) and _exits with its result. A child still running after
+ * limit_s seconds is killed by SIGALRM, so a deadlocked child becomes a failure, not a hang. */
+pid_t qkt_fork_run(int (*fn)(void *), void *arg, unsigned limit_s);
+
+/* Reaps the child: its exit status, or 1000 + the signal that ended it. */
+int qkt_wait_child(pid_t pid);
+
+/* Shared anonymous memory, visible to every process forked after it is made. */
+void *qkt_shared_mem(size_t size);
+
+/* A barrier for processes: children block in qkt_pbarrier_wait() until the parent calls
+ * qkt_pbarrier_release(), which closes the write end so that every read returns at once. */
+typedef struct {
+    int fd[2];
+} qkt_pbarrier;
+
+void qkt_pbarrier_init(qkt_pbarrier *b);
+void qkt_pbarrier_wait(qkt_pbarrier *b);    /* in a child */
+void qkt_pbarrier_release(qkt_pbarrier *b); /* in the parent */
+
+/* Whether the thread (tid) or single-threaded process (pid, tid 0) is blocked in futex(2): used
+ * to make sure a waiter is parked on a lock before the test moves on. Reading /proc is a
+ * synchronisation aid, not an assertion: the result a test checks must not depend on it. */
+bool qkt_in_futex(pid_t pid, pid_t tid);
+
+/* Waits, up to about 10 s, until the task is blocked in futex(2). */
+bool qkt_wait_futex(pid_t pid, pid_t tid);
+
+#endif
