@@ -17,7 +17,17 @@
  * Interleavings caught: two threads both seeing room for the last calls and both taking them
  * (check and count split across an unlock: a count above L); a consume counted in one window
  * and refused by the other (windows differ); a refund racing a consume (final sum off). */
-#include "stress.h"
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "fail.h"
+#include "program.h"
+#include "threads.h"
 
 typedef struct {
     qk_tracker *t;
@@ -85,9 +95,9 @@ static void *run(void *arg)
 
 int main(int argc, char **argv)
 {
-    const long threads = stress_param(argc, argv, 1, "QK_STRESS_THREADS", 8);
-    const long attempts = stress_param(argc, argv, 2, "QK_STRESS_OPS", 20000);
-    const long limit = stress_param(argc, argv, 3, "QK_STRESS_LIMIT", 5000);
+    const long threads = qkt_param(argc, argv, 1, "QK_STRESS_THREADS", 8);
+    const long attempts = qkt_param(argc, argv, 2, "QK_STRESS_OPS", 20000);
+    const long limit = qkt_param(argc, argv, 3, "QK_STRESS_LIMIT", 5000);
     const uint64_t reserve = 10;
     if (threads < 1 || (uint64_t)limit <= reserve) {
         fprintf(stderr, "need threads >= 1 and limit > %llu\n", (unsigned long long)reserve);
@@ -96,17 +106,17 @@ int main(int argc, char **argv)
     printf("stress_consume: %ld threads x %ld attempts, limit %ld, reserve %llu\n", threads,
            attempts, limit, (unsigned long long)reserve);
 
-    _Atomic int64_t now = STRESS_T0_MS;
+    qkt_clock now = {QKT_T0_MS};
     qk_service_def def = {.name = "quota", .reserve = reserve};
     def.windows[0] = (qk_window_def){QK_FOREVER, (uint64_t)limit};
     def.windows[1] = (qk_window_def){QK_DAY, (uint64_t)limit + 7};
-    const qk_options opts = stress_options(&def, 1, &now);
+    const qk_options opts = qkt_clocked_options(&def, 1, &now);
     qk_tracker *t;
-    stress_tracker_new(&t, &opts);
+    qkt_tracker_new_or_exit(&t, &opts);
 
-    stress_crew crew;
-    stress_crew_init(&crew, threads, 0);
-    worker *w = stress_calloc((size_t)threads, sizeof *w);
+    qkt_crew crew;
+    qkt_crew_init(&crew, threads, 0);
+    worker *w = qkt_calloc((size_t)threads, sizeof *w);
     for (long i = 0; i < threads; i++)
         w[i] = (worker){.t = t,
                         .go = &crew.go,
@@ -114,8 +124,8 @@ int main(int argc, char **argv)
                         .attempts = attempts,
                         .limit = (uint64_t)limit,
                         .reserve = reserve};
-    stress_crew_start(&crew, run, w, sizeof *w);
-    stress_crew_join(&crew);
+    qkt_crew_start(&crew, run, w, sizeof *w);
+    qkt_crew_join(&crew);
 
     uint64_t granted = 0, refunded = 0, refused = 0;
     for (long i = 0; i < threads; i++) {
@@ -140,6 +150,6 @@ int main(int argc, char **argv)
 
     qk_tracker_free(t);
     free(w);
-    stress_crew_destroy(&crew);
-    return stress_verdict("stress_consume");
+    qkt_crew_destroy(&crew);
+    return qkt_verdict("stress_consume");
 }

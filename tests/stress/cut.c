@@ -19,7 +19,18 @@
  * the services lie between A and B, which leaves the writer room to overtake the snapshot. Also
  * a snapshot or peek that sees a stale copy of a slot (a count going down) and a lost update
  * (the final totals). */
-#include "stress.h"
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "fail.h"
+#include "program.h"
+#include "threads.h"
+#include "usage.h"
 
 enum { MAX_N = 3 };
 
@@ -58,8 +69,8 @@ static void *take_snapshots(void *arg)
 {
     checker *c = arg;
     const unsigned half = c->n_services / 2;
-    qk_usage *snap = stress_calloc(c->n_services, sizeof *snap);
-    uint64_t *prev = stress_calloc(c->n_services, sizeof *prev);
+    qk_usage *snap = qkt_calloc(c->n_services, sizeof *snap);
+    uint64_t *prev = qkt_calloc(c->n_services, sizeof *prev);
     const uint64_t in_flight = (uint64_t)c->n_writers * MAX_N;
     pthread_barrier_wait(c->go);
     int last = 0;
@@ -95,7 +106,7 @@ static void *take_snapshots(void *arg)
 static void *peek_around(void *arg)
 {
     checker *c = arg;
-    uint64_t *prev = stress_calloc(c->n_services, sizeof *prev);
+    uint64_t *prev = qkt_calloc(c->n_services, sizeof *prev);
     pthread_barrier_wait(c->go);
     for (unsigned s = 0; atomic_load(c->writers_left) > 0; s = (s + 1) % c->n_services) {
         qk_usage u;
@@ -110,9 +121,9 @@ static void *peek_around(void *arg)
 
 int main(int argc, char **argv)
 {
-    const long writers = stress_param(argc, argv, 1, "QK_STRESS_THREADS", 4);
-    const long rounds = stress_param(argc, argv, 2, "QK_STRESS_OPS", 3000);
-    const long n_services = stress_param(argc, argv, 3, "QK_STRESS_SERVICES", 16);
+    const long writers = qkt_param(argc, argv, 1, "QK_STRESS_THREADS", 4);
+    const long rounds = qkt_param(argc, argv, 2, "QK_STRESS_OPS", 3000);
+    const long n_services = qkt_param(argc, argv, 3, "QK_STRESS_SERVICES", 16);
     if (writers < 1 || n_services < 2 || n_services > 1000 || n_services % 2 != 0) {
         fprintf(stderr, "need writers >= 1 and an even number of services in 2..1000\n");
         return 2;
@@ -120,27 +131,27 @@ int main(int argc, char **argv)
     printf("stress_cut: %ld writers x %ld rounds over %ld services, 1 snapshot taker, 1 peeker\n",
            writers, rounds, n_services);
 
-    _Atomic int64_t now = STRESS_T0_MS;
-    qk_service_def *defs = stress_named_defs(n_services, "chain");
+    qkt_clock now = {QKT_T0_MS};
+    qk_service_def *defs = qkt_named_defs(n_services, "chain");
     for (long s = 0; s < n_services; s++)
         defs[s].windows[0] = (qk_window_def){QK_FOREVER, UINT64_MAX};
-    const qk_options opts = stress_options(defs, (size_t)n_services, &now);
+    const qk_options opts = qkt_clocked_options(defs, (size_t)n_services, &now);
     qk_tracker *t;
-    stress_tracker_new(&t, &opts);
+    qkt_tracker_new_or_exit(&t, &opts);
 
     _Atomic int writers_left = (int)writers;
-    stress_crew crew; /* the writers, and the snapshot taker and the peeker beside them */
-    stress_crew_init(&crew, writers, 2);
-    writer *w = stress_calloc((size_t)writers, sizeof *w);
+    qkt_crew crew; /* the writers, and the snapshot taker and the peeker beside them */
+    qkt_crew_init(&crew, writers, 2);
+    writer *w = qkt_calloc((size_t)writers, sizeof *w);
     checker c = {t, &crew.go, (unsigned)n_services, (unsigned)writers, &writers_left, 0};
     pthread_t snapper, peeker;
-    stress_spawn(&snapper, 1, take_snapshots, &c, 0);
-    stress_spawn(&peeker, 1, peek_around, &c, 0);
+    qkt_threads_start(&snapper, 1, take_snapshots, &c, 0);
+    qkt_threads_start(&peeker, 1, peek_around, &c, 0);
     for (long i = 0; i < writers; i++)
         w[i] = (writer){t,           &crew.go,
                         (unsigned)i, (unsigned)n_services,
-                        rounds,      stress_calloc((size_t)n_services / 2, sizeof(uint64_t))};
-    stress_crew_start(&crew, write_rounds, w, sizeof *w);
+                        rounds,      qkt_calloc((size_t)n_services / 2, sizeof(uint64_t))};
+    qkt_crew_start(&crew, write_rounds, w, sizeof *w);
     /* Each writer is joined on its own: the checkers take one more look after the last ends. */
     for (long i = 0; i < writers; i++) {
         pthread_join(crew.threads[i], NULL);
@@ -167,6 +178,6 @@ int main(int argc, char **argv)
         free(w[i].calls);
     free(w);
     free(defs);
-    stress_crew_destroy(&crew);
-    return stress_verdict("stress_cut");
+    qkt_crew_destroy(&crew);
+    return qkt_verdict("stress_cut");
 }

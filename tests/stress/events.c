@@ -21,24 +21,35 @@
  * whose from does not follow the previous to); an event dropped when changes race (a gap in
  * seq, or the chain broken); a rollover and a record racing on the level (the chain again);
  * events delivered under a lock (callback's peek: deadlock, or a lock-order abort in Debug). */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
 #include "evlog.h"
+#include "fail.h"
+#include "program.h"
+#include "threads.h"
 
 enum { WINDOWS = 2, MINUTE_LIMIT = 40, FOREVER_LIMIT = 200, MAX_SERVICES = 62 };
 
 typedef struct {
     qk_tracker *t;
     pthread_barrier_t *go;
-    _Atomic int64_t *now;
+    qkt_clock *now;
     unsigned index, n_services;
     long ops;
-    evlog *log;
+    qkt_evlog *log;
 } worker;
 
 static _Atomic unsigned long delivered[MAX_SERVICES];
 static char names[MAX_SERVICES][16];
 
 /* The level a count implies with the default thresholds: 50% and 80%, rounded up. */
-static qk_level level_of(const evlog_entry *e)
+static qk_level level_of(const qkt_evlog_entry *e)
 {
     if (e->used >= e->limit)
         return QK_LEVEL_EXHAUSTED;
@@ -52,7 +63,7 @@ static qk_level level_of(const evlog_entry *e)
 static void on_event(const qk_event *ev, void *payload)
 {
     qk_tracker *t = *(qk_tracker **)payload;
-    evlog_append(ev);
+    qkt_evlog_append(ev);
     if (ev->service >= MAX_SERVICES || ev->window >= WINDOWS)
         return;
     CHECK(ev->name != NULL && strcmp(ev->name, names[ev->service]) == 0,
@@ -69,14 +80,14 @@ static void on_event(const qk_event *ev, void *payload)
 static void *run(void *arg)
 {
     worker *w = arg;
-    evlog_mine = w->log;
+    qkt_evlog_mine = w->log;
     pthread_barrier_wait(w->go);
     for (long k = 0; k < w->ops; k++) {
         const qk_service s = (qk_service)((w->index + (unsigned long)k) % w->n_services);
         const long step = k % 50;
         if (w->index == 0 && k % 100 == 0) {
             /* A minute passes: every MINUTE window rolls on its next access. */
-            atomic_fetch_add_explicit(w->now, 60000, memory_order_relaxed);
+            qkt_clock_advance(w->now, 60000);
         } else if (w->index == 0 && k % 100 == 50) {
             CHECK_RC(qk_reset_all(w->t), QK_OK);
         } else if (step == 7) {
@@ -94,22 +105,22 @@ static void *run(void *arg)
             CHECK_RC(qk_record(w->t, s, 1, NULL), QK_OK);
         }
     }
-    evlog_mine = NULL;
+    qkt_evlog_mine = NULL;
     return NULL;
 }
 
 int main(int argc, char **argv)
 {
-    const long threads = stress_param(argc, argv, 1, "QK_STRESS_THREADS", 8);
-    const long ops = stress_param(argc, argv, 2, "QK_STRESS_OPS", 20000);
-    const long n_services = stress_param(argc, argv, 3, "QK_STRESS_SERVICES", 2);
+    const long threads = qkt_param(argc, argv, 1, "QK_STRESS_THREADS", 8);
+    const long ops = qkt_param(argc, argv, 2, "QK_STRESS_OPS", 20000);
+    const long n_services = qkt_param(argc, argv, 3, "QK_STRESS_SERVICES", 2);
     if (threads < 1 || n_services < 1 || n_services > MAX_SERVICES) {
         fprintf(stderr, "need threads >= 1 and 1 <= services <= %d\n", MAX_SERVICES);
         return 2;
     }
     printf("stress_events: %ld threads x %ld ops over %ld services\n", threads, ops, n_services);
 
-    _Atomic int64_t now = STRESS_T0_MS;
+    qkt_clock now = {QKT_T0_MS};
     qk_service_def defs[MAX_SERVICES];
     memset(defs, 0, sizeof defs);
     for (long s = 0; s < n_services; s++) {
@@ -119,35 +130,35 @@ int main(int argc, char **argv)
         defs[s].windows[1] = (qk_window_def){QK_FOREVER, FOREVER_LIMIT};
     }
     qk_tracker *t;
-    qk_options opts = stress_options(defs, (size_t)n_services, &now);
+    qk_options opts = qkt_clocked_options(defs, (size_t)n_services, &now);
     opts.on_event = on_event;
     opts.payload = &t;
-    stress_tracker_new(&t, &opts);
+    qkt_tracker_new_or_exit(&t, &opts);
 
     /* logs[threads] is the main thread's: its final peeks may roll a window. */
-    evlog *logs = stress_calloc((size_t)threads + 1, sizeof *logs);
-    stress_crew crew;
-    stress_crew_init(&crew, threads, 0);
-    worker *w = stress_calloc((size_t)threads, sizeof *w);
+    qkt_evlog *logs = qkt_calloc((size_t)threads + 1, sizeof *logs);
+    qkt_crew crew;
+    qkt_crew_init(&crew, threads, 0);
+    worker *w = qkt_calloc((size_t)threads, sizeof *w);
     for (long i = 0; i < threads; i++)
         w[i] = (worker){t, &crew.go, &now, (unsigned)i, (unsigned)n_services, ops, &logs[i]};
-    stress_crew_start(&crew, run, w, sizeof *w);
-    stress_crew_join(&crew);
+    qkt_crew_start(&crew, run, w, sizeof *w);
+    qkt_crew_join(&crew);
 
-    qk_usage *final = evlog_final_usage(t, (size_t)n_services, &logs[threads]);
+    qk_usage *final = qkt_evlog_final_usage(t, (size_t)n_services, &logs[threads]);
 
     unsigned long counted = 0;
     for (long s = 0; s < n_services; s++)
         counted += atomic_load(&delivered[s]);
     const size_t logged =
-        evlog_check(logs, (size_t)threads + 1, final, (size_t)n_services, level_of);
+        qkt_evlog_check(logs, (size_t)threads + 1, final, (size_t)n_services, level_of);
     CHECK(counted == logged, "the callback counted %lu events, the logs hold %zu", counted, logged);
     printf("%zu level changes, each delivered once\n", logged);
 
     qk_tracker_free(t);
-    evlog_free_all(logs, (size_t)threads + 1);
+    qkt_evlog_free_all(logs, (size_t)threads + 1);
     free(final);
     free(w);
-    stress_crew_destroy(&crew);
-    return stress_verdict("stress_events");
+    qkt_crew_destroy(&crew);
+    return qkt_verdict("stress_events");
 }

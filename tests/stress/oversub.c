@@ -17,10 +17,19 @@
  * (many more threads than cores makes a preemption between read and write-back likely: the
  * spec's 100-of-200 failure); lock handoff that wedges under oversubscription (the run never
  * ends: ctest's timeout). */
+#include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
-#include "stress.h"
+#include "clock.h"
+#include "fail.h"
+#include "program.h"
+#include "threads.h"
 
 enum { SERVICES = 3 };
 
@@ -84,9 +93,9 @@ static int pin(long want)
 
 int main(int argc, char **argv)
 {
-    const long threads = stress_param(argc, argv, 1, "QK_STRESS_THREADS", 200);
-    const long ops = stress_param(argc, argv, 2, "QK_STRESS_OPS", 3000);
-    const long cpus = stress_param(argc, argv, 3, "QK_STRESS_CPUS", 2);
+    const long threads = qkt_param(argc, argv, 1, "QK_STRESS_THREADS", 200);
+    const long ops = qkt_param(argc, argv, 2, "QK_STRESS_OPS", 3000);
+    const long cpus = qkt_param(argc, argv, 3, "QK_STRESS_CPUS", 2);
     if (threads < 1 || ops < 1 || cpus < 1) {
         fprintf(stderr, "need threads, ops and cpus >= 1\n");
         return 2;
@@ -95,7 +104,7 @@ int main(int argc, char **argv)
     if (pin(cpus) < 0)
         printf("could not pin the CPUs; running on all of them\n");
 
-    _Atomic int64_t now = STRESS_T0_MS;
+    qkt_clock now = {QKT_T0_MS};
     static const char *const names[SERVICES] = {"tiingo", "finnhub", "sendgrid"};
     static const qk_window_def windows[SERVICES] = {
         {QK_MONTH, 500}, {QK_MINUTE, 60}, {QK_DAY, 100}};
@@ -105,17 +114,17 @@ int main(int argc, char **argv)
         defs[s].name = names[s];
         defs[s].windows[0] = windows[s];
     }
-    const qk_options opts = stress_options(defs, SERVICES, &now);
+    const qk_options opts = qkt_clocked_options(defs, SERVICES, &now);
     qk_tracker *t;
-    stress_tracker_new(&t, &opts);
+    qkt_tracker_new_or_exit(&t, &opts);
 
-    stress_crew crew;
-    stress_crew_init(&crew, threads, 0);
-    _Atomic long *progress = stress_calloc((size_t)threads, sizeof *progress);
-    STRESS_HG_IGNORE(progress, (size_t)threads * sizeof *progress);
-    long *at_first_done = stress_calloc((size_t)threads, sizeof *at_first_done);
+    qkt_crew crew;
+    qkt_crew_init(&crew, threads, 0);
+    _Atomic long *progress = qkt_calloc((size_t)threads, sizeof *progress);
+    QKT_HG_IGNORE(progress, (size_t)threads * sizeof *progress);
+    long *at_first_done = qkt_calloc((size_t)threads, sizeof *at_first_done);
     _Atomic int first_done = 0;
-    worker *w = stress_calloc((size_t)threads, sizeof *w);
+    worker *w = qkt_calloc((size_t)threads, sizeof *w);
     for (long i = 0; i < threads; i++)
         w[i] = (worker){.t = t,
                         .go = &crew.go,
@@ -125,8 +134,8 @@ int main(int argc, char **argv)
                         .first_done = &first_done,
                         .at_first_done = at_first_done,
                         .threads = threads};
-    stress_crew_start(&crew, run, w, sizeof *w);
-    stress_crew_join(&crew);
+    qkt_crew_start(&crew, run, w, sizeof *w);
+    qkt_crew_join(&crew);
 
     uint64_t expect[SERVICES] = {0};
     for (long i = 0; i < threads; i++)
@@ -157,6 +166,6 @@ int main(int argc, char **argv)
     free(progress);
     free(at_first_done);
     free(w);
-    stress_crew_destroy(&crew);
-    return stress_verdict("stress_oversub");
+    qkt_crew_destroy(&crew);
+    return qkt_verdict("stress_oversub");
 }

@@ -35,10 +35,20 @@
  * the first inversion even when the timing does not deadlock); a service published before its
  * slot is ready (a peek of a new index failing, or events with bad seq); events lost or doubled
  * between single-service and all-service operations and rollovers. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "evlog.h"
+#include "fail.h"
+#include "program.h"
+#include "threads.h"
 
 enum { CAPACITY = 48, INITIAL = 4, MAX_THREADS = 256 };
 
@@ -71,12 +81,12 @@ static const char *const op_names[OP_COUNT_] = {
 typedef struct {
     qk_tracker *t;
     pthread_barrier_t *go;
-    _Atomic int64_t *now;
+    qkt_clock *now;
     unsigned index;
     long ops;
     uint64_t rng;    /* the operations: the same for the same seed */
     uint64_t cb_rng; /* the callbacks' choices, which depend on the interleaving */
-    evlog log;
+    qkt_evlog log;
     /* Read by the watchdog while the thread runs. */
     _Atomic long done;
     _Atomic int op;
@@ -113,7 +123,7 @@ static int rc_in(int rc, int a, int b)
 static void on_event(const qk_event *ev, void *payload)
 {
     qk_tracker *t = *(qk_tracker **)payload;
-    evlog_append(ev);
+    qkt_evlog_append(ev);
     if (me != NULL)
         atomic_store_explicit(&me->in_callback, 1, memory_order_relaxed);
     qk_usage u;
@@ -255,7 +265,7 @@ static void one_op(worker *w, op_kind op)
     case OP_CLOCK: {
         /* A minute, an hour, a day or a month: windows roll on their next access. */
         static const int64_t jumps[] = {60000, 3600000, 86400000, INT64_C(31) * 86400000};
-        atomic_fetch_add_explicit(w->now, jumps[below(r, 4)], memory_order_relaxed);
+        qkt_clock_advance(w->now, jumps[below(r, 4)]);
         break;
     }
     case OP_HANG:
@@ -305,7 +315,7 @@ static void *run(void *arg)
 {
     worker *w = arg;
     me = w;
-    evlog_mine = &w->log;
+    qkt_evlog_mine = &w->log;
     pthread_barrier_wait(w->go);
     for (long k = 0; k < w->ops; k++) {
         op_kind op = pick(&w->rng);
@@ -316,7 +326,7 @@ static void *run(void *arg)
         atomic_store_explicit(&w->done, k + 1, memory_order_relaxed);
     }
     atomic_store_explicit(&w->op, OP_DONE, memory_order_relaxed);
-    evlog_mine = NULL;
+    qkt_evlog_mine = NULL;
     me = NULL;
     return NULL;
 }
@@ -373,10 +383,10 @@ static void *watch(void *arg)
 
 int main(int argc, char **argv)
 {
-    const long threads = stress_param(argc, argv, 1, "QK_STRESS_THREADS", 8);
-    const long ops = stress_param(argc, argv, 2, "QK_STRESS_OPS", 20000);
+    const long threads = qkt_param(argc, argv, 1, "QK_STRESS_THREADS", 8);
+    const long ops = qkt_param(argc, argv, 2, "QK_STRESS_OPS", 20000);
     const char *seed_arg = argc > 3 ? argv[3] : getenv("QK_SOAK_SEED");
-    const long stall_s = stress_param(0, NULL, 0, "QK_SOAK_STALL_S", 10);
+    const long stall_s = qkt_param(0, NULL, 0, "QK_SOAK_STALL_S", 10);
     inject_hang = getenv("QK_SOAK_INJECT_HANG") != NULL;
     if (threads < 1 || threads > MAX_THREADS || stall_s < 1) {
         fprintf(stderr, "need 1 <= threads <= %d and a stall time of at least 1 s\n", MAX_THREADS);
@@ -396,7 +406,7 @@ int main(int argc, char **argv)
            threads, ops, (unsigned long long)seed, argv[0], threads, ops, (unsigned long long)seed);
     fflush(stdout);
 
-    _Atomic int64_t now = STRESS_T0_MS;
+    qkt_clock now = {QKT_T0_MS};
     const unsigned initial = getenv("QK_SOAK_PREFILL") ? CAPACITY : INITIAL;
     qk_service_def defs[CAPACITY];
     char names[CAPACITY][8];
@@ -410,15 +420,15 @@ int main(int argc, char **argv)
         defs[i].reserve = i % INITIAL;
     }
     qk_tracker *t;
-    qk_options opts = stress_options(defs, initial, &now);
+    qk_options opts = qkt_clocked_options(defs, initial, &now);
     opts.capacity = CAPACITY;
     opts.on_event = on_event;
     opts.payload = &t;
-    stress_tracker_new(&t, &opts);
+    qkt_tracker_new_or_exit(&t, &opts);
 
-    stress_crew crew;
-    stress_crew_init(&crew, threads, 0);
-    worker *w = stress_calloc((size_t)threads, sizeof *w);
+    qkt_crew crew;
+    qkt_crew_init(&crew, threads, 0);
+    worker *w = qkt_calloc((size_t)threads, sizeof *w);
     for (long i = 0; i < threads; i++) {
         w[i].t = t;
         w[i].go = &crew.go;
@@ -428,15 +438,15 @@ int main(int argc, char **argv)
         uint64_t mix = seed + (uint64_t)i;
         w[i].rng = next(&mix);
         w[i].cb_rng = next(&mix);
-        STRESS_HG_IGNORE(&w[i].done, sizeof w[i].done);
-        STRESS_HG_IGNORE(&w[i].op, sizeof w[i].op);
-        STRESS_HG_IGNORE(&w[i].in_callback, sizeof w[i].in_callback);
+        QKT_HG_IGNORE(&w[i].done, sizeof w[i].done);
+        QKT_HG_IGNORE(&w[i].op, sizeof w[i].op);
+        QKT_HG_IGNORE(&w[i].in_callback, sizeof w[i].in_callback);
     }
     watchdog dog = {w, threads, stall_s, seed, 0};
     pthread_t dog_thread;
-    stress_spawn(&dog_thread, 1, watch, &dog, 0);
-    stress_crew_start(&crew, run, w, sizeof *w);
-    stress_crew_join(&crew);
+    qkt_threads_start(&dog_thread, 1, watch, &dog, 0);
+    qkt_crew_start(&crew, run, w, sizeof *w);
+    qkt_crew_join(&crew);
     atomic_store(&dog.finished, 1);
     pthread_join(dog_thread, NULL);
 
@@ -454,19 +464,19 @@ int main(int argc, char **argv)
     CHECK(n == initial + added && n <= CAPACITY, "%zu services, %u initial + %zu added", n, initial,
           added);
 
-    evlog *logs = stress_calloc((size_t)threads + 1, sizeof *logs);
+    qkt_evlog *logs = qkt_calloc((size_t)threads + 1, sizeof *logs);
     for (long i = 0; i < threads; i++)
         logs[i] = w[i].log;
-    qk_usage *final = evlog_final_usage(t, n, &logs[threads]);
-    const size_t events = evlog_check(logs, (size_t)threads + 1, final, n, NULL);
+    qk_usage *final = qkt_evlog_final_usage(t, n, &logs[threads]);
+    const size_t events = qkt_evlog_check(logs, (size_t)threads + 1, final, n, NULL);
     printf("%zu services (%zu added), %zu level changes, each delivered once\n", n, added, events);
 
     qk_tracker_free(t);
-    evlog_free_all(logs, (size_t)threads + 1);
+    qkt_evlog_free_all(logs, (size_t)threads + 1);
     free(final);
     free(w);
-    stress_crew_destroy(&crew);
-    if (atomic_load(&stress_failures) > 0)
+    qkt_crew_destroy(&crew);
+    if (qkt_failures() > 0)
         fprintf(stderr, "replay with seed 0x%016llx\n", (unsigned long long)seed);
-    return stress_verdict("stress_soak");
+    return qkt_verdict("stress_soak");
 }

@@ -17,7 +17,18 @@
  * writes tiingo=1, B writes finnhub=1 over it: tiingo's total is short); a window updated
  * without the other (the two windows' counts differ); usage copied out after the unlock (a
  * returned count that is not this call's). */
-#include "stress.h"
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "fail.h"
+#include "program.h"
+#include "threads.h"
+#include "usage.h"
 
 enum { WINDOWS = 2 };
 
@@ -52,43 +63,43 @@ static void *run(void *arg)
 
 int main(int argc, char **argv)
 {
-    const long threads = stress_param(argc, argv, 1, "QK_STRESS_THREADS", 8);
-    const long ops = stress_param(argc, argv, 2, "QK_STRESS_OPS", 20000);
-    const long n_services = stress_param(argc, argv, 3, "QK_STRESS_SERVICES", 8);
+    const long threads = qkt_param(argc, argv, 1, "QK_STRESS_THREADS", 8);
+    const long ops = qkt_param(argc, argv, 2, "QK_STRESS_OPS", 20000);
+    const long n_services = qkt_param(argc, argv, 3, "QK_STRESS_SERVICES", 8);
     if (threads < 1 || n_services < 1 || n_services > 1000) {
         fprintf(stderr, "need threads >= 1 and 1 <= services <= 1000\n");
         return 2;
     }
     printf("stress_totals: %ld threads x %ld ops over %ld services\n", threads, ops, n_services);
 
-    _Atomic int64_t now = STRESS_T0_MS;
-    qk_service_def *defs = stress_named_defs(n_services, "svc");
+    qkt_clock now = {QKT_T0_MS};
+    qk_service_def *defs = qkt_named_defs(n_services, "svc");
     for (long s = 0; s < n_services; s++) {
         defs[s].windows[0] = (qk_window_def){QK_FOREVER, UINT64_MAX};
         defs[s].windows[1] = (qk_window_def){QK_DAY, UINT64_MAX};
     }
-    const qk_options opts = stress_options(defs, (size_t)n_services, &now);
+    const qk_options opts = qkt_clocked_options(defs, (size_t)n_services, &now);
     qk_tracker *t;
-    stress_tracker_new(&t, &opts);
+    qkt_tracker_new_or_exit(&t, &opts);
 
-    stress_crew crew;
-    stress_crew_init(&crew, threads, 0);
-    worker *w = stress_calloc((size_t)threads, sizeof *w);
+    qkt_crew crew;
+    qkt_crew_init(&crew, threads, 0);
+    worker *w = qkt_calloc((size_t)threads, sizeof *w);
     for (long i = 0; i < threads; i++)
         w[i] = (worker){t,           &crew.go,
                         (unsigned)i, (unsigned)n_services,
-                        ops,         stress_calloc((size_t)ops, sizeof(uint64_t))};
-    stress_crew_start(&crew, run, w, sizeof *w);
-    stress_crew_join(&crew);
+                        ops,         qkt_calloc((size_t)ops, sizeof(uint64_t))};
+    qkt_crew_start(&crew, run, w, sizeof *w);
+    qkt_crew_join(&crew);
 
     /* The expected totals, and each service's returned counts as a set. */
-    uint64_t *expect = stress_calloc((size_t)n_services, sizeof *expect);
+    uint64_t *expect = qkt_calloc((size_t)n_services, sizeof *expect);
     for (long i = 0; i < threads; i++)
         for (long k = 0; k < ops; k++)
             expect[((unsigned long)i + (unsigned long)k) % (unsigned long)n_services]++;
-    unsigned char **hit = stress_calloc((size_t)n_services, sizeof *hit);
+    unsigned char **hit = qkt_calloc((size_t)n_services, sizeof *hit);
     for (long s = 0; s < n_services; s++)
-        hit[s] = stress_calloc((size_t)expect[s] + 1, 1);
+        hit[s] = qkt_calloc((size_t)expect[s] + 1, 1);
     for (long i = 0; i < threads; i++)
         for (long k = 0; k < ops; k++) {
             const unsigned long s =
@@ -104,7 +115,7 @@ int main(int argc, char **argv)
             hit[s][v] = 1;
         }
 
-    qk_usage *snap = stress_calloc((size_t)n_services, sizeof *snap);
+    qk_usage *snap = qkt_calloc((size_t)n_services, sizeof *snap);
     size_t count = 0;
     CHECK_RC(qk_snapshot(t, snap, (size_t)n_services, &count), QK_OK);
     CHECK(count == (size_t)n_services, "snapshot has %zu services, not %ld", count, n_services);
@@ -131,6 +142,6 @@ int main(int argc, char **argv)
     free(expect);
     free(w);
     free(defs);
-    stress_crew_destroy(&crew);
-    return stress_verdict("stress_totals");
+    qkt_crew_destroy(&crew);
+    return qkt_verdict("stress_totals");
 }
