@@ -7,35 +7,12 @@
 
 TestSuite(files, .init = st_setup, .fini = st_teardown);
 
-/* ---- an event log (events arrive in the thread that caused them) ---- */
-
-#define LOG_MAX 64
-
-typedef struct {
-    size_t n;
-    qk_event ev[LOG_MAX];
-    char name[LOG_MAX][QK_NAME_MAX];
-    pthread_t thread[LOG_MAX];
-} evlog;
-
-static void log_event(const qk_event *ev, void *payload)
-{
-    evlog *l = payload;
-    if (l->n < LOG_MAX) {
-        l->ev[l->n] = *ev;
-        snprintf(l->name[l->n], QK_NAME_MAX, "%s", ev->name);
-        l->ev[l->n].name = l->name[l->n];
-        l->thread[l->n] = pthread_self();
-    }
-    l->n++;
-}
-
 /* A valid file: "a" (DAY 100, MINUTE 10) with 3 calls and "b" (MONTH 50) with 7, room for 4. */
 static void make_valid(const char *path)
 {
     unlink(path);
-    const qk_service_def defs[2] = {svc_def("a", QK_DAY, 100, QK_MINUTE, 10),
-                                    svc_def("b", QK_MONTH, 50, 0, 0)};
+    const qk_service_def defs[2] = {qkt_svc_def("a", QK_DAY, 100, QK_MINUTE, 10),
+                                    qkt_svc_def("b", QK_MONTH, 50, 0, 0)};
     const qk_options o = st_opts(path, defs, 2, 4, NULL);
     qk_tracker *t = st_open(&o);
     cr_assert_eq(qk_record(t, 0, 3, NULL), QK_OK);
@@ -46,8 +23,8 @@ static void make_valid(const char *path)
 /* Opens path expecting `code`; the output pointer and the file must be left untouched. */
 static void expect_refused(const char *path, int code, const char *needle)
 {
-    st_file before = st_fingerprint(path);
-    const qk_service_def d = svc_def("a", QK_DAY, 100, 0, 0);
+    qkt_file_fp before = qkt_file_fingerprint(path);
+    const qk_service_def d = qkt_svc_def("a", QK_DAY, 100, 0, 0);
     const qk_options o = st_opts(path, &d, 1, 4, NULL);
     static char sentinel_storage;
     qk_tracker *const sentinel = (qk_tracker *)&sentinel_storage;
@@ -59,7 +36,7 @@ static void expect_refused(const char *path, int code, const char *needle)
     if (needle != NULL)
         cr_assert_not_null(strstr(qk_errmsg(), needle), "message '%s' does not mention '%s'",
                            qk_errmsg(), needle);
-    st_assert_untouched(path, &before);
+    qkt_file_assert_untouched(path, &before);
 }
 
 /* ================================ restart ================================ */
@@ -70,18 +47,19 @@ Test(files, restart_keeps_counts_within_the_window, .timeout = 30)
 {
     char path[PATH_MAX];
     st_path(path, "state.qk");
-    const qk_service_def defs[2] = {svc_def("a", QK_MINUTE, 10, QK_DAY, 100),
-                                    svc_def("b", QK_MONTH, 50, 0, 0)};
-    int64_t now = T0;
+    const qk_service_def defs[2] = {qkt_svc_def("a", QK_MINUTE, 10, QK_DAY, 100),
+                                    qkt_svc_def("b", QK_MONTH, 50, 0, 0)};
+    qkt_clock now = {T0};
     qk_options o = st_opts(path, defs, 2, 0, &now);
     qk_tracker *t = st_open(&o);
     cr_assert_eq(qk_record(t, 0, 6, NULL), QK_OK); /* MINUTE at WARN (6 >= 5) */
     cr_assert_eq(qk_record(t, 1, 20, NULL), QK_OK);
     qk_tracker_free(t);
 
-    now = T0 + 30000; /* the same minute */
-    evlog log = {0};
-    o.on_event = log_event;
+    qkt_clock_set(&now, T0 + 30000); /* the same minute */
+    qkt_evrec log;                   /* events arrive in the thread that caused them */
+    qkt_evrec_init(&log);
+    o.on_event = qkt_evrec_fn;
     o.payload = &log;
     t = st_open(&o);
     cr_assert_eq(qk_service_count(t), 2);
@@ -105,18 +83,19 @@ Test(files, restart_rolls_windows_that_ended_while_closed, .timeout = 30)
 {
     char path[PATH_MAX];
     st_path(path, "state.qk");
-    const qk_service_def defs[2] = {svc_def("a", QK_MINUTE, 10, QK_DAY, 100),
-                                    svc_def("b", QK_MINUTE, 10, 0, 0)};
-    int64_t now = T0 + 1000;
+    const qk_service_def defs[2] = {qkt_svc_def("a", QK_MINUTE, 10, QK_DAY, 100),
+                                    qkt_svc_def("b", QK_MINUTE, 10, 0, 0)};
+    qkt_clock now = {T0 + 1000};
     qk_options o = st_opts(path, defs, 2, 0, &now);
     qk_tracker *t = st_open(&o);
     cr_assert_eq(qk_record(t, 0, 9, NULL), QK_OK); /* CRITICAL (9 >= 8) */
     cr_assert_eq(qk_record(t, 1, 5, NULL), QK_OK); /* WARN */
     qk_tracker_free(t);
 
-    now = T0 + 2 * T_MIN + 5000; /* two minutes on: both MINUTE windows ended */
-    evlog log = {0};
-    o.on_event = log_event;
+    qkt_clock_set(&now, T0 + 2 * QKT_MIN + 5000); /* two minutes on: both MINUTE windows ended */
+    qkt_evrec log;                                /* events arrive in the thread that caused them */
+    qkt_evrec_init(&log);
+    o.on_event = qkt_evrec_fn;
     o.payload = &log;
     o.n_services = 1; /* "b" is stored but not configured: it is rolled all the same */
     t = st_open(&o);
@@ -126,7 +105,7 @@ Test(files, restart_rolls_windows_that_ended_while_closed, .timeout = 30)
         cr_assert_eq(log.ev[i].to, QK_LEVEL_OK);
         cr_assert_eq(log.ev[i].used, 0);
         cr_assert_eq(log.ev[i].window, 0);
-        cr_assert_eq(log.ev[i].window_start_ms, T0 + 2 * T_MIN);
+        cr_assert_eq(log.ev[i].window_start_ms, T0 + 2 * QKT_MIN);
     }
     cr_assert_str_eq(log.name[0], "a");
     cr_assert_eq(log.ev[0].from, QK_LEVEL_CRITICAL);
@@ -134,7 +113,7 @@ Test(files, restart_rolls_windows_that_ended_while_closed, .timeout = 30)
     cr_assert_eq(log.ev[1].from, QK_LEVEL_WARN);
     const qk_usage a = peek(t, st_find(t, "a")), b = peek(t, st_find(t, "b"));
     cr_assert_eq(a.windows[0].used, 0, "the ended minute is rolled");
-    cr_assert_eq(a.windows[0].window_start_ms, T0 + 2 * T_MIN);
+    cr_assert_eq(a.windows[0].window_start_ms, T0 + 2 * QKT_MIN);
     cr_assert_eq(a.windows[1].used, 9, "the day goes on");
     cr_assert_eq(b.windows[0].used, 0);
     qk_tracker_free(t);
@@ -147,14 +126,15 @@ Test(files, redefined_limit_keeps_the_count, .timeout = 30)
 {
     char path[PATH_MAX];
     st_path(path, "state.qk");
-    qk_service_def d = svc_def("a", QK_MONTH, 100, 0, 0);
+    qk_service_def d = qkt_svc_def("a", QK_MONTH, 100, 0, 0);
     qk_options o = st_opts(path, &d, 1, 0, NULL);
     qk_tracker *t = st_open(&o);
     cr_assert_eq(qk_record(t, 0, 60, NULL), QK_OK); /* WARN */
     qk_tracker_free(t);
 
-    evlog log = {0};
-    o.on_event = log_event;
+    qkt_evrec log; /* events arrive in the thread that caused them */
+    qkt_evrec_init(&log);
+    o.on_event = qkt_evrec_fn;
     o.payload = &log;
     d.windows[0].limit = 70; /* 60 >= 80% of 70 */
     t = st_open(&o);
@@ -191,7 +171,8 @@ Test(files, services_added_and_dropped, .timeout = 30)
 {
     char path[PATH_MAX];
     st_path(path, "state.qk");
-    qk_service_def defs[2] = {svc_def("a", QK_DAY, 100, 0, 0), svc_def("b", QK_DAY, 200, 0, 0)};
+    qk_service_def defs[2] = {qkt_svc_def("a", QK_DAY, 100, 0, 0),
+                              qkt_svc_def("b", QK_DAY, 200, 0, 0)};
     qk_options o = st_opts(path, defs, 1, 3, NULL);
     qk_tracker *t = st_open(&o);
     cr_assert_eq(qk_record(t, 0, 5, NULL), QK_OK);
@@ -228,8 +209,9 @@ Test(files, no_room_is_efull_and_changes_nothing, .timeout = 30)
 {
     char path[PATH_MAX];
     st_path(path, "state.qk");
-    qk_service_def defs[3] = {svc_def("a", QK_DAY, 100, 0, 0), svc_def("b", QK_DAY, 100, 0, 0),
-                              svc_def("c", QK_DAY, 100, 0, 0)};
+    qk_service_def defs[3] = {qkt_svc_def("a", QK_DAY, 100, 0, 0),
+                              qkt_svc_def("b", QK_DAY, 100, 0, 0),
+                              qkt_svc_def("c", QK_DAY, 100, 0, 0)};
     qk_options o = st_opts(path, defs, 2, 2, NULL);
     qk_tracker *keep = st_open(&o);
     cr_assert_eq(qk_record(keep, 0, 4, NULL), QK_OK);
@@ -266,13 +248,13 @@ Test(files, redefined_windows_keep_counts_per_period, .timeout = 30)
 {
     char path[PATH_MAX];
     st_path(path, "state.qk");
-    qk_service_def d = svc_def("a", QK_MINUTE, 10, QK_DAY, 100);
+    qk_service_def d = qkt_svc_def("a", QK_MINUTE, 10, QK_DAY, 100);
     qk_options o = st_opts(path, &d, 1, 0, NULL);
     qk_tracker *t = st_open(&o);
     cr_assert_eq(qk_record(t, 0, 5, NULL), QK_OK);
     qk_tracker_free(t);
 
-    d = svc_def("a", QK_DAY, 100, QK_MINUTE, 10); /* swapped */
+    d = qkt_svc_def("a", QK_DAY, 100, QK_MINUTE, 10); /* swapped */
     t = st_open(&o);
     qk_usage u = peek(t, 0);
     cr_assert_eq(u.n_windows, 2);
@@ -283,7 +265,7 @@ Test(files, redefined_windows_keep_counts_per_period, .timeout = 30)
     cr_assert_eq(u.windows[1].level, QK_LEVEL_WARN);
     qk_tracker_free(t);
 
-    d = svc_def("a", QK_HOUR, 50, QK_DAY, 100); /* the minute replaced by an hour */
+    d = qkt_svc_def("a", QK_HOUR, 50, QK_DAY, 100); /* the minute replaced by an hour */
     t = st_open(&o);
     u = peek(t, 0);
     cr_assert_eq(u.windows[0].period, QK_HOUR);
@@ -293,7 +275,7 @@ Test(files, redefined_windows_keep_counts_per_period, .timeout = 30)
     cr_assert_eq(u.windows[1].used, 5);
     qk_tracker_free(t);
 
-    d = svc_def("a", QK_DAY, 100, 0, 0); /* one window left */
+    d = qkt_svc_def("a", QK_DAY, 100, 0, 0); /* one window left */
     t = st_open(&o);
     u = peek(t, 0);
     cr_assert_eq(u.n_windows, 1);
@@ -312,12 +294,12 @@ Test(files, redefinition_reaches_trackers_already_open, .timeout = 30)
 {
     char path[PATH_MAX];
     st_path(path, "state.qk");
-    qk_service_def d = svc_def("a", QK_MINUTE, 10, QK_DAY, 100);
+    qk_service_def d = qkt_svc_def("a", QK_MINUTE, 10, QK_DAY, 100);
     qk_options o = st_opts(path, &d, 1, 0, NULL);
     qk_tracker *first = st_open(&o);
     cr_assert_eq(qk_set_used(first, 0, 1, 7), QK_OK);
 
-    d = svc_def("a", QK_DAY, 50, 0, 0); /* the minute window dropped, the day limit halved */
+    d = qkt_svc_def("a", QK_DAY, 50, 0, 0); /* the minute window dropped, the day limit halved */
     qk_tracker *second = st_open(&o);
     cr_assert_eq(qk_set_used(first, 0, 1, 3), QK_EINVAL, "window 1 no longer exists");
     cr_assert(strstr(qk_errmsg(), "no window 1") != NULL, "%s", qk_errmsg());
@@ -340,9 +322,9 @@ Test(files, empty_file_is_initialised, .timeout = 30)
 {
     char path[PATH_MAX];
     st_path(path, "state.qk");
-    st_write_all(path, "", 0, 0644);
+    qkt_write_file(path, "", 0, 0644);
     cr_assert_eq(chmod(path, 0644), 0);
-    const qk_service_def d = svc_def("a", QK_DAY, 100, 0, 0);
+    const qk_service_def d = qkt_svc_def("a", QK_DAY, 100, 0, 0);
     const qk_options o = st_opts(path, &d, 1, 2, NULL);
     qk_tracker *t = st_open(&o);
     cr_assert_eq(qk_service_count(t), 1);
@@ -366,8 +348,8 @@ Test(files, half_built_file_is_rebuilt, .timeout = 30)
     char junk[300];
     memset(junk, 0x5a, sizeof junk);
     memcpy(junk, "QKINIT\0", 8); /* the 8-byte magic field */
-    st_write_all(path, junk, sizeof junk, 0600);
-    const qk_service_def d = svc_def("a", QK_DAY, 100, 0, 0);
+    qkt_write_file(path, junk, sizeof junk, 0600);
+    const qk_service_def d = qkt_svc_def("a", QK_DAY, 100, 0, 0);
     const qk_options o = st_opts(path, &d, 1, 3, NULL);
     qk_tracker *t = st_open(&o);
     cr_assert_eq(qk_service_count(t), 1);
@@ -408,7 +390,7 @@ Test(files, foreign_file, .timeout = 30)
     char text[4096];
     for (size_t i = 0; i < sizeof text; i++)
         text[i] = "precious user data\n"[i % 19];
-    st_write_all(path, text, sizeof text, 0644);
+    qkt_write_file(path, text, sizeof text, 0644);
     expect_refused(path, QK_ECORRUPT, "bad magic");
 
     make_valid(path); /* right size and layout, wrong magic */
@@ -622,22 +604,22 @@ static const char *st_bad_path;
 static int open_expect_corrupt(void *arg)
 {
     (void)arg;
-    const qk_service_def d = svc_def("a", QK_DAY, 100, QK_MINUTE, 10);
+    const qk_service_def d = qkt_svc_def("a", QK_DAY, 100, QK_MINUTE, 10);
     const qk_options o = st_opts(st_bad_path, &d, 1, 4, NULL);
     qk_tracker *t = NULL;
     const int rc = qk_tracker_new(&t, &o);
     if (rc == QK_ECORRUPT)
-        return CHILD_OK;
+        return QKT_CHILD_OK;
     fprintf(stderr, "open gave %s (%s)\n", qk_strerror(rc), qk_errmsg());
     return rc == QK_OK ? 2 : 3;
 }
 
 static void expect_corrupt_in_child(const char *path)
 {
-    st_file before = st_fingerprint(path);
+    qkt_file_fp before = qkt_file_fingerprint(path);
     st_bad_path = path;
-    assert_child_ok(st_spawn(open_expect_corrupt, NULL, 5), "open of a bad undo journal");
-    st_assert_untouched(path, &before);
+    assert_child_ok(qkt_fork_run(open_expect_corrupt, NULL, 5), "open of a bad undo journal");
+    qkt_file_assert_untouched(path, &before);
 }
 
 Test(files, open_journal_with_too_many_undo_windows, .timeout = 30)
@@ -746,13 +728,13 @@ Test(files, symlink_is_refused, .timeout = 30)
     st_path(missing, "missing.qk");
     make_valid(path);
     cr_assert_eq(symlink(path, link), 0);
-    st_file target = st_fingerprint(path);
-    const qk_service_def d = svc_def("a", QK_DAY, 100, 0, 0);
+    qkt_file_fp target = qkt_file_fingerprint(path);
+    const qk_service_def d = qkt_svc_def("a", QK_DAY, 100, 0, 0);
     qk_options o = st_opts(link, &d, 1, 4, NULL);
     qk_tracker *t = NULL;
     cr_assert_eq(qk_tracker_new(&t, &o), QK_EIO, "%s", qk_errmsg());
     cr_assert_null(t);
-    st_assert_untouched(path, &target);
+    qkt_file_assert_untouched(path, &target);
 
     cr_assert_eq(symlink(missing, dangling), 0);
     o.path = dangling;
@@ -767,7 +749,7 @@ Test(files, directory_and_fifo_are_refused, .timeout = 30)
     st_path(fifo, "fifo");
     cr_assert_eq(mkdir(dir, 0700), 0);
     cr_assert_eq(mkfifo(fifo, 0600), 0);
-    const qk_service_def d = svc_def("a", QK_DAY, 100, 0, 0);
+    const qk_service_def d = qkt_svc_def("a", QK_DAY, 100, 0, 0);
     qk_options o = st_opts(dir, &d, 1, 4, NULL);
     qk_tracker *t = NULL;
     cr_assert_eq(qk_tracker_new(&t, &o), QK_EIO, "%s", qk_errmsg());
@@ -786,7 +768,7 @@ static int open_without_permission(void *arg)
     (void)arg;
     if (geteuid() == 0 && (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0))
         return 10;
-    const qk_service_def d = svc_def("a", QK_DAY, 100, 0, 0);
+    const qk_service_def d = qkt_svc_def("a", QK_DAY, 100, 0, 0);
     qk_options o = st_opts(perm_path, &d, 1, 4, NULL);
     qk_tracker *t = NULL;
     int rc = qk_tracker_new(&t, &o);
@@ -800,7 +782,7 @@ static int open_without_permission(void *arg)
         fprintf(stderr, "missing file: %s (%s)\n", qk_strerror(rc), qk_errmsg());
         return 12;
     }
-    return CHILD_OK;
+    return QKT_CHILD_OK;
 }
 
 Test(files, no_permission_is_eio, .timeout = 30)
@@ -814,12 +796,12 @@ Test(files, no_permission_is_eio, .timeout = 30)
         cr_assert_eq(chmod(path, 0), 0);
         cr_assert_eq(chmod(st_dir, 0555), 0);
     }
-    st_file before = st_fingerprint(path);
+    qkt_file_fp before = qkt_file_fingerprint(path);
     perm_path = path;
     perm_missing = missing;
-    assert_child_ok(st_spawn(open_without_permission, NULL, 20), "open without permission");
+    assert_child_ok(qkt_fork_run(open_without_permission, NULL, 20), "open without permission");
     chmod(st_dir, 0700);
-    st_assert_untouched(path, &before);
+    qkt_file_assert_untouched(path, &before);
     cr_assert_eq(access(missing, F_OK), -1, "a file was created");
 }
 
@@ -827,7 +809,7 @@ static mode_t created_mode(const char *name, unsigned mode, mode_t mask)
 {
     char path[PATH_MAX];
     st_path(path, name);
-    const qk_service_def d = svc_def("a", QK_DAY, 100, 0, 0);
+    const qk_service_def d = qkt_svc_def("a", QK_DAY, 100, 0, 0);
     qk_options o = st_opts(path, &d, 1, 0, NULL);
     o.mode = mode;
     const mode_t old = umask(mask);
@@ -850,7 +832,7 @@ Test(files, creation_modes, .timeout = 30)
 
     char path[PATH_MAX];
     st_path(path, "bad-mode.qk");
-    const qk_service_def d = svc_def("a", QK_DAY, 100, 0, 0);
+    const qk_service_def d = qkt_svc_def("a", QK_DAY, 100, 0, 0);
     qk_options o = st_opts(path, &d, 1, 0, NULL);
     o.mode = 010000;
     qk_tracker *t = NULL;
@@ -864,7 +846,7 @@ Test(files, flush_file_and_private, .timeout = 30)
 {
     char path[PATH_MAX];
     st_path(path, "state.qk");
-    const qk_service_def d = svc_def("a", QK_DAY, 100, 0, 0);
+    const qk_service_def d = qkt_svc_def("a", QK_DAY, 100, 0, 0);
     qk_options o = st_opts(path, &d, 1, 0, NULL);
     qk_tracker *t = st_open(&o);
     cr_assert_eq(qk_record(t, 0, 1, NULL), QK_OK);

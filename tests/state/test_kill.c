@@ -25,7 +25,7 @@ static const char *const knames[NSVC] = {"s0", "s1", "s2", "s3", "s4"};
 static qk_options kopts(void)
 {
     for (unsigned s = 0; s < NSVC; s++)
-        kdefs[s] = svc_def(knames[s], QK_DAY, LIMIT, QK_MONTH, 10 * LIMIT);
+        kdefs[s] = qkt_svc_def(knames[s], QK_DAY, LIMIT, QK_MONTH, 10 * LIMIT);
     return st_opts(kpath, kdefs, NSVC, NSVC + 1, NULL);
 }
 
@@ -95,7 +95,7 @@ static pid_t start_victim(kop *op)
     int p[2];
     cr_assert_eq(pipe(p), 0);
     hook_fd = p[1];
-    const pid_t pid = st_spawn(victim, op, 15);
+    const pid_t pid = qkt_fork_run(victim, op, 15);
     close(p[1]);
     char c;
     ssize_t r;
@@ -104,7 +104,7 @@ static pid_t start_victim(kop *op)
     while (r < 0 && errno == EINTR);
     close(p[0]);
     if (r != 1) {
-        const int rc = st_wait(pid);
+        const int rc = qkt_wait_child(pid);
         cr_assert_fail("the victim never reached the test point (exit %d)", rc);
     }
     return pid;
@@ -113,7 +113,7 @@ static pid_t start_victim(kop *op)
 static void kill_victim(pid_t pid)
 {
     cr_assert_eq(kill(pid, SIGKILL), 0);
-    cr_assert_eq(st_wait(pid), 1000 + SIGKILL);
+    cr_assert_eq(qkt_wait_child(pid), 1000 + SIGKILL);
 }
 
 /* ---- what must hold afterwards ---- */
@@ -148,7 +148,7 @@ static int record_one_each(void *arg)
         if (qk_record(t, s, 1, NULL) != QK_OK)
             return 3;
     qk_tracker_free(t);
-    return CHILD_OK;
+    return QKT_CHILD_OK;
 }
 
 /* After the kill, through tracker t: exact totals, then every lock (slot locks, the snapshot
@@ -158,7 +158,7 @@ static void assert_recovered(qk_tracker *t, kop op)
     assert_totals(t, 0, "after the kill");
     for (unsigned s = 0; s < NSVC; s++)
         cr_assert_eq(qk_record(t, s, 1, NULL), QK_OK, "%s", qk_errmsg());
-    assert_child_ok(st_spawn(record_one_each, NULL, 15), "a new process after the kill");
+    assert_child_ok(qkt_fork_run(record_one_each, NULL, 15), "a new process after the kill");
     assert_totals(t, 2, "after new records");
     if (op == K_CONSUME) {
         /* The killed consume's 7 calls are not held: exactly LIMIT - used more fit. */
@@ -168,7 +168,7 @@ static void assert_recovered(qk_tracker *t, kop op)
         cr_assert_eq(granted, LIMIT - (acked(MID) + 2));
         cr_assert_eq(used_of(t, MID, 0), LIMIT);
     }
-    const qk_service_def extra = svc_def("extra", QK_DAY, 5, 0, 0);
+    const qk_service_def extra = qkt_svc_def("extra", QK_DAY, 5, 0, 0);
     cr_assert_eq(qk_service_add(t, &extra, NULL), QK_OK, "%s", qk_errmsg());
     cr_assert_eq(qk_reset_all(t), QK_OK);
     for (unsigned s = 0; s < NSVC; s++)
@@ -208,7 +208,7 @@ static void run_live(kop op)
  * the mutexes under it; the repair happens at the first lock. */
 static int hold_open(void *arg)
 {
-    st_barrier *b = arg;
+    qkt_pbarrier *b = arg;
     const qk_options o = kopts();
     qk_tracker *t = NULL;
     if (qk_tracker_new(&t, &o) != QK_OK)
@@ -216,13 +216,13 @@ static int hold_open(void *arg)
     const char c = 'r';
     if (write(hook_fd, &c, 1) != 1)
         return 3;
-    st_barrier_wait(b);
+    qkt_pbarrier_wait(b);
     /* The holder's own tracker works after the repair done by another process. */
     for (unsigned s = 0; s < NSVC; s++)
         if (qk_record(t, s, 1, NULL) != QK_OK)
             return 4;
     qk_tracker_free(t);
-    return CHILD_OK;
+    return QKT_CHILD_OK;
 }
 
 static void run_warm(kop op)
@@ -230,12 +230,12 @@ static void run_warm(kop op)
     st_path(kpath, "state.qk");
     const qk_options o = kopts();
     qk_tracker_free(st_open(&o)); /* create it */
-    st_barrier b;
-    st_barrier_init(&b);
+    qkt_pbarrier b;
+    qkt_pbarrier_init(&b);
     int p[2];
     cr_assert_eq(pipe(p), 0);
     hook_fd = p[1];
-    const pid_t holder = st_spawn(hold_open, &b, 20);
+    const pid_t holder = qkt_fork_run(hold_open, &b, 20);
     close(p[1]);
     char c;
     cr_assert_eq(read(p[0], &c, 1), 1, "the holder did not open the file");
@@ -337,7 +337,7 @@ static void run_blocked_waiter(kop op)
     cr_assert_eq(pthread_create(&th, NULL, wait_on_lock, &w), 0);
     while (atomic_load(&w.tid) == 0)
         sched_yield();
-    cr_assert(st_wait_futex(getpid(), atomic_load(&w.tid)), "the waiter never blocked");
+    cr_assert(qkt_wait_futex(getpid(), atomic_load(&w.tid)), "the waiter never blocked");
     kill_victim(pid);
     cr_assert_eq(pthread_join(th, NULL), 0);
     cr_assert_eq(w.rc, QK_OK, "the waiter got %s", qk_strerror(w.rc));
@@ -395,7 +395,7 @@ static int reopen_with_a_new_service(void *arg)
     qk_tracker *t = NULL;
     const int rc = qk_tracker_new(&t, &o);
     if (rc == QK_EFULL)
-        return CHILD_OK;
+        return QKT_CHILD_OK;
     fprintf(stderr, "reopen during a concurrent add: %s (%s), %zu services\n", qk_strerror(rc),
             qk_errmsg(), rc == QK_OK ? qk_service_count(t) : 0);
     return rc == QK_OK ? 2 : 3;
@@ -404,26 +404,26 @@ static int reopen_with_a_new_service(void *arg)
 Test(kill, reconcile_against_a_concurrent_service_add, .timeout = 60)
 {
     st_path(kpath, "state.qk");
-    race_defs[0] = svc_def("a", QK_DAY, 100, 0, 0);
-    race_defs[1] = svc_def("c", QK_DAY, 100, 0, 0);
+    race_defs[0] = qkt_svc_def("a", QK_DAY, 100, 0, 0);
+    race_defs[1] = qkt_svc_def("c", QK_DAY, 100, 0, 0);
     const qk_options o = st_opts(kpath, race_defs, 1, 2, NULL);
     qk_tracker *t = st_open(&o); /* [a], room for 2 */
 
     int p[2];
     cr_assert_eq(pipe(p), 0);
     hook_fd = p[1];
-    const pid_t holder = st_spawn(hold_slot_zero, NULL, 15);
+    const pid_t holder = qkt_fork_run(hold_slot_zero, NULL, 15);
     close(p[1]);
     char c;
     cr_assert_eq(read(p[0], &c, 1), 1, "the holder never reached the test point");
     close(p[0]);
 
-    const pid_t opener = st_spawn(reopen_with_a_new_service, NULL, 15);
-    cr_assert(st_wait_futex(opener, 0), "the opener never blocked on slot 0");
-    const qk_service_def b = svc_def("b", QK_DAY, 100, 0, 0);
+    const pid_t opener = qkt_fork_run(reopen_with_a_new_service, NULL, 15);
+    cr_assert(qkt_wait_futex(opener, 0), "the opener never blocked on slot 0");
+    const qk_service_def b = qkt_svc_def("b", QK_DAY, 100, 0, 0);
     cr_assert_eq(qk_service_add(t, &b, NULL), QK_OK, "%s", qk_errmsg());
     kill_victim(holder);
-    const int opener_rc = st_wait(opener);
+    const int opener_rc = qkt_wait_child(opener);
 
     const size_t n = qk_service_count(t);
     qk_tracker_free(t);
@@ -435,7 +435,7 @@ Test(kill, reconcile_against_a_concurrent_service_add, .timeout = 60)
     cr_assert_eq(st_find(again, "a"), 0);
     cr_assert_eq(st_find(again, "b"), 1);
     qk_tracker_free(again);
-    cr_assert_eq(opener_rc, CHILD_OK, "the racing opener should get QK_EFULL (child code %d)",
+    cr_assert_eq(opener_rc, QKT_CHILD_OK, "the racing opener should get QK_EFULL (child code %d)",
                  opener_rc);
 }
 
@@ -465,25 +465,25 @@ static int create_when_told(void *arg)
 
 Test(kill, creator_killed_between_checksum_and_magic, .timeout = 60)
 {
-#if ST_HAVE_WATCHPOINTS
+#if QKT_HAVE_WATCHPOINTS
     st_path(kpath, "state.qk");
     int go[2];
     cr_assert_eq(pipe(go), 0);
     go_fd = go[0];
-    const pid_t pid = st_spawn(create_when_told, NULL, 30);
+    const pid_t pid = qkt_fork_run(create_when_told, NULL, 30);
     close(go[0]);
-    if (!st_trace(pid, true)) {
+    if (!qkt_trace(pid, true)) {
         kill(pid, SIGKILL);
-        st_wait(pid);
+        qkt_wait_child(pid);
         cr_skip_test("ptrace is not permitted here");
     }
     cr_assert_eq(write(go[1], "g", 1), 1);
     close(go[1]);
-    const uintptr_t base = st_run_to_shared_mmap(pid, qk__region_size(NSVC + 1));
+    const uintptr_t base = qkt_run_to_shared_mmap(pid, qk__region_size(NSVC + 1));
     cr_assert_neq(base, 0, "the creator never mapped the file");
-    st_watch_writes(pid, base + offsetof(qk_header, checksum));
+    qkt_watch_writes(pid, base + offsetof(qk_header, checksum));
     cr_assert_eq(ptrace(PTRACE_CONT, pid, 0, 0), 0);
-    st_wait_watchpoint(pid);
+    qkt_wait_watchpoint(pid);
 
     /* Precondition: on the shared pages now, the checksum of the finished header, and the
      * magic still saying the file is being built. */

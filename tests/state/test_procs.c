@@ -23,7 +23,7 @@ static qk_options topts(void)
 {
     static const char *const names[TSVC] = {"p0", "p1", "p2", "p3"};
     for (unsigned s = 0; s < TSVC; s++)
-        tdefs[s] = svc_def(names[s], QK_DAY, UINT64_C(1) << 40, QK_MONTH, UINT64_C(1) << 41);
+        tdefs[s] = qkt_svc_def(names[s], QK_DAY, UINT64_C(1) << 40, QK_MONTH, UINT64_C(1) << 41);
     return st_opts(ppath, tdefs, TSVC, 0, NULL);
 }
 
@@ -52,13 +52,13 @@ static void *record_thread(void *p)
     return NULL;
 }
 
-static st_barrier start;
+static qkt_pbarrier start;
 static unsigned proc_index;
 
 static int record_process(void *arg)
 {
     (void)arg;
-    st_barrier_wait(&start);
+    qkt_pbarrier_wait(&start);
     const qk_options o = topts();
     qk_tracker *t = NULL;
     if (qk_tracker_new(&t, &o) != QK_OK)
@@ -74,7 +74,7 @@ static int record_process(void *arg)
     for (unsigned j = 0; j < TT; j++)
         pthread_join(th[j], NULL);
     qk_tracker_free(t);
-    return atomic_load(&failures) == 0 ? CHILD_OK : 4;
+    return atomic_load(&failures) == 0 ? QKT_CHILD_OK : 4;
 }
 
 /* Catches any lost or doubled update between processes (slots or locks not really shared, a
@@ -84,13 +84,13 @@ Test(procs, processes_times_threads_exact_totals, .timeout = 120)
     st_path(ppath, "state.qk");
     const qk_options o = topts();
     qk_tracker_free(st_open(&o)); /* created up front: this test is about counting */
-    st_barrier_init(&start);
+    qkt_pbarrier_init(&start);
     pid_t pids[TP];
     for (unsigned i = 0; i < TP; i++) {
         proc_index = i;
-        pids[i] = st_spawn(record_process, NULL, 100);
+        pids[i] = qkt_fork_run(record_process, NULL, 100);
     }
-    st_barrier_release(&start);
+    qkt_pbarrier_release(&start);
     for (unsigned i = 0; i < TP; i++)
         assert_child_ok(pids[i], "recording process");
 
@@ -125,7 +125,7 @@ static consume_tally *tally;
 
 static qk_options copts(qk_service_def *d)
 {
-    *d = svc_def("api", QK_MINUTE, CMIN, QK_DAY, CDAY);
+    *d = qkt_svc_def("api", QK_MINUTE, CMIN, QK_DAY, CDAY);
     return st_opts(ppath, d, 1, 0, NULL);
 }
 
@@ -151,7 +151,7 @@ static void *consume_thread(void *p)
 static int consume_process(void *arg)
 {
     (void)arg;
-    st_barrier_wait(&start);
+    qkt_pbarrier_wait(&start);
     qk_service_def d;
     const qk_options o = copts(&d);
     qk_tracker *t = NULL;
@@ -164,7 +164,7 @@ static int consume_process(void *arg)
     for (unsigned j = 0; j < CT; j++)
         pthread_join(th[j], NULL);
     qk_tracker_free(t);
-    return CHILD_OK;
+    return QKT_CHILD_OK;
 }
 
 /* Catches a check-then-count that is not atomic across processes (two processes both seeing
@@ -175,12 +175,12 @@ Test(procs, consume_never_exceeds_the_limit_across_processes, .timeout = 120)
     qk_service_def d;
     const qk_options o = copts(&d);
     qk_tracker_free(st_open(&o));
-    tally = st_shared(sizeof *tally);
-    st_barrier_init(&start);
+    tally = qkt_shared_mem(sizeof *tally);
+    qkt_pbarrier_init(&start);
     pid_t pids[CP];
     for (unsigned i = 0; i < CP; i++)
-        pids[i] = st_spawn(consume_process, NULL, 100);
-    st_barrier_release(&start);
+        pids[i] = qkt_fork_run(consume_process, NULL, 100);
+    qkt_pbarrier_release(&start);
     for (unsigned i = 0; i < CP; i++)
         assert_child_ok(pids[i], "consuming process");
 
@@ -220,9 +220,9 @@ static int race_process(void *arg)
     const unsigned i = (unsigned)(uintptr_t)arg;
     qk_service_def defs[3];
     for (unsigned s = 0; s < 3; s++) /* half the racers list the services backwards */
-        defs[s] = svc_def(race_names[i % 2 ? 2 - s : s], QK_DAY, 100000, 0, 0);
+        defs[s] = qkt_svc_def(race_names[i % 2 ? 2 - s : s], QK_DAY, 100000, 0, 0);
     const qk_options o = st_opts(ppath, defs, 3, RACE_CAPACITY, NULL);
-    st_barrier_wait(&start);
+    qkt_pbarrier_wait(&start);
     qk_tracker *t = NULL;
     const int rc = qk_tracker_new(&t, &o);
     if (rc != QK_OK) {
@@ -240,7 +240,7 @@ static int race_process(void *arg)
                 return 5;
     }
     qk_tracker_free(t);
-    return CHILD_OK;
+    return QKT_CHILD_OK;
 }
 
 static int count_entries(const char *dir)
@@ -264,11 +264,11 @@ Test(procs, creation_race, .timeout = 120)
         char name[32];
         snprintf(name, sizeof name, "state-%d.qk", round);
         st_path(ppath, name);
-        st_barrier_init(&start);
+        qkt_pbarrier_init(&start);
         pid_t pids[RACERS];
         for (unsigned i = 0; i < RACERS; i++)
-            pids[i] = st_spawn(race_process, (void *)(uintptr_t)i, 100);
-        st_barrier_release(&start);
+            pids[i] = qkt_fork_run(race_process, (void *)(uintptr_t)i, 100);
+        qkt_pbarrier_release(&start);
         for (unsigned i = 0; i < RACERS; i++)
             assert_child_ok(pids[i], "racer");
 
@@ -304,7 +304,7 @@ static qk_options cut_opts(void)
 {
     for (unsigned s = 0; s < CUT_SVC; s++) {
         snprintf(cut_names[s], sizeof cut_names[s], "c%u", s);
-        cut_defs[s] = svc_def(cut_names[s], QK_DAY, UINT64_C(1) << 40, 0, 0);
+        cut_defs[s] = qkt_svc_def(cut_names[s], QK_DAY, UINT64_C(1) << 40, 0, 0);
     }
     return st_opts(ppath, cut_defs, CUT_SVC, 0, NULL);
 }
@@ -316,7 +316,7 @@ static int cut_writer(void *arg)
     qk_tracker *t = NULL;
     if (qk_tracker_new(&t, &o) != QK_OK)
         return 2;
-    st_barrier_wait(&start);
+    qkt_pbarrier_wait(&start);
     for (unsigned k = 0; k < CUT_ITER; k++) {
         if (qk_record(t, 0, 1, NULL) != QK_OK || qk_record(t, CUT_SVC - 1, 1, NULL) != QK_OK)
             return 3;
@@ -325,7 +325,7 @@ static int cut_writer(void *arg)
     }
     qk_tracker_free(t);
     atomic_fetch_add(&cut->writers_done, 1);
-    return CHILD_OK;
+    return QKT_CHILD_OK;
 }
 
 static int cut_checker(void *arg)
@@ -335,7 +335,7 @@ static int cut_checker(void *arg)
     qk_tracker *t = NULL;
     if (qk_tracker_new(&t, &o) != QK_OK)
         return 2;
-    st_barrier_wait(&start);
+    qkt_pbarrier_wait(&start);
     uint64_t last_a = 0, last_b = 0;
     for (int final = 0; final < 2;) {
         final += atomic_load(&cut->writers_done) == CUT_WRITERS;
@@ -356,7 +356,7 @@ static int cut_checker(void *arg)
         atomic_fetch_add(&cut->snapshots, 1);
     }
     qk_tracker_free(t);
-    return last_a == (uint64_t)CUT_WRITERS * CUT_ITER && last_b == last_a ? CHILD_OK : 6;
+    return last_a == (uint64_t)CUT_WRITERS * CUT_ITER && last_b == last_a ? QKT_CHILD_OK : 6;
 }
 
 /* Writers record A then B; a checker in a third process snapshots all along. Every cut must
@@ -367,13 +367,13 @@ Test(procs, snapshots_are_consistent_cuts_across_processes, .timeout = 120)
     st_path(ppath, "state.qk");
     const qk_options o = cut_opts();
     qk_tracker_free(st_open(&o));
-    cut = st_shared(sizeof *cut);
-    st_barrier_init(&start);
+    cut = qkt_shared_mem(sizeof *cut);
+    qkt_pbarrier_init(&start);
     pid_t pids[CUT_WRITERS + 1];
     for (unsigned i = 0; i < CUT_WRITERS; i++)
-        pids[i] = st_spawn(cut_writer, (void *)(uintptr_t)i, 100);
-    pids[CUT_WRITERS] = st_spawn(cut_checker, NULL, 100);
-    st_barrier_release(&start);
+        pids[i] = qkt_fork_run(cut_writer, (void *)(uintptr_t)i, 100);
+    pids[CUT_WRITERS] = qkt_fork_run(cut_checker, NULL, 100);
+    qkt_pbarrier_release(&start);
     for (unsigned i = 0; i <= CUT_WRITERS; i++)
         assert_child_ok(pids[i], i < CUT_WRITERS ? "writer" : "checker");
     cr_assert_geq(atomic_load(&cut->snapshots), 2);
@@ -413,10 +413,10 @@ static int private_child_checks(qk_tracker *t)
     for (unsigned s = 0; s < 2; s++)
         if (after[s].windows[0].used != before[s].windows[0].used + 1)
             return 5;
-    const qk_service_def d = svc_def("child-only", QK_DAY, 10, 0, 0);
+    const qk_service_def d = qkt_svc_def("child-only", QK_DAY, 10, 0, 0);
     if (qk_service_add(t, &d, NULL) != QK_OK || qk_reset_all(t) != QK_OK)
         return 6;
-    return CHILD_OK;
+    return QKT_CHILD_OK;
 }
 
 /* Threads hammer a private tracker while the main thread forks again and again. Without the
@@ -425,8 +425,8 @@ static int private_child_checks(qk_tracker *t)
  * fresh locks and a copy taken at one instant. The parent's counts are its own. */
 Test(procs, fork_with_a_private_tracker, .timeout = 120)
 {
-    const qk_service_def defs[2] = {svc_def("x", QK_DAY, UINT64_C(1) << 40, 0, 0),
-                                    svc_def("y", QK_DAY, UINT64_C(1) << 40, 0, 0)};
+    const qk_service_def defs[2] = {qkt_svc_def("x", QK_DAY, UINT64_C(1) << 40, 0, 0),
+                                    qkt_svc_def("y", QK_DAY, UINT64_C(1) << 40, 0, 0)};
     qk_options o = st_opts(NULL, defs, 2, 4, NULL);
     qk_tracker *t = st_open(&o);
     _Atomic int stop = 0;
@@ -474,7 +474,7 @@ static int shared_child(void *arg)
     /* ...and freeing the inherited copy leaves the parent's open file description, and its
      * locks, alone. */
     qk_tracker_free(inherited);
-    return CHILD_OK;
+    return QKT_CHILD_OK;
 }
 
 /* A tracker on a state file used by both sides of a fork(): one mapping, one file, shared
@@ -483,8 +483,8 @@ static int shared_child(void *arg)
 Test(procs, fork_with_a_shared_tracker, .timeout = 120)
 {
     st_path(ppath, "state.qk");
-    const qk_service_def defs[2] = {svc_def("x", QK_DAY, UINT64_C(1) << 40, 0, 0),
-                                    svc_def("y", QK_DAY, UINT64_C(1) << 40, 0, 0)};
+    const qk_service_def defs[2] = {qkt_svc_def("x", QK_DAY, UINT64_C(1) << 40, 0, 0),
+                                    qkt_svc_def("y", QK_DAY, UINT64_C(1) << 40, 0, 0)};
     const qk_options o = st_opts(ppath, defs, 2, 0, NULL);
     qk_tracker *t = st_open(&o);
     _Atomic int stop = 0;
@@ -492,7 +492,7 @@ Test(procs, fork_with_a_shared_tracker, .timeout = 120)
     pthread_t th;
     cr_assert_eq(pthread_create(&th, NULL, hammer, &arg), 0);
     qk_atfork_prepare(t);
-    const pid_t pid = st_spawn(shared_child, t, 60);
+    const pid_t pid = qkt_fork_run(shared_child, t, 60);
     qk_atfork_parent(t);
     for (unsigned k = 0; k < SHARED_CALLS; k++)
         cr_assert_eq(qk_record(t, 1, 1, NULL), QK_OK);
@@ -510,7 +510,7 @@ Test(procs, fork_with_a_shared_tracker, .timeout = 120)
 Test(procs, two_trackers_in_one_process, .timeout = 30)
 {
     st_path(ppath, "state.qk");
-    const qk_service_def d = svc_def("x", QK_DAY, 100, 0, 0);
+    const qk_service_def d = qkt_svc_def("x", QK_DAY, 100, 0, 0);
     const qk_options o = st_opts(ppath, &d, 1, 0, NULL);
     qk_tracker *a = st_open(&o), *b = st_open(&o);
     cr_assert_eq(qk_record(a, 0, 3, NULL), QK_OK);
@@ -548,12 +548,12 @@ static int roll_ready_fd, roll_go_fd;
 static int64_t racing_clock(void *ctx)
 {
     int64_t *now = ctx;
-    return *now += 2 * T_MIN;
+    return *now += 2 * QKT_MIN;
 }
 
 static qk_options roll_opts(qk_service_def *d)
 {
-    *d = svc_def("w", QK_MINUTE, 10, QK_MONTH, UINT64_C(1) << 40);
+    *d = qkt_svc_def("w", QK_MINUTE, 10, QK_MONTH, UINT64_C(1) << 40);
     return st_opts(ppath, d, 1, 0, NULL);
 }
 
@@ -577,7 +577,7 @@ static int rolling_writer(void *arg)
         if (qk_record(t, 0, 1, NULL) != QK_OK)
             return 4;
     qk_tracker_free(t);
-    return CHILD_OK;
+    return QKT_CHILD_OK;
 }
 
 static int open_live_file(void *arg)
@@ -589,7 +589,7 @@ static int open_live_file(void *arg)
     const int rc = qk_tracker_new(&t, &o);
     if (rc == QK_OK) {
         qk_tracker_free(t);
-        return CHILD_OK;
+        return QKT_CHILD_OK;
     }
     fprintf(stderr, "open of a live, healthy file: %s (%s)\n", qk_strerror(rc), qk_errmsg());
     return 2;
@@ -601,22 +601,22 @@ Test(procs, open_while_another_process_rolls_a_window, .timeout = 60)
     qk_service_def d;
     const qk_options o = roll_opts(&d);
     qk_tracker_free(st_open(&o));
-    roll_stop = st_shared(sizeof *roll_stop);
+    roll_stop = qkt_shared_mem(sizeof *roll_stop);
     int ready[2], go[2];
     cr_assert_eq(pipe(ready), 0);
     cr_assert_eq(pipe(go), 0);
     roll_ready_fd = ready[1];
     roll_go_fd = go[0];
-    const pid_t writer = st_spawn(rolling_writer, NULL, 50);
+    const pid_t writer = qkt_fork_run(rolling_writer, NULL, 50);
     close(ready[1]);
     close(go[0]);
     uintptr_t addr = 0;
     cr_assert_eq(read(ready[0], &addr, sizeof addr), (ssize_t)sizeof addr, "no writer");
     close(ready[0]);
 
-#if ST_HAVE_WATCHPOINTS
-    if (st_trace(writer, false)) {
-        st_watch_writes(writer, addr);
+#if QKT_HAVE_WATCHPOINTS
+    if (qkt_trace(writer, false)) {
+        qkt_watch_writes(writer, addr);
         cr_assert_eq(ptrace(PTRACE_CONT, writer, 0, 0), 0);
         cr_assert_eq(write(go[1], "g", 1), 1);
         int status;
@@ -629,25 +629,25 @@ Test(procs, open_while_another_process_rolls_a_window, .timeout = 60)
         st_image_unmap(&im);
         cr_assert_gt(start, end, "not stopped between the two stores");
 
-        const pid_t opener = st_spawn(open_live_file, NULL, 30);
+        const pid_t opener = qkt_fork_run(open_live_file, NULL, 30);
         /* Either it already answered (the old bug), or it waits for the slot lock as it should. */
         int opener_status = -1;
         for (int i = 0; i < 100000 && opener_status < 0; i++) {
             int ws;
             if (waitpid(opener, &ws, WNOHANG) == opener)
                 opener_status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 1000 + WTERMSIG(ws);
-            else if (st_in_futex(opener, 0))
+            else if (qkt_in_futex(opener, 0))
                 break;
             else
                 nanosleep(&(struct timespec){0, 100000}, NULL);
         }
-        st_release(writer);
+        qkt_untrace(writer);
         atomic_store(roll_stop, 1);
         close(go[1]);
         assert_child_ok(writer, "rolling writer");
         if (opener_status < 0)
-            opener_status = st_wait(opener);
-        cr_assert_eq(opener_status, CHILD_OK,
+            opener_status = qkt_wait_child(opener);
+        cr_assert_eq(opener_status, QKT_CHILD_OK,
                      "a live, healthy file was refused while a window was half-rolled");
         return;
     }
