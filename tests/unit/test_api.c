@@ -5,7 +5,14 @@
 #include <limits.h>
 #include <time.h>
 
-#include "qk_test.h"
+#include <stdatomic.h>
+#include <stdio.h>
+
+#include "clock.h"
+#include "evrec.h"
+#include "qkt_criterion.h"
+#include "usage.h"
+#include "utc.h"
 
 /* Error values are frozen: programs compare against them. */
 _Static_assert(QK_OK == 0, "QK_OK");
@@ -25,16 +32,16 @@ _Static_assert(QK_LEVEL_OK < QK_LEVEL_WARN && QK_LEVEL_WARN < QK_LEVEL_CRITICAL 
                    QK_LEVEL_CRITICAL < QK_LEVEL_EXHAUSTED,
                "levels are ordered");
 
-static tclock clk;
-static evlog log_;
+static qkt_clock clk;
+static qkt_evrec log_;
 
 /* Two services: "tiingo" 500/month and "finnhub" 60/minute + 1000/day, with room for 4. */
 static qk_tracker *two_services(void)
 {
-    tclock_set(&clk, utc(2024, 1, 2, 10, 0, 0, 0));
-    evlog_init(&log_);
-    qk_service_def defs[2] = {svc_def("tiingo", QK_MONTH, 500, QK_MINUTE, 0),
-                              svc_def("finnhub", QK_MINUTE, 60, QK_DAY, 1000)};
+    qkt_clock_set(&clk, qkt_utc(2024, 1, 2, 10, 0, 0, 0));
+    qkt_evrec_init(&log_);
+    qk_service_def defs[2] = {qkt_svc_def("tiingo", QK_MONTH, 500, QK_MINUTE, 0),
+                              qkt_svc_def("finnhub", QK_MINUTE, 60, QK_DAY, 1000)};
     qk_tracker *t = new_tracker(defs, 2, 4, &clk, &log_);
     cr_assert_eq(qk_record(t, 0, 260, NULL), QK_OK); /* tiingo at WARN */
     cr_assert_eq(qk_record(t, 1, 7, NULL), QK_OK);
@@ -72,26 +79,26 @@ Test(api, options_init_defaults)
 
 Test(api, system_clock_when_none_given)
 {
-    qk_service_def d = svc_def("s", QK_DAY, 10, QK_MINUTE, 0);
+    qk_service_def d = qkt_svc_def("s", QK_DAY, 10, QK_MINUTE, 0);
     qk_tracker *t = new_tracker(&d, 1, 0, NULL, NULL);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     const int64_t now = (int64_t)ts.tv_sec * 1000;
     const qk_usage u = peek(t, 0);
     /* The window holds now (give or take a day at midnight). */
-    cr_assert_leq(u.windows[0].window_start_ms, now + T_DAY);
-    cr_assert_gt(u.windows[0].reset_at_ms, now - T_DAY);
-    cr_assert_eq(u.windows[0].reset_at_ms - u.windows[0].window_start_ms, T_DAY);
-    cr_assert_eq(u.windows[0].window_start_ms % T_DAY, 0);
+    cr_assert_leq(u.windows[0].window_start_ms, now + QKT_DAY);
+    cr_assert_gt(u.windows[0].reset_at_ms, now - QKT_DAY);
+    cr_assert_eq(u.windows[0].reset_at_ms - u.windows[0].window_start_ms, QKT_DAY);
+    cr_assert_eq(u.windows[0].window_start_ms % QKT_DAY, 0);
     qk_tracker_free(t);
 }
 
 Test(api, services_from_options_get_dense_indices_in_order)
 {
-    tclock_set(&clk, utc(2024, 1, 2, 10, 0, 0, 0));
-    qk_service_def defs[3] = {svc_def("tiingo", QK_MONTH, 500, QK_MINUTE, 0),
-                              svc_def("finnhub", QK_MINUTE, 60, QK_MINUTE, 0),
-                              svc_def("sendgrid", QK_DAY, 100, QK_MINUTE, 0)};
+    qkt_clock_set(&clk, qkt_utc(2024, 1, 2, 10, 0, 0, 0));
+    qk_service_def defs[3] = {qkt_svc_def("tiingo", QK_MONTH, 500, QK_MINUTE, 0),
+                              qkt_svc_def("finnhub", QK_MINUTE, 60, QK_MINUTE, 0),
+                              qkt_svc_def("sendgrid", QK_DAY, 100, QK_MINUTE, 0)};
     qk_tracker *t = new_tracker(defs, 3, 5, &clk, NULL);
     cr_assert_eq(qk_service_count(t), 3);
     const char *names[3] = {"tiingo", "finnhub", "sendgrid"};
@@ -109,7 +116,7 @@ Test(api, services_from_options_get_dense_indices_in_order)
     }
     /* Added ones continue the sequence. */
     qk_service s = 99;
-    qk_service_def d = svc_def("extra", QK_HOUR, 5, QK_MINUTE, 0);
+    qk_service_def d = qkt_svc_def("extra", QK_HOUR, 5, QK_MINUTE, 0);
     cr_assert_eq(qk_service_add(t, &d, &s), QK_OK);
     cr_assert_eq(s, 3);
     d.name = "extra2";
@@ -123,7 +130,7 @@ Test(api, services_from_options_get_dense_indices_in_order)
 Test(api, the_name_is_copied)
 {
     char name[16] = "copied";
-    qk_service_def d = svc_def(name, QK_DAY, 10, QK_MINUTE, 0);
+    qk_service_def d = qkt_svc_def(name, QK_DAY, 10, QK_MINUTE, 0);
     qk_tracker *t = new_tracker(&d, 1, 2, &clk, NULL);
     strcpy(name, "changed");
     qk_service s;
@@ -143,7 +150,7 @@ Test(api, name_of_63_characters_is_accepted)
     name[3] = '.';
     name[4] = '-';
     qk_tracker *t = two_services();
-    qk_service_def d = svc_def(name, QK_DAY, 10, QK_MINUTE, 0);
+    qk_service_def d = qkt_svc_def(name, QK_DAY, 10, QK_MINUTE, 0);
     qk_service s = 99;
     cr_assert_eq(qk_service_add(t, &d, &s), QK_OK, "%s", qk_errmsg());
     cr_assert_eq(s, 2);
@@ -161,14 +168,14 @@ Test(api, name_of_63_characters_is_accepted)
 #define expect_fail(t, code, needle, call)                                                         \
     do {                                                                                           \
         const fingerprint before_ = take_fp(t);                                                    \
-        const size_t events_ = evlog_count(&log_);                                                 \
+        const size_t events_ = qkt_evrec_count(&log_);                                             \
         const int rc_ = (call);                                                                    \
         cr_assert_eq(rc_, (code), "%s returned %d (%s), expected %d", #call, rc_,                  \
                      qk_strerror(rc_), (code));                                                    \
         assert_errmsg_has(needle);                                                                 \
         const fingerprint after_ = take_fp(t);                                                     \
         assert_fp_eq(&before_, &after_, #call);                                                    \
-        cr_assert_eq(evlog_count(&log_), events_, "%s delivered an event", #call);                 \
+        cr_assert_eq(qkt_evrec_count(&log_), events_, "%s delivered an event", #call);             \
     } while (0)
 
 Test(api, null_pointers)
@@ -177,7 +184,7 @@ Test(api, null_pointers)
     qk_usage u;
     size_t n = 0;
     qk_service s = 77;
-    const qk_service_def d = svc_def("new", QK_DAY, 10, QK_MINUTE, 0);
+    const qk_service_def d = qkt_svc_def("new", QK_DAY, 10, QK_MINUTE, 0);
     expect_fail(t, QK_EINVAL, "NULL", qk_record(NULL, 0, 1, &u));
     expect_fail(t, QK_EINVAL, "NULL", qk_try_consume(NULL, 0, 1, 0, &u));
     expect_fail(t, QK_EINVAL, "NULL", qk_refund(NULL, 0, 1));
@@ -344,7 +351,7 @@ static void bad_def(const qk_service_def *def, int code, const char *needle)
         return; /* a duplicate needs its twin in the same list: see duplicate_name */
 
     /* The same definition in qk_tracker_new's list, after a good one: no tracker. */
-    qk_service_def defs[2] = {svc_def("good", QK_DAY, 10, QK_MINUTE, 0), *def};
+    qk_service_def defs[2] = {qkt_svc_def("good", QK_DAY, 10, QK_MINUTE, 0), *def};
     qk_options o = QK_OPTIONS_INIT;
     o.services = defs;
     o.n_services = 2;
@@ -356,7 +363,7 @@ static void bad_def(const qk_service_def *def, int code, const char *needle)
 
 static qk_service_def good(void)
 {
-    return svc_def("newsvc", QK_MINUTE, 60, QK_DAY, 1000);
+    return qkt_svc_def("newsvc", QK_MINUTE, 60, QK_DAY, 1000);
 }
 
 Test(api, empty_name)
@@ -392,7 +399,7 @@ Test(api, duplicate_name)
     cr_assert_eq(qk_service_add(t, &d, NULL), QK_OK);
     qk_tracker_free(t);
     /* Duplicates within qk_tracker_new's own list. */
-    qk_service_def defs[3] = {good(), svc_def("other", QK_DAY, 5, QK_MINUTE, 0), good()};
+    qk_service_def defs[3] = {good(), qkt_svc_def("other", QK_DAY, 5, QK_MINUTE, 0), good()};
     qk_options o = QK_OPTIONS_INIT;
     o.services = defs;
     o.n_services = 3;
@@ -553,7 +560,7 @@ static void bad_options(const qk_options *o, const char *needle)
 
 Test(api, bad_options)
 {
-    qk_service_def defs[2] = {good(), svc_def("other", QK_DAY, 5, QK_MINUTE, 0)};
+    qk_service_def defs[2] = {good(), qkt_svc_def("other", QK_DAY, 5, QK_MINUTE, 0)};
     qk_options o = QK_OPTIONS_INIT;
     o.services = defs;
     o.n_services = 2;

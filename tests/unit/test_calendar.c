@@ -1,14 +1,21 @@
 /* Calendar windows: UTC-aligned boundaries per period, month lengths and leap rules, lazy
  * rollover, clocks that step back, QK_FOREVER, and independent rollover of several windows.
  * Black-box through the public API with an injected clock, plus white-box checks of
- * src/calendar.c against an independent day-counting oracle (qk_test.h). */
+ * src/calendar.c against an independent day-counting oracle (tests/support/utc.h). */
 #define _POSIX_C_SOURCE 200809L
-#include "qk_test.h"
+#include <stdatomic.h>
+#include <stdio.h>
+
+#include "clock.h"
+#include "evrec.h"
+#include "qkt_criterion.h"
+#include "usage.h"
+#include "utc.h"
 
 #include "calendar.h"
 
 /* One service "s" with the given windows (limit 0 ends the list), on a fresh tracker. */
-static qk_tracker *one_service(tclock *clk, evlog *log, const qk_window_def *w, unsigned n)
+static qk_tracker *one_service(qkt_clock *clk, qkt_evrec *log, const qk_window_def *w, unsigned n)
 {
     qk_service_def d;
     memset(&d, 0, sizeof d);
@@ -32,22 +39,22 @@ static void assert_window(const qk_usage *u, unsigned i, int64_t start, int64_t 
 /* The oracle itself, anchored on values from Python's calendar.timegm. */
 Test(calendar, oracle_matches_known_epoch_values)
 {
-    cr_assert_eq(utc(1970, 1, 1, 0, 0, 0, 0), 0);
-    cr_assert_eq(utc(2024, 2, 29, 0, 0, 0, 0), INT64_C(1709164800000));
-    cr_assert_eq(utc(2000, 3, 1, 0, 0, 0, 0), INT64_C(951868800000));
-    cr_assert_eq(utc(1900, 3, 1, 0, 0, 0, 0), INT64_C(-2203891200000));
-    cr_assert_eq(utc(2100, 3, 1, 0, 0, 0, 0), INT64_C(4107542400000));
-    cr_assert_eq(utc(1969, 12, 1, 0, 0, 0, 0), INT64_C(-2678400000));
-    cr_assert_eq(utc(1960, 2, 1, 0, 0, 0, 0), INT64_C(-312940800000));
-    cr_assert_eq(utc(1899, 1, 1, 0, 0, 0, 0), INT64_C(-2240524800000));
+    cr_assert_eq(qkt_utc(1970, 1, 1, 0, 0, 0, 0), 0);
+    cr_assert_eq(qkt_utc(2024, 2, 29, 0, 0, 0, 0), INT64_C(1709164800000));
+    cr_assert_eq(qkt_utc(2000, 3, 1, 0, 0, 0, 0), INT64_C(951868800000));
+    cr_assert_eq(qkt_utc(1900, 3, 1, 0, 0, 0, 0), INT64_C(-2203891200000));
+    cr_assert_eq(qkt_utc(2100, 3, 1, 0, 0, 0, 0), INT64_C(4107542400000));
+    cr_assert_eq(qkt_utc(1969, 12, 1, 0, 0, 0, 0), INT64_C(-2678400000));
+    cr_assert_eq(qkt_utc(1960, 2, 1, 0, 0, 0, 0), INT64_C(-312940800000));
+    cr_assert_eq(qkt_utc(1899, 1, 1, 0, 0, 0, 0), INT64_C(-2240524800000));
 }
 
 /* A boundary test for one period: the last millisecond of a window keeps the count, the first
  * millisecond of the next one starts from zero (on the next access). */
 static void boundary(qk_period p, int64_t window_start, int64_t window_end)
 {
-    tclock clk;
-    tclock_set(&clk, window_end - 1);
+    qkt_clock clk;
+    qkt_clock_set(&clk, window_end - 1);
     const qk_window_def w = {p, 1000};
     qk_tracker *t = one_service(&clk, NULL, &w, 1);
 
@@ -57,10 +64,10 @@ static void boundary(qk_period p, int64_t window_start, int64_t window_end)
     cr_assert_eq(qk_record(t, 0, 3, &u), QK_OK);
     assert_window(&u, 0, window_start, window_end, 3);
 
-    tclock_set(&clk, window_start); /* any time inside the window */
+    qkt_clock_set(&clk, window_start); /* any time inside the window */
     cr_assert_eq(used_of(t, 0, 0), 3);
 
-    tclock_set(&clk, window_end);
+    qkt_clock_set(&clk, window_end);
     u = peek(t, 0);
     cr_assert_eq(u.windows[0].used, 0, "count did not roll over at the boundary");
     cr_assert_eq(u.windows[0].window_start_ms, window_end);
@@ -71,36 +78,36 @@ static void boundary(qk_period p, int64_t window_start, int64_t window_end)
 
 Test(calendar, minute_boundary)
 {
-    boundary(QK_MINUTE, utc(2024, 5, 17, 10, 41, 0, 0), utc(2024, 5, 17, 10, 42, 0, 0));
+    boundary(QK_MINUTE, qkt_utc(2024, 5, 17, 10, 41, 0, 0), qkt_utc(2024, 5, 17, 10, 42, 0, 0));
 }
 
 Test(calendar, hour_boundary)
 {
-    boundary(QK_HOUR, utc(2024, 5, 17, 10, 0, 0, 0), utc(2024, 5, 17, 11, 0, 0, 0));
+    boundary(QK_HOUR, qkt_utc(2024, 5, 17, 10, 0, 0, 0), qkt_utc(2024, 5, 17, 11, 0, 0, 0));
 }
 
 Test(calendar, day_boundary_is_utc_midnight)
 {
-    boundary(QK_DAY, utc(2024, 5, 17, 0, 0, 0, 0), utc(2024, 5, 18, 0, 0, 0, 0));
+    boundary(QK_DAY, qkt_utc(2024, 5, 17, 0, 0, 0, 0), qkt_utc(2024, 5, 18, 0, 0, 0, 0));
 }
 
 Test(calendar, month_boundary_is_first_of_month)
 {
-    boundary(QK_MONTH, utc(2024, 5, 1, 0, 0, 0, 0), utc(2024, 6, 1, 0, 0, 0, 0));
+    boundary(QK_MONTH, qkt_utc(2024, 5, 1, 0, 0, 0, 0), qkt_utc(2024, 6, 1, 0, 0, 0, 0));
 }
 
 Test(calendar, next_window_bounds_after_rollover)
 {
-    tclock clk;
-    tclock_set(&clk, utc(2024, 5, 17, 10, 41, 59, 999));
+    qkt_clock clk;
+    qkt_clock_set(&clk, qkt_utc(2024, 5, 17, 10, 41, 59, 999));
     const qk_window_def w[3] = {{QK_MINUTE, 10}, {QK_HOUR, 100}, {QK_DAY, 1000}};
     qk_tracker *t = one_service(&clk, NULL, w, 3);
-    tclock_set(&clk, utc(2024, 5, 17, 10, 42, 0, 0));
+    qkt_clock_set(&clk, qkt_utc(2024, 5, 17, 10, 42, 0, 0));
     qk_usage u = peek(t, 0);
-    assert_window(&u, 0, utc(2024, 5, 17, 10, 42, 0, 0), utc(2024, 5, 17, 10, 43, 0, 0), 0);
-    assert_window(&u, 1, utc(2024, 5, 17, 10, 0, 0, 0), utc(2024, 5, 17, 11, 0, 0, 0), 0);
-    assert_window(&u, 2, utc(2024, 5, 17, 0, 0, 0, 0), utc(2024, 5, 18, 0, 0, 0, 0), 0);
-    cr_assert_eq(u.reset_at_ms, utc(2024, 5, 17, 10, 43, 0, 0),
+    assert_window(&u, 0, qkt_utc(2024, 5, 17, 10, 42, 0, 0), qkt_utc(2024, 5, 17, 10, 43, 0, 0), 0);
+    assert_window(&u, 1, qkt_utc(2024, 5, 17, 10, 0, 0, 0), qkt_utc(2024, 5, 17, 11, 0, 0, 0), 0);
+    assert_window(&u, 2, qkt_utc(2024, 5, 17, 0, 0, 0, 0), qkt_utc(2024, 5, 18, 0, 0, 0, 0), 0);
+    cr_assert_eq(u.reset_at_ms, qkt_utc(2024, 5, 17, 10, 43, 0, 0),
                  "binding window: least remaining (the minute)");
     qk_tracker_free(t);
 }
@@ -121,11 +128,13 @@ Test(calendar, month_lengths_and_leap_years)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const month_case *c = &cases[i];
         const int ny = c->m == 12 ? c->y + 1 : c->y, nm = c->m == 12 ? 1 : c->m + 1;
-        const int64_t start = utc(c->y, c->m, 1, 0, 0, 0, 0), end = utc(ny, nm, 1, 0, 0, 0, 0);
-        cr_assert_eq(end - start, c->days * T_DAY, "oracle: %d-%02d", c->y, c->m);
+        const int64_t start = qkt_utc(c->y, c->m, 1, 0, 0, 0, 0),
+                      end = qkt_utc(ny, nm, 1, 0, 0, 0, 0);
+        cr_assert_eq(end - start, c->days * QKT_DAY, "oracle: %d-%02d", c->y, c->m);
 
-        tclock clk;
-        tclock_set(&clk, utc(c->y, c->m, c->days, 23, 59, 59, 999)); /* last ms of the month */
+        qkt_clock clk;
+        qkt_clock_set(&clk,
+                      qkt_utc(c->y, c->m, c->days, 23, 59, 59, 999)); /* last ms of the month */
         const qk_window_def w = {QK_MONTH, 500};
         qk_tracker *t = one_service(&clk, NULL, &w, 1);
         qk_usage u = peek(t, 0);
@@ -133,91 +142,91 @@ Test(calendar, month_lengths_and_leap_years)
         cr_assert_eq(u.windows[0].reset_at_ms, end, "%d-%02d has %d days", c->y, c->m, c->days);
         cr_assert_eq(qk_record(t, 0, 1, NULL), QK_OK);
 
-        tclock_set(&clk, end);
+        qkt_clock_set(&clk, end);
         u = peek(t, 0);
         cr_assert_eq(u.windows[0].used, 0, "%d-%02d: no rollover at %d-%02d-01", c->y, c->m, ny,
                      nm);
         cr_assert_eq(u.windows[0].window_start_ms, end);
         cr_assert_eq(u.windows[0].reset_at_ms,
-                     utc(nm == 12 ? ny + 1 : ny, nm == 12 ? 1 : nm + 1, 1, 0, 0, 0, 0));
+                     qkt_utc(nm == 12 ? ny + 1 : ny, nm == 12 ? 1 : nm + 1, 1, 0, 0, 0, 0));
         qk_tracker_free(t);
     }
 }
 
 Test(calendar, leap_day_is_inside_february)
 {
-    tclock clk;
-    tclock_set(&clk, utc(2024, 2, 29, 12, 0, 0, 0));
+    qkt_clock clk;
+    qkt_clock_set(&clk, qkt_utc(2024, 2, 29, 12, 0, 0, 0));
     const qk_window_def w[2] = {{QK_DAY, 100}, {QK_MONTH, 1000}};
     qk_tracker *t = one_service(&clk, NULL, w, 2);
     cr_assert_eq(qk_record(t, 0, 7, NULL), QK_OK);
     qk_usage u = peek(t, 0);
-    assert_window(&u, 0, utc(2024, 2, 29, 0, 0, 0, 0), utc(2024, 3, 1, 0, 0, 0, 0), 7);
-    assert_window(&u, 1, utc(2024, 2, 1, 0, 0, 0, 0), utc(2024, 3, 1, 0, 0, 0, 0), 7);
+    assert_window(&u, 0, qkt_utc(2024, 2, 29, 0, 0, 0, 0), qkt_utc(2024, 3, 1, 0, 0, 0, 0), 7);
+    assert_window(&u, 1, qkt_utc(2024, 2, 1, 0, 0, 0, 0), qkt_utc(2024, 3, 1, 0, 0, 0, 0), 7);
     /* Feb 28 -> Feb 29 rolls the day but not the month. */
     qk_tracker_free(t);
-    tclock_set(&clk, utc(2024, 2, 28, 23, 59, 59, 999));
+    qkt_clock_set(&clk, qkt_utc(2024, 2, 28, 23, 59, 59, 999));
     t = one_service(&clk, NULL, w, 2);
     cr_assert_eq(qk_record(t, 0, 2, NULL), QK_OK);
-    tclock_set(&clk, utc(2024, 2, 29, 0, 0, 0, 0));
+    qkt_clock_set(&clk, qkt_utc(2024, 2, 29, 0, 0, 0, 0));
     u = peek(t, 0);
-    assert_window(&u, 0, utc(2024, 2, 29, 0, 0, 0, 0), utc(2024, 3, 1, 0, 0, 0, 0), 0);
-    assert_window(&u, 1, utc(2024, 2, 1, 0, 0, 0, 0), utc(2024, 3, 1, 0, 0, 0, 0), 2);
+    assert_window(&u, 0, qkt_utc(2024, 2, 29, 0, 0, 0, 0), qkt_utc(2024, 3, 1, 0, 0, 0, 0), 0);
+    assert_window(&u, 1, qkt_utc(2024, 2, 1, 0, 0, 0, 0), qkt_utc(2024, 3, 1, 0, 0, 0, 0), 2);
     qk_tracker_free(t);
 }
 
 /* The last millisecond of a year: every period ends at the new year and all roll together. */
 Test(calendar, year_end_rolls_every_period)
 {
-    tclock clk;
-    tclock_set(&clk, utc(2023, 12, 31, 23, 59, 59, 999));
+    qkt_clock clk;
+    qkt_clock_set(&clk, qkt_utc(2023, 12, 31, 23, 59, 59, 999));
     const qk_window_def w[4] = {
         {QK_MINUTE, 100}, {QK_HOUR, 1000}, {QK_DAY, 10000}, {QK_MONTH, 99999}};
     qk_tracker *t = one_service(&clk, NULL, w, 4);
     cr_assert_eq(qk_record(t, 0, 9, NULL), QK_OK);
-    const int64_t ny = utc(2024, 1, 1, 0, 0, 0, 0);
+    const int64_t ny = qkt_utc(2024, 1, 1, 0, 0, 0, 0);
     qk_usage u = peek(t, 0);
-    assert_window(&u, 0, utc(2023, 12, 31, 23, 59, 0, 0), ny, 9);
-    assert_window(&u, 1, utc(2023, 12, 31, 23, 0, 0, 0), ny, 9);
-    assert_window(&u, 2, utc(2023, 12, 31, 0, 0, 0, 0), ny, 9);
-    assert_window(&u, 3, utc(2023, 12, 1, 0, 0, 0, 0), ny, 9);
-    tclock_set(&clk, ny);
+    assert_window(&u, 0, qkt_utc(2023, 12, 31, 23, 59, 0, 0), ny, 9);
+    assert_window(&u, 1, qkt_utc(2023, 12, 31, 23, 0, 0, 0), ny, 9);
+    assert_window(&u, 2, qkt_utc(2023, 12, 31, 0, 0, 0, 0), ny, 9);
+    assert_window(&u, 3, qkt_utc(2023, 12, 1, 0, 0, 0, 0), ny, 9);
+    qkt_clock_set(&clk, ny);
     u = peek(t, 0);
-    assert_window(&u, 0, ny, ny + T_MIN, 0);
-    assert_window(&u, 1, ny, ny + T_HOUR, 0);
-    assert_window(&u, 2, ny, ny + T_DAY, 0);
-    assert_window(&u, 3, ny, utc(2024, 2, 1, 0, 0, 0, 0), 0);
+    assert_window(&u, 0, ny, ny + QKT_MIN, 0);
+    assert_window(&u, 1, ny, ny + QKT_HOUR, 0);
+    assert_window(&u, 2, ny, ny + QKT_DAY, 0);
+    assert_window(&u, 3, ny, qkt_utc(2024, 2, 1, 0, 0, 0, 0), 0);
     qk_tracker_free(t);
 }
 
 /* Before 1970: windows still align on calendar boundaries (floor, not truncation toward 0). */
 Test(calendar, negative_times_before_1970)
 {
-    tclock clk;
-    tclock_set(&clk, utc(1969, 12, 31, 23, 59, 30, 0)); /* -30000 */
-    cr_assert_eq(atomic_load(&clk.now), -30000);
+    qkt_clock clk;
+    qkt_clock_set(&clk, qkt_utc(1969, 12, 31, 23, 59, 30, 0)); /* -30000 */
+    cr_assert_eq(atomic_load(&clk.ms), -30000);
     const qk_window_def w[4] = {
         {QK_MINUTE, 100}, {QK_HOUR, 1000}, {QK_DAY, 10000}, {QK_MONTH, 99999}};
     qk_tracker *t = one_service(&clk, NULL, w, 4);
     cr_assert_eq(qk_record(t, 0, 4, NULL), QK_OK);
     qk_usage u = peek(t, 0);
-    assert_window(&u, 0, -T_MIN, 0, 4);
-    assert_window(&u, 1, -T_HOUR, 0, 4);
-    assert_window(&u, 2, -T_DAY, 0, 4);
+    assert_window(&u, 0, -QKT_MIN, 0, 4);
+    assert_window(&u, 1, -QKT_HOUR, 0, 4);
+    assert_window(&u, 2, -QKT_DAY, 0, 4);
     assert_window(&u, 3, INT64_C(-2678400000), 0, 4);
-    tclock_set(&clk, -1);
+    qkt_clock_set(&clk, -1);
     cr_assert_eq(used_of(t, 0, 0), 4, "-1 ms is still in the 23:59 minute");
-    tclock_set(&clk, 0);
+    qkt_clock_set(&clk, 0);
     u = peek(t, 0);
-    assert_window(&u, 0, 0, T_MIN, 0);
-    assert_window(&u, 3, 0, utc(1970, 2, 1, 0, 0, 0, 0), 0);
+    assert_window(&u, 0, 0, QKT_MIN, 0);
+    assert_window(&u, 3, 0, qkt_utc(1970, 2, 1, 0, 0, 0, 0), 0);
     qk_tracker_free(t);
 
-    tclock_set(&clk, utc(1960, 2, 29, 12, 0, 0, 0)); /* a leap day before the epoch */
+    qkt_clock_set(&clk, qkt_utc(1960, 2, 29, 12, 0, 0, 0)); /* a leap day before the epoch */
     t = one_service(&clk, NULL, w, 4);
     u = peek(t, 0);
-    assert_window(&u, 2, utc(1960, 2, 29, 0, 0, 0, 0), utc(1960, 3, 1, 0, 0, 0, 0), 0);
-    assert_window(&u, 3, utc(1960, 2, 1, 0, 0, 0, 0), utc(1960, 3, 1, 0, 0, 0, 0), 0);
+    assert_window(&u, 2, qkt_utc(1960, 2, 29, 0, 0, 0, 0), qkt_utc(1960, 3, 1, 0, 0, 0, 0), 0);
+    assert_window(&u, 3, qkt_utc(1960, 2, 1, 0, 0, 0, 0), qkt_utc(1960, 3, 1, 0, 0, 0, 0), 0);
     qk_tracker_free(t);
 }
 
@@ -225,36 +234,36 @@ Test(calendar, negative_times_before_1970)
  * the current window, whose bounds stay put. */
 Test(calendar, clock_stepping_back_never_moves_a_window_backwards)
 {
-    tclock clk;
-    const int64_t t0 = utc(2024, 5, 17, 10, 30, 30, 0);
-    tclock_set(&clk, t0);
-    evlog log;
-    evlog_init(&log);
+    qkt_clock clk;
+    const int64_t t0 = qkt_utc(2024, 5, 17, 10, 30, 30, 0);
+    qkt_clock_set(&clk, t0);
+    qkt_evrec log;
+    qkt_evrec_init(&log);
     const qk_window_def w[2] = {{QK_MINUTE, 100}, {QK_DAY, 1000}};
     qk_tracker *t = one_service(&clk, &log, w, 2);
     cr_assert_eq(qk_record(t, 0, 5, NULL), QK_OK);
 
-    tclock_set(&clk, t0 - 80 * 1000); /* the previous minute */
+    qkt_clock_set(&clk, t0 - 80 * 1000); /* the previous minute */
     qk_usage u;
     cr_assert_eq(qk_record(t, 0, 2, &u), QK_OK);
-    assert_window(&u, 0, utc(2024, 5, 17, 10, 30, 0, 0), utc(2024, 5, 17, 10, 31, 0, 0), 7);
-    assert_window(&u, 1, utc(2024, 5, 17, 0, 0, 0, 0), utc(2024, 5, 18, 0, 0, 0, 0), 7);
+    assert_window(&u, 0, qkt_utc(2024, 5, 17, 10, 30, 0, 0), qkt_utc(2024, 5, 17, 10, 31, 0, 0), 7);
+    assert_window(&u, 1, qkt_utc(2024, 5, 17, 0, 0, 0, 0), qkt_utc(2024, 5, 18, 0, 0, 0, 0), 7);
 
-    tclock_set(&clk, t0 - 3 * T_DAY); /* days back */
+    qkt_clock_set(&clk, t0 - 3 * QKT_DAY); /* days back */
     u = peek(t, 0);
-    assert_window(&u, 0, utc(2024, 5, 17, 10, 30, 0, 0), utc(2024, 5, 17, 10, 31, 0, 0), 7);
-    assert_window(&u, 1, utc(2024, 5, 17, 0, 0, 0, 0), utc(2024, 5, 18, 0, 0, 0, 0), 7);
+    assert_window(&u, 0, qkt_utc(2024, 5, 17, 10, 30, 0, 0), qkt_utc(2024, 5, 17, 10, 31, 0, 0), 7);
+    assert_window(&u, 1, qkt_utc(2024, 5, 17, 0, 0, 0, 0), qkt_utc(2024, 5, 18, 0, 0, 0, 0), 7);
     cr_assert_eq(qk_try_consume(t, 0, 1, 0, &u), QK_OK);
     cr_assert_eq(u.windows[0].used, 8);
 
-    tclock_set(&clk, utc(2024, 5, 17, 10, 30, 59, 999)); /* forward again, same minute */
+    qkt_clock_set(&clk, qkt_utc(2024, 5, 17, 10, 30, 59, 999)); /* forward again, same minute */
     cr_assert_eq(used_of(t, 0, 0), 8);
-    cr_assert_eq(evlog_count(&log), 0, "stepping back changed a level");
+    cr_assert_eq(qkt_evrec_count(&log), 0, "stepping back changed a level");
 
-    tclock_set(&clk, utc(2024, 5, 17, 10, 31, 0, 0));
+    qkt_clock_set(&clk, qkt_utc(2024, 5, 17, 10, 31, 0, 0));
     u = peek(t, 0);
-    assert_window(&u, 0, utc(2024, 5, 17, 10, 31, 0, 0), utc(2024, 5, 17, 10, 32, 0, 0), 0);
-    assert_window(&u, 1, utc(2024, 5, 17, 0, 0, 0, 0), utc(2024, 5, 18, 0, 0, 0, 0), 8);
+    assert_window(&u, 0, qkt_utc(2024, 5, 17, 10, 31, 0, 0), qkt_utc(2024, 5, 17, 10, 32, 0, 0), 0);
+    assert_window(&u, 1, qkt_utc(2024, 5, 17, 0, 0, 0, 0), qkt_utc(2024, 5, 18, 0, 0, 0, 0), 8);
     qk_tracker_free(t);
 }
 
@@ -263,35 +272,35 @@ Test(calendar, clock_stepping_back_never_moves_a_window_backwards)
  * containing the new time, not the one right after the old window. */
 Test(calendar, lazy_rollover_on_next_access)
 {
-    tclock clk;
-    tclock_set(&clk, utc(2024, 5, 17, 10, 30, 30, 0));
-    evlog log;
-    evlog_init(&log);
+    qkt_clock clk;
+    qkt_clock_set(&clk, qkt_utc(2024, 5, 17, 10, 30, 30, 0));
+    qkt_evrec log;
+    qkt_evrec_init(&log);
     const qk_window_def w = {QK_MINUTE, 10};
     qk_tracker *t = one_service(&clk, &log, &w, 1);
     cr_assert_eq(qk_record(t, 0, 5, NULL), QK_OK);
-    cr_assert_eq(evlog_count(&log), 1); /* OK -> WARN */
+    cr_assert_eq(qkt_evrec_count(&log), 1); /* OK -> WARN */
 
-    const int64_t later = utc(2024, 5, 20, 7, 12, 45, 500);
-    tclock_set(&clk, later);
-    cr_assert_eq(evlog_count(&log), 1, "an event without any access");
+    const int64_t later = qkt_utc(2024, 5, 20, 7, 12, 45, 500);
+    qkt_clock_set(&clk, later);
+    cr_assert_eq(qkt_evrec_count(&log), 1, "an event without any access");
     qk_usage u = peek(t, 0);
-    cr_assert_eq(evlog_count(&log), 2, "the access that rolls delivers the event");
+    cr_assert_eq(qkt_evrec_count(&log), 2, "the access that rolls delivers the event");
     assert_event(&log, 1, 0, 0, QK_LEVEL_WARN, QK_LEVEL_OK, 0, 10);
-    cr_assert_eq(log.ev[1].window_start_ms, utc(2024, 5, 20, 7, 12, 0, 0));
-    assert_window(&u, 0, utc(2024, 5, 20, 7, 12, 0, 0), utc(2024, 5, 20, 7, 13, 0, 0), 0);
+    cr_assert_eq(log.ev[1].window_start_ms, qkt_utc(2024, 5, 20, 7, 12, 0, 0));
+    assert_window(&u, 0, qkt_utc(2024, 5, 20, 7, 12, 0, 0), qkt_utc(2024, 5, 20, 7, 13, 0, 0), 0);
     cr_assert_eq(u.level, QK_LEVEL_OK);
 
     /* A snapshot rolls too. */
     cr_assert_eq(qk_record(t, 0, 6, NULL), QK_OK);
-    tclock_set(&clk, later + T_HOUR);
+    qkt_clock_set(&clk, later + QKT_HOUR);
     qk_usage all[1];
     size_t n = 0;
     cr_assert_eq(qk_snapshot(t, all, 1, &n), QK_OK);
     cr_assert_eq(n, 1);
     cr_assert_eq(all[0].windows[0].used, 0);
-    cr_assert_eq(all[0].windows[0].window_start_ms, utc(2024, 5, 20, 8, 12, 0, 0));
-    cr_assert_eq(evlog_count(&log), 4);
+    cr_assert_eq(all[0].windows[0].window_start_ms, qkt_utc(2024, 5, 20, 8, 12, 0, 0));
+    cr_assert_eq(qkt_evrec_count(&log), 4);
     assert_event(&log, 3, 0, 0, QK_LEVEL_WARN, QK_LEVEL_OK, 0, 10);
     qk_tracker_free(t);
 }
@@ -299,8 +308,8 @@ Test(calendar, lazy_rollover_on_next_access)
 /* QK_FOREVER: reset_at_ms is QK_NEVER and no clock jump resets it. */
 Test(calendar, forever_never_resets)
 {
-    tclock clk;
-    tclock_set(&clk, utc(2024, 5, 17, 10, 30, 30, 0));
+    qkt_clock clk;
+    qkt_clock_set(&clk, qkt_utc(2024, 5, 17, 10, 30, 30, 0));
     const qk_window_def w[2] = {{QK_FOREVER, 100}, {QK_MINUTE, 50}};
     qk_tracker *t = one_service(&clk, NULL, w, 2);
     cr_assert_eq(qk_record(t, 0, 7, NULL), QK_OK);
@@ -308,9 +317,9 @@ Test(calendar, forever_never_resets)
     cr_assert_eq(u.windows[0].reset_at_ms, QK_NEVER);
     cr_assert_eq(u.windows[0].period, QK_FOREVER);
 
-    const int64_t jumps[] = {T_MIN, T_DAY, 400 * T_DAY, utc(2224, 1, 1, 0, 0, 0, 0)};
+    const int64_t jumps[] = {QKT_MIN, QKT_DAY, 400 * QKT_DAY, qkt_utc(2224, 1, 1, 0, 0, 0, 0)};
     for (size_t i = 0; i < sizeof jumps / sizeof jumps[0]; i++) {
-        tclock_set(&clk, i < 3 ? utc(2024, 5, 17, 10, 30, 30, 0) + jumps[i] : jumps[i]);
+        qkt_clock_set(&clk, i < 3 ? qkt_utc(2024, 5, 17, 10, 30, 30, 0) + jumps[i] : jumps[i]);
         u = peek(t, 0);
         cr_assert_eq(u.windows[0].used, 7, "forever window reset after jump %zu", i);
         cr_assert_eq(u.windows[0].reset_at_ms, QK_NEVER);
@@ -328,14 +337,14 @@ Test(calendar, forever_never_resets)
 /* Four windows of one service each roll at their own boundary and keep the others' counts. */
 Test(calendar, several_windows_roll_independently)
 {
-    tclock clk;
-    tclock_set(&clk, utc(2024, 3, 31, 22, 58, 30, 0));
+    qkt_clock clk;
+    qkt_clock_set(&clk, qkt_utc(2024, 3, 31, 22, 58, 30, 0));
     const qk_window_def w[4] = {
         {QK_MINUTE, 100}, {QK_HOUR, 1000}, {QK_DAY, 10000}, {QK_MONTH, 100000}};
     qk_tracker *t = one_service(&clk, NULL, w, 4);
     cr_assert_eq(qk_record(t, 0, 4, NULL), QK_OK);
 
-    tclock_set(&clk, utc(2024, 3, 31, 22, 59, 0, 0));
+    qkt_clock_set(&clk, qkt_utc(2024, 3, 31, 22, 59, 0, 0));
     qk_usage u;
     cr_assert_eq(qk_record(t, 0, 1, &u), QK_OK);
     cr_assert_eq(u.windows[0].used, 1);
@@ -343,33 +352,33 @@ Test(calendar, several_windows_roll_independently)
     cr_assert_eq(u.windows[2].used, 5);
     cr_assert_eq(u.windows[3].used, 5);
 
-    tclock_set(&clk, utc(2024, 3, 31, 23, 0, 0, 0));
+    qkt_clock_set(&clk, qkt_utc(2024, 3, 31, 23, 0, 0, 0));
     cr_assert_eq(qk_record(t, 0, 2, &u), QK_OK);
     cr_assert_eq(u.windows[0].used, 2);
     cr_assert_eq(u.windows[1].used, 2);
     cr_assert_eq(u.windows[2].used, 7);
     cr_assert_eq(u.windows[3].used, 7);
 
-    tclock_set(&clk, utc(2024, 4, 1, 0, 0, 0, 0));
+    qkt_clock_set(&clk, qkt_utc(2024, 4, 1, 0, 0, 0, 0));
     cr_assert_eq(qk_record(t, 0, 3, &u), QK_OK);
     for (unsigned i = 0; i < 4; i++)
         cr_assert_eq(u.windows[i].used, 3, "window %u", i);
-    cr_assert_eq(u.windows[3].window_start_ms, utc(2024, 4, 1, 0, 0, 0, 0));
-    cr_assert_eq(u.windows[3].reset_at_ms, utc(2024, 5, 1, 0, 0, 0, 0), "April has 30 days");
+    cr_assert_eq(u.windows[3].window_start_ms, qkt_utc(2024, 4, 1, 0, 0, 0, 0));
+    cr_assert_eq(u.windows[3].reset_at_ms, qkt_utc(2024, 5, 1, 0, 0, 0, 0), "April has 30 days");
     qk_tracker_free(t);
 }
 
 /* Two services with different periods roll independently of each other too. */
 Test(calendar, services_roll_independently)
 {
-    tclock clk;
-    tclock_set(&clk, utc(2024, 5, 17, 10, 59, 59, 0));
-    const qk_service_def defs[2] = {svc_def("finnhub", QK_MINUTE, 60, QK_MINUTE, 0),
-                                    svc_def("tiingo", QK_MONTH, 500, QK_MINUTE, 0)};
+    qkt_clock clk;
+    qkt_clock_set(&clk, qkt_utc(2024, 5, 17, 10, 59, 59, 0));
+    const qk_service_def defs[2] = {qkt_svc_def("finnhub", QK_MINUTE, 60, QK_MINUTE, 0),
+                                    qkt_svc_def("tiingo", QK_MONTH, 500, QK_MINUTE, 0)};
     qk_tracker *t = new_tracker(defs, 2, 0, &clk, NULL);
     cr_assert_eq(qk_record(t, 0, 10, NULL), QK_OK);
     cr_assert_eq(qk_record(t, 1, 20, NULL), QK_OK);
-    tclock_set(&clk, utc(2024, 5, 17, 11, 0, 0, 0));
+    qkt_clock_set(&clk, qkt_utc(2024, 5, 17, 11, 0, 0, 0));
     cr_assert_eq(used_of(t, 0, 0), 0);
     cr_assert_eq(used_of(t, 1, 0), 20);
     qk_tracker_free(t);
@@ -383,19 +392,19 @@ Test(calendar_internal, every_day_1899_to_2101_matches_oracle)
 {
     for (int y = 1899; y <= 2101; y++) {
         for (int m = 1; m <= 12; m++) {
-            const int64_t ms = utc(y, m, 1, 0, 0, 0, 0);
+            const int64_t ms = qkt_utc(y, m, 1, 0, 0, 0, 0);
             const int64_t me =
-                m == 12 ? utc(y + 1, 1, 1, 0, 0, 0, 0) : utc(y, m + 1, 1, 0, 0, 0, 0);
+                m == 12 ? qkt_utc(y + 1, 1, 1, 0, 0, 0, 0) : qkt_utc(y, m + 1, 1, 0, 0, 0, 0);
             cr_assert_eq(qk__period_end(QK_MONTH, ms), me, "%d-%02d end", y, m);
-            for (int d = 1; d <= t_month_days(y, m); d++) {
-                const int64_t day = utc(y, m, d, 0, 0, 0, 0);
-                const int64_t probes[3] = {day, day + 13 * T_HOUR + 7, day + T_DAY - 1};
+            for (int d = 1; d <= qkt_month_days(y, m); d++) {
+                const int64_t day = qkt_utc(y, m, d, 0, 0, 0, 0);
+                const int64_t probes[3] = {day, day + 13 * QKT_HOUR + 7, day + QKT_DAY - 1};
                 for (int k = 0; k < 3; k++) {
                     cr_assert_eq(qk__period_start(QK_MONTH, probes[k]), ms, "%d-%02d-%02d", y, m,
                                  d);
                     cr_assert_eq(qk__period_start(QK_DAY, probes[k]), day, "%d-%02d-%02d", y, m, d);
                 }
-                cr_assert_eq(qk__period_end(QK_DAY, day), day + T_DAY);
+                cr_assert_eq(qk__period_end(QK_DAY, day), day + QKT_DAY);
             }
         }
     }
@@ -403,17 +412,17 @@ Test(calendar_internal, every_day_1899_to_2101_matches_oracle)
 
 Test(calendar_internal, minute_and_hour_floor_for_negative_times)
 {
-    cr_assert_eq(qk__period_start(QK_MINUTE, -1), -T_MIN);
-    cr_assert_eq(qk__period_start(QK_MINUTE, -T_MIN), -T_MIN);
-    cr_assert_eq(qk__period_start(QK_MINUTE, -T_MIN - 1), -2 * T_MIN);
+    cr_assert_eq(qk__period_start(QK_MINUTE, -1), -QKT_MIN);
+    cr_assert_eq(qk__period_start(QK_MINUTE, -QKT_MIN), -QKT_MIN);
+    cr_assert_eq(qk__period_start(QK_MINUTE, -QKT_MIN - 1), -2 * QKT_MIN);
     cr_assert_eq(qk__period_start(QK_MINUTE, 0), 0);
-    cr_assert_eq(qk__period_start(QK_MINUTE, T_MIN - 1), 0);
-    cr_assert_eq(qk__period_start(QK_HOUR, -1), -T_HOUR);
-    cr_assert_eq(qk__period_start(QK_HOUR, T_HOUR), T_HOUR);
-    cr_assert_eq(qk__period_start(QK_DAY, -1), -T_DAY);
+    cr_assert_eq(qk__period_start(QK_MINUTE, QKT_MIN - 1), 0);
+    cr_assert_eq(qk__period_start(QK_HOUR, -1), -QKT_HOUR);
+    cr_assert_eq(qk__period_start(QK_HOUR, QKT_HOUR), QKT_HOUR);
+    cr_assert_eq(qk__period_start(QK_DAY, -1), -QKT_DAY);
     cr_assert_eq(qk__period_start(QK_MONTH, -1), INT64_C(-2678400000));
-    cr_assert_eq(qk__period_end(QK_MINUTE, -T_MIN), 0);
-    cr_assert_eq(qk__period_end(QK_HOUR, -T_HOUR), 0);
+    cr_assert_eq(qk__period_end(QK_MINUTE, -QKT_MIN), 0);
+    cr_assert_eq(qk__period_end(QK_HOUR, -QKT_HOUR), 0);
 }
 
 Test(calendar_internal, forever_and_extremes)
@@ -422,7 +431,7 @@ Test(calendar_internal, forever_and_extremes)
     cr_assert_eq(qk__period_end(QK_FOREVER, INT64_MIN), QK_NEVER);
     /* Ends past the int64 range saturate at QK_NEVER instead of overflowing. */
     cr_assert_eq(qk__period_end(QK_MINUTE, INT64_MAX - 10), QK_NEVER);
-    cr_assert_eq(qk__period_end(QK_HOUR, INT64_MAX - T_HOUR + 1), QK_NEVER);
+    cr_assert_eq(qk__period_end(QK_HOUR, INT64_MAX - QKT_HOUR + 1), QK_NEVER);
     cr_assert_eq(qk__period_end(QK_DAY, INT64_MAX - 5), QK_NEVER);
     cr_assert(qk__period_valid(QK_MINUTE) && qk__period_valid(QK_FOREVER));
     cr_assert(!qk__period_valid(-1) && !qk__period_valid(QK_FOREVER + 1));
@@ -436,8 +445,8 @@ Test(calendar, clock_extremes_keep_counts_and_contain_now)
     const int64_t times[] = {INT64_MIN, INT64_MIN + 1, -1, 0, INT64_MAX - 1, INT64_MAX};
     for (int p = QK_MINUTE; p <= QK_FOREVER; p++)
         for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
-            tclock clk;
-            tclock_set(&clk, times[i]);
+            qkt_clock clk;
+            qkt_clock_set(&clk, times[i]);
             const qk_window_def w[1] = {{(qk_period)p, 10}};
             qk_tracker *t = one_service(&clk, NULL, w, 1);
             cr_assert_eq(qk_record(t, 0, 1, NULL), QK_OK);

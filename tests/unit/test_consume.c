@@ -2,20 +2,27 @@
  * the reserve, flags), qk_record (never refuses), qk_refund, qk_set_used, qk_reset and
  * qk_reset_all. */
 #define _POSIX_C_SOURCE 200809L
-#include "qk_test.h"
+#include <stdatomic.h>
+#include <stdio.h>
 
-static tclock clk;
+#include "clock.h"
+#include "evrec.h"
+#include "qkt_criterion.h"
+#include "usage.h"
+#include "utc.h"
 
-#define MINUTE_START utc(2024, 1, 2, 10, 0, 0, 0)
-#define MINUTE_END   utc(2024, 1, 2, 10, 1, 0, 0)
-#define DAY_END      utc(2024, 1, 3, 0, 0, 0, 0)
+static qkt_clock clk;
+
+#define MINUTE_START qkt_utc(2024, 1, 2, 10, 0, 0, 0)
+#define MINUTE_END   qkt_utc(2024, 1, 2, 10, 1, 0, 0)
+#define DAY_END      qkt_utc(2024, 1, 3, 0, 0, 0, 0)
 
 /* finnhub: 60/minute and 1000/day (index 0); sendgrid: 100/day with a reserve of 10 (index 1). */
 static qk_tracker *spec_tracker(void)
 {
-    tclock_set(&clk, utc(2024, 1, 2, 10, 0, 30, 0));
-    qk_service_def defs[2] = {svc_def("finnhub", QK_MINUTE, 60, QK_DAY, 1000),
-                              svc_def("sendgrid", QK_DAY, 100, QK_MINUTE, 0)};
+    qkt_clock_set(&clk, qkt_utc(2024, 1, 2, 10, 0, 30, 0));
+    qk_service_def defs[2] = {qkt_svc_def("finnhub", QK_MINUTE, 60, QK_DAY, 1000),
+                              qkt_svc_def("sendgrid", QK_DAY, 100, QK_MINUTE, 0)};
     defs[1].reserve = 10;
     return new_tracker(defs, 2, 0, &clk, NULL);
 }
@@ -80,7 +87,7 @@ Test(consume, all_or_nothing_across_windows)
     cr_assert_eq(u.level, QK_LEVEL_EXHAUSTED);
     cr_assert_eq(used_of(t, 0, 1), 60);
     /* The next minute grants again; the day keeps counting. */
-    tclock_set(&clk, MINUTE_END);
+    qkt_clock_set(&clk, MINUTE_END);
     cr_assert_eq(qk_try_consume(t, 0, 1, 0, &u), QK_OK);
     cr_assert_eq(u.windows[0].used, 1);
     cr_assert_eq(u.windows[1].used, 61);
@@ -171,8 +178,8 @@ Test(consume, out_may_be_null)
 /* Calls already made are counted whatever the limit (original test 11: 495 + 10 = 505). */
 Test(record, never_refuses_past_the_limit)
 {
-    tclock_set(&clk, utc(2024, 1, 2, 10, 0, 0, 0));
-    const qk_service_def d = svc_def("tiingo", QK_MONTH, 500, QK_MINUTE, 0);
+    qkt_clock_set(&clk, qkt_utc(2024, 1, 2, 10, 0, 0, 0));
+    const qk_service_def d = qkt_svc_def("tiingo", QK_MONTH, 500, QK_MINUTE, 0);
     qk_tracker *t = new_tracker(&d, 1, 0, &clk, NULL);
     qk_usage u;
     cr_assert_eq(qk_record(t, 0, 495, &u), QK_OK);
@@ -185,7 +192,7 @@ Test(record, never_refuses_past_the_limit)
     cr_assert_eq(u.level, QK_LEVEL_EXHAUSTED);
     cr_assert_eq(u.windows[0].level, QK_LEVEL_EXHAUSTED);
     cr_assert_eq(u.tripped, -1);
-    cr_assert_eq(u.reset_at_ms, utc(2024, 2, 1, 0, 0, 0, 0));
+    cr_assert_eq(u.reset_at_ms, qkt_utc(2024, 2, 1, 0, 0, 0, 0));
     cr_assert_eq(qk_record(t, 0, 1000, NULL), QK_OK);
     cr_assert_eq(used_of(t, 0, 0), 1505);
     qk_tracker_free(t);
@@ -194,10 +201,10 @@ Test(record, never_refuses_past_the_limit)
 Test(record, original_model_numbers)
 {
     /* tiingo +10, finnhub +5, sendgrid +2: each counted on its own service. */
-    tclock_set(&clk, utc(2024, 1, 2, 10, 0, 0, 0));
-    const qk_service_def defs[3] = {svc_def("tiingo", QK_MONTH, 500, QK_MINUTE, 0),
-                                    svc_def("finnhub", QK_MINUTE, 60, QK_MINUTE, 0),
-                                    svc_def("sendgrid", QK_DAY, 100, QK_MINUTE, 0)};
+    qkt_clock_set(&clk, qkt_utc(2024, 1, 2, 10, 0, 0, 0));
+    const qk_service_def defs[3] = {qkt_svc_def("tiingo", QK_MONTH, 500, QK_MINUTE, 0),
+                                    qkt_svc_def("finnhub", QK_MINUTE, 60, QK_MINUTE, 0),
+                                    qkt_svc_def("sendgrid", QK_DAY, 100, QK_MINUTE, 0)};
     qk_tracker *t = new_tracker(defs, 3, 0, &clk, NULL);
     cr_assert_eq(qk_record(t, 0, 10, NULL), QK_OK);
     cr_assert_eq(qk_record(t, 1, 5, NULL), QK_OK);
@@ -245,7 +252,7 @@ Test(refund, only_touches_current_windows)
 {
     qk_tracker *t = spec_tracker();
     cr_assert_eq(qk_record(t, 0, 10, NULL), QK_OK);
-    tclock_set(&clk, MINUTE_END);
+    qkt_clock_set(&clk, MINUTE_END);
     cr_assert_eq(qk_record(t, 0, 2, NULL), QK_OK);
     cr_assert_eq(qk_refund(t, 0, 5), QK_OK);
     cr_assert_eq(used_of(t, 0, 0), 0);
@@ -284,7 +291,7 @@ Test(set_used, applies_to_the_current_window)
 {
     qk_tracker *t = spec_tracker();
     cr_assert_eq(qk_record(t, 0, 10, NULL), QK_OK);
-    tclock_set(&clk, MINUTE_END + 5000);
+    qkt_clock_set(&clk, MINUTE_END + 5000);
     cr_assert_eq(qk_set_used(t, 0, 0, 3), QK_OK);
     const qk_usage u = peek(t, 0);
     cr_assert_eq(u.windows[0].window_start_ms, MINUTE_END);

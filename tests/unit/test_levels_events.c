@@ -2,15 +2,22 @@
  * level change of a window, their fields and per-service seq, delivered after every lock is
  * released (the callback may call back into the tracker) and in the thread that caused them. */
 #define _POSIX_C_SOURCE 200809L
-#include "qk_test.h"
+#include <stdatomic.h>
+#include <stdio.h>
 
-static tclock clk;
-static evlog log_;
+#include "clock.h"
+#include "evrec.h"
+#include "qkt_criterion.h"
+#include "usage.h"
+#include "utc.h"
+
+static qkt_clock clk;
+static qkt_evrec log_;
 
 static qk_tracker *tracker_of(const qk_service_def *defs, size_t n, size_t cap)
 {
-    tclock_set(&clk, utc(2024, 1, 2, 10, 0, 30, 0));
-    evlog_init(&log_);
+    qkt_clock_set(&clk, qkt_utc(2024, 1, 2, 10, 0, 30, 0));
+    qkt_evrec_init(&log_);
     return new_tracker(defs, n, cap, &clk, &log_);
 }
 
@@ -44,7 +51,7 @@ static void assert_levels(const qk_service_def *d, const level_case *cases, size
 
 Test(levels, defaults_warn_50_critical_80_at_exact_boundaries)
 {
-    const qk_service_def d = svc_def("s", QK_DAY, 100, QK_MINUTE, 0);
+    const qk_service_def d = qkt_svc_def("s", QK_DAY, 100, QK_MINUTE, 0);
     ASSERT_LEVELS(&d, {0, QK_LEVEL_OK}, {49, QK_LEVEL_OK}, {50, QK_LEVEL_WARN}, {79, QK_LEVEL_WARN},
                   {80, QK_LEVEL_CRITICAL}, {99, QK_LEVEL_CRITICAL}, {100, QK_LEVEL_EXHAUSTED},
                   {101, QK_LEVEL_EXHAUSTED}, {UINT64_MAX, QK_LEVEL_EXHAUSTED}, {1, QK_LEVEL_OK});
@@ -98,7 +105,7 @@ Test(levels, integer_thresholds_match_128_bit_oracle)
         const unsigned warn = pcts[p][0], crit = pcts[p][1];
         for (size_t l = 0; l < sizeof limits / sizeof limits[0]; l++) {
             const uint64_t limit = limits[l];
-            qk_service_def d = svc_def("s", QK_DAY, limit, QK_MINUTE, 0);
+            qk_service_def d = qkt_svc_def("s", QK_DAY, limit, QK_MINUTE, 0);
             d.warn_pct = (uint8_t)warn;
             d.critical_pct = (uint8_t)crit;
             qk_tracker *t = tracker_of(&d, 1, 0);
@@ -119,18 +126,18 @@ Test(levels, integer_thresholds_match_128_bit_oracle)
 Test(levels, small_and_odd_limits_by_hand)
 {
     /* limit 3: warn at 2 (1.5 rounds up), critical at 3 = the limit, so CRITICAL never shows. */
-    qk_service_def d = svc_def("three", QK_DAY, 3, QK_MINUTE, 0);
+    qk_service_def d = qkt_svc_def("three", QK_DAY, 3, QK_MINUTE, 0);
     ASSERT_LEVELS(&d, {1, QK_LEVEL_OK}, {2, QK_LEVEL_WARN}, {3, QK_LEVEL_EXHAUSTED});
     /* limit 7: warn at 4 (3.5), critical at 6 (5.6). */
-    d = svc_def("seven", QK_DAY, 7, QK_MINUTE, 0);
+    d = qkt_svc_def("seven", QK_DAY, 7, QK_MINUTE, 0);
     ASSERT_LEVELS(&d, {3, QK_LEVEL_OK}, {4, QK_LEVEL_WARN}, {5, QK_LEVEL_WARN},
                   {6, QK_LEVEL_CRITICAL}, {7, QK_LEVEL_EXHAUSTED});
     /* finnhub, 60/minute: warn at 30, critical at 48 (the original's 54 = 90 % is critical). */
-    d = svc_def("finnhub", QK_MINUTE, 60, QK_MINUTE, 0);
+    d = qkt_svc_def("finnhub", QK_MINUTE, 60, QK_MINUTE, 0);
     ASSERT_LEVELS(&d, {29, QK_LEVEL_OK}, {30, QK_LEVEL_WARN}, {47, QK_LEVEL_WARN},
                   {48, QK_LEVEL_CRITICAL}, {54, QK_LEVEL_CRITICAL}, {60, QK_LEVEL_EXHAUSTED});
     /* UINT64_MAX: warn at 2^63 (half of 2^64-1, rounded up), critical at exactly 4/5 of it. */
-    d = svc_def("huge", QK_FOREVER, UINT64_MAX, QK_MINUTE, 0);
+    d = qkt_svc_def("huge", QK_FOREVER, UINT64_MAX, QK_MINUTE, 0);
     ASSERT_LEVELS(&d, {UINT64_C(9223372036854775807), QK_LEVEL_OK},
                   {UINT64_C(9223372036854775808), QK_LEVEL_WARN},
                   {UINT64_C(14757395258967641291), QK_LEVEL_WARN},
@@ -140,7 +147,7 @@ Test(levels, small_and_odd_limits_by_hand)
 
 Test(levels, custom_pcts)
 {
-    qk_service_def d = svc_def("s", QK_DAY, 200, QK_MINUTE, 0);
+    qk_service_def d = qkt_svc_def("s", QK_DAY, 200, QK_MINUTE, 0);
     d.warn_pct = 25;
     d.critical_pct = 95;
     ASSERT_LEVELS(&d, {49, QK_LEVEL_OK}, {50, QK_LEVEL_WARN}, {189, QK_LEVEL_WARN},
@@ -158,7 +165,7 @@ Test(levels, custom_pcts)
 Test(levels, service_level_is_the_highest_window_level)
 {
     /* minute 10 (warn 5, crit 8), day 1000 (warn 500, crit 800) */
-    const qk_service_def d = svc_def("s", QK_MINUTE, 10, QK_DAY, 1000);
+    const qk_service_def d = qkt_svc_def("s", QK_MINUTE, 10, QK_DAY, 1000);
     qk_tracker *t = tracker_of(&d, 1, 0);
     qk_usage u;
     cr_assert_eq(qk_record(t, 0, 5, &u), QK_OK);
@@ -171,7 +178,7 @@ Test(levels, service_level_is_the_highest_window_level)
     cr_assert_eq(qk_record(t, 0, 5, &u), QK_OK);
     cr_assert_eq(u.windows[0].level, QK_LEVEL_EXHAUSTED);
     cr_assert_eq(u.level, QK_LEVEL_EXHAUSTED);
-    tclock_set(&clk, utc(2024, 1, 2, 10, 1, 0, 0)); /* the minute rolls */
+    qkt_clock_set(&clk, qkt_utc(2024, 1, 2, 10, 1, 0, 0)); /* the minute rolls */
     u = peek(t, 0);
     cr_assert_eq(u.windows[0].level, QK_LEVEL_OK);
     cr_assert_eq(u.windows[1].level, QK_LEVEL_CRITICAL);
@@ -186,24 +193,24 @@ static qk_service_def two[2];
 /* "other" (index 0) and "svc" (index 1): minute 10 (warn 5, crit 8) + day 1000. */
 static qk_tracker *events_tracker(void)
 {
-    two[0] = svc_def("other", QK_DAY, 100, QK_MINUTE, 0);
-    two[1] = svc_def("svc", QK_MINUTE, 10, QK_DAY, 1000);
+    two[0] = qkt_svc_def("other", QK_DAY, 100, QK_MINUTE, 0);
+    two[1] = qkt_svc_def("svc", QK_MINUTE, 10, QK_DAY, 1000);
     return tracker_of(two, 2, 8);
 }
 
 Test(events, adding_services_emits_nothing)
 {
     qk_tracker *t = events_tracker();
-    qk_service_def d = svc_def("third", QK_DAY, 1, QK_MINUTE, 0);
+    qk_service_def d = qkt_svc_def("third", QK_DAY, 1, QK_MINUTE, 0);
     cr_assert_eq(qk_service_add(t, &d, NULL), QK_OK);
-    cr_assert_eq(evlog_count(&log_), 0);
+    cr_assert_eq(qkt_evrec_count(&log_), 0);
     qk_tracker_free(t);
 }
 
 Test(events, one_event_per_level_change_going_up)
 {
     qk_tracker *t = events_tracker();
-    const int64_t minute = utc(2024, 1, 2, 10, 0, 0, 0);
+    const int64_t minute = qkt_utc(2024, 1, 2, 10, 0, 0, 0);
     for (int i = 0; i < 12; i++)
         cr_assert_eq(qk_record(t, 1, 1, NULL), QK_OK);
     cr_assert_eq(log_.n, 3, "events: %zu", log_.n);
@@ -268,7 +275,7 @@ Test(events, one_event_per_window_that_changes)
     assert_event(&log_, 1, 1, 1, QK_LEVEL_OK, QK_LEVEL_WARN, 500, 1000);
     cr_assert_eq(log_.ev[0].seq, 1);
     cr_assert_eq(log_.ev[1].seq, 2);
-    cr_assert_eq(log_.ev[1].window_start_ms, utc(2024, 1, 2, 0, 0, 0, 0));
+    cr_assert_eq(log_.ev[1].window_start_ms, qkt_utc(2024, 1, 2, 0, 0, 0, 0));
     qk_tracker_free(t);
 }
 
@@ -277,13 +284,13 @@ Test(events, down_on_rollover)
     qk_tracker *t = events_tracker();
     cr_assert_eq(qk_record(t, 1, 8, NULL), QK_OK); /* minute CRITICAL, day OK */
     cr_assert_eq(log_.n, 1);
-    tclock_set(&clk, utc(2024, 1, 2, 10, 1, 0, 0));
+    qkt_clock_set(&clk, qkt_utc(2024, 1, 2, 10, 1, 0, 0));
     cr_assert_eq(log_.n, 1);
     qk_usage u = peek(t, 1);
     cr_assert_eq(u.windows[0].used, 0);
     cr_assert_eq(log_.n, 2, "one event for the minute window only");
     assert_event(&log_, 1, 1, 0, QK_LEVEL_CRITICAL, QK_LEVEL_OK, 0, 10);
-    cr_assert_eq(log_.ev[1].window_start_ms, utc(2024, 1, 2, 10, 1, 0, 0));
+    cr_assert_eq(log_.ev[1].window_start_ms, qkt_utc(2024, 1, 2, 10, 1, 0, 0));
     cr_assert_eq(log_.ev[1].seq, 2);
     qk_tracker_free(t);
 }
@@ -294,7 +301,7 @@ Test(events, rollover_then_operation_in_one_call)
     qk_tracker *t = events_tracker();
     cr_assert_eq(qk_set_used(t, 1, 1, 480), QK_OK); /* day still OK */
     cr_assert_eq(qk_record(t, 1, 10, NULL), QK_OK);
-    tclock_set(&clk, utc(2024, 1, 2, 10, 5, 0, 0));
+    qkt_clock_set(&clk, qkt_utc(2024, 1, 2, 10, 5, 0, 0));
     cr_assert_eq(qk_record(t, 1, 10, NULL), QK_OK);
     cr_assert_eq(log_.n, 4);
     assert_event(&log_, 1, 1, 0, QK_LEVEL_EXHAUSTED, QK_LEVEL_OK, 0, 10);
@@ -361,7 +368,7 @@ Test(events, name_stays_valid_for_the_trackers_life)
     for (int i = 0; i < 5; i++) {
         char n[16];
         snprintf(n, sizeof n, "more%d", i);
-        qk_service_def d = svc_def(n, QK_DAY, 10, QK_MINUTE, 0);
+        qk_service_def d = qkt_svc_def(n, QK_DAY, 10, QK_MINUTE, 0);
         cr_assert_eq(qk_service_add(t, &d, NULL), QK_OK);
     }
     cr_assert_eq(qk_record(t, 1, 3, NULL), QK_OK);
@@ -395,7 +402,7 @@ static void fail_note(int rc, const char *what)
 static void reentrant_cb(const qk_event *ev, void *payload)
 {
     (void)payload;
-    evlog_fn(ev, &log_);
+    qkt_evrec_fn(ev, &log_);
     re.calls++;
     if (re.depth > 0)
         return; /* the nested calls below may cause events of their own */
@@ -413,7 +420,7 @@ static void reentrant_cb(const qk_event *ev, void *payload)
     fail_note(qk_snapshot(t, u, 16, &n), "snapshot");
     char name[16];
     snprintf(name, sizeof name, "cb%d", re.added);
-    qk_service_def d = svc_def(name, QK_DAY, 10, QK_MINUTE, 0);
+    qk_service_def d = qkt_svc_def(name, QK_DAY, 10, QK_MINUTE, 0);
     fail_note(qk_service_add(t, &d, NULL), "service_add");
     re.added++;
     qk_service s;
@@ -425,16 +432,16 @@ static void reentrant_cb(const qk_event *ev, void *payload)
 
 static qk_tracker *reentrant_tracker(void)
 {
-    tclock_set(&clk, utc(2024, 1, 2, 10, 0, 30, 0));
-    evlog_init(&log_);
+    qkt_clock_set(&clk, qkt_utc(2024, 1, 2, 10, 0, 30, 0));
+    qkt_evrec_init(&log_);
     memset(&re, 0, sizeof re);
-    two[0] = svc_def("other", QK_DAY, 1000, QK_MINUTE, 0);
-    two[1] = svc_def("svc", QK_MINUTE, 10, QK_DAY, 1000);
+    two[0] = qkt_svc_def("other", QK_DAY, 1000, QK_MINUTE, 0);
+    two[1] = qkt_svc_def("svc", QK_MINUTE, 10, QK_DAY, 1000);
     qk_options o = QK_OPTIONS_INIT;
     o.services = two;
     o.n_services = 2;
     o.capacity = 64;
-    o.clock = tclock_read;
+    o.clock = qkt_clock_read;
     o.clock_ctx = &clk;
     o.on_event = reentrant_cb;
     qk_tracker *t = NULL;
@@ -471,7 +478,7 @@ Test(events, callback_may_call_back_into_the_tracker_from_all_service_ops, .time
     cr_assert_gt(re.calls, before, "reset_all delivered no event");
     cr_assert_eq(re.added, added + 1);
     cr_assert_eq(qk_set_used(t, 1, 0, 9), QK_OK);
-    tclock_set(&clk, utc(2024, 1, 2, 10, 3, 0, 0));
+    qkt_clock_set(&clk, qkt_utc(2024, 1, 2, 10, 3, 0, 0));
     const int before2 = re.calls;
     qk_usage u[64];
     size_t n;
@@ -525,7 +532,7 @@ Test(events, delivered_in_the_thread_that_caused_them, .timeout = 60)
         if (op == 2) {
             cr_assert_eq(qk_record(t, 1, 5, NULL), QK_OK);
             want++;
-            tclock_set(&clk, utc(2024, 1, 2, 10, 9, 0, 0));
+            qkt_clock_set(&clk, qkt_utc(2024, 1, 2, 10, 9, 0, 0));
         }
         cr_assert_eq(pthread_create(&th, NULL, cause_event, &j), 0);
         pthread_join(th, NULL);
