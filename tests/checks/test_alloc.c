@@ -18,7 +18,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "qkt_criterion.h"
 #include "quotakeeper.h"
+#include "tmpdir.h"
 
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t size);
@@ -140,13 +143,7 @@ static void disarm(void)
 
 /* ---- fixtures ---- */
 
-static int64_t clock_ms = INT64_C(1767960000000);
-
-static int64_t test_clock(void *ctx)
-{
-    (void)ctx;
-    return clock_ms;
-}
+static qkt_clock clk = {QKT_T0_MS};
 
 static int events;
 
@@ -173,7 +170,8 @@ static qk_options options(qk_event_fn fn, size_t capacity)
     o.services = defs;
     o.n_services = 3;
     o.capacity = capacity;
-    o.clock = test_clock;
+    o.clock = qkt_clock_read;
+    o.clock_ctx = &clk;
     o.on_event = fn;
     return o;
 }
@@ -238,11 +236,11 @@ Test(alloc, tracker_new_with_events_and_room_each_allocation_fails)
     tracker_new_each_allocation_fails(count_event, 64);
 }
 
-/* Options for a state file at <a new temporary dir>/state; dir is the mkdtemp template. */
-static qk_options state_file_options(char *dir, char *path, size_t path_len)
+/* Options for a state file at <a new temporary dir>/state; dir and path have PATH_MAX bytes. */
+static qk_options state_file_options(char *dir, char *path)
 {
-    cr_assert_not_null(mkdtemp(dir));
-    snprintf(path, path_len, "%s/state", dir);
+    qkt_tmpdir_make(dir, "qk-alloc");
+    qkt_path(path, dir, "state");
     qk_options o = options(count_event, 8);
     o.path = path;
     return o;
@@ -252,8 +250,8 @@ static qk_options state_file_options(char *dir, char *path, size_t path_len)
  * one that opens as new; no descriptor leaks. */
 Test(alloc, tracker_new_creating_a_state_file_each_allocation_fails)
 {
-    char dir[] = "/tmp/qk-alloc-XXXXXX", path[64];
-    qk_options o = state_file_options(dir, path, sizeof path);
+    char dir[PATH_MAX], path[PATH_MAX];
+    qk_options o = state_file_options(dir, path);
     const int fds = open_fds();
 
     qk_tracker *t = NULL;
@@ -287,19 +285,19 @@ Test(alloc, tracker_new_creating_a_state_file_each_allocation_fails)
  * of the windows it rolls. Every allocation failing in turn leaves the file as it was. */
 Test(alloc, tracker_new_reopening_a_state_file_each_allocation_fails)
 {
-    char dir[] = "/tmp/qk-alloc-XXXXXX", path[64];
-    qk_options o = state_file_options(dir, path, sizeof path);
+    char dir[PATH_MAX], path[PATH_MAX];
+    qk_options o = state_file_options(dir, path);
     qk_tracker *t = NULL;
     cr_assert_eq(qk_tracker_new(&t, &o), QK_OK, "%s", qk_errmsg());
     cr_assert_eq(qk_record(t, 0, 450, NULL), QK_OK); /* tiingo critical this month */
     qk_tracker_free(t);
-    clock_ms += INT64_C(40) * 86400000; /* the next open rolls the windows: events */
+    qkt_clock_advance(&clk, INT64_C(40) * 86400000); /* the next open rolls the windows: events */
     const int fds = open_fds();
 
     /* Count on a copy of the file, so the original stays un-rolled for the failing runs. */
-    char copy[80];
-    snprintf(copy, sizeof copy, "%s/copy", dir);
-    char cmd[200];
+    char copy[PATH_MAX];
+    qkt_path(copy, dir, "copy");
+    char cmd[2 * PATH_MAX + 8];
     snprintf(cmd, sizeof cmd, "cp %s %s", path, copy);
     cr_assert_eq(system(cmd), 0);
     o.path = copy;

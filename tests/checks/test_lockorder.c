@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "lockorder.h"
 #include "quotakeeper.h"
 #include "tracker.h"
@@ -137,11 +138,7 @@ Test(lockorder, each_abort_names_both_locks)
 
 /* ---- through the library's real locks ---- */
 
-static int64_t fixed_clock(void *ctx)
-{
-    (void)ctx;
-    return INT64_C(1767960000000);
-}
+static qkt_clock fixed_clock = {QKT_T0_MS}; /* never moved */
 
 static int events_seen;
 
@@ -158,7 +155,8 @@ static qk_tracker *tracker3(qk_event_fn fn)
     o.services = defs;
     o.n_services = 3;
     o.capacity = 8;
-    o.clock = fixed_clock;
+    o.clock = qkt_clock_read;
+    o.clock_ctx = &fixed_clock;
     o.on_event = fn;
     qk_tracker *t = NULL;
     cr_assert_eq(qk_tracker_new(&t, &o), QK_OK, "%s", qk_errmsg());

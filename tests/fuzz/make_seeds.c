@@ -16,45 +16,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "files.h"
 #include "quotakeeper.h"
 #include "region.h"
+#include "tmpdir.h"
 
-static int64_t fixed_clock(void *ctx)
-{
-    (void)ctx;
-    return INT64_C(1710504000000); /* 2024-03-15 12:00:00 UTC */
-}
-
-static unsigned char *slurp(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    const long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(n > 0 ? (size_t)n : 1);
-    if (b == NULL || fread(b, 1, (size_t)n, f) != (size_t)n) {
-        fclose(f);
-        free(b);
-        return NULL;
-    }
-    fclose(f);
-    *size = (size_t)n;
-    return b;
-}
-
-static int spit(const char *dir, const char *name, const void *data, size_t size)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    if (f == NULL || fwrite(data, 1, size, f) != size) {
-        fprintf(stderr, "make_seeds: cannot write %s: %s\n", path, strerror(errno));
-        return 1;
-    }
-    return fclose(f) != 0;
-}
+static qkt_clock fixed_clock = {INT64_C(1710504000000)}; /* 2024-03-15 12:00:00 UTC */
 
 static int make_file(const char *path, const qk_service_def *defs, size_t n, size_t capacity)
 {
@@ -63,7 +31,8 @@ static int make_file(const char *path, const qk_service_def *defs, size_t n, siz
     o.services = defs;
     o.n_services = n;
     o.capacity = capacity;
-    o.clock = fixed_clock;
+    o.clock = qkt_clock_read;
+    o.clock_ctx = &fixed_clock;
     qk_tracker *t = NULL;
     if (qk_tracker_new(&t, &o) != QK_OK) {
         fprintf(stderr, "make_seeds: %s: %s\n", path, qk_errmsg());
@@ -125,8 +94,8 @@ int main(int argc, char **argv)
         return 1;
 
     size_t size = 0;
-    unsigned char *image = slurp(full, &size);
-    if (image == NULL || must_pass("seed-full", image, size) != 0)
+    unsigned char *image = qkt_read_file(full, &size);
+    if (must_pass("seed-full", image, size) != 0)
         return 1;
 
     /* As a SIGKILL mid-update leaves it: undo copy written, journal odd, update half done. */
@@ -147,9 +116,10 @@ int main(int argc, char **argv)
     if (must_pass("seed-open-journal", open_journal, size) != 0)
         return 1;
 
-    int bad = spit(dir, "seed-open-journal", open_journal, size);
-    bad |= spit(dir, "seed-truncated", image, size < 100 ? size : 100);
+    char path[PATH_MAX];
+    qkt_write_file(qkt_path(path, dir, "seed-open-journal"), open_journal, size, 0644);
+    qkt_write_file(qkt_path(path, dir, "seed-truncated"), image, size < 100 ? size : 100, 0644);
     free(open_journal);
     free(image);
-    return bad;
+    return 0;
 }

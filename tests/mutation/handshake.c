@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "clock.h"
 #include "mutant.h"
 
 enum { WAIT_MS = 100, BUDGET_MS = 1000 };
@@ -88,13 +89,6 @@ static unsigned long generation; /* bumped when a parked thread is paired */
 static unsigned long pairs;      /* rendezvous made: each one loses an update */
 static int64_t wasted_ms;        /* waits that ended without a partner */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void rendezvous(void)
 {
     if (atomic_load(&live) < 2)
@@ -115,7 +109,7 @@ static void rendezvous(void)
     }
     waiting = 1;
     const unsigned long mine = generation;
-    const int64_t began = now_ms();
+    const int64_t began = qkt_mono_ms();
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_nsec += (long)WAIT_MS * 1000000;
@@ -126,7 +120,7 @@ static void rendezvous(void)
             break;
     if (generation == mine) { /* nobody came: go on alone */
         waiting = 0;
-        wasted_ms += now_ms() - began;
+        wasted_ms += qkt_mono_ms() - began;
     }
     pthread_mutex_unlock(&lock);
 }
