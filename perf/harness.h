@@ -30,7 +30,7 @@
 /* Latency samples kept per thread; older ones are overwritten, which keeps the steady state. */
 #define PERF_SAMPLE_CAP 4096
 
-/* What a strategy's snapshot promises. */
+/* What a strategy's snapshot promises (its row in strategies.h says which). */
 typedef enum {
     PERF_SNAPSHOT_CONSISTENT, /* a cut between operations: validated, must never be torn */
     PERF_SNAPSHOT_TORN_OK,    /* per-counter reads, no common instant: torn cuts are reported */
@@ -55,10 +55,9 @@ typedef struct {
     uint64_t n_samples;        /* samples taken; the last PERF_SAMPLE_CAP are kept */
 } perf_thread;
 
+/* An adapter: a strategy's operations, compiled by strategy_template.h. What the strategy is
+ * called and what it promises are its row in strategies.h. */
 typedef struct {
-    const char *name;
-    const char *lock; /* one line for the report: what guards what */
-    perf_snapshot_kind snapshot_kind;
     void *(*create)(const perf_setup *setup);
     void (*destroy)(void *state);
     /* Single operations, for the validators (not timed). consume returns whether it granted. */
@@ -70,7 +69,7 @@ typedef struct {
     /* The timed loops: run until *th->stop, cycling through th->pattern. */
     void (*record_loop)(void *state, perf_thread *th);
     void (*consume_loop)(void *state, perf_thread *th); /* consume; refund what was granted */
-} perf_strategy;
+} perf_adapter;
 
 static inline uint64_t perf_now_ns(void)
 {
@@ -100,14 +99,14 @@ static inline void perf_sample(perf_thread *th, uint64_t ns)
     th->samples[th->n_samples++ % PERF_SAMPLE_CAP] = ns;
 }
 
+/* How an adapter around a tracker defines its operations: out of line, as a library call, so
+ * that neither side of a comparison with quotakeeper is inlined into the timed loop. */
+#define QK_PERF_TRACKER_CALL __attribute__((noinline)) static
+
 /* Aborts with a message: adapters have no error path worth timing. */
 _Noreturn void perf_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Cache-line-aligned allocation, zeroed; aborts on failure. */
 void *perf_alloc(size_t size);
-
-extern const perf_strategy perf_strategy_racy, perf_strategy_global, perf_strategy_rwlock,
-    perf_strategy_sharded, perf_strategy_sharded_shared, perf_strategy_floor, perf_strategy_atomic,
-    perf_strategy_ck;
 
 #endif

@@ -1,7 +1,9 @@
-# Turns qk_perf's CSV and run.sh's machine.txt into README.md, gnuplot data and a gnuplot
+# Turns qk_perf's CSVs and run.sh's machine.txt into README.md, gnuplot data and a gnuplot
 # script (perf/report.sh drives it). Plain POSIX awk (mawk): no asort, no gensub.
-#   awk -f report.awk -v machine=machine.txt -v strategies=strategies.csv -v docdir=DIR \
-#       -v tmpdir=DIR -v others="SUBDIR ..." -v notes=FILE.md results.csv
+#   awk -f report.awk -v machine=machine.txt -v strategies=strategies.csv -v figures=figures.csv \
+#       -v docdir=DIR -v tmpdir=DIR -v others="SUBDIR ..." -v notes=FILE.md results.csv
+# It knows no strategy and no figure: the strategies, their order, roles and chart styles come
+# from `qk_perf --list` (strategies.csv), the figures from the harness's table (figures.csv).
 # Medians over repetitions everywhere. A ratio of two strategies in the same cell is the median
 # of the per-repetition ratios (the strategies ran back to back in each repetition, so a slow
 # spell of the machine hits both); a ratio across cells is the ratio of their medians.
@@ -40,7 +42,6 @@ function med(st, wl, sv, th, rt, metric,    k) {
 function paired(a, b, wl, sv, th, rt, metric) {
     return paired_keys(key(a, wl, sv, th, rt), key(b, wl, sv, th, rt), metric)
 }
-# The same between any two runs of one repetition (the figure runs: seconds apart).
 function paired_keys(ka, kb, metric,    r, list) {
     list = ""
     for (r = 1; r <= maxrep; r++)
@@ -50,12 +51,7 @@ function paired_keys(ka, kb, metric,    r, list) {
         return ""
     return median(list) " " minof(list) " " maxof(list)
 }
-# Where the figures come from: the paired figure runs when the CSV has them.
 function F(wl) { return ("fig:" wl) in FIGWL ? "fig:" wl : wl }
-function got(st, wl, sv, th, rt,    c) {
-    c = med(st, wl, sv, th, rt, "cores_used")
-    return c == "" ? "" : sprintf("; %s threads got %.2f cores", th, c)
-}
 function fmt(x) {
     if (x == "") return "n/a"
     if (x >= 100) return sprintf("%.0f", x)
@@ -75,12 +71,6 @@ function ratio_cell(p,    a) {
     split(p, a, " ")
     return sprintf("%.2f (%.2f–%.2f)", a[1], a[2], a[3])
 }
-function holds(x, op, target) {
-    if (x == "") return "not measured"
-    if (op == "<=") return x <= target ? "**yes**" : "**no**"
-    return x >= target ? "**yes**" : "**no**"
-}
-function first_word(p,    a) { split(p, a, " "); return a[1] }
 # Thread counts seen for a workload and service count, ascending.
 function thread_list(wl, sv,    t, n, a, i, s) {
     n = 0
@@ -99,11 +89,63 @@ function strategy_table_head(lead, tail, lead_align, tail_align,    i) {
     for (i = 1; i <= nstrat; i++) if (ORDER[i] in HAVE) printf " ---: |" > readme
     print tail_align > readme
 }
+# A figure's numbers in its metric's unit.
+function in_unit(metric, x) {
+    if (x == "") return "n/a"
+    if (metric == "ops_per_s") return fmt(mops(x))
+    if (metric ~ /_ns$/) return ns(x)
+    return fmt(x)
+}
+# "num / den" in the metric's unit, and the cores multi-threaded sides got.
+function figure_context(metric, num, den, t, dt, nc, dc,    s, c) {
+    if (metric == "cpu_ns_per_op") s = "CPU ns per op: " in_unit(metric, num) " / " in_unit(metric, den)
+    else s = in_unit(metric, num) " / " in_unit(metric, den) (metric == "ops_per_s" ? " Mops/s" : "")
+    if (metric == "ops_per_s" && t >= 2 && dt >= 2) c = sprintf("; %s threads got %.2f / %.2f cores", t, nc, dc)
+    else if (metric == "ops_per_s" && t >= 2) c = sprintf("; %s threads got %.2f cores", t, nc)
+    else if (metric == "ops_per_s" && dt >= 2) c = sprintf("; %s threads got %.2f cores", dt, dc)
+    return s c
+}
+# The figures table, one row per line of figures.csv (the harness's table, computed), in its
+# order; the figure's text is the last column and may hold commas.
+function figure_rows(    line, ncol, H, n, f, i, name, kind, metric, desc, val, tgt, hold) {
+    if ((getline line < figures) <= 0) return
+    ncol = split(line, H, ",")
+    for (i = 1; i <= ncol; i++) FC[H[i]] = i
+    while ((getline line < figures) > 0) {
+        split(line, f, ",")
+        name = line
+        for (i = 1; i < ncol; i++) name = substr(name, index(name, ",") + 1)
+        kind = f[FC["kind"]]; metric = f[FC["metric"]]
+        desc = name
+        if (kind != "value" && f[FC["value"]] != "")
+            desc = desc " (" figure_context(metric, f[FC["num_value"]], f[FC["den_value"]], f[FC["threads"]], f[FC["den_threads"]], f[FC["num_cores"]], f[FC["den_cores"]]) ")"
+        if (f[FC["value"]] == "") val = "n/a"
+        else if (kind == "ratio") val = sprintf("%.2f (%.2f–%.2f)", f[FC["value"]], f[FC["low"]], f[FC["high"]])
+        else if (kind == "loss_pct") val = sprintf("%.1f%% (%.1f%% to %.1f%%)", f[FC["value"]], f[FC["low"]], f[FC["high"]])
+        else val = in_unit(metric, f[FC["value"]]) " (" in_unit(metric, f[FC["low"]]) "–" in_unit(metric, f[FC["high"]]) ")"
+        if (f[FC["direction"]] == "reported") tgt = "reported"
+        else tgt = (f[FC["direction"]] == "at_most" ? "≤ " : "≥ ") f[FC["target"]] (kind == "loss_pct" ? "%" : "") (f[FC["min_cores"]] > 1 ? " on " f[FC["min_cores"]] "+ cores" : "")
+        hold = f[FC["holds"]]
+        if (hold == "yes" || hold == "no") hold = "**" hold "**"
+        else if (hold == "reported") hold = "—"
+        print "| " desc " | " val " | " tgt " | " hold " |" > readme
+    }
+    close(figures)
+}
 function machine_row(label, k) { print "| " label " | " (k in M ? M[k] : "unknown") " |" > readme }
 
 BEGIN {
     FS = ","
-    nstrat = split("racy global rwlock sharded sharded-shared floor atomic ck", ORDER, " ")
+    # strategies.csv: name, snapshot, role, chart style, locking (which may hold commas)
+    nstrat = 0
+    while ((getline line < strategies) > 0) {
+        n = split(line, f, ",")
+        if (n < 5) continue
+        ORDER[++nstrat] = f[1]; KIND[f[1]] = f[2]; STYLE[f[1]] = f[4]
+        LOCKD[f[1]] = substr(line, length(f[1]) + length(f[2]) + length(f[3]) + length(f[4]) + 5)
+        if (f[3] == "subject") SUBJ = f[1]
+        if (f[3] == "baseline") BASE = f[1]
+    }
     while ((getline line < machine) > 0) {
         i = index(line, ": ")
         if (i > 0) M[substr(line, 1, i - 1)] = substr(line, i + 2)
@@ -151,14 +193,14 @@ END {
     if (cores < 1) cores = 1
     # The snapshot figures use the most writers measured (the core count by default).
     W = 0; for (w in SNAPW) if (w + 0 > W) W = w + 0
-    hot_t = cores; if (!(("hot" SUBSEP 3 SUBSEP hot_t) in TH)) hot_t = 2
 
     print "# quotakeeper performance: " M["cpu_model"] ", " cores " cores" > readme
     print "" > readme
     print "Generated by `perf/report.sh` from one run of `perf/run.sh` (`qk_perf " M["qk_perf_args"] "`)." > readme
     print "Regenerate on a Debian machine like this one with **`perf/make-report.sh`**; the raw" > readme
     print "per-repetition CSV stays in `perf/out/`, the medians behind every table are in" > readme
-    print "[`summary.csv`](summary.csv) and the machine facts in [`machine.txt`](machine.txt)." > readme
+    print "[`summary.csv`](summary.csv), the figures in [`figures.csv`](figures.csv) and the machine" > readme
+    print "facts in [`machine.txt`](machine.txt)." > readme
     print "" > readme
     print "## Machine" > readme
     print "" > readme
@@ -177,53 +219,21 @@ END {
     print "| Measured in the binary | clock_gettime(CLOCK_REALTIME_COARSE) " M["clock_realtime_coarse_ns"] " ns; mutex lock+increment+unlock " M["mutex_lock_inc_unlock_ns"] " ns; a pair of CLOCK_MONOTONIC reads " M["clock_monotonic_pair_ns"] " ns |" > readme
     print "" > readme
 
-    # ---- the figures of issue 4, point 4 ----
+    # ---- the figures: the harness's table (perf/figures.c), computed, one row each ----
     print "## Figures and targets" > readme
     print "" > readme
-    print "Every figure is a ratio measured in this one run. qk_perf first takes every run the figures" > readme
-    print "need back to back, " figrep " times over; each figure is the median of its " figrep " per-repetition" > readme
-    print "ratios, lowest and highest in brackets. Single-thread costs are per-thread CPU time per" > readme
-    print "operation, so that time slices taken by other processes on a shared machine do not count;" > readme
-    print "the rest is wall-clock throughput, with the cores the threads actually got (their CPU time" > readme
-    print "over the run's wall time): a figure about 2 threads means little if they got 1 core." > readme
+    print "Every figure is measured in this one run, from the table in `perf/figures.c`. qk_perf first" > readme
+    print "takes every run the figures need back to back, " figrep " times over; each figure is the median of" > readme
+    print "its " figrep " per-repetition values (a ratio of two runs taken seconds apart, or a latency), lowest" > readme
+    print "and highest in brackets; a figure over the tables' thread counts reads their runs instead." > readme
+    print "Single-thread costs are per-thread CPU time per operation, so that time slices taken by other" > readme
+    print "processes on a shared machine do not count; the rest is wall-clock throughput, with the cores" > readme
+    print "the threads actually got (their CPU time over the run's wall time): a figure about 2 threads" > readme
+    print "means little if they got 1 core." > readme
     print "" > readme
     print "| Figure | Measured | Target | Holds |" > readme
     print "| --- | --- | --- | --- |" > readme
-    d = F("disjoint"); h = F("hot"); sn = F("snapshot")
-    p = paired("sharded", "global", d, 3, 1, 0, "cpu_ns_per_op")
-    print "| NFR-001: single-thread `qk_record` / `global` (CPU ns per op: " fmt(med("sharded", d, 3, 1, 0, "cpu_ns_per_op")) " / " fmt(med("global", d, 3, 1, 0, "cpu_ns_per_op")) ") | " ratio_cell(p) " | ≤ 1.05 | " holds(first_word(p), "<=", 1.05) " |" > readme
-    p = paired("sharded", "floor", d, 3, 1, 0, "cpu_ns_per_op")
-    print "| Hot-path cost: single-thread `qk_record` / `floor` (" fmt(med("sharded", d, 3, 1, 0, "cpu_ns_per_op")) " / " fmt(med("floor", d, 3, 1, 0, "cpu_ns_per_op")) " ns) | " ratio_cell(p) " | ≤ 1.5 | " holds(first_word(p), "<=", 1.5) " |" > readme
-    p = paired_keys(key("sharded", d, 3, 2, 0), key("sharded", d, 3, 1, 0), "ops_per_s")
-    print "| Disjoint scaling: `sharded` 2 threads / 1 thread (" fmt(mops(med("sharded", d, 3, 2, 0, "ops_per_s"))) " / " fmt(mops(med("sharded", d, 3, 1, 0, "ops_per_s"))) " Mops/s" got("sharded", d, 3, 2, 0) ") | " ratio_cell(p) " | ≥ 1.8 on 2+ cores | " (cores >= 2 ? holds(first_word(p), ">=", 1.8) : "n/a: one core") " |" > readme
-    p = paired("sharded-shared", "sharded", d, 3, 1, 0, "cpu_ns_per_op")
-    print "| State file: single-thread `qk_record`, `sharded-shared` / `sharded` (" fmt(med("sharded-shared", d, 3, 1, 0, "cpu_ns_per_op")) " / " fmt(med("sharded", d, 3, 1, 0, "cpu_ns_per_op")) " ns) | " ratio_cell(p) " | ≤ 1.2 | " holds(first_word(p), "<=", 1.2) " |" > readme
-    p = paired_keys(key("sharded-shared", d, 3, 2, 0), key("sharded-shared", d, 3, 1, 0), "ops_per_s")
-    print "| State file, disjoint scaling: `sharded-shared` 2 threads / 1 thread (" fmt(mops(med("sharded-shared", d, 3, 2, 0, "ops_per_s"))) " / " fmt(mops(med("sharded-shared", d, 3, 1, 0, "ops_per_s"))) " Mops/s" got("sharded-shared", d, 3, 2, 0) ") | " ratio_cell(p) " | ≥ 1.8 on 2+ cores | " (cores >= 2 ? holds(first_word(p), ">=", 1.8) : "n/a: one core") " |" > readme
-    p = paired("sharded", "global", d, 3, 2, 0, "ops_per_s")
-    print "| Disjoint: `sharded` / `global` at 2 threads (" fmt(mops(med("sharded", d, 3, 2, 0, "ops_per_s"))) " / " fmt(mops(med("global", d, 3, 2, 0, "ops_per_s"))) " Mops/s" got("global", d, 3, 2, 0) ") | " ratio_cell(p) " | ≥ 3 | " holds(first_word(p), ">=", 3) " |" > readme
-    for (si = 1; si <= 2; si++) {
-        s = si == 1 ? 3 : 64
-        x = med("sharded", sn, s, W, 1000, "snap_p50_ns"); rec = med("sharded", d, 3, 1, 0, "cpu_ns_per_op")
-        print "| Snapshot cost, " s " services, " W " writer(s), 1,000/s: p50 / p99" (x != "" && rec > 0 ? sprintf(" (p50 = %.0f single-thread records)", x / rec) : "") " | " ns(x) " / " ns(med("sharded", sn, s, W, 1000, "snap_p99_ns")) " | reported | — |" > readme
-        print "| Snapshot cost, " s " services, " W " writer(s), back to back: p50 / p99 | " ns(med("sharded", "snapshot", s, W, "max", "snap_p50_ns")) " / " ns(med("sharded", "snapshot", s, W, "max", "snap_p99_ns")) " | reported | — |" > readme
-        p = paired_keys(key("sharded", sn, s, W, 1000), key("sharded", sn, s, W, 0), "ops_per_s")
-        x = p == "" ? "" : split(p, pa, " ")
-        lossc = p == "" ? "n/a" : sprintf("%.1f%% (%.1f%% to %.1f%%)", 100 * (1 - pa[1]), 100 * (1 - pa[3]), 100 * (1 - pa[2]))
-        x = p == "" ? "" : 100 * (1 - pa[1])
-        print "| Writer throughput lost under 1,000 snapshots/s, " s " services, " W " writer(s) (" fmt(mops(med("sharded", sn, s, W, 1000, "ops_per_s"))) " vs " fmt(mops(med("sharded", sn, s, W, 0, "ops_per_s"))) " Mops/s" got("sharded", sn, s, W, 0) ") | " lossc " | ≤ 5% | " holds(x, "<=", 5) " |" > readme
-    }
-    p = paired("sharded", "global", h, 3, hot_t, 0, "ops_per_s")
-    print "| Hot service: `sharded` / `global`, " hot_t " threads on one service (" fmt(mops(med("sharded", h, 3, hot_t, 0, "ops_per_s"))) " / " fmt(mops(med("global", h, 3, hot_t, 0, "ops_per_s"))) " Mops/s" got("global", h, 3, hot_t, 0) ") | " ratio_cell(p) " | ≥ 0.9 | " holds(first_word(p), ">=", 0.9) " |" > readme
-    lo = ""; worst_t = ""
-    n = split(thread_list("hot", 3), tl, " ")
-    for (i = 1; i <= n; i++) {
-        if (tl[i] < 2) continue # one thread alone is no contention
-        p = paired("sharded", "global", "hot", 3, tl[i], 0, "ops_per_s")
-        if (p != "" && (lo == "" || first_word(p) < lo)) { lo = first_word(p); worst_t = tl[i] }
-    }
-    if (lo != "")
-        print "| Hot service, worst thread count in the tables below (" worst_t "): `sharded` / `global` | " fmt(lo) " | ≥ 0.9 | " holds(lo, ">=", 0.9) " |" > readme
+    figure_rows()
     print "" > readme
     if (notes != "") {
         print "Where the time of `qk_record` goes, what was done about it, and what stands in the way of the" > readme
@@ -242,9 +252,6 @@ END {
     print "" > readme
     print "| Strategy | Locking | Snapshot | Validators (3 / 64 services) |" > readme
     print "| --- | --- | --- | --- |" > readme
-    while ((getline line < strategies) > 0) {
-        split(line, f, ","); LOCKD[f[1]] = substr(line, length(f[1]) + length(f[2]) + 3); KIND[f[1]] = f[2]
-    }
     for (i = 1; i <= nstrat; i++) {
         st = ORDER[i]
         if (!(st in HAVE)) continue
@@ -268,9 +275,10 @@ END {
         print "| `" st "` | " LOCKD[st] " | " snapdesc " | " v " |" > readme
     }
     print "" > readme
-    print "`racy` is the spec's bug, timed for reference only: its lost updates are shown next to its" > readme
-    print "throughput and it is never a winner. `atomic` is the physical floor for counting but offers" > readme
-    print "no consistent snapshot. **Bold** marks the fastest strategy of a row among the others." > readme
+    print "A strategy whose own state loses updates (`racy`, the spec's bug) is timed for reference only:" > readme
+    print "its lost updates are shown next to its throughput and it is never a winner. One without a" > readme
+    print "consistent snapshot (`atomic`) is the physical floor for counting. **Bold** marks the fastest" > readme
+    print "strategy of a row among the others." > readme
     print "" > readme
 
     # ---- throughput per workload ----
@@ -302,12 +310,12 @@ END {
                 for (i = 1; i <= nstrat; i++) if (ORDER[i] in HAVE) printf " %s", ORDER[i] > dat
                 print "" > dat
             }
-            strategy_table_head("| threads |", " sharded / global | cores got (sharded) |", "| ---: |", " ---: | ---: |")
+            strategy_table_head("| threads |", " " SUBJ " / " BASE " | cores got (" SUBJ ") |", "| ---: |", " ---: | ---: |")
             for (t = 1; t <= n; t++) {
                 th = tl[t]; best = ""; bestv = -1
                 for (i = 1; i <= nstrat; i++) {
                     st = ORDER[i]; v = med(st, wl, s, th, 0, "ops_per_s")
-                    if (st != "racy" && v != "" && v + 0 > bestv) { bestv = v + 0; best = st }
+                    if (KIND[st] != "lossy" && v != "" && v + 0 > bestv) { bestv = v + 0; best = st }
                 }
                 printf "| %s |", th > readme
                 if (n > 1) printf "%s", th > dat
@@ -317,13 +325,13 @@ END {
                     v = med(st, wl, s, th, 0, "ops_per_s")
                     cell = fmt(mops(v))
                     if (st == best) cell = "**" cell "**"
-                    if (st == "racy" && v != "" && wl != "consume")
+                    if (KIND[st] == "lossy" && v != "" && wl != "consume")
                         cell = cell sprintf(" (lost %.0f%%)", med(st, wl, s, th, 0, "lost_pct"))
                     if (wl == "consume" && v != "" && med(st, wl, s, th, 0, "refused_pct") >= 0.5) cell = cell sprintf(" (%.0f%% refused)", med(st, wl, s, th, 0, "refused_pct"))
                     printf " %s |", cell > readme
                     if (n > 1) printf " %s", (v == "" ? "NaN" : v / 1e6) > dat
                 }
-                print " " ratio_cell(paired("sharded", "global", wl, s, th, 0, "ops_per_s")) " | " fmt(med("sharded", wl, s, th, 0, "cores_used")) " |" > readme
+                print " " ratio_cell(paired(SUBJ, BASE, wl, s, th, 0, "ops_per_s")) " | " fmt(med(SUBJ, wl, s, th, 0, "cores_used")) " |" > readme
                 if (n > 1) print "" > dat
             }
             if (n > 1) close(dat)
@@ -459,14 +467,7 @@ END {
     }
     close(readme)
 
-    # ---- gnuplot: one fixed style per strategy, so a colour means the same in every chart ----
-    STYLE["racy"] = "lc rgb 'gray60' dt 2 pt 1"
-    STYLE["global"] = "lc rgb '#d62728' pt 5"
-    STYLE["rwlock"] = "lc rgb '#ff7f0e' pt 9"
-    STYLE["sharded"] = "lc rgb '#1f77b4' pt 7"
-    STYLE["floor"] = "lc rgb '#2ca02c' dt 4 pt 13"
-    STYLE["atomic"] = "lc rgb 'black' dt 3 pt 2"
-    STYLE["ck"] = "lc rgb '#9467bd' pt 11"
+    # ---- gnuplot: each strategy's style from the list, so a colour means the same everywhere ----
     print "set terminal pngcairo size 900,520 font 'sans,10'" > gp
     print "set key outside right top" > gp
     print "set grid" > gp
@@ -490,7 +491,7 @@ END {
         for (i = 1; i <= nstrat; i++) {
             if (!(ORDER[i] in HAVE)) continue
             col++
-            cmd = cmd (col > 2 ? ", " : " ") "'" tmpdir "/" CHART[c] ".dat' " using col (CKIND[c] == "threads" ? "" : ":xtic(1)") " with linespoints lw " (ORDER[i] == "sharded" ? 3 : 2) " " STYLE[ORDER[i]] " title '" ORDER[i] "'"
+            cmd = cmd (col > 2 ? ", " : " ") "'" tmpdir "/" CHART[c] ".dat' " using col (CKIND[c] == "threads" ? "" : ":xtic(1)") " with linespoints lw " (ORDER[i] == SUBJ ? 3 : 2) " " STYLE[ORDER[i]] " title '" ORDER[i] "'"
         }
         print cmd > gp
     }

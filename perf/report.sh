@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Renders a run of perf/run.sh as a report: DOCDIR/README.md (machine, figures against their
 # targets, tables, ratios against `global`), DOCDIR/*.png (gnuplot: throughput against threads
-# per workload) and DOCDIR/summary.csv + machine.txt (the medians and facts behind it).
+# per workload) and DOCDIR/summary.csv + figures.csv + machine.txt (the medians, figures and
+# facts behind it).
 # Needs bash, awk, sort and gnuplot (Debian: gnuplot-nox); not the harness or its build.
 #
 #   perf/report.sh OUTDIR DOCDIR      e.g. perf/report.sh perf/out/run1 docs/perf
@@ -10,7 +11,7 @@ set -euo pipefail
 [ $# -eq 2 ] || { sed -n '2,9s/^# \{0,1\}//p' "$0"; exit 2; }
 in=$1 doc=$2
 here=$(cd "$(dirname "$0")" && pwd)
-for f in results.csv machine.txt strategies.csv; do
+for f in results.csv figures.csv machine.txt strategies.csv; do
   [ -s "$in/$f" ] || { echo "report.sh: $in/$f is missing or empty (run perf/run.sh first)" >&2; exit 2; }
 done
 command -v gnuplot >/dev/null || { echo "report.sh: gnuplot is needed (apt-get install gnuplot-nox)" >&2; exit 2; }
@@ -28,8 +29,9 @@ notes=""
 [ -f "$doc/hot-path.md" ] && notes=hot-path.md
 
 rm -f "$doc"/*.png
-awk -f "$here/report.awk" -v machine="$in/machine.txt" -v strategies="$in/strategies.csv" \
+awk -f "$here/report.awk" -v machine="$in/machine.txt" -v strategies="$in/strategies.csv" -v figures="$in/figures.csv" \
   -v docdir="$doc" -v tmpdir="$tmp" -v others="$others" -v notes="$notes" "$in/results.csv"
 gnuplot "$tmp/charts.gp"
 cp "$in/machine.txt" "$doc/machine.txt"
-echo "report.sh: wrote $doc/README.md, $(ls "$doc"/*.png | wc -l) charts, summary.csv, machine.txt" >&2
+cp "$in/figures.csv" "$doc/figures.csv"
+echo "report.sh: wrote $doc/README.md, $(ls "$doc"/*.png | wc -l) charts, summary.csv, figures.csv, machine.txt" >&2

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Runs the harness and records the machine: OUTDIR/results.csv, OUTDIR/machine.txt,
-# OUTDIR/strategies.csv and OUTDIR/progress.log. Needs only bash and coreutils at run time, so it also works on a bare
-# machine with a qk_perf binary carried there (QK_PERF_BIN); without one it builds qk_perf first
-# (CMake, Ninja or Make, a C compiler; the ck strategy only where libck-dev is installed).
+# Runs the harness and records the machine: OUTDIR/results.csv, OUTDIR/figures.csv,
+# OUTDIR/machine.txt, OUTDIR/strategies.csv and OUTDIR/progress.log. Needs only bash and
+# coreutils at run time, so it also works on a bare machine with a qk_perf binary carried there
+# (QK_PERF_BIN); without one it builds qk_perf first (CMake, Ninja or Make, a C compiler; the ck
+# strategy only where libck-dev is installed).
 #
 #   perf/run.sh OUTDIR [qk_perf options]     e.g. perf/run.sh perf/out/run1 --full
 #   QK_PERF_BIN=/path/qk_perf perf/run.sh OUTDIR --full
 #
 # QK_PERF_BUILD_DIR picks the build folder (default build/qk-perf).
 set -euo pipefail
-[ $# -ge 1 ] || { sed -n '2,12s/^# \{0,1\}//p' "$0"; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,13s/^# \{0,1\}//p' "$0"; exit 2; }
 out=$1
 shift
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -65,7 +66,7 @@ cpuinfo() { grep -m 1 "^$1" /proc/cpuinfo 2>/dev/null | sed 's/^[^:]*: *//' || t
 
 echo "run.sh: $bin $*  >  $out/results.csv" >&2
 set +e
-"$bin" "$@" > "$out/results.csv" 2> >(tee "$out/progress.log" >&2)
+"$bin" --figures "$out/figures.csv" "$@" > "$out/results.csv" 2> >(tee "$out/progress.log" >&2)
 rc=$?
 set -e
 sleep 0.2 # let tee finish the log

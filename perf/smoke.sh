@@ -1,12 +1,13 @@
 #!/bin/sh
 # ctest perf.smoke: every strategy through its validators and every workload for a moment.
-# Asserts only that nothing fails validation and that the CSV parses; never a timing.
+# Asserts only that nothing fails validation and that the CSVs parse (every figure computed);
+# never a timing.
 # Usage: smoke.sh path/to/qk_perf
 set -eu
 bin=$1
-out=$(mktemp) && trap 'rm -f "$out" "$out.list"' EXIT
+out=$(mktemp) && trap 'rm -f "$out" "$out.list" "$out.figures"' EXIT
 "$bin" --list > "$out.list"
-"$bin" --smoke > "$out"
+"$bin" --smoke --figures "$out.figures" > "$out"
 awk -F, -v listfile="$out.list" '
 BEGIN {
     while ((getline line < listfile) > 0) { split(line, f, ","); want[f[1]] = 1; n_want++ }
@@ -39,3 +40,17 @@ END {
     if (!bad) print "smoke: " NR - 1 " rows, " n_want " strategies, every workload: ok"
     exit bad
 }' "$out"
+# Every figure of the table measured, its verdict one of the known ones. The figure's text is
+# the last column and may hold commas, so only the columns before it are checked.
+awk -F, '
+NR == 1 { for (i = 1; i <= NF; i++) C[$i] = i; next }
+{
+    n++
+    if ($C["holds"] !~ /^(yes|no|reported|n\/a: too few cores)$/) { print "smoke: figure line " NR ": holds " $C["holds"]; bad = 1 }
+    if ($C["value"] !~ /^-?[0-9.e+-]+$/) { print "smoke: figure line " NR " not measured: " $0; bad = 1 }
+}
+END {
+    if (n == 0) { print "smoke: no figures"; bad = 1 }
+    if (!bad) print "smoke: " n " figures, every one measured: ok"
+    exit bad
+}' "$out.figures"

@@ -12,9 +12,6 @@
 
 #include "harness.h"
 
-/* How the spec-tracker strategies define their operations: out of line, as a library call. */
-#define QK_PERF_TRACKER_CALL __attribute__((noinline)) static
-
 typedef struct {
     uint64_t used, limit, remaining;
 } spec_usage;

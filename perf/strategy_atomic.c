@@ -63,8 +63,5 @@ static void adapter_snapshot(void *state, uint64_t *used)
         used[s] = atomic_load_explicit(&st->slots[s].used, memory_order_relaxed);
 }
 
-#define ADAPTER_SYMBOL        perf_strategy_atomic
-#define ADAPTER_NAME          "atomic"
-#define ADAPTER_LOCK          "no lock: fetch_add per record, CAS loop per consume"
-#define ADAPTER_SNAPSHOT_KIND PERF_SNAPSHOT_TORN_OK
+#define ADAPTER_SYMBOL perf_adapter_atomic
 #include "strategy_template.h"

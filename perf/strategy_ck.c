@@ -74,8 +74,5 @@ static void adapter_snapshot(void *state, uint64_t *used)
         ck_spinlock_unlock(&st->slots[s].lock);
 }
 
-#define ADAPTER_SYMBOL        perf_strategy_ck
-#define ADAPTER_NAME          "ck"
-#define ADAPTER_LOCK          "a Concurrency Kit spinlock (ck_spinlock_t, fetch-and-store) per 128-byte slot"
-#define ADAPTER_SNAPSHOT_KIND PERF_SNAPSHOT_CONSISTENT
+#define ADAPTER_SYMBOL perf_adapter_ck
 #include "strategy_template.h"

@@ -74,8 +74,5 @@ static void adapter_snapshot(void *state, uint64_t *used)
         pthread_mutex_unlock(&st->slots[s].lock);
 }
 
-#define ADAPTER_SYMBOL        perf_strategy_floor
-#define ADAPTER_NAME          "floor"
-#define ADAPTER_LOCK          "a mutex per 128-byte slot doing only lock, increment, unlock"
-#define ADAPTER_SNAPSHOT_KIND PERF_SNAPSHOT_CONSISTENT
+#define ADAPTER_SYMBOL perf_adapter_floor
 #include "strategy_template.h"

@@ -62,8 +62,5 @@ static void adapter_snapshot(void *state, uint64_t *used)
     pthread_mutex_unlock(&st->lock);
 }
 
-#define ADAPTER_SYMBOL        perf_strategy_global
-#define ADAPTER_NAME          "global"
-#define ADAPTER_LOCK          "one mutex around every read-modify-write and snapshot (the spec's fix)"
-#define ADAPTER_SNAPSHOT_KIND PERF_SNAPSHOT_CONSISTENT
+#define ADAPTER_SYMBOL perf_adapter_global
 #include "strategy_template.h"

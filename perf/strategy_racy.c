@@ -77,8 +77,5 @@ static void adapter_snapshot(void *state, uint64_t *used)
     pthread_mutex_unlock(&st->lock);
 }
 
-#define ADAPTER_SYMBOL        perf_strategy_racy
-#define ADAPTER_NAME          "racy"
-#define ADAPTER_LOCK          "one mutex around the copy-out and around the write-back, not between"
-#define ADAPTER_SNAPSHOT_KIND PERF_SNAPSHOT_LOSSY
+#define ADAPTER_SYMBOL perf_adapter_racy
 #include "strategy_template.h"

@@ -62,8 +62,5 @@ static void adapter_snapshot(void *state, uint64_t *used)
     pthread_rwlock_unlock(&st->lock);
 }
 
-#define ADAPTER_SYMBOL        perf_strategy_rwlock
-#define ADAPTER_NAME          "rwlock"
-#define ADAPTER_LOCK          "one rwlock: updates as writers, snapshots as readers"
-#define ADAPTER_SNAPSHOT_KIND PERF_SNAPSHOT_CONSISTENT
+#define ADAPTER_SYMBOL perf_adapter_rwlock
 #include "strategy_template.h"

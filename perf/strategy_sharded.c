@@ -88,14 +88,8 @@ static void adapter_snapshot(void *state, uint64_t *used)
 }
 
 #ifdef SHARDED_STATE_FILE
-#define ADAPTER_SYMBOL perf_strategy_sharded_shared
-#define ADAPTER_NAME   "sharded-shared"
-#define ADAPTER_LOCK                                                                               \
-    "quotakeeper on a state file: robust process-shared slot mutexes, journaled updates"
+#define ADAPTER_SYMBOL perf_adapter_sharded_shared
 #else
-#define ADAPTER_SYMBOL perf_strategy_sharded
-#define ADAPTER_NAME   "sharded"
-#define ADAPTER_LOCK   "quotakeeper: a mutex per 128-byte slot; snapshot lock, then all slot locks"
+#define ADAPTER_SYMBOL perf_adapter_sharded
 #endif
-#define ADAPTER_SNAPSHOT_KIND PERF_SNAPSHOT_CONSISTENT
 #include "strategy_template.h"

@@ -6,7 +6,7 @@
  *   static inline bool adapter_consume(void *, uint32_t);
  *   static inline void adapter_refund(void *, uint32_t);
  *   static void adapter_snapshot(void *, uint64_t *used);
- * and the macros ADAPTER_SYMBOL, ADAPTER_NAME, ADAPTER_LOCK and ADAPTER_SNAPSHOT_KIND.
+ * and ADAPTER_SYMBOL, perf_adapter_<id> for the strategy's row X(<id>, ...) in strategies.h.
  *
  * Every loop has the same shape, so strategies differ only in their operations: look at the
  * stop flag once per PERF_BATCH operations, time one operation in PERF_SAMPLE_EVERY batches. */
@@ -81,10 +81,7 @@ static void refund_one(void *state, uint32_t service)
     adapter_refund(state, service);
 }
 
-const perf_strategy ADAPTER_SYMBOL = {
-    .name = ADAPTER_NAME,
-    .lock = ADAPTER_LOCK,
-    .snapshot_kind = ADAPTER_SNAPSHOT_KIND,
+const perf_adapter ADAPTER_SYMBOL = {
     .create = adapter_create,
     .destroy = adapter_destroy,
     .record = record_one,

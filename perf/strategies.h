@@ -1,0 +1,73 @@
+/* The strategies qk_perf compares: the one list of them.
+ *
+ * A row X(id, name, snapshot, role, chart style, locking) says
+ *   id        its adapter: strategy_<id>.c defines perf_adapter_<id> (the build takes every
+ *             strategy_*.c);
+ *   name      what the command line, the CSV and the report call it;
+ *   snapshot  what its snapshot promises (harness.h), which the validators hold it to;
+ *   role      PERF_ROLE_SUBJECT is the strategy under test (its line is drawn thicker and it is
+ *             the numerator of the tables' ratio column), PERF_ROLE_BASELINE the denominator;
+ *   style     its gnuplot line style, so that a colour means the same strategy in every chart;
+ *   locking   one line for the report: what guards what.
+ * Rows run and are reported in this order. Nothing else lists the strategies: the report reads
+ * them from `qk_perf --list`. */
+#ifndef QK_PERF_STRATEGIES_H
+#define QK_PERF_STRATEGIES_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "harness.h"
+
+typedef enum { PERF_ROLE_PEER, PERF_ROLE_SUBJECT, PERF_ROLE_BASELINE } perf_role;
+
+#ifdef QK_PERF_HAVE_CK /* libck-dev is optional (perf/CMakeLists.txt) */
+#define PERF_STRATEGY_CK(X)                                                                        \
+    X(ck, "ck", PERF_SNAPSHOT_CONSISTENT, PERF_ROLE_PEER, "lc rgb '#9467bd' pt 11",                \
+      "a Concurrency Kit spinlock (ck_spinlock_t, fetch-and-store) per 128-byte slot")
+#else
+#define PERF_STRATEGY_CK(X)
+#endif
+
+#define PERF_STRATEGIES(X)                                                                         \
+    X(racy, "racy", PERF_SNAPSHOT_LOSSY, PERF_ROLE_PEER, "lc rgb 'gray60' dt 2 pt 1",              \
+      "one mutex around the copy-out and around the write-back, not between")                      \
+    X(global, "global", PERF_SNAPSHOT_CONSISTENT, PERF_ROLE_BASELINE, "lc rgb '#d62728' pt 5",     \
+      "one mutex around every read-modify-write and snapshot (the spec's fix)")                    \
+    X(rwlock, "rwlock", PERF_SNAPSHOT_CONSISTENT, PERF_ROLE_PEER, "lc rgb '#ff7f0e' pt 9",         \
+      "one rwlock: updates as writers, snapshots as readers")                                      \
+    X(sharded, "sharded", PERF_SNAPSHOT_CONSISTENT, PERF_ROLE_SUBJECT, "lc rgb '#1f77b4' pt 7",    \
+      "quotakeeper: a mutex per 128-byte slot; snapshot lock, then all slot locks")                \
+    X(sharded_shared, "sharded-shared", PERF_SNAPSHOT_CONSISTENT, PERF_ROLE_PEER,                  \
+      "lc rgb '#17becf' pt 6",                                                                     \
+      "quotakeeper on a state file: robust process-shared slot mutexes, journaled updates")        \
+    X(floor, "floor", PERF_SNAPSHOT_CONSISTENT, PERF_ROLE_PEER, "lc rgb '#2ca02c' dt 4 pt 13",     \
+      "a mutex per 128-byte slot doing only lock, increment, unlock")                              \
+    X(atomic, "atomic", PERF_SNAPSHOT_TORN_OK, PERF_ROLE_PEER, "lc rgb 'black' dt 3 pt 2",         \
+      "no lock: fetch_add per record, CAS loop per consume")                                       \
+    PERF_STRATEGY_CK(X)
+
+typedef struct {
+    const char *name;
+    perf_snapshot_kind snapshot_kind;
+    perf_role role;
+    const char *chart_style;
+    const char *lock;
+    const perf_adapter *ops;
+} perf_strategy;
+
+/* Every row of PERF_STRATEGIES built into this binary, in order. */
+extern const perf_strategy perf_strategies[];
+extern const size_t perf_n_strategies;
+
+/* The strategy called name, or NULL. */
+const perf_strategy *perf_strategy_named(const char *name);
+
+/* `qk_perf --list`: one CSV line per strategy (name, snapshot, role, chart style, locking),
+ * which the report reads instead of a list of its own. */
+void perf_print_strategies(FILE *f);
+
+/* The names, comma-separated, for --help. */
+void perf_print_strategy_names(FILE *f);
+
+#endif
