@@ -437,12 +437,14 @@ END {
     print "  creates a fresh tracker and fresh threads, releases them together, and counts the operations" > readme
     print "  done between the start and stop signals; stragglers cannot stretch that window." > readme
     print "- The adapters (`perf/strategy_*.c`) share one loop template (`perf/strategy_template.h`), as in" > readme
-    print "  Concurrency Kit's regressions. Trackers (`racy`, `global`, `rwlock`, `sharded`) are called out" > readme
-    print "  of line, as a library is; `floor`, `atomic` and `ck` are inlined primitives." > readme
+    print "  Concurrency Kit's regressions. Trackers (`racy`, `global`, `global-slot`, `rwlock`, `sharded`)" > readme
+    print "  are called out of line, as a library is; `floor`, `atomic` and `ck` are inlined primitives." > readme
     print "- `global`, `rwlock` and `racy` do the spec's `record_call` work: count, remaining, the day's" > readme
     print "  total, `updated_at` from the coarse clock that quotakeeper also reads. `sharded` is quotakeeper" > readme
     print "  through its public API (linked statically): one window per service, `QK_FOREVER`, so that no" > readme
     print "  count resets mid-run (the roll check costs the same for every period), no event callback." > readme
+    print "  `global-slot` does `sharded`'s work (the library's own slot update: windows, rollover, levels," > readme
+    print "  overflow; the clock read before the lock) under one global mutex: only the lock differs." > readme
     print "- The machine may be shared: compare ratios from this run, not absolute numbers across runs." > readme
     print "  Single-thread figures use CPU time per operation for that reason. Load average: before the" > readme
     print "  run " M["loadavg_before"] ", after " M["loadavg_after"] "." > readme

@@ -34,6 +34,10 @@ typedef enum { PERF_ROLE_PEER, PERF_ROLE_SUBJECT, PERF_ROLE_BASELINE } perf_role
       "one mutex around the copy-out and around the write-back, not between")                      \
     X(global, "global", PERF_SNAPSHOT_CONSISTENT, PERF_ROLE_BASELINE, "lc rgb '#d62728' pt 5",     \
       "one mutex around every read-modify-write and snapshot (the spec's fix)")                    \
+    X(global_slot, "global-slot", PERF_SNAPSHOT_CONSISTENT, PERF_ROLE_PEER,                        \
+      "lc rgb '#8c564b' pt 4",                                                                     \
+      "one mutex, as `global`, around quotakeeper's own slot update (windows, rollover, levels, "  \
+      "overflow): the spec's fix doing quotakeeper's work")                                        \
     X(rwlock, "rwlock", PERF_SNAPSHOT_CONSISTENT, PERF_ROLE_PEER, "lc rgb '#ff7f0e' pt 9",         \
       "one rwlock: updates as writers, snapshots as readers")                                      \
     X(sharded, "sharded", PERF_SNAPSHOT_CONSISTENT, PERF_ROLE_SUBJECT, "lc rgb '#1f77b4' pt 7",    \
