@@ -5,8 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
+# redis-server and dynalite (into build/node, the builds' default QK_NODE_DIR): the real store
+# servers tests/support starts; a test that needs one fails without it, never skips.
 scripts/need.sh build-essential cmake ninja-build pkg-config libcriterion-dev valgrind libck-dev \
-  gnuplot-nox clang libclang-rt-14-dev clang-format
+  gnuplot-nox clang libclang-rt-14-dev clang-format redis-server --npm build/node dynalite@4.0.0
 
 jobs=$(nproc)
 layers=("$@")
@@ -22,7 +24,7 @@ for layer in "${layers[@]}"; do
   echo "=== layer: $layer ==="
   case $layer in
     main) # Debug with the lock-order checker: unit, checks, mutation, stress, helgrind,
-          # memcheck, abi, install, format and perf smoke.
+          # memcheck, state, support, abi, install, format and perf smoke.
       build build/test-main -DCMAKE_BUILD_TYPE=Debug -DQK_LOCK_CHECKS=ON
       ctest --test-dir build/test-main --output-on-failure -j "$jobs" ;;
     tsan) # ThreadSanitizer over the plain pthread stress programs.
