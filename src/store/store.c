@@ -71,10 +71,21 @@ static int decode_part(char *dst, size_t cap, const char *src, size_t n)
     return 0;
 }
 
+/* The URL as a message shows it: redacted, and cut short so the reason still fits. */
+static void shown_url(char *buf, size_t len, const char *url)
+{
+    char redacted[2 * QK__STORE_HOST_MAX];
+    qk__store_url_redact(redacted, sizeof redacted, url);
+    if (strlen(redacted) < len)
+        snprintf(buf, len, "%s", redacted);
+    else
+        snprintf(buf, len, "%.*s...", (int)len - 4, redacted);
+}
+
 static int bad_url(const char *url, const char *why)
 {
-    char shown[512];
-    qk__store_url_redact(shown, sizeof shown, url);
+    char shown[80];
+    shown_url(shown, sizeof shown, url);
     return qk__fail(QK_EINVAL, "store URL '%s': %s", shown, why);
 }
 
@@ -177,8 +188,8 @@ int qk__store_check(const char *url, const qk__store_backend **backend, qk__stor
         return rc;
     const qk__store_backend *b = qk__store_backend_find(parsed->scheme);
     if (b == NULL) {
-        char shown[512];
-        qk__store_url_redact(shown, sizeof shown, url);
+        char shown[80];
+        shown_url(shown, sizeof shown, url);
         return qk__fail(QK_EINVAL, "store URL '%s': this build has no backend for scheme '%s'",
                         shown, parsed->scheme);
     }

@@ -75,6 +75,10 @@ Test(api, options_init_defaults)
     cr_assert_eq(o.capacity, 0);
     cr_assert_null(o.clock);
     cr_assert_null(o.on_event);
+    cr_assert_null(o.path);
+    cr_assert_eq(o.flags, 0);
+    cr_assert_null(o.store);
+    cr_assert_eq(o.store_timeout_ms, 0);
 }
 
 Test(api, system_clock_when_none_given)
@@ -468,6 +472,20 @@ Test(api, unknown_period)
     bad_def(&d, QK_EINVAL, "period -1");
 }
 
+Test(api, unknown_outage_policy)
+{
+    qk_service_def d = good();
+    d.outage = (qk_outage)3;
+    bad_def(&d, QK_EINVAL, "unknown outage policy 3");
+    d.outage = (qk_outage)-1;
+    bad_def(&d, QK_EINVAL, "unknown outage policy -1");
+    d.outage = QK_OUTAGE_OPEN; /* each known one is accepted, with any lease_max */
+    d.lease_max = 1;
+    qk_tracker *t = new_tracker(NULL, 0, 1, NULL, NULL);
+    cr_assert_eq(qk_service_add(t, &d, NULL), QK_OK, "%s", qk_errmsg());
+    qk_tracker_free(t);
+}
+
 Test(api, warn_above_critical)
 {
     qk_service_def d = good();
@@ -599,6 +617,38 @@ Test(api, bad_options)
     c.capacity = SIZE_MAX;
     bad_options(&c, "above the maximum");
 
+    /* Version 3: flags, the read-only combinations, the store. */
+    c = o;
+    c.flags = 0x10;
+    bad_options(&c, "unknown flag bits 0x10");
+    c = o;
+    c.flags = QK_OPEN_READONLY;
+    bad_options(&c, "needs a state file");
+    c.path = "/nonexistent/never-created.qkstate";
+    bad_options(&c, "n_services must be 0");
+    c.n_services = 0;
+    c.store = "redis://127.0.0.1";
+    bad_options(&c, "cannot attach a store");
+    c = o;
+    c.store_timeout_ms = -1;
+    bad_options(&c, "store_timeout_ms -1 is negative");
+    c = o;
+    c.store = "no-scheme-here";
+    bad_options(&c, "expected scheme://");
+    /* This build has no backend yet: a well-formed URL is refused at open, not later. */
+    c.store = "redis://127.0.0.1:6379/0";
+    bad_options(&c, "no backend for scheme 'redis'");
+    c = o;
+    c.services = NULL;
+    c.n_services = 0;
+    c.capacity = 1;
+    c.flags = QK_OPEN_READONLY;
+    c.path = "/nonexistent/never-created.qkstate";
+    t = NULL;
+    cr_assert_eq(qk_tracker_new(&t, &c), QK_EIO, "a read-only open never creates");
+    assert_errmsg_has("No such file");
+    cr_assert_null(t);
+
     /* capacity == n_services and capacity 0 (= n_services) both work. */
     c = o;
     c.capacity = 2;
@@ -694,4 +744,45 @@ Test(api, version_string)
     char v[32];
     snprintf(v, sizeof v, "%d.%d.%d", QK_VERSION_MAJOR, QK_VERSION_MINOR, QK_VERSION_PATCH);
     cr_assert_str_eq(qk_version_string(), v);
+}
+
+Test(api, version_number)
+{
+    cr_assert_eq(qk_version(), (unsigned)QK_VERSION_HEX, "the library is the one compiled against");
+    cr_assert_eq(QK_VERSION_HEX,
+                 (QK_VERSION_MAJOR << 16) | (QK_VERSION_MINOR << 8) | QK_VERSION_PATCH);
+    cr_assert(QK_VERSION_AT_LEAST(QK_VERSION_MAJOR, QK_VERSION_MINOR, QK_VERSION_PATCH));
+    cr_assert(QK_VERSION_AT_LEAST(0, 0, 0));
+    cr_assert(!QK_VERSION_AT_LEAST(QK_VERSION_MAJOR, QK_VERSION_MINOR, QK_VERSION_PATCH + 1));
+    cr_assert(!QK_VERSION_AT_LEAST(QK_VERSION_MAJOR + 1, 0, 0));
+    /* Minor and patch never carry into the next field. */
+    cr_assert_lt(QK_VERSION_MINOR, 256);
+    cr_assert_lt(QK_VERSION_PATCH, 256);
+}
+
+/* Names are part of the contract (qkctl's JSON, bindings): each is the code's enum name. */
+Test(api, err_name_for_every_code)
+{
+    static const struct {
+        int code;
+        const char *name;
+    } table[] = {
+        {QK_OK, "QK_OK"},
+        {QK_EINVAL, "QK_EINVAL"},
+        {QK_ENOENT, "QK_ENOENT"},
+        {QK_EEXIST, "QK_EEXIST"},
+        {QK_ENOMEM, "QK_ENOMEM"},
+        {QK_ELIMIT, "QK_ELIMIT"},
+        {QK_EFULL, "QK_EFULL"},
+        {QK_ERANGE, "QK_ERANGE"},
+        {QK_EIO, "QK_EIO"},
+        {QK_ECORRUPT, "QK_ECORRUPT"},
+        {QK_EUNAVAIL, "QK_EUNAVAIL"},
+        {QK_EREADONLY, "QK_EREADONLY"},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        cr_assert_str_eq(qk_err_name(table[i].code), table[i].name, "code %d", table[i].code);
+    const int unknown[] = {1, -12, 42, INT_MIN, INT_MAX};
+    for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++)
+        cr_assert_str_eq(qk_err_name(unknown[i]), "unknown", "code %d", unknown[i]);
 }

@@ -11,6 +11,8 @@
 #include "usage.h"
 #include "utc.h"
 
+#include "tracker.h" /* white-box: qk__deliver */
+
 static qkt_clock clk;
 static qkt_evrec log_;
 
@@ -544,4 +546,57 @@ Test(events, delivered_in_the_thread_that_caused_them, .timeout = 60)
         want = log_.n + 1;
     }
     qk_tracker_free(t);
+}
+
+/* ---- event kinds and the caller's options version ---- */
+
+typedef struct {
+    int n;
+    qk_event last;
+} kind_log;
+
+static void log_kind(const qk_event *ev, void *payload)
+{
+    kind_log *k = payload;
+    k->n++;
+    k->last = *ev;
+}
+
+static qk_tracker *tracker_of_version(unsigned version, kind_log *k)
+{
+    qk_service_def d = {.name = "svc", .windows = {{QK_DAY, 10}}};
+    qk_options o = QK_OPTIONS_INIT;
+    o.version = version;
+    o.services = &d;
+    o.n_services = 1;
+    o.on_event = log_kind;
+    o.payload = k;
+    qk_tracker *t = NULL;
+    cr_assert_eq(qk_tracker_new(&t, &o), QK_OK, "%s", qk_errmsg());
+    return t;
+}
+
+/* Catches: a store transition handed to a callback compiled before qk_event had a kind, which
+ * would read it as a level change of service 0. White-box: no store emits one yet, so the event
+ * goes straight to the delivery function every event passes through. */
+Test(events, store_kinds_reach_only_version_3_callbacks)
+{
+    for (unsigned version = 1; version <= QK_OPTIONS_VERSION; version++) {
+        kind_log k = {0};
+        qk_tracker *t = tracker_of_version(version, &k);
+        cr_assert_eq(qk_record(t, 0, 5, NULL), QK_OK);
+        cr_assert_eq(k.n, 1, "version %u: the level change is delivered", version);
+        cr_assert_eq(k.last.kind, QK_EVENT_LEVEL);
+        cr_assert_str_eq(k.last.name, "svc");
+        cr_assert_eq(k.last.to, QK_LEVEL_WARN);
+
+        qk_event store_ev = {.kind = QK_EVENT_STORE_DEGRADED, .name = "stale"};
+        qk__deliver(t, &store_ev, 1);
+        cr_assert_eq(k.n, version >= 3 ? 2 : 1, "version %u", version);
+        if (version >= 3) {
+            cr_assert_eq(k.last.kind, QK_EVENT_STORE_DEGRADED);
+            cr_assert_null(k.last.name, "a store event names no service");
+        }
+        qk_tracker_free(t);
+    }
 }
