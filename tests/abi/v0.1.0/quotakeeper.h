@@ -1,0 +1,221 @@
+/* quotakeeper: count and gate calls to rate-limited APIs from many threads, losing no count.
+ *
+ * Conventions (see docs/api.md):
+ * - Fallible functions return 0 (QK_OK) or a negative QK_E* code; outputs come first in
+ *   constructors and last elsewhere. On error nothing is changed, outputs included, and
+ *   qk_errmsg() describes the failure for the calling thread.
+ * - Every function is thread-safe except qk_tracker_free().
+ * - Times are milliseconds since the Unix epoch, UTC.
+ */
+#ifndef QUOTAKEEPER_H
+#define QUOTAKEEPER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "quotakeeper/errors.h"
+#include "quotakeeper/version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Only the public API is exported from the shared library; everything else is hidden. */
+#if defined(QK_BUILDING)
+#define QK_EXTERN __attribute__((visibility("default")))
+#else
+#define QK_EXTERN
+#endif
+
+/* Error codes, generated from the single table in quotakeeper/errors.h. */
+typedef enum {
+#define QK_ERROR_ENUM_(name, value, msg) name = (value),
+    QK_ERROR_TABLE(QK_ERROR_ENUM_)
+#undef QK_ERROR_ENUM_
+} qk_error;
+
+enum {
+    QK_MAX_WINDOWS = 4,     /* windows per service */
+    QK_NAME_MAX = 64,       /* service name buffer, terminating NUL included */
+    QK_OPTIONS_VERSION = 2, /* current qk_options layout; 1 (no state file) is still read */
+    QK_PRIORITY = 1u << 0,  /* qk_try_consume flag: may use the reserve */
+};
+
+/* reset_at_ms of a window that never resets (QK_FOREVER). */
+#define QK_NEVER INT64_MAX
+
+typedef struct qk_tracker qk_tracker;
+/* Dense index 0..n-1 in registration order, stable for the tracker's life. */
+typedef uint32_t qk_service;
+
+/* Windows are aligned to UTC calendar boundaries. */
+typedef enum {
+    QK_MINUTE = 0,
+    QK_HOUR = 1,
+    QK_DAY = 2,    /* resets at 00:00 UTC */
+    QK_MONTH = 3,  /* resets at 00:00 UTC on the first of the month */
+    QK_FOREVER = 4 /* never resets */
+} qk_period;
+
+typedef enum {
+    QK_LEVEL_OK = 0,
+    QK_LEVEL_WARN = 1,     /* used*100 >= warn_pct*limit */
+    QK_LEVEL_CRITICAL = 2, /* used*100 >= critical_pct*limit */
+    QK_LEVEL_EXHAUSTED = 3 /* used >= limit */
+} qk_level;
+
+typedef struct {
+    qk_period period;
+    uint64_t limit; /* 0 ends the window list */
+} qk_window_def;
+
+typedef struct {
+    const char *name; /* 1..QK_NAME_MAX-1 characters from [A-Za-z0-9_.-]; copied */
+    qk_window_def windows[QK_MAX_WINDOWS];
+    uint8_t warn_pct;     /* 0 means 50 */
+    uint8_t critical_pct; /* 0 means 80 */
+    uint64_t reserve;     /* calls only QK_PRIORITY consumers may take; below every limit */
+} qk_service_def;
+
+typedef struct {
+    qk_service service;
+    const char *name; /* valid for the tracker's life */
+    unsigned window;  /* index into the service's windows */
+    qk_level from, to;
+    uint64_t used, limit; /* the window's count and limit right after the change */
+    int64_t window_start_ms;
+    uint64_t seq; /* per service, from 1, in the order the changes happened */
+} qk_event;
+
+/* Called after every lock is released, in the thread whose operation caused the change. It
+ * may call any qk_ function on the same tracker except qk_tracker_free(). */
+typedef void (*qk_event_fn)(const qk_event *ev, void *payload);
+
+typedef struct {
+    unsigned version; /* QK_OPTIONS_VERSION */
+    const qk_service_def *services;
+    size_t n_services;
+    size_t capacity;                   /* most services ever; 0 means n_services */
+    int64_t (*clock)(void *clock_ctx); /* ms since the epoch, UTC; NULL: system clock */
+    void *clock_ctx;
+    qk_event_fn on_event; /* may be NULL */
+    void *payload;        /* passed to on_event */
+    /* Version 2: a state file shared by every process on the host that opens the same path,
+     * surviving restarts (docs/state-file.md). NULL: private memory. */
+    const char *path;
+    unsigned mode; /* permissions when the file is created; 0 means 0600 */
+} qk_options;
+
+#define QK_OPTIONS_INIT                                                                            \
+    {                                                                                              \
+        QK_OPTIONS_VERSION, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, 0                            \
+    }
+
+typedef struct {
+    qk_period period;
+    uint64_t limit, used;
+    uint64_t remaining; /* limit - used, 0 when over; ignores the reserve */
+    int64_t window_start_ms;
+    int64_t reset_at_ms; /* end of the window; QK_NEVER for QK_FOREVER */
+    qk_level level;
+} qk_window_usage;
+
+typedef struct {
+    qk_service service;
+    char name[QK_NAME_MAX];
+    qk_level level;      /* highest level among the windows */
+    uint64_t remaining;  /* of the binding window: the tripped one, else the least remaining */
+    int64_t reset_at_ms; /* of the binding window */
+    int tripped;         /* window that refused a consume, else -1 */
+    unsigned n_windows;
+    qk_window_usage windows[QK_MAX_WINDOWS];
+} qk_usage;
+
+/* Creates a tracker with opts->services registered in order.
+ * With opts->path, opens the state file there, creating it if missing. An existing file keeps
+ * its capacity and its services' indices (use qk_service_find); configured services take their
+ * new definitions, keeping their counts per window period; stored services that are not
+ * configured are kept; windows that ended while no process ran are rolled over. Events caused
+ * by that are delivered before this returns.
+ * Errors: QK_EINVAL (NULL out/opts, unsupported version, capacity below n_services, zero or
+ * above 2^20, services NULL with n_services > 0, mode above 07777, any invalid service as in
+ * qk_service_add), QK_EEXIST (duplicate names), QK_ENOMEM, QK_EFULL (the file has no room for
+ * the configured services), QK_EIO (the file cannot be opened, locked, sized or mapped; a
+ * symbolic link is refused; a build without robust process-shared mutexes), QK_ECORRUPT (truncated,
+ * corrupt, foreign or other-version file; it is left untouched). On error *out is left untouched.
+ */
+QK_EXTERN int qk_tracker_new(qk_tracker **out, const qk_options *opts);
+
+/* Frees the tracker, flushing a state file first. NULL is a no-op. Not thread-safe: no other
+ * call on t may be in flight. */
+QK_EXTERN void qk_tracker_free(qk_tracker *t);
+
+/* Writes a state file's pages to disk (msync). Every count is in the file's shared pages as
+ * soon as its call returns, so a crash of the process loses nothing; this guards against power
+ * loss. A no-op for private trackers. Errors: QK_EINVAL (NULL t), QK_EIO. */
+QK_EXTERN int qk_tracker_flush(qk_tracker *t);
+
+/* fork() with a private tracker in use: call prepare before fork(), parent in the parent and
+ * child in the child after it. The child then has a usable copy. A tracker on a state file
+ * needs none of this (the calls do nothing): both processes share the file. NULL is a no-op. */
+QK_EXTERN void qk_atfork_prepare(qk_tracker *t);
+QK_EXTERN void qk_atfork_parent(qk_tracker *t);
+QK_EXTERN void qk_atfork_child(qk_tracker *t);
+
+/* Registers a service; its windows start in the current calendar period.
+ * Errors: QK_EINVAL (NULL t/def, bad name, no windows, a window after the list's end, unknown
+ * period, pct above 100, warn above critical, reserve not below every limit), QK_EEXIST,
+ * QK_EFULL (capacity reached). `out` may be NULL. */
+QK_EXTERN int qk_service_add(qk_tracker *t, const qk_service_def *def, qk_service *out);
+
+/* Errors: QK_EINVAL (NULL argument), QK_ENOENT (no service of that name). */
+QK_EXTERN int qk_service_find(const qk_tracker *t, const char *name, qk_service *out);
+
+/* Number of registered services; 0 for NULL. */
+QK_EXTERN size_t qk_service_count(const qk_tracker *t);
+
+/* Counts n calls already made, in every window. Never refuses for being over the limit.
+ * Errors: QK_EINVAL (NULL t, n == 0), QK_ENOENT, QK_ERANGE (a count would overflow). */
+QK_EXTERN int qk_record(qk_tracker *t, qk_service s, uint64_t n, qk_usage *out);
+
+/* Atomically checks every window and counts n in all of them, or in none.
+ * Without QK_PRIORITY the last `reserve` calls of each window are off limits.
+ * Errors: QK_EINVAL (NULL t, n == 0, unknown flag bits), QK_ENOENT, QK_ELIMIT (nothing
+ * counted; out->tripped names the window). `out` may be NULL. */
+QK_EXTERN int qk_try_consume(qk_tracker *t, qk_service s, uint64_t n, unsigned flags,
+                             qk_usage *out);
+
+/* Gives back n calls that never reached the provider, in the current windows; a window's count
+ * stops at 0. Errors: QK_EINVAL (NULL t, n == 0), QK_ENOENT. */
+QK_EXTERN int qk_refund(qk_tracker *t, qk_service s, uint64_t n);
+
+/* Current usage. Errors: QK_EINVAL (NULL t/out), QK_ENOENT. */
+QK_EXTERN int qk_peek(qk_tracker *t, qk_service s, qk_usage *out);
+
+/* Sets the current window's count, e.g. to the provider's own figure.
+ * Errors: QK_EINVAL (NULL t, window out of range), QK_ENOENT. */
+QK_EXTERN int qk_set_used(qk_tracker *t, qk_service s, unsigned window, uint64_t used);
+
+/* Zeroes every current window of one service / of all services, atomically against records.
+ * Errors: QK_EINVAL (NULL t), QK_ENOENT (qk_reset), QK_ENOMEM (qk_reset_all). */
+QK_EXTERN int qk_reset(qk_tracker *t, qk_service s);
+QK_EXTERN int qk_reset_all(qk_tracker *t);
+
+/* A consistent cut of every service: no record is half-seen, and the cut lies between
+ * operations. Errors: QK_EINVAL (NULL t/count, NULL out with cap > 0), QK_ERANGE (cap too
+ * small; *count is the number needed), QK_ENOMEM. */
+QK_EXTERN int qk_snapshot(qk_tracker *t, qk_usage *out, size_t cap, size_t *count);
+
+/* Never NULL: "unknown error" for codes outside the table. */
+QK_EXTERN const char *qk_strerror(int code);
+/* Never NULL: "unknown" for values outside the enum. */
+QK_EXTERN const char *qk_level_name(qk_level level);
+/* What went wrong in this thread's last failing qk_ call, in words. */
+QK_EXTERN const char *qk_errmsg(void);
+QK_EXTERN const char *qk_version_string(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
