@@ -1,6 +1,6 @@
 /* One rate window of a service: its calendar bounds, its count and its level. Pointer-free, so
- * it can live in memory shared between processes. Not-yet-synced deltas for a shared store will
- * sit beside `used` here. */
+ * it can live in memory shared between processes. What a shared store adds per window (the
+ * host's lease and cumulative counters) lives apart from it: docs/design.md, "The store seam". */
 #ifndef QK_WINDOW_H
 #define QK_WINDOW_H
 
