@@ -15,7 +15,7 @@
     XX(QK_EFULL, -6, "no room for another service")                                                \
     XX(QK_ERANGE, -7, "value out of range or buffer too small")                                    \
     XX(QK_EIO, -8, "input/output error")                                                           \
-    XX(QK_ECORRUPT, -9, "state is corrupt or of a foreign format")                                \
+    XX(QK_ECORRUPT, -9, "state is corrupt or of a foreign format")                                 \
     XX(QK_EUNAVAIL, -10, "the shared store cannot be reached")                                     \
     XX(QK_EREADONLY, -11, "the tracker was opened read-only")
 
