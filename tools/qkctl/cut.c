@@ -1,0 +1,86 @@
+/* Taking and narrowing a cut (cut.h). */
+#include "cut.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int64_t qkctl_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int qkctl_cut_take(qk_tracker *t, qkctl_cut *c)
+{
+    memset(c, 0, sizeof *c);
+    /* Another process may add services between asking the count and taking the cut: ask
+     * again with the larger count until the cut fits. */
+    size_t cap = qk_service_count(t) + 4;
+    for (;;) {
+        qk_usage *u = calloc(cap, sizeof *u);
+        if (u == NULL) {
+            c->code = QK_ENOMEM;
+            snprintf(c->msg, sizeof c->msg, "out of memory for %zu services", cap);
+            return c->code;
+        }
+        size_t n = 0;
+        const int rc = qk_snapshot(t, u, cap, &n);
+        if (rc == QK_OK) {
+            c->u = u;
+            c->n = n;
+            c->now_ms = qkctl_now_ms();
+            return QK_OK;
+        }
+        free(u);
+        if (rc != QK_ERANGE) {
+            c->code = rc;
+            snprintf(c->msg, sizeof c->msg, "%s", qk_errmsg());
+            return rc;
+        }
+        cap = n + 4;
+    }
+}
+
+int qkctl_cut_select(qkctl_cut *c, char *const *names, int n)
+{
+    if (n == 0)
+        return QK_OK;
+    qk_usage *sel = calloc((size_t)n, sizeof *sel);
+    if (sel == NULL) {
+        c->code = QK_ENOMEM;
+        snprintf(c->msg, sizeof c->msg, "out of memory");
+        return c->code;
+    }
+    for (int i = 0; i < n; i++) {
+        size_t k = 0;
+        while (k < c->n && strcmp(c->u[k].name, names[i]) != 0)
+            k++;
+        if (k == c->n) {
+            free(sel);
+            int len =
+                snprintf(c->msg, sizeof c->msg, "no service '%s' in the file; it has:", names[i]);
+            for (size_t j = 0; j < c->n && len > 0 && (size_t)len < sizeof c->msg; j++)
+                len += snprintf(c->msg + len, sizeof c->msg - (size_t)len, "%s %s", j ? "," : "",
+                                c->u[j].name);
+            if (c->n == 0)
+                snprintf(c->msg + len, sizeof c->msg - (size_t)len, " no services");
+            c->code = QK_ENOENT;
+            return c->code;
+        }
+        sel[i] = c->u[k];
+    }
+    free(c->u);
+    c->u = sel;
+    c->n = (size_t)n;
+    return QK_OK;
+}
+
+void qkctl_cut_free(qkctl_cut *c)
+{
+    free(c->u);
+    c->u = NULL;
+    c->n = 0;
+}
