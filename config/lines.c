@@ -23,6 +23,8 @@ static void check_section_ended(qk__config_lines *l)
         return;
     if (strncmp(l->header, "[quotakeeper]", 13) == 0)
         return;
+    if (l->problem->code == 0)
+        l->empty_section = 1;
     qk__config_problem_set(l->problem, QK_EINVAL, l->header_line, "section [%.*s] is empty",
                            bracket_text_len(l->header), l->header + 1);
 }

@@ -22,6 +22,7 @@ typedef struct {
     size_t header_cap;      /* bytes allocated at header */
     size_t keys_in_section; /* counted by the handler since that line */
     int read_error;         /* errno of a failed read, else 0 */
+    int empty_section;      /* the problem recorded is a section left empty */
 } qk__config_lines;
 
 /* An ini_reader: copies the next line into str (num bytes), or returns NULL at the end of the

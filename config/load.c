@@ -145,7 +145,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
 }
 
 /* libinih returns the first line it failed on: one the handler refused, or one it could not
- * parse itself, which the handler never saw. The earliest problem is reported. */
+ * parse itself, which the handler never saw. The earliest problem is reported, except that a
+ * line libinih could not parse inside a section explains why the section looked empty. */
 static void take_parse_result(qk__config_parse *p, int ret)
 {
     if (ret == -2) {
@@ -155,7 +156,8 @@ static void take_parse_result(qk__config_parse *p, int ret)
     if (ret <= 0 || (unsigned)ret == p->handler_failed_line)
         return;
     const int fatal = p->problem.code == QK_ENOMEM || p->problem.code == QK_EIO;
-    if (p->problem.code == 0 || (!fatal && (unsigned)ret <= p->problem.line)) {
+    if (p->problem.code == 0 || (!fatal && (unsigned)ret <= p->problem.line) ||
+        p->lines.empty_section) {
         p->problem.code = 0;
         qk__config_problem_set(&p->problem, QK_EINVAL, (unsigned)ret,
                                "libinih cannot parse this line (expected [section], "

@@ -1,0 +1,171 @@
+/* Every mistake a config file can hold is refused with QK_EINVAL, names the right line of the
+ * right file, says what was wrong, and leaves *out untouched. */
+#include <stdio.h>
+
+#include "config_test.h"
+
+typedef struct {
+    const char *text;
+    unsigned line;        /* the line the message must name */
+    const char *fragment; /* what it must say */
+} bad_file;
+
+static const bad_file cases[] = {
+    /* sections */
+    {"[bogus]\nx = 1\n", 1, "unknown section [bogus]"},
+    {"[service a]\nminute = 5\n\n[Service b]\nminute = 1\n", 4, "unknown section [Service b]"},
+    {"minute = 5\n[service a]\nhour = 1\n", 1, "key 'minute' is outside any section"},
+    {"[service a]\nminute = 5\n[service b]\nhour = 1\n[service a]\nday = 9\n", 5,
+     "duplicate service 'a' (first at line 1)"},
+    {"[quotakeeper]\nstate = a\n[quotakeeper]\nstore_timeout_ms = 5\n", 3,
+     "duplicate section [quotakeeper] (first at line 1)"},
+    {"[service a]\nminute = 1\n[service b]\n; nothing here\n\n[service c]\nhour = 1\n", 3,
+     "section [service b] is empty"},
+    {"[service a]\nminute = 1\n[service b]\n", 3, "section [service b] is empty"},
+    {"[service a]\nwarn = 10\n", 1, "[service a] has no window"},
+    {"[service a]\nminute = 1\njust words\n", 3, "libinih cannot parse this line"},
+    {"[service a\nminute = 1\n", 1, "libinih cannot parse this line"},
+    {"[service a]\nminute\n", 2, "libinih cannot parse this line"},
+    /* the earliest problem wins, whether libinih or the handler found it */
+    {"[service a]\nminute 1\nhour = -1\n", 2, "libinih cannot parse this line"},
+    {"[service a]\nhour = -1\nminute 1\n", 2, "hour = '-1': negative"},
+    {"[service a]\nminute = 10\nreserve = 10\nbad line\n[service b]\nhour = 1\n", 3,
+     "reserve = 10 is not below minute = 10 (line 2)"},
+    /* service names */
+    {"[service a b]\nminute = 1\n", 1, "service name 'a b' has a character outside"},
+    {"[service a/b]\nminute = 1\n", 1, "service name 'a/b' has a character outside"},
+    {"[service]\nminute = 1\n", 1, "a service section needs a name"},
+    {"[service ]\nminute = 1\n", 1, "a service section needs a name"},
+    {"[service aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa]\nminute = 1\n", 1,
+     "section name longer than the"},
+    /* keys */
+    {"[service a]\nminutes = 60\n", 2, "unknown key 'minutes' in [service a]"},
+    {"[service a]\nweek = 1\n", 2, "unknown key 'week' in [service a]"},
+    {"[quotakeeper]\npath = x\n", 2, "unknown key 'path' in [quotakeeper]"},
+    {"[service a]\nminute = 5\nhour = 9\nminute = 6\n", 4,
+     "duplicate key 'minute' in [service a] (first at line 2)"},
+    {"[service a]\nminute = 5\nwarn = 10\nwarn = 20\n", 4,
+     "duplicate key 'warn' in [service a] (first at line 3)"},
+    {"[quotakeeper]\nstate = a\nstate = b\n", 3,
+     "duplicate key 'state' in [quotakeeper] (first at line 2)"},
+    /* numbers */
+    {"[service a]\nminute = -5\n", 2, "minute = '-5': negative"},
+    {"[service a]\nminute = 18446744073709551616\n", 2, "too large"},
+    {"[service a]\nminute = 18446744073709551615\nhour = 1\nday = 60x\n", 4,
+     "day = '60x': not a whole number"},
+    {"[service a]\nminute =\n", 2, "minute = '': no value"},
+    {"[service a]\nminute = +5\n", 2, "not a whole number"},
+    {"[service a]\nminute = 1.5\n", 2, "not a whole number"},
+    {"[service a]\nminute = 0x10\n", 2, "not a whole number"},
+    {"[service a]\nminute = 60 # a minute\n", 2, "not a whole number"}, /* # only starts a line */
+    {"[service a]\nminute = 10\nreserve = -1\n", 3, "reserve = '-1': negative"},
+    {"[service a]\nminute = 10\nlease_max = many\n", 3, "lease_max = 'many'"},
+    {"[quotakeeper]\nstore_timeout_ms = 9223372036854775808\n", 2, "too large"},
+    /* limits, thresholds, reserve */
+    {"[service a]\nhour = 10\nday = 0\n", 3, "day = '0': a limit of 0"},
+    {"[service a]\nminute = 1\nhour = 2\nday = 3\nmonth = 4\nforever = 5\n", 6,
+     "forever: more than 4 windows"},
+    {"[service a]\nminute = 10\ncritical = 60\nwarn = 70\n", 4,
+     "warn = 70 is above critical = 60 (line 3)"},
+    {"[service a]\nminute = 10\nwarn = 70\ncritical = 60\n", 3,
+     "warn = 70 is above critical = 60 (line 4)"},
+    {"[service a]\nminute = 10\nwarn = 90\n", 3, "warn = 90 is above critical, 80 when not given"},
+    {"[service a]\nminute = 10\ncritical = 40\n", 3,
+     "critical = 40 is below warn, 50 when not given"},
+    {"[service a]\nminute = 10\ncritical = 101\n", 3, "critical = '101': a percentage above 100"},
+    {"[service a]\nminute = 10\nwarn = 0\n", 3, "warn = '0': a percentage from 1 to 100"},
+    {"[service a]\nminute = 100\nreserve = 10\nday = 10\n", 3,
+     "reserve = 10 is not below day = 10 (line 4)"},
+    {"[service a]\nreserve = 11\nhour = 10\n", 2, "reserve = 11 is not below hour = 10 (line 3)"},
+    /* the other per-service and [quotakeeper] values */
+    {"[service a]\nminute = 1\noutage = sometimes\n", 3,
+     "outage = 'sometimes': unknown outage policy"},
+    {"[quotakeeper]\nstate =\n", 2, "state = '': no value"},
+    {"[quotakeeper]\nstore = ; no URL\n", 2, "store = '': no value"},
+};
+
+Test(config_errors, every_error_names_its_line_and_leaves_out_untouched, .init = config_setup,
+     .fini = config_teardown)
+{
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[PATH_MAX], name[32], want[PATH_MAX + 32];
+        snprintf(name, sizeof name, "case%zu.ini", i);
+        write_ini(path, name, cases[i].text);
+        qk_config *const untouched = (qk_config *)&cases[i];
+        qk_config *cfg = untouched;
+        const int rc = qk_config_load(&cfg, path);
+        const char *msg = qk_config_errmsg();
+        cr_expect_eq(rc, QK_EINVAL, "case %zu: rc %d (%s)", i, rc, msg);
+        cr_expect_eq(cfg, untouched, "case %zu: *out changed", i);
+        snprintf(want, sizeof want, "%s:%u: ", path, cases[i].line);
+        cr_expect_eq(strncmp(msg, want, strlen(want)), 0, "case %zu: '%s' does not start '%s'", i,
+                     msg, want);
+        cr_expect_not_null(strstr(msg, cases[i].fragment), "case %zu: '%s' does not say '%s'", i,
+                           msg, cases[i].fragment);
+        if (rc == QK_OK)
+            qk_config_free(cfg);
+    }
+}
+
+Test(config_errors, a_line_longer_than_libinih_reads, .init = config_setup, .fini = config_teardown)
+{
+    char text[1024] = "[service a]\nminute = 1\n; ";
+    memset(text + strlen(text), 'x', 600);
+    char path[PATH_MAX];
+    write_ini(path, "long.ini", text);
+    qk_config *cfg = NULL;
+    cr_assert_eq(qk_config_load(&cfg, path), QK_EINVAL);
+    cr_assert_null(cfg);
+    cr_assert_not_null(strstr(qk_config_errmsg(), ":3: line is longer than"), "%s",
+                       qk_config_errmsg());
+}
+
+Test(config_errors, a_missing_file, .init = config_setup, .fini = config_teardown)
+{
+    char path[PATH_MAX];
+    qkt_path(path, test_dir, "absent.ini");
+    qk_config *cfg = NULL;
+    cr_assert_eq(qk_config_load(&cfg, path), QK_EIO);
+    cr_assert_null(cfg);
+    char want[PATH_MAX + 64];
+    snprintf(want, sizeof want, "%s: cannot open: No such file or directory", path);
+    cr_assert_str_eq(qk_config_errmsg(), want);
+}
+
+Test(config_errors, a_directory_as_the_file, .init = config_setup, .fini = config_teardown)
+{
+    qk_config *cfg = NULL;
+    cr_assert_eq(qk_config_load(&cfg, test_dir), QK_EIO);
+    cr_assert_null(cfg);
+    char want[PATH_MAX + 64];
+    snprintf(want, sizeof want, "%s: cannot read: Is a directory", test_dir);
+    cr_assert_str_eq(qk_config_errmsg(), want);
+}
+
+Test(config_errors, null_arguments)
+{
+    qk_config *cfg = NULL;
+    cr_assert_eq(qk_config_load(NULL, "x.ini"), QK_EINVAL);
+    cr_assert_str_eq(qk_config_errmsg(), "qk_config_load: out is NULL");
+    cr_assert_eq(qk_config_load(&cfg, NULL), QK_EINVAL);
+    cr_assert_str_eq(qk_config_errmsg(), "qk_config_load: path is NULL");
+    cr_assert_null(cfg);
+}
+
+static void *errmsg_in_thread(void *arg)
+{
+    (void)arg;
+    return (void *)qk_config_errmsg();
+}
+
+Test(config_errors, the_message_is_per_thread)
+{
+    qk_config *cfg = NULL;
+    cr_assert_eq(qk_config_load(&cfg, NULL), QK_EINVAL);
+    pthread_t th;
+    void *other = NULL;
+    cr_assert_eq(pthread_create(&th, NULL, errmsg_in_thread, NULL), 0);
+    pthread_join(th, &other);
+    cr_assert_str_eq((const char *)other, "no error");
+    cr_assert_str_eq(qk_config_errmsg(), "qk_config_load: path is NULL");
+}
