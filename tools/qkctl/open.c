@@ -88,8 +88,9 @@ int qkctl_open(const qkctl_target *tg, bool readonly, qkctl_tracker *out)
     }
 #ifdef QKCTL_HAVE_CONFIG
     qk_config *cfg = NULL;
-    if (qk_config_load(&cfg, tg->config_path) != QK_OK)
-        return fail(out, QK_EINVAL, "%s", qk_config_errmsg());
+    const int loaded = qk_config_load(&cfg, tg->config_path);
+    if (loaded != QK_OK)
+        return fail(out, loaded, "%s", qk_config_errmsg());
     const qk_options *conf = qk_config_options(cfg);
     if (conf->path == NULL) {
         qk_config_free(cfg);
@@ -103,8 +104,9 @@ int qkctl_open(const qkctl_target *tg, bool readonly, qkctl_tracker *out)
     if (rc == QK_OK)
         rc = open_path(out, conf->path, readonly, conf);
     if (rc != QK_OK) {
-        qk_config_free(cfg);
+        qk_config_free(cfg); /* out->msg was written first: it holds its own copy of the path */
         out->config = NULL;
+        out->path = NULL;
     }
     return rc;
 #else

@@ -1,0 +1,510 @@
+#!/usr/bin/env bash
+# qkctl end to end (ctest label cli): the real qkctl against state files made by the real
+# library (qkctl_mkstate), one case per ctest test:
+#
+#   cli.sh CASE      with QKCTL, QKCTL_MKSTATE, PROMTOOL, CURL, PYTHON in the environment
+#
+# Every check compares an exact value; "nothing changed" means the file's bytes and mtime for a
+# file qkctl must not touch (missing, corrupt, a usage error: never opened), and every count for
+# a file it opened and must leave as it was (a writer's open may roll a window's bookkeeping).
+set -uo pipefail
+
+: "${QKCTL:?}" "${QKCTL_MKSTATE:?}" "${PROMTOOL:=promtool}" "${CURL:=curl}" "${PYTHON:=/usr/bin/python3}"
+case_name=${1:?usage: cli.sh CASE}
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/qkctl-cli-XXXXXX")
+bg_pids=()
+cleanup() {
+    for p in "${bg_pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+cd "$work" || exit 2
+
+failures=0
+fail() { echo "FAIL [$case_name]: $*" >&2; failures=$((failures + 1)); }
+
+# run EXPECTED_RC CMD...: runs it with stdout in out.txt and stderr in err.txt.
+run() {
+    local want=$1; shift
+    "$@" >out.txt 2>err.txt
+    local got=$?
+    [ "$got" -eq "$want" ] || fail "'$*' exited $got, wanted $want; stderr: $(head -c 400 err.txt)"
+}
+has() { grep -qF -- "$2" "$1" || fail "$1 lacks '$2': $(head -c 400 "$1")"; }
+lacks() { ! grep -qF -- "$2" "$1" || fail "$1 has '$2'"; }
+
+# A file with finnhub (minute 60, day 1000, reserve 10) at 45, tiingo (month 500) at 3, and
+# ever (forever 5) at 5.
+make_state() {
+    "$QKCTL_MKSTATE" "$1" finnhub:minute=60,day=1000:reserve=10:record=45 \
+        tiingo:month=500:record=3 ever:forever=5:record=5 || { echo "mkstate failed" >&2; exit 2; }
+}
+
+# json FILE EXPR: EXPR evaluated by Python with d = the parsed document.
+json() {
+    "$PYTHON" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+# counts FILE: every service's window counts and limits, one line (from show --json).
+counts() {
+    "$QKCTL" -f "$1" show --json >counts.json 2>/dev/null || { echo "unreadable"; return; }
+    json counts.json '[(s["name"], [(w["period"], w["used"], w["limit"]) for w in s["windows"]]) for s in d["services"]]'
+}
+eq() { [ "$1" = "$2" ] || fail "$3: got '$1', wanted '$2'"; }
+
+# Fingerprint: bytes and mtime, after ageing the file so that any write shows.
+fp() { touch -d 2001-09-09T01:46:40 "$1"; { sha256sum <"$1"; stat -c %Y:%s "$1"; } | tr '\n' ' '; }
+
+case $case_name in
+help)
+    run 0 "$QKCTL" --help
+    for word in show watch metrics serve reset set record refund consume check \
+        "--json" "--interval" "--priority" "--listen" "--allow-remote" "--all" \
+        "0  done" "1  error" "2  usage" "3  refused" NO_COLOR; do
+        has out.txt "$word"
+    done
+    run 0 "$QKCTL" help
+    run 0 "$QKCTL" --version
+    has out.txt "qkctl "
+    run 2 "$QKCTL"
+    has err.txt "no command"
+    run 2 "$QKCTL" -f x frobnicate
+    has err.txt "unknown command 'frobnicate'"
+    run 2 "$QKCTL" --frob show
+    has err.txt "unknown option '--frob'"
+    run 2 "$QKCTL" show
+    has err.txt "-f STATEFILE or -c CONFIG"
+    run 2 "$QKCTL" -f a -c b show
+    has err.txt "not both"
+    run 2 "$QKCTL" -f a -f b show
+    has err.txt "given twice"
+    run 2 "$QKCTL" -f
+    has err.txt "needs a value"
+    ;;
+
+show)
+    make_state s.qkstate
+    run 0 "$QKCTL" -f s.qkstate show
+    has out.txt "SERVICE"
+    has out.txt "RESETS AT (UTC)"
+    "$PYTHON" - out.txt <<'PY' || fail "the table's rows"
+import re, sys
+rows = [l.split() for l in open(sys.argv[1]).read().splitlines()[1:]]
+want = [["finnhub", "minute", "45", "60", "15", "warn"], ["finnhub", "day", "45", "1000", "955", "ok"],
+        ["tiingo", "month", "3", "500", "497", "ok"], ["ever", "forever", "5", "5", "0", "exhausted"]]
+assert [r[:6] for r in rows] == want, rows
+for r in rows[:3]:
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:00Z", r[6]), r
+assert rows[3][6:] == ["never", "never"], rows[3]
+PY
+    lacks out.txt $'\033' # piped: no colour
+    run 0 "$QKCTL" -f s.qkstate show tiingo
+    eq "$(wc -l <out.txt)" 2 "show tiingo: header and one row"
+    has out.txt "tiingo"
+    lacks out.txt "finnhub"
+    run 1 "$QKCTL" -f s.qkstate show tiingo nosuch
+    has err.txt "no service 'nosuch'"
+    has err.txt "finnhub, tiingo, ever"
+    # On a terminal the level is coloured; NO_COLOR turns it off there too.
+    "$PYTHON" - "$QKCTL" <<'PY' || fail "colour on a terminal"
+import os, pty, subprocess, sys
+def on_tty(env):
+    m, s = pty.openpty()
+    p = subprocess.run([sys.argv[1], "-f", "s.qkstate", "show"], stdout=s, stderr=s, env=env)
+    os.close(s)
+    out = b""
+    try:
+        while chunk := os.read(m, 65536):
+            out += chunk
+    except OSError:
+        pass
+    assert p.returncode == 0, out
+    return out
+env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+env["TERM"] = "xterm"
+assert b"\x1b[33mwarn" in on_tty(env), "no yellow warn on a terminal"
+assert b"\x1b[1;31mexhausted" in on_tty(env)
+assert b"\x1b" not in on_tty(dict(env, NO_COLOR="1")), "NO_COLOR ignored"
+PY
+    ;;
+
+json)
+    make_state s.qkstate
+    run 0 "$QKCTL" -f s.qkstate show --json
+    cp out.txt all.json
+    eq "$(json all.json '[s["name"] for s in d["services"]]')" "['finnhub', 'tiingo', 'ever']" names
+    eq "$(json all.json 'd["file"]')" "s.qkstate" file
+    eq "$(json all.json '[(w["index"], w["period"], w["used"], w["limit"], w["remaining"], w["level"]) for w in d["services"][0]["windows"]]')" \
+        "[(0, 'minute', 45, 60, 15, 'warn'), (1, 'day', 45, 1000, 955, 'ok')]" finnhub
+    eq "$(json all.json 'd["services"][0]["level"], d["services"][0]["remaining"]')" "('warn', 15)" "finnhub's binding window"
+    eq "$(json all.json 'd["services"][2]["windows"][0]["reset_at"], d["services"][2]["windows"][0]["reset_at_ms"], d["services"][2]["windows"][0]["resets_in_s"], d["services"][2]["windows"][0]["window_start"]')" \
+        "(None, None, None, None)" "a forever window"
+    # Times agree with each other: the minute window ends on a minute, after taken_at, within 60 s.
+    eq "$(json all.json '(lambda w: (w["reset_at_ms"] % 60000, w["reset_at_ms"] - w["window_start_ms"], 0 < w["reset_at_ms"] - d["taken_at_ms"] <= 60000, 0 < w["resets_in_s"] <= 60))(d["services"][0]["windows"][0])')" \
+        "(0, 60000, True, True)" "minute times"
+    eq "$(json all.json '__import__("datetime").datetime.strptime(d["services"][1]["windows"][0]["reset_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=__import__("datetime").timezone.utc).timestamp() * 1000 == d["services"][1]["windows"][0]["reset_at_ms"]')" \
+        True "reset_at and reset_at_ms agree"
+    run 0 "$QKCTL" -f s.qkstate show ever --json finnhub
+    eq "$(json out.txt '[s["name"] for s in d["services"]]')" "['ever', 'finnhub']" "selected, in order"
+    # Errors are JSON too, with qk_err_name's codes.
+    run 1 "$QKCTL" -f s.qkstate show --json nosuch
+    eq "$(json out.txt 'd["error"]["code"], d["error"]["value"]')" "('QK_ENOENT', -2)" "unknown service"
+    has err.txt "no service 'nosuch'"
+    run 1 "$QKCTL" -f missing.qkstate show --json
+    eq "$(json out.txt 'd["error"]["code"]')" "QK_EIO" "missing file"
+    printf 'not a state file at all, just text that is long enough to hold a header......\n%.0s' {1..20} >foreign
+    run 1 "$QKCTL" -f foreign show --json
+    eq "$(json out.txt 'd["error"]["code"]')" "QK_ECORRUPT" "foreign file"
+    ;;
+
+watch)
+    make_state s.qkstate
+    run 0 "$QKCTL" -f s.qkstate watch --interval 0.1 --count 3
+    eq "$(grep -c '^SERVICE' out.txt)" 3 "three tables"
+    lacks out.txt $'\033'
+    "$QKCTL" -f s.qkstate record tiingo 2 >/dev/null || fail "record"
+    run 0 "$QKCTL" -f s.qkstate watch tiingo --count 1
+    has out.txt "tiingo   month      5"
+    run 2 "$QKCTL" -f s.qkstate watch --interval 0
+    has err.txt "--interval"
+    run 2 "$QKCTL" -f s.qkstate watch --interval 1e3
+    run 2 "$QKCTL" -f s.qkstate watch --interval -1
+    run 2 "$QKCTL" -f s.qkstate watch --count 0
+    # On a terminal: the alternate screen, left again on Ctrl-C (SIGINT), exit 0; the same for
+    # SIGTERM; and piped, SIGINT ends it cleanly too.
+    "$PYTHON" - "$QKCTL" <<'PY' || fail "watch on a terminal"
+import os, pty, signal, subprocess, sys, time
+for sig in (signal.SIGINT, signal.SIGTERM):
+    m, s = pty.openpty()
+    p = subprocess.Popen([sys.argv[1], "-f", "s.qkstate", "watch", "--interval", "0.2"],
+                         stdout=s, stderr=s, env=dict(os.environ, TERM="xterm"))
+    os.close(s)
+    out = b""
+    deadline = time.time() + 10
+    while out.count(b"SERVICE") < 2 and time.time() < deadline:
+        out += os.read(m, 65536)
+    p.send_signal(sig)
+    assert p.wait(timeout=10) == 0, (sig, p.returncode, out)
+    try:
+        while chunk := os.read(m, 65536):
+            out += chunk
+    except OSError:
+        pass
+    assert out.startswith(b"\x1b[?1049h\x1b[?25l"), out[:40]
+    assert out.endswith(b"\x1b[?25h\x1b[?1049l"), out[-40:]
+    assert out.count(b"\x1b[H\x1b[J") >= 2, "not redrawn in place"
+PY
+    "$QKCTL" -f s.qkstate watch --interval 0.1 >piped.txt 2>&1 &
+    pid=$!
+    bg_pids+=("$pid")
+    for _ in $(seq 100); do grep -q SERVICE piped.txt && break; sleep 0.05; done
+    kill -INT "$pid"
+    wait "$pid"
+    eq "$?" 0 "piped watch after SIGINT"
+    ;;
+
+change)
+    make_state s.qkstate
+    run 0 "$QKCTL" -f s.qkstate record tiingo 7
+    has out.txt "tiingo month: 10/500 used, 490 left, ok, resets "
+    run 0 "$QKCTL" -f s.qkstate refund tiingo 4
+    has out.txt "tiingo month: 6/500 used"
+    run 0 "$QKCTL" -f s.qkstate refund tiingo 1000 # a count stops at 0
+    has out.txt "tiingo month: 0/500 used"
+    run 0 "$QKCTL" -f s.qkstate set finnhub day 500
+    eq "$(counts s.qkstate)" "[('finnhub', [('minute', 45, 60), ('day', 500, 1000)]), ('tiingo', [('month', 0, 500)]), ('ever', [('forever', 5, 5)])]" "set by period"
+    run 0 "$QKCTL" -f s.qkstate set finnhub 0 12
+    eq "$(counts s.qkstate)" "[('finnhub', [('minute', 12, 60), ('day', 500, 1000)]), ('tiingo', [('month', 0, 500)]), ('ever', [('forever', 5, 5)])]" "set by index"
+    run 0 "$QKCTL" -f s.qkstate reset finnhub
+    has out.txt "finnhub minute: 0/60 used"
+    has out.txt "finnhub day: 0/1000 used"
+    eq "$(counts s.qkstate)" "[('finnhub', [('minute', 0, 60), ('day', 0, 1000)]), ('tiingo', [('month', 0, 500)]), ('ever', [('forever', 5, 5)])]" "reset one"
+    run 0 "$QKCTL" -f s.qkstate record tiingo 9
+    run 0 "$QKCTL" -f s.qkstate reset --all
+    eq "$(counts s.qkstate)" "[('finnhub', [('minute', 0, 60), ('day', 0, 1000)]), ('tiingo', [('month', 0, 500)]), ('ever', [('forever', 0, 5)])]" "reset --all"
+    eq "$(grep -c ' used, ' out.txt)" 4 "reset --all reports every window"
+    run 2 "$QKCTL" -f s.qkstate reset
+    run 2 "$QKCTL" -f s.qkstate reset finnhub --all
+    run 0 "$QKCTL" -f s.qkstate record ever 18446744073709551610 # record never refuses
+    run 1 "$QKCTL" -f s.qkstate record ever 10
+    has err.txt "overflow"
+    ;;
+
+consume)
+    make_state s.qkstate
+    run 0 "$QKCTL" -f s.qkstate consume finnhub 5
+    has out.txt "granted: finnhub 5"
+    has out.txt "finnhub minute: 50/60 used"
+    # 50 + 5 = 55 > 60 - 10 reserved: refused, exit 3, naming the window and its reset.
+    run 3 "$QKCTL" -f s.qkstate consume finnhub 5
+    has out.txt "refused: finnhub 5 would exceed its minute window (window 0): 50/60 used, 10 left (the rest is the reserve, for --priority)"
+    "$PYTHON" -c 'import re, sys; t = open("out.txt").read(); sys.exit(not re.search(r"^resets at \d{4}-\d\d-\d\dT\d\d:\d\d:00Z \(in \d+s\)$", t, re.M))' ||
+        fail "refusal's reset time: $(cat out.txt)"
+    eq "$(counts s.qkstate)" "[('finnhub', [('minute', 50, 60), ('day', 50, 1000)]), ('tiingo', [('month', 3, 500)]), ('ever', [('forever', 5, 5)])]" "nothing counted on refusal"
+    run 0 "$QKCTL" -f s.qkstate consume finnhub 5 --priority
+    run 3 "$QKCTL" -f s.qkstate consume --priority finnhub 6
+    has out.txt "55/60 used, 5 left"
+    lacks out.txt "reserve"
+    run 3 "$QKCTL" -f s.qkstate consume ever 1
+    has out.txt "its forever window"
+    has out.txt "it never resets"
+    run 1 "$QKCTL" -f s.qkstate consume nosuch 1
+    run 2 "$QKCTL" -f s.qkstate consume finnhub 1 --priority=yes
+    eq "$(counts s.qkstate)" "[('finnhub', [('minute', 55, 60), ('day', 55, 1000)]), ('tiingo', [('month', 3, 500)]), ('ever', [('forever', 5, 5)])]" "final counts"
+    ;;
+
+concurrent)
+    # 8 qkctl processes, 40 records each (n = 1..4 in turn), all on one file at once: the file's
+    # count is exactly the sum. A lost update between processes would show as a shortfall.
+    "$QKCTL_MKSTATE" s.qkstate hot:minute=1000000,forever=1000000 || exit 2
+    start=$(mktemp -u "$work/go-XXXX")
+    mkfifo "$start"
+    for p in $(seq 8); do
+        (
+            read -r _ <"$start"
+            for i in $(seq 40); do
+                "$QKCTL" -f s.qkstate record hot $(((i % 4) + 1)) >/dev/null || exit 1
+            done
+        ) &
+        bg_pids+=("$!")
+    done
+    sleep 0.2
+    exec 9>"$start" # releases every reader at once
+    exec 9>&-
+    for p in "${bg_pids[@]}"; do wait "$p" || fail "a recording process failed"; done
+    bg_pids=()
+    # each process: 10 x (2 + 3 + 4 + 1) = 100; the forever window cannot roll over mid-test
+    eq "$(counts s.qkstate | sed 's/.*forever., \([0-9]*\).*/\1/')" 800 "sum of 8 x 100"
+    ;;
+
+metrics)
+    make_state s.qkstate
+    run 0 "$QKCTL" -f s.qkstate metrics
+    cp out.txt m.txt
+    "$PROMTOOL" check metrics <m.txt >lint.txt 2>&1 || fail "promtool: $(cat lint.txt)"
+    [ ! -s lint.txt ] || fail "promtool lint: $(cat lint.txt)"
+    has m.txt 'quotakeeper_used{service="finnhub",window="minute"} 45'
+    has m.txt 'quotakeeper_limit{service="finnhub",window="day"} 1000'
+    has m.txt 'quotakeeper_remaining{service="tiingo",window="month"} 497'
+    has m.txt 'quotakeeper_level{service="ever",window="forever"} 3'
+    has m.txt 'quotakeeper_reset_timestamp_seconds{service="ever",window="forever"} +Inf'
+    has m.txt 'quotakeeper_services 3'
+    for m in used limit remaining level reset_timestamp_seconds window_start_timestamp_seconds; do
+        has m.txt "# TYPE quotakeeper_$m gauge"
+        has m.txt "# HELP quotakeeper_$m "
+    done
+    # The reset time agrees with show --json, in seconds.
+    "$QKCTL" -f s.qkstate show --json >s.json
+    want=$(json s.json 'f"{d[\"services\"][0][\"windows\"][1][\"reset_at_ms\"] // 1000}.000"')
+    has m.txt "quotakeeper_reset_timestamp_seconds{service=\"finnhub\",window=\"day\"} $want"
+    run 0 "$QKCTL" -f s.qkstate metrics tiingo
+    lacks out.txt finnhub
+    ;;
+
+serve)
+    make_state s.qkstate
+    # Port 0: the kernel picks a free port, which serve prints; no race with another test.
+    "$QKCTL" -f s.qkstate serve --listen 127.0.0.1:0 >serve.txt 2>serve.err &
+    pid=$!
+    bg_pids+=("$pid")
+    for _ in $(seq 200); do grep -q '/metrics' serve.txt 2>/dev/null && break; sleep 0.05; done
+    port=$(sed -n 's|^serving http://127.0.0.1:\([0-9]*\)/metrics from s.qkstate.*|\1|p' serve.txt)
+    [ -n "$port" ] || { fail "serve did not start: $(cat serve.txt serve.err)"; exit 1; }
+    code=$("$CURL" -s -o body.txt -w '%{http_code} %{content_type}' "http://127.0.0.1:$port/metrics")
+    eq "$code" "200 text/plain; version=0.0.4; charset=utf-8" "/metrics"
+    "$PROMTOOL" check metrics <body.txt >lint.txt 2>&1 || fail "promtool on /metrics: $(cat lint.txt)"
+    has body.txt 'quotakeeper_used{service="finnhub",window="minute"} 45'
+    # A writer's count shows in the next scrape.
+    "$QKCTL" -f s.qkstate record finnhub 2 >/dev/null
+    "$CURL" -s "http://127.0.0.1:$port/metrics" >body2.txt
+    has body2.txt 'quotakeeper_used{service="finnhub",window="minute"} 47'
+    eq "$("$CURL" -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/")" 404 "/"
+    eq "$("$CURL" -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/metricsx")" 404 "/metricsx"
+    eq "$("$CURL" -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/metrics")" 405 "POST"
+    eq "$("$CURL" -s -o /dev/null -w '%{http_code}' -I "http://127.0.0.1:$port/metrics")" 200 "HEAD"
+    kill -TERM "$pid"
+    wait "$pid"
+    eq "$?" 0 "serve's exit after SIGTERM"
+    bg_pids=()
+    "$CURL" -s -m 2 "http://127.0.0.1:$port/metrics" >/dev/null && fail "still answering after SIGTERM"
+    # A port the test found free, and SIGINT.
+    port=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "$QKCTL" -f s.qkstate serve --listen "127.0.0.1:$port" >serve.txt 2>serve.err &
+    pid=$!
+    bg_pids+=("$pid")
+    for _ in $(seq 200); do grep -q '/metrics' serve.txt 2>/dev/null && break; sleep 0.05; done
+    eq "$("$CURL" -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/metrics")" 200 "fixed port"
+    kill -INT "$pid"
+    wait "$pid"
+    eq "$?" 0 "serve's exit after SIGINT"
+    bg_pids=()
+    # Loopback only, unless asked; bad addresses are usage errors.
+    run 2 "$QKCTL" -f s.qkstate serve --listen 0.0.0.0:0
+    has err.txt "--allow-remote"
+    run 2 "$QKCTL" -f s.qkstate serve
+    run 2 "$QKCTL" -f s.qkstate serve --listen localhost:9464
+    run 2 "$QKCTL" -f s.qkstate serve --listen 127.0.0.1:65536
+    run 2 "$QKCTL" -f s.qkstate serve --listen 127.0.0.1:
+    run 2 "$QKCTL" -f s.qkstate serve --listen '[::1]9464'
+    run 1 "$QKCTL" -f missing.qkstate serve --listen 127.0.0.1:0
+    [ ! -e missing.qkstate ] || fail "serve created the file"
+    ;;
+
+missing)
+    # Inspecting never creates a file; changing with -f never does either.
+    for cmd in "show" "show --json" "metrics" "watch --count 1" "record finnhub 1" \
+        "consume finnhub 1" "refund finnhub 1" "reset --all" "set finnhub 0 1"; do
+        # shellcheck disable=SC2086
+        run 1 "$QKCTL" -f missing.qkstate $cmd
+        has err.txt "no state file at 'missing.qkstate'"
+        [ ! -e missing.qkstate ] || { fail "'$cmd' created the file"; rm -f missing.qkstate; }
+    done
+    : >empty.qkstate # an empty file stays empty (the library would build a new file in it)
+    before=$(fp empty.qkstate)
+    for cmd in "show" "metrics" "record finnhub 1" "reset --all"; do
+        # shellcheck disable=SC2086
+        run 1 "$QKCTL" -f empty.qkstate $cmd
+        has err.txt "is empty"
+        eq "$(fp empty.qkstate)" "$before" "'$cmd' on an empty file"
+    done
+    ;;
+
+corrupt)
+    make_state good.qkstate
+    size=$(stat -c %s good.qkstate)
+    printf 'hello, this is not a quotakeeper state file; it is long enough to look like one.%.0s' {1..40} >foreign
+    head -c 100 good.qkstate >truncated
+    head -c $((size - 64)) good.qkstate >short
+    cp good.qkstate checksum && printf '\x07' | dd of=checksum bs=1 seek=28 conv=notrunc status=none
+    # Inside a slot, found by value rather than by offset: finnhub's day limit (1000, the first
+    # such 8 bytes after the header) made 0, and a stored name with a space.
+    "$PYTHON" - <<'PY' || exit 2
+import struct
+b = bytearray(open("good.qkstate", "rb").read())
+i = b.index(struct.pack("<Q", 1000), 128)
+open("zerolimit", "wb").write(b[:i] + bytes(8) + b[i + 8:])
+i = b.index(b"tiingo\0")
+open("badname", "wb").write(b[:i] + b"tii go" + b[i + 6:])
+PY
+    for f in foreign truncated short checksum zerolimit badname; do
+        for cmd in "show" "show --json" "metrics" "watch --count 1" "record finnhub 1" \
+            "consume finnhub 1" "reset --all" "set finnhub 0 1" "refund finnhub 1"; do
+            before=$(fp $f)
+            # shellcheck disable=SC2086
+            run 1 "$QKCTL" -f $f $cmd
+            has err.txt "state file '$f'"
+            eq "$(fp $f)" "$before" "'$cmd' on the $f file"
+        done
+        run 1 "$QKCTL" -f $f show --json
+        eq "$(json out.txt 'd["error"]["code"]')" QK_ECORRUPT "$f: JSON error code"
+    done
+    ;;
+
+badinput)
+    make_state s.qkstate
+    want=$(counts s.qkstate)
+    before=$(fp s.qkstate)
+    # Usage errors: the file is never opened, so even its bytes and mtime stay.
+    for args in "record finnhub" "record finnhub 1 2" "record finnhub -1" "record finnhub -0" \
+        "record finnhub 0" "record finnhub 5x" "record finnhub ' 5'" "record finnhub 0x10" \
+        "record finnhub 1.5" "record finnhub ''" "record finnhub 18446744073709551616" \
+        "record finnhub 99999999999999999999999" "refund finnhub -3" "consume finnhub -1" \
+        "consume finnhub 1 --frob" "set finnhub 0" "set finnhub 0 -1" "set finnhub -1 5" \
+        "set finnhub 0 1e3" "set finnhub 99999999999999999999 1" "set finnhub 0 1 junk" \
+        "reset" "show --json=1" "metrics --json" "watch --interval abc" "check"; do
+        eval "run 2 \"\$QKCTL\" -f s.qkstate $args"
+        [ -s err.txt ] || fail "'$args': no message"
+        eq "$(fp s.qkstate)" "$before" "'$args' touched the file"
+    done
+    run 2 "$QKCTL" -f s.qkstate record finnhub -1
+    has err.txt "N '-1' is negative"
+    run 2 "$QKCTL" -f s.qkstate record finnhub 18446744073709551616
+    has err.txt "too large"
+    run 2 "$QKCTL" -f s.qkstate record finnhub 5x
+    has err.txt "not a whole number"
+    # Errors the file decides: a clear message, exit 1, no count changed.
+    run 1 "$QKCTL" -f s.qkstate record nosuch 1
+    has err.txt "no service 'nosuch' in the file; it has: finnhub, tiingo, ever"
+    run 1 "$QKCTL" -f s.qkstate set finnhub 2 5
+    has err.txt "window 2 is out of range: finnhub has windows 0 (minute), 1 (day)"
+    run 1 "$QKCTL" -f s.qkstate set finnhub hour 5
+    has err.txt "finnhub has no window 'hour'"
+    run 1 "$QKCTL" -f s.qkstate reset nosuch
+    run 1 "$QKCTL" -f s.qkstate consume nosuch 1
+    run 1 "$QKCTL" -f s.qkstate refund nosuch 1
+    run 1 "$QKCTL" -f s.qkstate show nosuch
+    eq "$(counts s.qkstate)" "$want" "counts after bad input"
+    # A directory, a symbolic link, a FIFO: refused by name, the link's target unchanged.
+    mkdir d.qkstate
+    ln -s s.qkstate link.qkstate
+    mkfifo fifo.qkstate
+    before=$(fp s.qkstate)
+    for cmd in "show" "metrics" "record finnhub 1" "reset --all"; do
+        # shellcheck disable=SC2086
+        run 1 "$QKCTL" -f d.qkstate $cmd
+        has err.txt "'d.qkstate' is a directory"
+        # shellcheck disable=SC2086
+        run 1 "$QKCTL" -f link.qkstate $cmd
+        has err.txt "'link.qkstate' is a symbolic link"
+        # shellcheck disable=SC2086
+        run 1 "$QKCTL" -f fifo.qkstate $cmd
+        has err.txt "'fifo.qkstate' is not a regular file"
+    done
+    eq "$(fp s.qkstate)" "$before" "the link's target"
+    ;;
+
+config)
+    cat >q.ini <<'INI'
+[quotakeeper]
+state = q.qkstate
+[service tiingo]
+month = 500
+[service finnhub]
+minute = 60
+day = 1000
+reserve = 10
+INI
+    run 0 "$QKCTL" check q.ini
+    has out.txt "q.ini: valid"
+    has out.txt "tiingo: month 500"
+    has out.txt "finnhub: minute 60, day 1000; warn 50%, critical 80%, reserve 10"
+    has out.txt "q.qkstate"
+    run 0 "$QKCTL" -c q.ini check
+    # Inspecting with -c never creates the config's state file either.
+    run 1 "$QKCTL" -c q.ini show
+    has err.txt "no state file at"
+    [ ! -e q.qkstate ] || fail "show -c created the state file"
+    # A changing command configures the config's services, as a program using it would.
+    run 0 "$QKCTL" -c q.ini record finnhub 3
+    eq "$(counts q.qkstate)" "[('tiingo', [('month', 0, 500)]), ('finnhub', [('minute', 3, 60), ('day', 3, 1000)])]" "-c record"
+    run 0 "$QKCTL" -c q.ini show --json
+    eq "$(json out.txt '[s["name"] for s in d["services"]]')" "['tiingo', 'finnhub']" "-c show"
+    # A config's errors name file:line, for check and for -c alike; nothing is created.
+    printf '[quotakeeper]\nstate = bad.qkstate\n[service x]\nminute = 0\n' >bad.ini
+    run 1 "$QKCTL" check bad.ini
+    has err.txt "bad.ini:4:"
+    run 1 "$QKCTL" -c bad.ini record x 1
+    has err.txt "bad.ini:4:"
+    [ ! -e bad.qkstate ] || fail "a bad config created its state file"
+    printf '[service x]\nminute = 5\n' >nostate.ini
+    run 1 "$QKCTL" -c nostate.ini show
+    has err.txt "names no state file"
+    run 1 "$QKCTL" check missing.ini
+    has err.txt "missing.ini"
+    run 1 "$QKCTL" -c missing.ini show --json
+    eq "$(json out.txt 'd["error"]["code"]')" QK_EIO "missing config in JSON"
+    run 2 "$QKCTL" check a.ini b.ini
+    run 2 "$QKCTL" -f q.qkstate check q.ini
+    ;;
+
+*)
+    echo "cli.sh: unknown case '$case_name'" >&2
+    exit 2
+    ;;
+esac
+
+if [ "$failures" -ne 0 ]; then
+    echo "cli $case_name: $failures failure(s)" >&2
+    exit 1
+fi
+echo "cli $case_name: ok"
