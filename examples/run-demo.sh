@@ -3,7 +3,7 @@
 # and CMake first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/need.sh build-essential cmake ninja-build
+scripts/need.sh build-essential cmake ninja-build pkg-config libhiredis-dev
 cmake -S . -B build/demo -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
   -DQK_BUILD_PERF=OFF >/dev/null
 cmake --build build/demo --target qk_demo

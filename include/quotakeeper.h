@@ -247,6 +247,52 @@ QK_EXTERN int qk_reset_all(qk_tracker *t);
  * small; *count is the number needed), QK_ENOMEM. */
 QK_EXTERN int qk_snapshot(qk_tracker *t, qk_usage *out, size_t cap, size_t *count);
 
+/* ---- The shared store (docs/store.md): one quota shared by a fleet of hosts ---- */
+
+/* Sends every service's counts to the store and gives back the lease this host holds but has
+ * not used, so that other hosts may use it: call it before a short-lived process or a Lambda
+ * handler returns. Returns once the store has them, or after qk_options.store_timeout_ms.
+ * Errors: QK_EINVAL (NULL t, or t has no store), QK_EUNAVAIL (the store did not answer in time;
+ * nothing is lost: the counts stay here and go with the next sync), QK_EIO (the store answered
+ * with an error, named in qk_errmsg()). */
+QK_EXTERN int qk_store_sync(qk_tracker *t);
+
+/* One window of one service, as this host holds it. */
+typedef struct {
+    qk_period period;
+    int64_t window_start_ms;
+    uint64_t held;        /* granted to this host and not used yet: consumes stay local */
+    uint64_t unsynced;    /* used here and not yet acknowledged by the store */
+    uint64_t fleet_used;  /* every host's use at the last sync */
+    uint64_t fleet_limit; /* the limit at the last sync */
+    uint64_t overdraft;   /* use recorded beyond the limit, fleet-wide, at the last sync */
+} qk_store_window_info;
+
+typedef struct {
+    qk_service service;
+    unsigned n_windows;
+    qk_store_window_info windows[QK_MAX_WINDOWS];
+} qk_store_service_info;
+
+#define QK_STORE_INFO_VERSION 1
+
+typedef struct {
+    unsigned version; /* QK_STORE_INFO_VERSION */
+    int degraded;     /* 1: the store is treated as unreachable (docs/store.md, "Outage") */
+    uint32_t consecutive_failures, consecutive_successes;
+    uint64_t syncs, failures; /* store operations since the tracker opened */
+    int64_t clock_offset_ms;  /* the store's clock minus this host's, at the last sync */
+    char host_id[33];         /* this host in the store's keys */
+    char last_error[256];     /* the last failure in words; "" when none */
+    /* Per service, when services is not NULL: the caller's array of cap entries; count is set
+     * to the number of services (more than cap when it was too small). */
+    qk_store_service_info *services;
+    size_t cap, count;
+} qk_store_info;
+
+/* Errors: QK_EINVAL (NULL t/out, t has no store, unsupported out->version). */
+QK_EXTERN int qk_store_status(qk_tracker *t, qk_store_info *out);
+
 /* Never NULL: "unknown error" for codes outside the table. */
 QK_EXTERN const char *qk_strerror(int code);
 /* The code's name in the table ("QK_ELIMIT"), stable across versions, for logs, JSON and

@@ -15,8 +15,8 @@
 #include "window.h"
 
 /* A single-slot operation changes each window's level at most twice (rollover, then the
- * operation itself). */
-#define QK_EVENTS_PER_SLOT_OP (2 * QK_MAX_WINDOWS)
+ * operation itself); a store tracker's may add one internal wake-up. */
+#define QK_EVENTS_PER_SLOT_OP (2 * QK_MAX_WINDOWS + 1)
 
 typedef struct {
     _Alignas(128) pthread_mutex_t lock;

@@ -15,6 +15,7 @@
 #include "error.h"
 #include "locking.h"
 #include "service_def.h"
+#include "store/engine.h"
 #include "tracker.h"
 
 #ifdef QK_MUTANT_RACY_RECORD
@@ -46,6 +47,10 @@ int64_t qk__system_clock_ms(void *ctx)
 void qk__deliver(qk_tracker *t, qk_event *ev, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
+        if (ev[i].kind == QK__EVENT_STORE_WAKE) {
+            qk__store_wake(t); /* outside every lock, as a wake-up must be */
+            continue;
+        }
         /* A callback written before version 3 knows level changes only. */
         if (ev[i].kind != QK_EVENT_LEVEL && t->api_version < 3)
             continue;
@@ -62,23 +67,25 @@ static int check_service(const qk_tracker *t, qk_service s)
     return QK_OK;
 }
 
-/* Applies op to a locked slot: directly for a private tracker, journaled when the slot is shared
- * between processes, and not at all for a read-only tracker (its peeks use view_slot). One test
- * of t->mode keeps the private path as short as it was. */
+/* Applies op to a locked slot: directly for a private tracker; for the others (`special`),
+ * journaled when the slot is shared between processes, through the leases with a store, and not
+ * at all when read-only (its peeks use view_slot). */
 static inline __attribute__((always_inline)) int apply_locked(qk_tracker *t, qk_service s,
                                                               const qk_op *op, int64_t now,
                                                               qk_event_sink *sink, int *tripped,
-                                                              uint64_t epoch)
+                                                              uint64_t epoch, int special)
 {
     qk_slot *sl = &t->slots[s];
-    if (__builtin_expect(t->mode != 0, 0)) {
+    if (special) {
         if (t->mode & QK__MODE_READONLY)
             return QK_EREADONLY; /* under the lock, before anything changed */
+        if (t->mode & QK__MODE_STORE)
+            return qk__store_apply(t, s, op, now, sink, tripped, epoch);
         qk__slot_begin(sl, epoch, sl->n_windows);
     }
     const int rc = qk__slot_apply(sl, s, op, now, sink, tripped);
     TEST_POINT(QK_TP_SLOT_UPDATED, s);
-    if ((t->mode & QK__MODE_SHARED) && epoch == 0)
+    if (special && epoch == 0)
         qk__slot_end(sl);
     return rc;
 }
@@ -101,11 +108,36 @@ static int refuse_readonly(const char *what)
     return qk__fail(QK_EREADONLY, "cannot %s: the tracker was opened with QK_OPEN_READONLY", what);
 }
 
+/* What a single-service operation that did not answer says, out of the hot path; a store
+ * tracker's consume short of lease goes to the store and tries again. */
+static __attribute__((noinline)) int slot_op_failed(qk_tracker *t, qk_service s, qk_op op,
+                                                    qk_usage *out, int rc)
+{
+    switch (rc) {
+    case QK_ERANGE:
+        return qk__fail(rc, "recording %llu calls to '%s' would overflow a window's count",
+                        (unsigned long long)op.n, t->names[s]);
+    case QK_EINVAL:
+        return qk__fail(rc, "service '%s' has no window %u", t->names[s], op.window);
+    case QK_EREADONLY:
+        return refuse_readonly("change a count");
+    case QK__ESYNC:
+        return qk__store_consume_after_sync(t, s, op.n, op.flags, out);
+    case QK_EUNAVAIL:
+        return qk__fail(rc,
+                        "service '%s': the store cannot be reached and its outage policy "
+                        "allows no more calls past this host's lease",
+                        t->names[s]);
+    }
+    return rc; /* a lock's failure: its message is already set */
+}
+
 /* The one path for single-service operations: read the clock, lock the slot, apply, copy the
  * usage out, unlock, then deliver events. Inlined into each operation, whose op is a
- * constant, so each compiles to its own straight path. */
-static inline __attribute__((always_inline)) int run_slot_op(qk_tracker *t, qk_service s,
-                                                             const qk_op *op, qk_usage *out)
+ * constant, so each compiles to its own straight path; `special` (a constant too) adds what a
+ * tracker that is not private needs. */
+static inline __attribute__((always_inline)) int
+slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *out, int special)
 {
     int rc = check_service(t, s);
     if (rc != QK_OK)
@@ -118,7 +150,7 @@ static inline __attribute__((always_inline)) int run_slot_op(qk_tracker *t, qk_s
     rc = slot_lock(&t->region, s);
     if (rc != QK_OK)
         return rc;
-    rc = apply_locked(t, s, op, now, &sink, &tripped, 0);
+    rc = apply_locked(t, s, op, now, &sink, &tripped, 0, special);
     const int answered = rc == QK_OK || rc == QK_ELIMIT;
     if (out != NULL && answered)
         qk__slot_usage(&t->slots[s], s, tripped, out);
@@ -128,14 +160,25 @@ static inline __attribute__((always_inline)) int run_slot_op(qk_tracker *t, qk_s
         memcpy(out->name, t->names[s], QK_NAME_MAX);
     if (sink.n > 0)
         qk__deliver(t, ev, sink.n);
-    if (rc == QK_ERANGE)
-        return qk__fail(rc, "recording %llu calls to '%s' would overflow a window's count",
-                        (unsigned long long)op->n, t->names[s]);
-    if (rc == QK_EINVAL)
-        return qk__fail(rc, "service '%s' has no window %u", t->names[s], op->window);
-    if (rc == QK_EREADONLY)
-        return refuse_readonly("change a count");
+    if (__builtin_expect(rc != QK_OK && rc != QK_ELIMIT, 0))
+        return slot_op_failed(t, s, *op, out, rc);
     return rc; /* QK_ELIMIT is an answer, not a fault: out->tripped tells which window */
+}
+
+/* A tracker that is not private (a state file, read-only, a store) takes this one call. */
+static __attribute__((noinline)) int slot_op_special(qk_tracker *t, qk_service s, qk_op op,
+                                                     qk_usage *out)
+{
+    return slot_op(t, s, &op, out, 1);
+}
+
+/* The test of t->mode is the one instruction a private tracker pays for everything else. */
+static inline __attribute__((always_inline)) int run_slot_op(qk_tracker *t, qk_service s,
+                                                             const qk_op *op, qk_usage *out)
+{
+    if (__builtin_expect(t->mode != 0, 0))
+        return slot_op_special(t, s, *op, out); /* by value: op's address must not escape */
+    return slot_op(t, s, op, out, 0);
 }
 
 int qk_record(qk_tracker *t, qk_service s, uint64_t n, qk_usage *out)
@@ -146,6 +189,12 @@ int qk_record(qk_tracker *t, qk_service s, uint64_t n, qk_usage *out)
     return qk__mutant_racy_record(t, s, n, out); /* tests/mutation only */
 #endif
     const qk_op op = {QK_OP_RECORD, n, 0, 0};
+    return run_slot_op(t, s, &op, out);
+}
+
+int qk__consume(qk_tracker *t, qk_service s, uint64_t n, unsigned flags, qk_usage *out)
+{
+    const qk_op op = {QK_OP_CONSUME, n, flags, 0};
     return run_slot_op(t, s, &op, out);
 }
 
@@ -251,7 +300,10 @@ static int run_all_op(qk_tracker *t, const qk_op *op, qk_usage *out, size_t cap,
             view_slot(&t->slots[s], s, now, &out[s]);
             continue;
         }
-        apply_locked(t, s, op, now, &sink, &unused, epoch);
+        if (t->mode != 0)
+            apply_locked(t, s, op, now, &sink, &unused, epoch, 1);
+        else
+            apply_locked(t, s, op, now, &sink, &unused, epoch, 0);
         if (out != NULL)
             qk__slot_usage(&t->slots[s], s, -1, &out[s]);
     }

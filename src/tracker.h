@@ -13,7 +13,10 @@
 enum {
     QK__MODE_SHARED = 1u << 0,   /* the region is a state file: journal every update (slot.h) */
     QK__MODE_READONLY = 1u << 1, /* QK_OPEN_READONLY: refuse every change, roll only copies */
+    QK__MODE_STORE = 1u << 2,    /* a shared store: consumes go through the leases (store/) */
 };
+
+struct qk__store;
 
 struct qk_tracker {
     qk_slot *slots;             /* region.slots: capacity slots, each in its own 128-byte block */
@@ -26,6 +29,7 @@ struct qk_tracker {
     qk_event_fn on_event;
     void *payload;
     qk_region region;
+    struct qk__store *store; /* NULL without a store */
     /* The definitions qk_tracker_new was given, read at the caller's stride and validated once;
      * kept for the tracker's life (the store reads their outage and lease settings). */
     size_t n_configured;
@@ -53,6 +57,9 @@ static inline uint32_t qk__published(const qk_tracker *t)
 
 /* Outside every lock: names the events and hands them to the callback. */
 void qk__deliver(qk_tracker *t, qk_event *ev, size_t n);
+
+/* qk_try_consume without the check of the public flag bits: the store's second try. */
+int qk__consume(qk_tracker *t, qk_service s, uint64_t n, unsigned flags, qk_usage *out);
 
 /* Index of the service called name among the first n, or -1. */
 int qk__find_name(const qk_tracker *t, const char *name, uint32_t n);

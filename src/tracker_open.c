@@ -8,6 +8,7 @@
 #include "locking.h"
 #include "tracker.h"
 #include "service_def.h"
+#include "store/engine.h"
 #include "store/store.h"
 
 /* Reads opts of any supported version into the current layout; fields a version lacks keep
@@ -193,8 +194,14 @@ static int open_region(qk_tracker *t, const qk_options *o, qk_event **ev, size_t
         if (rc == QK_OK && !readonly)
             rc = reconcile(t, ev, n_ev);
     }
+    /* Under the open lock: a state file's store area is made or checked by one process. */
+    if (rc == QK_OK && o->store != NULL)
+        rc = qk__store_attach(t, o);
     qk__region_open_done(&t->region);
+    if (rc == QK_OK && t->store != NULL)
+        rc = qk__store_start(t);
     if (rc != QK_OK) {
+        qk__store_detach(t);
         qk__region_free(&t->region);
         return rc;
     }
@@ -232,6 +239,7 @@ int qk_tracker_new(qk_tracker **out, const qk_options *opts)
     if (rc == QK_OK)
         rc = open_region(t, &o, &ev, &n_ev);
     if (rc != QK_OK) {
+        free(ev);
         free(t);
         return rc;
     }
@@ -245,6 +253,7 @@ int qk_tracker_new(qk_tracker **out, const qk_options *opts)
 void qk_tracker_free(qk_tracker *t)
 {
     if (t != NULL) {
+        qk__store_detach(t); /* the last counts out, unused leases back */
         qk__region_free(&t->region);
         free(t);
     }

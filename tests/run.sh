@@ -7,7 +7,7 @@ root=$PWD
 
 # redis-server and dynalite (into build/node, the builds' default QK_NODE_DIR): the real store
 # servers tests/support starts; a test that needs one fails without it, never skips.
-scripts/need.sh build-essential cmake ninja-build pkg-config libcriterion-dev valgrind libck-dev \
+scripts/need.sh build-essential cmake ninja-build pkg-config libhiredis-dev libcriterion-dev valgrind libck-dev \
   gnuplot-nox clang libclang-rt-14-dev clang-format redis-server --npm build/node dynalite@4.0.0
 
 jobs=$(nproc)

@@ -2,13 +2,28 @@
  * build. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "error.h"
 #include "store/store.h"
 
-/* Backends compiled in, by scheme. None yet: the Redis and DynamoDB backends add themselves
- * here, each behind its build option, so a build without them carries none of their code. */
-static const qk__store_backend *const backends[] = {NULL};
+/* Backends compiled in, by scheme, each behind its build option, so a build without one carries
+ * none of its code or dependencies. */
+#ifdef QK_WITH_REDIS
+extern const qk__store_backend qk__store_redis, qk__store_redis_unix;
+#endif
+static const qk__store_backend *const backends[] = {
+#ifdef QK_WITH_REDIS
+    &qk__store_redis, &qk__store_redis_unix,
+#endif
+    NULL};
+
+int64_t qk__store_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 const qk__store_backend *qk__store_backend_find(const char *scheme)
 {

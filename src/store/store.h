@@ -42,7 +42,8 @@ typedef struct {
 
 /* One window of one service, as this host reports it and asks for more. */
 typedef struct {
-    int64_t start_ms, end_ms; /* the window, by the host's corrected clock */
+    qk_period period;
+    int64_t start_ms, end_ms; /* the window, by the host's corrected clock; end QK_NEVER */
     uint64_t limit;
     uint64_t granted;  /* g_h the host wants to hold in total; with release, the total to keep */
     uint64_t used;     /* u_h: cumulative */
@@ -50,11 +51,15 @@ typedef struct {
     int release;       /* lower g_h to granted (never below used - refunded) instead of raising */
 } qk__store_window_req;
 
+/* Up to QK__STORE_SYNC_WINDOWS windows: a service's current ones, and the ones that ended before
+ * their last counts reached the store. */
+#define QK__STORE_SYNC_WINDOWS (2 * QK_MAX_WINDOWS)
+
 typedef struct {
     const char *service;
     const char *host_id;
     unsigned n_windows;
-    qk__store_window_req w[QK_MAX_WINDOWS];
+    qk__store_window_req w[QK__STORE_SYNC_WINDOWS];
 } qk__store_sync_req;
 
 /* What the store holds for a window after applying a request. */
@@ -67,7 +72,7 @@ typedef struct {
 
 typedef struct {
     int64_t server_ms; /* the store's clock when it applied the request */
-    qk__store_window_reply w[QK_MAX_WINDOWS];
+    qk__store_window_reply w[QK__STORE_SYNC_WINDOWS];
 } qk__store_sync_reply;
 
 typedef struct qk__store_conn qk__store_conn; /* a backend's connection, opaque above it */
@@ -83,12 +88,19 @@ typedef struct {
      * missing or malformed. A tracker calls it at qk_tracker_new, so a bad URL fails there
      * while an unreachable server does not. */
     int (*check_url)(const qk__store_url *url);
-    int (*open)(qk__store_conn **out, const qk__store_url *url, int64_t timeout_ms);
-    /* Applies req (every window of one service) and fills reply. */
-    int (*sync)(qk__store_conn *c, const qk__store_sync_req *req, qk__store_sync_reply *reply);
-    int (*server_time)(qk__store_conn *c, int64_t *server_ms);
+    /* Makes a connection object; it connects on first use, so an unreachable store does not
+     * stop a tracker from opening. QK_ENOMEM. */
+    int (*open)(qk__store_conn **out, const qk__store_url *url);
+    /* Applies req (every window of one service) and fills reply, giving up at deadline_ms (on
+     * the monotonic clock, qk__store_now_ms). */
+    int (*sync)(qk__store_conn *c, const qk__store_sync_req *req, qk__store_sync_reply *reply,
+                int64_t deadline_ms);
+    int (*server_time)(qk__store_conn *c, int64_t *server_ms, int64_t deadline_ms);
     void (*close)(qk__store_conn *c); /* NULL-safe */
 } qk__store_backend;
+
+/* The monotonic clock deadlines are measured on, in ms. */
+int64_t qk__store_now_ms(void);
 
 /* Splits url into out. QK_EINVAL, with a message that shows the URL without its password. */
 int qk__store_url_parse(qk__store_url *out, const char *url);

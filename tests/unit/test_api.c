@@ -635,9 +635,16 @@ Test(api, bad_options)
     c = o;
     c.store = "no-scheme-here";
     bad_options(&c, "expected scheme://");
-    /* This build has no backend yet: a well-formed URL is refused at open, not later. */
-    c.store = "redis://127.0.0.1:6379/0";
-    bad_options(&c, "no backend for scheme 'redis'");
+    /* A well-formed URL of a scheme no backend serves is refused at open, not later. */
+    c.store = "memcached://127.0.0.1:11211";
+    bad_options(&c, "no backend for scheme 'memcached'");
+    /* What the Redis backend needs is checked at open too; an unreachable server is not. */
+    c.store = "redis://";
+    bad_options(&c, "needs a host");
+    c.store = "redis://127.0.0.1/zero";
+    bad_options(&c, "database 'zero' is not a number");
+    c.store = "redis+unix://host/run/r.sock";
+    bad_options(&c, "no host and an absolute socket path");
     c = o;
     c.services = NULL;
     c.n_services = 0;

@@ -1,0 +1,603 @@
+/* The store engine (engine.h; the model in docs/store.md). Lock rules, as everywhere: a slot
+ * lock is a leaf, so under it this file only reads and writes the slot and its leases; syncs
+ * copy a request out under the lock, talk to the store with no lock held, and take the lock
+ * again to merge the answer. The engine's mutex guards its own bookkeeping (health, idle
+ * connections, the thread's wake-up) and is never held while a tracker lock is taken. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "error.h"
+#include "locking.h"
+#include "store/engine.h"
+#include "tracker.h"
+
+/* The background thread's rhythm: how often it looks, how old unsynced use may get, when an
+ * idle lease goes back. */
+#define TICK_MS         250
+#define REPORT_EVERY_MS 1000
+#define IDLE_RELEASE_MS 30000
+
+/* ---- the slot side: under the slot lock ---- */
+
+/* Keeps lease i on the slot's window i; the lease of a window that ended is kept as prev until
+ * its last counts reach the store. */
+static void align_lease(qk__store_slot *ss, const qk_slot *sl, unsigned i)
+{
+    qk__lease *c = &ss->cur[i];
+    const qk_window *w = &sl->w[i];
+    if (c->start_ms != w->start_ms || c->end_ms != w->end_ms) {
+        if (c->end_ms > c->start_ms && qk__lease_unsynced(c) > 0)
+            ss->prev[i] = *c;
+        qk__lease_start(c, w->start_ms, w->end_ms, w->limit);
+        if (i == 0) {
+            ss->rate_mark_used = 0;
+            ss->rate_mark_ms = 0;
+        }
+    }
+    c->limit = w->limit;
+}
+
+static void align_all(qk__store_slot *ss, const qk_slot *sl)
+{
+    for (unsigned i = 0; i < sl->n_windows; i++)
+        align_lease(ss, sl, i);
+}
+
+/* A lease this low asks the thread to refill it before a consume has to wait. */
+static int lease_low(const qk__lease *l)
+{
+    const uint64_t left = qk__lease_left(l);
+    return left == 0 || left < l->granted / 10;
+}
+
+static void add_wake(qk_event_sink *sink, qk_service s)
+{
+    if (sink->ev != NULL) {
+        qk_event *e = &sink->ev[sink->n++];
+        memset(e, 0, sizeof *e);
+        e->service = s;
+        e->kind = QK__EVENT_STORE_WAKE;
+    }
+}
+
+/* Whether n more calls may be consumed on top of the local windows' check: every lease holds
+ * them, or the store is out and the outage policy allows them. QK_OK, QK__ESYNC, QK_ELIMIT or
+ * QK_EUNAVAIL (window *tripped). */
+static int lease_decision(qk__store *st, qk_service s, const qk__store_slot *ss, unsigned nw,
+                          uint64_t n, unsigned flags, int *tripped)
+{
+    const int out = atomic_load_explicit(&st->degraded, memory_order_relaxed) ||
+                    (flags & QK__CONSUME_STORE_FAILED);
+    for (unsigned i = 0; i < nw; i++) {
+        const qk__lease *l = &ss->cur[i];
+        if (qk__lease_fits(l, n))
+            continue;
+        *tripped = (int)i;
+        if (!out)
+            return (flags & QK__CONSUME_AFTER_SYNC) ? QK_ELIMIT : QK__ESYNC;
+        if (!qk__lease_fits_outage(l, n, st->outage[s]))
+            return QK_EUNAVAIL;
+    }
+    return QK_OK;
+}
+
+int qk__store_apply(qk_tracker *t, qk_service s, const qk_op *op, int64_t now, qk_event_sink *sink,
+                    int *tripped, uint64_t epoch)
+{
+    qk__store *st = t->store;
+    qk_slot *sl = &t->slots[s];
+    qk__store_slot *ss = &st->area.slots[s];
+    if (t->mode & QK__MODE_SHARED)
+        qk__slot_begin(sl, epoch, sl->n_windows);
+    const qk_op roll = {QK_OP_PEEK, 0, 0, 0};
+    int rc = qk__slot_apply(sl, s, &roll, now, sink, tripped);
+    align_all(ss, sl);
+    const unsigned nw = sl->n_windows;
+    int wake = 0;
+    switch (op->kind) {
+    case QK_OP_CONSUME:
+        if (qk__slot_consume_refused(sl, op->n, op->flags, tripped)) {
+            rc = QK_ELIMIT;
+            break;
+        }
+        if ((rc = lease_decision(st, s, ss, nw, op->n, op->flags, tripped)) != QK_OK)
+            break;
+        for (unsigned i = 0; i < nw; i++) {
+            qk__lease *l = &ss->cur[i];
+            const uint64_t from_lease = op->n < qk__lease_left(l) ? op->n : qk__lease_left(l);
+            l->outage_used += op->n - from_lease;
+            l->used += op->n;
+            wake |= lease_low(l);
+        }
+        rc = qk__slot_apply(sl, s, op, now, sink, tripped);
+        ss->last_use_ms = now;
+        ss->released = 0;
+        break;
+    case QK_OP_RECORD:
+        /* A record is a fact: counted whatever the lease; beyond it, the store records an
+         * overdraft at the next sync. */
+        if ((rc = qk__slot_apply(sl, s, op, now, sink, tripped)) == QK_OK) {
+            for (unsigned i = 0; i < nw; i++) {
+                ss->cur[i].used += op->n;
+                wake |= lease_low(&ss->cur[i]);
+            }
+            ss->last_use_ms = now;
+            ss->released = 0;
+        }
+        break;
+    case QK_OP_REFUND:
+        /* Only this host's own net use can be given back to the fleet. */
+        for (unsigned i = 0; i < nw; i++) {
+            qk__lease *l = &ss->cur[i];
+            const uint64_t own = l->used - l->refunded;
+            l->refunded += op->n < own ? op->n : own;
+        }
+        rc = qk__slot_apply(sl, s, op, now, sink, tripped);
+        break;
+    default: /* peek, set_used and reset change this host's view only */
+        rc = qk__slot_apply(sl, s, op, now, sink, tripped);
+        break;
+    }
+    if ((t->mode & QK__MODE_SHARED) && epoch == 0)
+        qk__slot_end(sl);
+    if (wake)
+        add_wake(sink, s);
+    return rc;
+}
+
+/* ---- the engine's bookkeeping: under st->mu ---- */
+
+static qk__store_conn *take_conn(qk__store *st, int *rc)
+{
+    pthread_mutex_lock(&st->mu);
+    qk__store_conn *c = st->n_idle > 0 ? st->idle[--st->n_idle] : NULL;
+    pthread_mutex_unlock(&st->mu);
+    *rc = c != NULL ? QK_OK : st->backend->open(&c, &st->url);
+    return c;
+}
+
+static void give_conn(qk__store *st, qk__store_conn *c)
+{
+    pthread_mutex_lock(&st->mu);
+    if (st->n_idle < sizeof st->idle / sizeof st->idle[0]) {
+        st->idle[st->n_idle++] = c;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&st->mu);
+    st->backend->close(c);
+}
+
+/* Counts an operation's outcome; a change of state becomes an event in ev (returns 1). */
+static int count_outcome(qk__store *st, int rc, qk_event *ev)
+{
+    pthread_mutex_lock(&st->mu);
+    const int change = qk__health_count(&st->health, rc == QK_OK);
+    if (rc != QK_OK)
+        snprintf(st->last_error, sizeof st->last_error, "%s", qk_errmsg());
+    if (change != 0)
+        atomic_store(&st->degraded, change > 0);
+    pthread_mutex_unlock(&st->mu);
+    if (change == 0)
+        return 0;
+    memset(ev, 0, sizeof *ev);
+    ev->kind = change > 0 ? QK_EVENT_STORE_DEGRADED : QK_EVENT_STORE_RECOVERED;
+    return 1;
+}
+
+/* ---- one sync of one service: the request under the lock, the talk without ---- */
+
+typedef struct {
+    qk__store_sync_req req;
+    /* Where each request window goes back: cur (0) or prev (1), and which index. */
+    unsigned where[QK__STORE_SYNC_WINDOWS], index[QK__STORE_SYNC_WINDOWS];
+} sync_plan;
+
+static void add_window(sync_plan *p, const qk__lease *l, qk_period period, uint64_t want,
+                       int release, unsigned where, unsigned index)
+{
+    qk__store_window_req *w = &p->req.w[p->req.n_windows];
+    w->period = period;
+    w->start_ms = l->start_ms;
+    w->end_ms = l->end_ms;
+    w->limit = l->limit;
+    w->granted = want;
+    w->used = l->used;
+    w->refunded = l->refunded;
+    w->release = release;
+    p->where[p->req.n_windows] = where;
+    p->index[p->req.n_windows] = index;
+    p->req.n_windows++;
+}
+
+/* Builds service s's request: every current window (asking for `need` more calls, or giving
+ * back what is not used when release), and every ended window with counts the store lacks. */
+static void plan_sync(qk_tracker *t, qk_service s, uint64_t need, int release, int64_t now,
+                      qk_event_sink *sink, sync_plan *p)
+{
+    qk__store *st = t->store;
+    qk_slot *sl = &t->slots[s];
+    qk__store_slot *ss = &st->area.slots[s];
+    const qk_op roll = {QK_OP_PEEK, 0, 0, 0};
+    int unused = -1;
+    if (t->mode & QK__MODE_SHARED)
+        qk__slot_begin(sl, 0, sl->n_windows);
+    qk__slot_apply(sl, s, &roll, now, sink, &unused);
+    if (t->mode & QK__MODE_SHARED)
+        qk__slot_end(sl);
+    align_all(ss, sl);
+    /* The rate of the last stretch, smoothed, sizes the next grant. */
+    if (ss->rate_mark_ms != 0 && now > ss->rate_mark_ms) {
+        const double fresh = (double)(ss->cur[0].used - ss->rate_mark_used) * 1000.0 /
+                             (double)(now - ss->rate_mark_ms);
+        ss->rate_per_s = ss->rate_per_s == 0 ? fresh : 0.5 * ss->rate_per_s + 0.5 * fresh;
+    }
+    ss->rate_mark_ms = now;
+    ss->rate_mark_used = ss->cur[0].used;
+
+    p->req.service = t->names[s];
+    p->req.host_id = st->area.hdr->host_id;
+    p->req.n_windows = 0;
+    for (unsigned i = 0; i < sl->n_windows; i++) {
+        qk__lease *l = &ss->cur[i];
+        uint64_t want;
+        if (release) {
+            want = l->used - l->refunded;
+            l->granted = want < l->granted ? want : l->granted; /* lower first: safe if lost */
+        } else {
+            want = qk__lease_want(l, need, ss->rate_per_s, st->lease_max[s]);
+        }
+        add_window(p, l, (qk_period)sl->w[i].period, want, release, 0, i);
+    }
+    for (unsigned i = 0; i < QK_MAX_WINDOWS; i++) {
+        const qk__lease *l = &ss->prev[i];
+        if (l->end_ms > l->start_ms && qk__lease_unsynced(l) > 0 && i < sl->n_windows)
+            add_window(p, l, (qk_period)sl->w[i].period, l->used - l->refunded, 1, 1, i);
+    }
+}
+
+/* Merges the store's answer into the leases and shows the fleet's use in the windows. */
+static void merge_sync(qk_tracker *t, qk_service s, const sync_plan *p,
+                       const qk__store_sync_reply *r, qk_event_sink *sink)
+{
+    qk_slot *sl = &t->slots[s];
+    qk__store_slot *ss = &t->store->area.slots[s];
+    if (t->mode & QK__MODE_SHARED)
+        qk__slot_begin(sl, 0, sl->n_windows);
+    for (unsigned k = 0; k < p->req.n_windows; k++) {
+        const qk__store_window_req *q = &p->req.w[k];
+        const qk__store_window_reply *a = &r->w[k];
+        const unsigned i = p->index[k];
+        qk__lease *l = p->where[k] ? &ss->prev[i] : &ss->cur[i];
+        if (l->start_ms != q->start_ms || l->end_ms != q->end_ms)
+            continue; /* the window moved on meanwhile: the next sync sends it again */
+        qk__lease_merge(l, a->granted_host, a->granted, a->used, a->limit, a->active_hosts, q->used,
+                        q->refunded);
+        if (p->where[k] == 0 && i < sl->n_windows && sl->w[i].start_ms == l->start_ms) {
+            /* The fleet's use as of the store's answer, plus what this host did since. */
+            const uint64_t fleet = a->used + qk__lease_unsynced(l);
+            qk__slot_set_used(sl, s, i, fleet, sink);
+        }
+        if (p->where[k] == 1 && qk__lease_unsynced(l) == 0)
+            memset(l, 0, sizeof *l);
+    }
+    if (t->mode & QK__MODE_SHARED)
+        qk__slot_end(sl);
+}
+
+static int64_t store_clock(void *ctx);
+
+/* One sync of service s, start to end, bounded by deadline_ms. Events (level changes the merge
+ * caused, a change of the store's state) are delivered before it returns. */
+static int sync_one(qk_tracker *t, qk_service s, uint64_t need, int release, int64_t deadline_ms,
+                    qk__store_conn *c)
+{
+    qk__store *st = t->store;
+    qk_event ev[QK_EVENTS_PER_SLOT_OP + 1];
+    qk_event_sink sink = {ev, 0};
+    sync_plan plan;
+    int rc = slot_lock(&t->region, s);
+    if (rc != QK_OK)
+        return rc;
+    plan_sync(t, s, need, release, store_clock(t), &sink, &plan);
+    slot_unlock(&t->region, s);
+    if (sink.n > 0)
+        qk__deliver(t, ev, sink.n);
+    sink.n = 0;
+
+    const int64_t sent_at =
+        st->user_clock ? st->user_clock(st->user_clock_ctx) : qk__system_clock_ms(NULL);
+    qk__store_sync_reply reply;
+    rc = st->backend->sync(c, &plan.req, &reply, deadline_ms);
+    if (rc == QK_OK) {
+        const int64_t back_at =
+            st->user_clock ? st->user_clock(st->user_clock_ctx) : qk__system_clock_ms(NULL);
+        atomic_store(&st->offset_ms, reply.server_ms - (sent_at + (back_at - sent_at) / 2));
+        if ((rc = slot_lock(&t->region, s)) == QK_OK) {
+            merge_sync(t, s, &plan, &reply, &sink);
+            slot_unlock(&t->region, s);
+        }
+    }
+    qk_event health_ev;
+    if (count_outcome(st, rc, &health_ev))
+        ev[sink.n++] = health_ev;
+    if (sink.n > 0)
+        qk__deliver(t, ev, sink.n);
+    return rc;
+}
+
+/* ---- who syncs: a consume short of lease, qk_store_sync, the background thread ---- */
+
+int qk__store_consume_after_sync(qk_tracker *t, qk_service s, uint64_t n, unsigned flags,
+                                 qk_usage *out)
+{
+    qk__store *st = t->store;
+    int rc;
+    qk__store_conn *c = take_conn(st, &rc);
+    if (c != NULL) {
+        rc = sync_one(t, s, n, 0, qk__store_now_ms() + st->timeout_ms, c);
+        give_conn(st, c);
+    }
+    const unsigned again =
+        flags | (rc == QK_OK ? QK__CONSUME_AFTER_SYNC : QK__CONSUME_STORE_FAILED);
+    return qk__consume(t, s, n, again, out);
+}
+
+/* Which services the thread syncs now, and how. */
+static int wants_sync(qk_tracker *t, qk_service s, int64_t now, int *release)
+{
+    const qk_slot *sl = &t->slots[s];
+    const qk__store_slot *ss = &t->store->area.slots[s];
+    int want = 0;
+    *release = 0;
+    const int idle = ss->last_use_ms != 0 && now - ss->last_use_ms >= IDLE_RELEASE_MS;
+    for (unsigned i = 0; i < sl->n_windows; i++) {
+        const qk__lease *c = &ss->cur[i];
+        want |= qk__lease_unsynced(c) > 0 || qk__lease_unsynced(&ss->prev[i]) > 0;
+        if (!idle && ss->last_use_ms != 0)
+            want |= lease_low(c);
+        if (idle && !ss->released && qk__lease_left(c) > 0)
+            *release = 1;
+    }
+    return want || *release;
+}
+
+static void *sync_thread(void *arg)
+{
+    qk_tracker *t = arg;
+    qk__store *st = t->store;
+    qk__store_conn *c = NULL;
+    int64_t last_pass = 0;
+    pthread_mutex_lock(&st->mu);
+    while (!st->stopping) {
+        if (!st->wake_pending) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += TICK_MS * 1000000L;
+            until.tv_sec += until.tv_nsec / 1000000000L;
+            until.tv_nsec %= 1000000000L;
+            pthread_cond_timedwait(&st->wake, &st->mu, &until);
+        }
+        const int woken = st->wake_pending;
+        st->wake_pending = 0;
+        const int degraded = st->health.degraded;
+        if (st->stopping)
+            break;
+        pthread_mutex_unlock(&st->mu);
+
+        /* While degraded, probe at most once a second; otherwise report at least that often. */
+        const int64_t mono = qk__store_now_ms();
+        if (woken || mono - last_pass >= REPORT_EVERY_MS) {
+            int rc = QK_OK;
+            if (c == NULL)
+                rc = st->backend->open(&c, &st->url);
+            const uint32_t n = rc == QK_OK ? qk__published(t) : 0;
+            for (qk_service s = 0; s < n; s++) {
+                int release = 0;
+                if (slot_lock(&t->region, s) != QK_OK)
+                    continue;
+                const int want = wants_sync(t, s, store_clock(t), &release);
+                slot_unlock(&t->region, s);
+                if (!want)
+                    continue;
+                rc = sync_one(t, s, 0, release, qk__store_now_ms() + st->timeout_ms, c);
+                if (rc == QK_OK && release && slot_lock(&t->region, s) == QK_OK) {
+                    st->area.slots[s].released = 1;
+                    slot_unlock(&t->region, s);
+                }
+                if (rc != QK_OK && degraded)
+                    break; /* one probe per pass while the store is out */
+            }
+            last_pass = mono;
+        }
+        pthread_mutex_lock(&st->mu);
+    }
+    pthread_mutex_unlock(&st->mu);
+    st->backend->close(c);
+    return NULL;
+}
+
+void qk__store_wake(qk_tracker *t)
+{
+    qk__store *st = t->store;
+    pthread_mutex_lock(&st->mu);
+    st->wake_pending = 1;
+    pthread_cond_signal(&st->wake);
+    pthread_mutex_unlock(&st->mu);
+}
+
+/* Every service, giving back unused leases, by one deadline. */
+static int sync_all(qk_tracker *t, int64_t deadline_ms)
+{
+    qk__store *st = t->store;
+    int rc;
+    qk__store_conn *c = take_conn(st, &rc);
+    if (c == NULL)
+        return rc;
+    const uint32_t n = qk__published(t);
+    for (qk_service s = 0; s < n && rc == QK_OK; s++)
+        rc = sync_one(t, s, 0, 1, deadline_ms, c);
+    give_conn(st, c);
+    return rc;
+}
+
+int qk_store_sync(qk_tracker *t)
+{
+    if (t == NULL || t->store == NULL)
+        return qk__fail(QK_EINVAL, t ? "the tracker has no store" : "tracker is NULL");
+    return sync_all(t, qk__store_now_ms() + t->store->timeout_ms);
+}
+
+int qk_store_status(qk_tracker *t, qk_store_info *out)
+{
+    if (t == NULL || out == NULL || t->store == NULL)
+        return qk__fail(QK_EINVAL, t == NULL     ? "tracker is NULL"
+                                   : out == NULL ? "out is NULL"
+                                                 : "the tracker has no store");
+    if (out->version != QK_STORE_INFO_VERSION)
+        return qk__fail(QK_EINVAL, "qk_store_info version %u is not supported (this library: %d)",
+                        out->version, QK_STORE_INFO_VERSION);
+    qk__store *st = t->store;
+    const uint32_t n = qk__published(t);
+    for (qk_service s = 0; out->services != NULL && s < n && s < out->cap; s++) {
+        qk_store_service_info *si = &out->services[s];
+        const int rc = slot_lock(&t->region, s);
+        if (rc != QK_OK)
+            return rc;
+        const qk_slot *sl = &t->slots[s];
+        const qk__store_slot *ss = &st->area.slots[s];
+        si->service = s;
+        si->n_windows = sl->n_windows;
+        for (unsigned i = 0; i < sl->n_windows; i++) {
+            const qk__lease *l = &ss->cur[i];
+            qk_store_window_info *w = &si->windows[i];
+            w->period = (qk_period)sl->w[i].period;
+            w->window_start_ms = sl->w[i].start_ms;
+            w->held = qk__lease_left(l);
+            w->unsynced = qk__lease_unsynced(l) + qk__lease_unsynced(&ss->prev[i]);
+            w->fleet_used = l->fleet_used;
+            w->fleet_limit = l->limit;
+            w->overdraft = l->fleet_granted > l->limit ? l->fleet_granted - l->limit : 0;
+        }
+        slot_unlock(&t->region, s);
+    }
+    pthread_mutex_lock(&st->mu);
+    out->degraded = st->health.degraded;
+    out->consecutive_failures = st->health.fails;
+    out->consecutive_successes = st->health.oks;
+    out->syncs = st->health.total_oks + st->health.total_fails;
+    out->failures = st->health.total_fails;
+    snprintf(out->last_error, sizeof out->last_error, "%s", st->last_error);
+    pthread_mutex_unlock(&st->mu);
+    out->clock_offset_ms = atomic_load(&st->offset_ms);
+    memcpy(out->host_id, st->area.hdr->host_id, sizeof out->host_id - 1);
+    out->host_id[sizeof out->host_id - 1] = '\0';
+    out->count = n;
+    return QK_OK;
+}
+
+/* ---- opening and closing ---- */
+
+/* The tracker's clock for a store tracker: the caller's (or the system's), corrected by the
+ * store's, so every host of the fleet cuts windows at the same moments. */
+static int64_t store_clock(void *ctx)
+{
+    const qk_tracker *t = ctx;
+    const qk__store *st = t->store;
+    const int64_t raw =
+        st->user_clock ? st->user_clock(st->user_clock_ctx) : qk__system_clock_ms(NULL);
+    return raw + atomic_load_explicit(&((qk__store *)st)->offset_ms, memory_order_relaxed);
+}
+
+/* The tracker's callback for a store tracker (wake-ups never reach it: qk__deliver takes them):
+ * the caller's, if any. Installed so that a store tracker's operations always have an event
+ * buffer for their wake-ups. */
+static void store_on_event(const qk_event *ev, void *payload)
+{
+    const qk_tracker *t = payload;
+    if (t->store->user_on_event != NULL)
+        t->store->user_on_event(ev, t->store->user_payload);
+}
+
+int qk__store_attach(qk_tracker *t, const qk_options *o)
+{
+    qk__store *st = calloc(1, sizeof *st);
+    if (st == NULL)
+        return qk__fail(QK_ENOMEM, "no memory for the store");
+    qk__store_url url;
+    int rc = qk__store_check(o->store, &st->backend, &url);
+    st->url = url;
+    st->timeout_ms = o->store_timeout_ms ? o->store_timeout_ms : 100;
+    st->outage = calloc(t->capacity, sizeof *st->outage);
+    st->lease_max = calloc(t->capacity, sizeof *st->lease_max);
+    if (rc == QK_OK && (st->outage == NULL || st->lease_max == NULL))
+        rc = qk__fail(QK_ENOMEM, "no memory for the store's settings");
+    if (rc == QK_OK)
+        rc = qk__store_area_open(&st->area, &t->region);
+    if (rc != QK_OK) {
+        free(st->outage);
+        free(st->lease_max);
+        memset(&st->url, 0, sizeof st->url);
+        free(st);
+        return rc;
+    }
+    for (size_t i = 0; i < t->n_configured; i++) {
+        const int s = qk__find_name(t, t->configured[i].def.name, qk__published(t));
+        if (s >= 0) {
+            st->outage[s] = t->configured[i].def.outage;
+            st->lease_max[s] = t->configured[i].def.lease_max;
+        }
+    }
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_cond_init(&st->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    st->user_clock = t->clock == qk__system_clock_ms ? NULL : t->clock;
+    st->user_clock_ctx = t->clock_ctx;
+    st->user_on_event = t->on_event;
+    st->user_payload = t->payload;
+    t->store = st;
+    t->clock = store_clock;
+    t->clock_ctx = t;
+    t->on_event = store_on_event;
+    t->payload = t;
+    t->mode |= QK__MODE_STORE;
+    return QK_OK;
+}
+
+int qk__store_start(qk_tracker *t)
+{
+    qk__store *st = t->store;
+    if (pthread_create(&st->thread, NULL, sync_thread, t) != 0)
+        return qk__fail(QK_ENOMEM, "cannot start the store's sync thread");
+    st->thread_started = 1;
+    return QK_OK;
+}
+
+void qk__store_detach(qk_tracker *t)
+{
+    qk__store *st = t->store;
+    if (st == NULL)
+        return;
+    if (st->thread_started) {
+        pthread_mutex_lock(&st->mu);
+        st->stopping = 1;
+        pthread_cond_signal(&st->wake);
+        pthread_mutex_unlock(&st->mu);
+        pthread_join(st->thread, NULL);
+        /* The last word: counts sent, unused leases back, within one timeout. */
+        sync_all(t, qk__store_now_ms() + st->timeout_ms);
+    }
+    for (size_t i = 0; i < st->n_idle; i++)
+        st->backend->close(st->idle[i]);
+    qk__store_area_close(&st->area);
+    pthread_cond_destroy(&st->wake);
+    pthread_mutex_destroy(&st->mu);
+    free(st->outage);
+    free(st->lease_max);
+    memset(&st->url, 0, sizeof st->url);
+    free(st);
+    t->store = NULL;
+}

@@ -1,0 +1,111 @@
+/* The store engine: a tracker's side of the fleet protocol. It keeps each service's leases (in
+ * the store area: private memory, or appended to the state file so every process of the host
+ * shares them), applies consumes against them under the slot lock, and syncs with the store
+ * outside every lock, from a background thread, from qk_store_sync, and from a consume whose
+ * lease ran out (docs/store.md). */
+#ifndef QK_STORE_ENGINE_H
+#define QK_STORE_ENGINE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "region.h"
+#include "store/lease.h"
+#include "store/store.h"
+
+/* A service's leases and use statistics; guarded by the service's slot lock. */
+typedef struct {
+    qk__lease cur[QK_MAX_WINDOWS];  /* the windows the slot has now */
+    qk__lease prev[QK_MAX_WINDOWS]; /* the one before each, until its last counts are acked */
+    int64_t last_use_ms;            /* the last consume or record, by the tracker's clock */
+    int64_t rate_mark_ms;           /* the rate estimate: use since this time ... */
+    uint64_t rate_mark_used;        /* ... counted from this many calls of window 0 */
+    double rate_per_s;              /* smoothed calls per second */
+    uint32_t released;              /* the idle lease was given back; a new use clears it */
+    uint32_t pad;
+} qk__store_slot;
+
+/* The store area: a header, then one qk__store_slot per slot of the region. In a state file it
+ * starts on the first page boundary after the region, so older libraries, which never look
+ * there, still open the file. */
+typedef struct {
+    union {
+        char text[8];
+        uint64_t word;
+    } magic; /* "QKSTORE" once ready */
+    uint32_t version;
+    uint32_t capacity;
+    uint32_t slot_size;
+    uint32_t pad;
+    char host_id[40]; /* 32 hex digits, drawn when the area is made */
+} qk__store_area_header;
+
+typedef struct {
+    qk__store_area_header *hdr;
+    qk__store_slot *slots;
+    size_t size;
+    int mapped; /* 1: mmap of the state file; 0: heap */
+} qk__store_area;
+
+typedef struct qk__store qk__store;
+
+struct qk__store {
+    const qk__store_backend *backend;
+    qk__store_url url;
+    int64_t timeout_ms;
+    qk__store_area area;
+    _Atomic int64_t offset_ms; /* store clock - host clock, last measured */
+    _Atomic int degraded;      /* read under slot locks without the mutex */
+    /* The caller's clock and callback: the tracker's are this engine's trampolines. */
+    int64_t (*user_clock)(void *ctx);
+    void *user_clock_ctx;
+    qk_event_fn user_on_event;
+    void *user_payload;
+    qk_outage *outage;   /* per slot: the configured policy (QK_OUTAGE_SAFE if not configured) */
+    uint64_t *lease_max; /* per slot: the configured cap (0: adaptive) */
+    /* Everything below is guarded by mu, a leaf: never held while a tracker lock is taken. */
+    pthread_mutex_t mu;
+    pthread_cond_t wake;
+    int wake_pending, stopping;
+    pthread_t thread;
+    int thread_started;
+    qk__store_health health;
+    char last_error[256];
+    qk__store_conn *idle[4]; /* connections not in use; each used by one thread at a time */
+    size_t n_idle;
+};
+
+/* Internal event kind: a consume left a lease low; delivering it wakes the sync thread. Never
+ * reaches a callback. */
+#define QK__EVENT_STORE_WAKE ((qk_event_kind)1000)
+
+/* Internal results of qk__store_apply for a consume whose lease is short. */
+#define QK__ESYNC (-1000) /* sync, then try again */
+/* Internal qk_try_consume flags for the try after a sync. */
+#define QK__CONSUME_AFTER_SYNC   (1u << 29) /* the store answered: short means the fleet is full */
+#define QK__CONSUME_STORE_FAILED (1u << 30) /* it did not: the outage policy decides */
+
+/* Sets up t's store from the options (the URL was checked): the area (under the state file's
+ * open lock, which the caller holds), the trampolines, the sync thread. QK_ENOMEM, QK_EIO,
+ * QK_ECORRUPT. */
+int qk__store_attach(qk_tracker *t, const qk_options *o);
+/* Starts the sync thread once the tracker is open. QK_ENOMEM. */
+int qk__store_start(qk_tracker *t);
+/* Gives back unused leases and sends the last counts (bounded by the timeout), stops the
+ * thread, frees everything. */
+void qk__store_detach(qk_tracker *t);
+
+/* A single-slot operation on a store tracker, with the slot lock held (tracker.c's apply). */
+int qk__store_apply(qk_tracker *t, qk_service s, const qk_op *op, int64_t now, qk_event_sink *sink,
+                    int *tripped, uint64_t epoch);
+/* After QK__ESYNC: syncs service s for n more calls, then tries the consume once more. */
+int qk__store_consume_after_sync(qk_tracker *t, qk_service s, uint64_t n, unsigned flags,
+                                 qk_usage *out);
+/* Wakes the sync thread (no lock held). */
+void qk__store_wake(qk_tracker *t);
+
+/* The area (area.c). */
+int qk__store_area_open(qk__store_area *a, const qk_region *r);
+void qk__store_area_close(qk__store_area *a);
+
+#endif

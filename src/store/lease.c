@@ -1,0 +1,104 @@
+#include <string.h>
+
+#include "store/lease.h"
+
+void qk__lease_start(qk__lease *l, int64_t start_ms, int64_t end_ms, uint64_t limit)
+{
+    memset(l, 0, sizeof *l);
+    l->start_ms = start_ms;
+    l->end_ms = end_ms;
+    l->limit = limit;
+}
+
+uint64_t qk__lease_want(const qk__lease *l, uint64_t need, double rate_per_s, uint64_t lease_max)
+{
+    const uint64_t net = l->used - l->refunded;
+    /* About QK__LEASE_TARGET_MS of recent use, and at least what the caller needs now. */
+    double target = rate_per_s * (QK__LEASE_TARGET_MS / 1000.0);
+    uint64_t chunk = target < 1.0 ? 1 : target > 1e15 ? (uint64_t)1e15 : (uint64_t)target;
+    if (chunk < need)
+        chunk = need;
+    /* A fair part of what is left: half of it shared by the hosts seen lately, so one busy host
+     * cannot take what the others will ask for in a moment. */
+    if (l->synced) {
+        const uint64_t left = l->fleet_granted < l->limit ? l->limit - l->fleet_granted : 0;
+        const uint64_t hosts = l->active_hosts ? l->active_hosts : 1;
+        uint64_t fair = left / (2 * hosts);
+        if (fair < need)
+            fair = need; /* the store still grants no more than it has */
+        if (fair < 1)
+            fair = 1;
+        if (chunk > fair)
+            chunk = fair;
+    }
+    if (lease_max != 0 && chunk > lease_max)
+        chunk = lease_max < need ? need : lease_max;
+    const uint64_t want = net + chunk;
+    return want > l->granted ? want : l->granted;
+}
+
+int qk__lease_fits(const qk__lease *l, uint64_t n)
+{
+    return n <= qk__lease_left(l);
+}
+
+int qk__lease_fits_outage(const qk__lease *l, uint64_t n, qk_outage policy)
+{
+    if (qk__lease_fits(l, n))
+        return 1;
+    switch (policy) {
+    case QK_OUTAGE_OPEN:
+        return 1; /* the local limit alone decides */
+    case QK_OUTAGE_CLOSED:
+        return 0;
+    case QK_OUTAGE_SAFE:
+        break;
+    }
+    /* What the lease lacks comes out of the allowance. */
+    const uint64_t beyond = n - qk__lease_left(l);
+    return l->outage_allowance >= l->outage_used && beyond <= l->outage_allowance - l->outage_used;
+}
+
+void qk__lease_merge(qk__lease *l, uint64_t granted_host, uint64_t fleet_granted,
+                     uint64_t fleet_used, uint64_t limit, uint32_t active_hosts, uint64_t sent_used,
+                     uint64_t sent_refunded)
+{
+    if (granted_host > l->granted)
+        l->granted = granted_host;
+    if (sent_used > l->acked_used)
+        l->acked_used = sent_used;
+    if (sent_refunded > l->acked_refunded)
+        l->acked_refunded = sent_refunded;
+    l->fleet_granted = fleet_granted;
+    l->fleet_used = fleet_used;
+    l->limit = limit;
+    l->active_hosts = active_hosts ? active_hosts : 1;
+    l->synced = 1;
+    /* While the store answers, the outage allowance is re-measured from what the fleet has
+     * left: a quarter of it, shared by the hosts seen lately. */
+    const uint64_t left = fleet_granted < limit ? limit - fleet_granted : 0;
+    l->outage_allowance = left * QK__OUTAGE_SAFE_PCT / 100 / l->active_hosts;
+    l->outage_used = 0;
+}
+
+int qk__health_count(qk__store_health *h, int ok)
+{
+    if (ok) {
+        h->total_oks++;
+        h->fails = 0;
+        h->oks++;
+        if (h->degraded && h->oks >= QK__STORE_OKS_TO_RECOVER) {
+            h->degraded = 0;
+            return -1;
+        }
+        return 0;
+    }
+    h->total_fails++;
+    h->oks = 0;
+    h->fails++;
+    if (!h->degraded && h->fails >= QK__STORE_FAILS_TO_DEGRADE) {
+        h->degraded = 1;
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,88 @@
+/* The lease model, written once for every backend: what a host holds of a window's fleet quota,
+ * how much it asks for, what it may do while the store is unreachable, and how the store's
+ * answer is merged. Pure functions over plain structs: no lock, no I/O, no allocation, so they
+ * run under a slot lock and are tested alone (docs/store.md).
+ *
+ * Per window, this host keeps cumulative counters: granted (g), used (u) and refunded (r). They
+ * only grow, the store keeps the larger of its value and the host's, so a sync can be repeated,
+ * duplicated or reordered without changing anything. A consume stays local while
+ * u - r + n <= g for every window. */
+#ifndef QK_STORE_LEASE_H
+#define QK_STORE_LEASE_H
+
+#include <stdint.h>
+
+#include "quotakeeper.h"
+
+/* The share of what was left at the last sync that a host may use, past its lease, while the
+ * store is unreachable (QK_OUTAGE_SAFE): the original system's reduced-rate fraction. */
+#define QK__OUTAGE_SAFE_PCT 25
+/* A grant aims to cover this much of the host's recent use. */
+#define QK__LEASE_TARGET_MS 10000
+/* Failures that enter the degraded state, successes that leave it (the original's numbers). */
+#define QK__STORE_FAILS_TO_DEGRADE 3
+#define QK__STORE_OKS_TO_RECOVER   5
+
+/* One window's counters, as this host holds them. */
+typedef struct {
+    int64_t start_ms;  /* the window they belong to; 0 with all counters 0: nothing yet */
+    int64_t end_ms;    /* QK_NEVER for QK_FOREVER */
+    uint64_t limit;    /* the window's limit when last synced */
+    uint64_t granted;  /* g: the store's grants to this host in this window, in total */
+    uint64_t used;     /* u: calls this host counted in this window (consumed or recorded) */
+    uint64_t refunded; /* r: calls it gave back */
+    /* What the store acknowledged at the last successful sync. */
+    uint64_t acked_used, acked_refunded;
+    uint64_t fleet_used;       /* U: every host's use, as of that sync */
+    uint64_t fleet_granted;    /* G */
+    uint64_t outage_allowance; /* QK_OUTAGE_SAFE: calls allowed past the lease while degraded */
+    uint64_t outage_used;      /* of which used */
+    uint32_t active_hosts;     /* hosts the store saw lately */
+    uint32_t synced;           /* 1 once a sync of this window succeeded */
+} qk__lease;
+
+/* Calls this host holds and has not used: g - (u - r), 0 when over. */
+static inline uint64_t qk__lease_left(const qk__lease *l)
+{
+    const uint64_t net = l->used - l->refunded;
+    return l->granted > net ? l->granted - net : 0;
+}
+
+/* This host's use the store has not seen yet (net of refunds). */
+static inline uint64_t qk__lease_unsynced(const qk__lease *l)
+{
+    return (l->used - l->acked_used) - (l->refunded - l->acked_refunded);
+}
+
+/* Starts the counters for a new window (the old window's are the caller's to keep). */
+void qk__lease_start(qk__lease *l, int64_t start_ms, int64_t end_ms, uint64_t limit);
+
+/* How much the host should hold in total after its next sync: enough for about
+ * QK__LEASE_TARGET_MS of its recent rate (rate_per_s), at least `need` more than it has used,
+ * never more than a fair part of what the fleet has left for the active hosts, and never more
+ * than lease_max (0: no cap). Near the limit this is one call at a time. */
+uint64_t qk__lease_want(const qk__lease *l, uint64_t need, double rate_per_s, uint64_t lease_max);
+
+/* Whether n more calls fit in the lease, or, while the store is degraded, in what the outage
+ * policy allows past it (outage_used is updated by the caller when it consumes). */
+int qk__lease_fits(const qk__lease *l, uint64_t n);
+int qk__lease_fits_outage(const qk__lease *l, uint64_t n, qk_outage policy);
+
+/* The store's answer to a sync that sent `sent_used` and `sent_refunded`. granted only grows
+ * here; a release lowers it before the request is sent. */
+void qk__lease_merge(qk__lease *l, uint64_t granted_host, uint64_t fleet_granted,
+                     uint64_t fleet_used, uint64_t limit, uint32_t active_hosts, uint64_t sent_used,
+                     uint64_t sent_refunded);
+
+/* The degraded/up hysteresis: consecutive failures and successes of store operations. */
+typedef struct {
+    int degraded;
+    uint32_t fails, oks; /* consecutive */
+    uint64_t total_fails, total_oks;
+} qk__store_health;
+
+/* Counts one operation's outcome; returns +1 when it entered the degraded state, -1 when it
+ * left it, 0 otherwise. */
+int qk__health_count(qk__store_health *h, int ok);
+
+#endif

@@ -1,0 +1,430 @@
+/* The Redis backend: talks to redis-server through hiredis and encodes the lease protocol as one
+ * Lua script call per service per sync (docs/store.md has the key layout). Everything the
+ * protocol decides is in the script and in lease.c; this file only connects, sends, parses.
+ *
+ * hiredis 0.14 is sharp (../shared/reference/redis-dynamodb.md): its timeout is per read or
+ * write, reconnecting forgets it, a failed context stays failed, and a write to a closed peer
+ * raises SIGPIPE. So every command first sets the time left before its deadline, a failed
+ * context is thrown away and made anew, and SIGPIPE is blocked in the calling thread around the
+ * I/O (and a pending one drained) without touching the process's signal disposition. */
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "error.h"
+#include "store/store.h"
+
+/* KEYS: one hash per window, qk:{<service>}:<period>:<start_ms>; the hash tag keeps a service's
+ * windows in one Redis Cluster slot.
+ * ARGV[1] host id, ARGV[2] retention (ms kept past a window's end, at least the window's
+ * length), then per window 7 integers: limit, start_ms, end_ms (0: forever), the total grant
+ * the host wants, its cumulative used and refunded, release (1: lower its grant to the wanted
+ * total, never below what it has used).
+ * Reply: server time in ms, then per window the host's grant, the fleet's G and U, L, and the
+ * number of hosts seen in the last minute.
+ * Every value only moves towards the host's cumulative ones, so a repeated call changes
+ * nothing; everything is checked before the first write, since a script error does not roll
+ * back what it already wrote. */
+static const char SCRIPT[] =
+    "local k = #KEYS\n"
+    "if #ARGV ~= 2 + 7 * k then return redis.error_reply('ERR qk_sync: bad arguments') end\n"
+    "local host = ARGV[1]\n"
+    "local retention = tonumber(ARGV[2])\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local fields = {'G', 'U', 'g:' .. host, 'u:' .. host, 'r:' .. host}\n"
+    "local stored = {}\n"
+    "for i = 1, k do\n"
+    "  local ty = redis.call('TYPE', KEYS[i])['ok']\n"
+    "  if ty ~= 'hash' and ty ~= 'none' then\n"
+    "    return redis.error_reply('WRONGTYPE qk_sync: ' .. KEYS[i] .. ' holds a ' .. ty)\n"
+    "  end\n"
+    "  for j = 1, 7 do\n"
+    "    local v = tonumber(ARGV[2 + 7 * (i - 1) + j])\n"
+    "    if v == nil or v < 0 or v % 1 ~= 0 then\n"
+    "      return redis.error_reply('ERR qk_sync: argument ' .. (2 + 7 * (i - 1) + j))\n"
+    "    end\n"
+    "  end\n"
+    "  local f = redis.call('HMGET', KEYS[i], unpack(fields))\n"
+    "  for j = 1, 5 do\n"
+    "    if f[j] and tonumber(f[j]) == nil then\n"
+    "      return redis.error_reply('ERR qk_sync: ' .. KEYS[i] .. ' ' .. fields[j] .. ' is not a "
+    "number')\n"
+    "    end\n"
+    "    f[j] = tonumber(f[j] or 0)\n"
+    "  end\n"
+    "  stored[i] = f\n"
+    "end\n"
+    "local r = {now}\n"
+    "for i = 1, k do\n"
+    "  local b = 2 + 7 * (i - 1)\n"
+    "  local limit, s, e = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])\n"
+    "  local want, u, rf = tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5]), tonumber(ARGV[b + 6])\n"
+    "  local release = ARGV[b + 7] == '1'\n"
+    "  local G, U, gh, uh, rh = unpack(stored[i])\n"
+    "  if u > uh then U = U + (u - uh); uh = u end\n"
+    "  if rf > rh then U = U - (rf - rh); rh = rf end\n"
+    "  if uh - rh > gh then G = G + (uh - rh - gh); gh = uh - rh end\n"
+    "  if release then\n"
+    "    local target = math.max(want, uh - rh)\n"
+    "    if target < gh then G = G - (gh - target); gh = target end\n"
+    "  elseif want > gh and G < limit and (e == 0 or (now >= s and now < e)) then\n"
+    "    local give = math.min(want - gh, limit - G)\n"
+    "    gh = gh + give; G = G + give\n"
+    "  end\n"
+    "  redis.call('HSET', KEYS[i], 'L', limit, 'G', G, 'U', U, 'g:' .. host, gh, 'u:' .. host, "
+    "uh, 'r:' .. host, rh, 't:' .. host, now)\n"
+    "  if e > 0 then redis.call('PEXPIREAT', KEYS[i], e + math.max(retention, e - s)) end\n"
+    "  local active, all = 0, redis.call('HGETALL', KEYS[i])\n"
+    "  for j = 1, #all, 2 do\n"
+    "    if string.sub(all[j], 1, 2) == 't:' and tonumber(all[j + 1]) >= now - 60000 then\n"
+    "      active = active + 1\n"
+    "    end\n"
+    "  end\n"
+    "  r[#r + 1] = gh; r[#r + 1] = G; r[#r + 1] = U; r[#r + 1] = limit; r[#r + 1] = active\n"
+    "end\n"
+    "return r\n";
+
+#define RETENTION_MS INT64_C(86400000)
+
+struct qk__store_conn {
+    redisContext *ctx;
+    qk__store_url url;
+    char sha[41]; /* the script's SHA1 once loaded on this connection's server */
+};
+
+static const char PERIOD_LETTER[] = {'m', 'h', 'd', 'M', 'f'};
+
+static int check_url(const qk__store_url *url)
+{
+    const int unix_socket = strcmp(url->scheme, "redis+unix") == 0;
+    if (unix_socket && (url->host[0] != '\0' || url->path[0] != '/'))
+        return qk__fail(QK_EINVAL, "store URL: redis+unix:///path/to/socket has no host and an "
+                                   "absolute socket path");
+    if (!unix_socket && url->host[0] == '\0')
+        return qk__fail(QK_EINVAL, "store URL: redis://host[:port][/db] needs a host");
+    if (!unix_socket && url->path[0] != '\0' && strcmp(url->path, "/") != 0) {
+        const char *db = url->path + 1;
+        char *end = NULL;
+        errno = 0;
+        const long n = strtol(db, &end, 10);
+        if (errno != 0 || *end != '\0' || n < 0 || n > 65535 || end == db)
+            return qk__fail(QK_EINVAL, "store URL: the database '%s' is not a number", db);
+    }
+    return QK_OK;
+}
+
+static int open_conn(qk__store_conn **out, const qk__store_url *url)
+{
+    qk__store_conn *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return qk__fail(QK_ENOMEM, "no memory for a store connection");
+    c->url = *url;
+    *out = c;
+    return QK_OK;
+}
+
+static void close_conn(qk__store_conn *c)
+{
+    if (c == NULL)
+        return;
+    if (c->ctx != NULL)
+        redisFree(c->ctx);
+    memset(&c->url, 0, sizeof c->url); /* the password does not outlive the connection */
+    free(c);
+}
+
+static struct timeval time_left(int64_t deadline_ms)
+{
+    int64_t left = deadline_ms - qk__store_now_ms();
+    if (left < 1)
+        left = 1;
+    return (struct timeval){.tv_sec = (time_t)(left / 1000), .tv_usec = (long)(left % 1000) * 1000};
+}
+
+/* SIGPIPE from a write to a closed peer goes to the writing thread: block it there for the
+ * call, then take back a pending one, so the host program's disposition is never involved. */
+typedef struct {
+    sigset_t old;
+    int was_pending;
+} pipe_guard;
+
+static void pipe_block(pipe_guard *g)
+{
+    sigset_t pipe, pending;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    sigpending(&pending);
+    g->was_pending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, &g->old);
+}
+
+static void pipe_unblock(pipe_guard *g)
+{
+    sigset_t pipe, pending;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    sigpending(&pending);
+    if (!g->was_pending && sigismember(&pending, SIGPIPE)) {
+        const struct timespec zero = {0, 0};
+        sigtimedwait(&pipe, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+static int unreachable(qk__store_conn *c, const char *what)
+{
+    const char *why = c->ctx ? c->ctx->errstr : "no memory";
+    const int rc = qk__fail(QK_EUNAVAIL, "redis %s: %s", what, why[0] ? why : "no answer");
+    if (c->ctx != NULL) {
+        redisFree(c->ctx); /* a failed hiredis context stays failed: make a new one next time */
+        c->ctx = NULL;
+    }
+    c->sha[0] = '\0';
+    return rc;
+}
+
+/* One command with the time left; the reply (NULL on failure, then the context is gone). */
+static redisReply *command(qk__store_conn *c, int64_t deadline_ms, int argc, const char **argv,
+                           const size_t *lens)
+{
+    if (redisSetTimeout(c->ctx, time_left(deadline_ms)) != REDIS_OK)
+        return NULL;
+    return redisCommandArgv(c->ctx, argc, argv, lens);
+}
+
+/* An error reply as a message: the server's words, which never hold the password. */
+static int server_error(redisReply *r, const char *what)
+{
+    const int rc = qk__fail(QK_EIO, "redis %s: %.*s", what, (int)r->len, r->str);
+    freeReplyObject(r);
+    return rc;
+}
+
+static int connect_if_needed(qk__store_conn *c, int64_t deadline_ms)
+{
+    if (c->ctx != NULL && c->ctx->err == 0)
+        return QK_OK;
+    if (c->ctx != NULL) {
+        redisFree(c->ctx);
+        c->ctx = NULL;
+    }
+    const struct timeval tv = time_left(deadline_ms);
+    c->ctx = strcmp(c->url.scheme, "redis+unix") == 0
+                 ? redisConnectUnixWithTimeout(c->url.path, tv)
+                 : redisConnectWithTimeout(c->url.host, c->url.port ? c->url.port : 6379, tv);
+    if (c->ctx == NULL || c->ctx->err)
+        return unreachable(c, "connect");
+    c->sha[0] = '\0';
+    const char *password = c->url.has_password ? c->url.password : getenv("QK_REDIS_PASSWORD");
+    if (password != NULL) {
+        const char *argv[3] = {"AUTH", c->url.user, password};
+        const size_t lens[3] = {4, strlen(c->url.user), strlen(password)};
+        const int with_user = c->url.user[0] != '\0';
+        redisReply *r = with_user ? command(c, deadline_ms, 3, argv, lens)
+                                  : command(c, deadline_ms, 2, (const char *[]){"AUTH", password},
+                                            (const size_t[]){4, lens[2]});
+        if (r == NULL)
+            return unreachable(c, "AUTH");
+        if (r->type == REDIS_REPLY_ERROR) {
+            const int rc = server_error(r, "AUTH");
+            redisFree(c->ctx);
+            c->ctx = NULL;
+            return rc;
+        }
+        freeReplyObject(r);
+    }
+    if (strcmp(c->url.scheme, "redis") == 0 && c->url.path[0] == '/' && c->url.path[1] != '\0') {
+        const char *argv[2] = {"SELECT", c->url.path + 1};
+        const size_t lens[2] = {6, strlen(c->url.path + 1)};
+        redisReply *r = command(c, deadline_ms, 2, argv, lens);
+        if (r == NULL)
+            return unreachable(c, "SELECT");
+        if (r->type == REDIS_REPLY_ERROR) {
+            const int rc = server_error(r, "SELECT");
+            redisFree(c->ctx);
+            c->ctx = NULL;
+            return rc;
+        }
+        freeReplyObject(r);
+    }
+    return QK_OK;
+}
+
+static int load_script(qk__store_conn *c, int64_t deadline_ms)
+{
+    const char *argv[3] = {"SCRIPT", "LOAD", SCRIPT};
+    const size_t lens[3] = {6, 4, sizeof SCRIPT - 1};
+    redisReply *r = command(c, deadline_ms, 3, argv, lens);
+    if (r == NULL)
+        return unreachable(c, "SCRIPT LOAD");
+    if (r->type != REDIS_REPLY_STRING || r->len != 40)
+        return r->type == REDIS_REPLY_ERROR
+                   ? server_error(r, "SCRIPT LOAD")
+                   : (freeReplyObject(r), qk__fail(QK_EIO, "redis SCRIPT LOAD: odd reply"));
+    memcpy(c->sha, r->str, 40);
+    c->sha[40] = '\0';
+    freeReplyObject(r);
+    return QK_OK;
+}
+
+enum { ARGS_MAX = 3 + QK__STORE_SYNC_WINDOWS + 2 + 7 * QK__STORE_SYNC_WINDOWS };
+
+/* EVALSHA, loading the script first when this server has not seen it (a new connection, a
+ * restart, SCRIPT FLUSH: NOSCRIPT), once. */
+static redisReply *run_script(qk__store_conn *c, int64_t deadline_ms, int argc, const char **argv,
+                              size_t *lens, int *rc)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (c->sha[0] == '\0' && (*rc = load_script(c, deadline_ms)) != QK_OK)
+            return NULL;
+        argv[1] = c->sha;
+        lens[1] = 40;
+        redisReply *r = command(c, deadline_ms, argc, argv, lens);
+        if (r == NULL) {
+            *rc = unreachable(c, "EVALSHA");
+            return NULL;
+        }
+        if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+            freeReplyObject(r);
+            c->sha[0] = '\0';
+            continue;
+        }
+        if (r->type == REDIS_REPLY_ERROR) {
+            *rc = server_error(r, "sync");
+            return NULL;
+        }
+        *rc = QK_OK;
+        return r;
+    }
+    *rc = qk__fail(QK_EIO, "redis: the script vanished again after loading it");
+    return NULL;
+}
+
+static int reply_int(const redisReply *r, size_t i, int64_t *out)
+{
+    if (i >= r->elements || r->element[i]->type != REDIS_REPLY_INTEGER)
+        return -1;
+    *out = (int64_t)r->element[i]->integer;
+    return 0;
+}
+
+static int parse_reply(const redisReply *r, unsigned n, qk__store_sync_reply *out)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 1 + 5 * (size_t)n)
+        return qk__fail(QK_EIO, "redis sync: a reply of %zu elements for %u windows",
+                        r->type == REDIS_REPLY_ARRAY ? r->elements : 0, n);
+    int64_t v[5];
+    if (reply_int(r, 0, &out->server_ms) != 0)
+        return qk__fail(QK_EIO, "redis sync: the reply's time is not an integer");
+    for (unsigned i = 0; i < n; i++) {
+        for (unsigned j = 0; j < 5; j++)
+            if (reply_int(r, 1 + 5 * (size_t)i + j, &v[j]) != 0 || v[j] < 0)
+                return qk__fail(QK_EIO, "redis sync: window %u's reply is not a count", i);
+        qk__store_window_reply *w = &out->w[i];
+        w->granted_host = (uint64_t)v[0];
+        w->granted = (uint64_t)v[1];
+        w->used = (uint64_t)v[2];
+        w->limit = (uint64_t)v[3];
+        w->active_hosts = (uint32_t)v[4];
+        w->overdraft = w->granted > w->limit ? w->granted - w->limit : 0;
+    }
+    return QK_OK;
+}
+
+static int sync_service(qk__store_conn *c, const qk__store_sync_req *req,
+                        qk__store_sync_reply *reply, int64_t deadline_ms)
+{
+    const unsigned n = req->n_windows;
+    char keys[QK__STORE_SYNC_WINDOWS][QK_NAME_MAX + 48];
+    char nums[QK__STORE_SYNC_WINDOWS][7][24];
+    char n_keys[8], retention[24];
+    const char *argv[ARGS_MAX];
+    size_t lens[ARGS_MAX];
+    int argc = 0;
+#define ARG(s) (argv[argc] = (s), lens[argc] = strlen(argv[argc]), argc++)
+    ARG("EVALSHA");
+    ARG(""); /* the SHA, set by run_script */
+    snprintf(n_keys, sizeof n_keys, "%u", n);
+    ARG(n_keys);
+    for (unsigned i = 0; i < n; i++) {
+        const qk__store_window_req *w = &req->w[i];
+        snprintf(keys[i], sizeof keys[i], "qk:{%s}:%c:%lld", req->service, PERIOD_LETTER[w->period],
+                 (long long)w->start_ms);
+        ARG(keys[i]);
+    }
+    ARG(req->host_id);
+    snprintf(retention, sizeof retention, "%lld", (long long)RETENTION_MS);
+    ARG(retention);
+    for (unsigned i = 0; i < n; i++) {
+        const qk__store_window_req *w = &req->w[i];
+        const int forever = w->end_ms == QK_NEVER;
+        const unsigned long long v[7] = {w->limit,
+                                         forever ? 0 : (unsigned long long)w->start_ms,
+                                         forever ? 0 : (unsigned long long)w->end_ms,
+                                         w->granted,
+                                         w->used,
+                                         w->refunded,
+                                         (unsigned long long)w->release};
+        for (unsigned j = 0; j < 7; j++) {
+            snprintf(nums[i][j], sizeof nums[i][j], "%llu", v[j]);
+            ARG(nums[i][j]);
+        }
+    }
+#undef ARG
+    pipe_guard g;
+    pipe_block(&g);
+    int rc = connect_if_needed(c, deadline_ms);
+    redisReply *r = NULL;
+    if (rc == QK_OK)
+        r = run_script(c, deadline_ms, argc, argv, lens, &rc);
+    pipe_unblock(&g);
+    if (r == NULL)
+        return rc;
+    rc = parse_reply(r, n, reply);
+    freeReplyObject(r);
+    return rc;
+}
+
+static int server_time(qk__store_conn *c, int64_t *server_ms, int64_t deadline_ms)
+{
+    pipe_guard g;
+    pipe_block(&g);
+    int rc = connect_if_needed(c, deadline_ms);
+    redisReply *r = NULL;
+    if (rc == QK_OK &&
+        (r = command(c, deadline_ms, 1, (const char *[]){"TIME"}, (const size_t[]){4})) == NULL)
+        rc = unreachable(c, "TIME");
+    pipe_unblock(&g);
+    if (rc != QK_OK)
+        return rc;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING) {
+        freeReplyObject(r);
+        return qk__fail(QK_EIO, "redis TIME: odd reply");
+    }
+    *server_ms =
+        strtoll(r->element[0]->str, NULL, 10) * 1000 + strtoll(r->element[1]->str, NULL, 10) / 1000;
+    freeReplyObject(r);
+    return QK_OK;
+}
+
+const qk__store_backend qk__store_redis = {QK__STORE_BACKEND_VERSION,
+                                           "redis",
+                                           check_url,
+                                           open_conn,
+                                           sync_service,
+                                           server_time,
+                                           close_conn};
+const qk__store_backend qk__store_redis_unix = {QK__STORE_BACKEND_VERSION,
+                                                "redis+unix",
+                                                check_url,
+                                                open_conn,
+                                                sync_service,
+                                                server_time,
+                                                close_conn};
