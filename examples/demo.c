@@ -2,9 +2,10 @@
  * (500 calls a month), Finnhub (60 a minute) and SendGrid (100 emails a day), each call gated
  * by qk_try_consume. Threshold events print as they happen; a snapshot table ends the run.
  *
- * The counts live in a state file (default ./quotakeeper-demo.qkstate), so a second run
- * continues them within their windows, and two demos running at once share them.
- * Usage: qk_demo [--state PATH | --private] */
+ * The services and their limits come from a config file (examples/demo.ini, read with the
+ * config library); the counts live in a state file (default ./quotakeeper-demo.qkstate), so a
+ * second run continues them within their windows, and two demos running at once share them.
+ * Usage: qk_demo [--config FILE] [--state PATH | --private] */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -13,12 +14,14 @@
 #include <time.h>
 
 #include <quotakeeper.h>
+#include <quotakeeper/config.h>
 
 #define WORKERS      8
 #define FETCHES_EACH 40
 
 static qk_tracker *tracker;
-static const char *const sources[] = {"tiingo", "finnhub", "sendgrid"};
+static qk_service *sources; /* the config's services, by their index in the tracker */
+static size_t n_sources;
 
 static void on_event(const qk_event *ev, void *payload)
 {
@@ -38,7 +41,7 @@ static void *work(void *arg)
     worker *w = arg;
     unsigned seed = w->id * 2654435761u;
     for (int i = 0; i < FETCHES_EACH; i++) {
-        const qk_service s = (qk_service)(rand_r(&seed) % 3);
+        const qk_service s = sources[(size_t)rand_r(&seed) % n_sources];
         qk_usage u;
         const int rc = qk_try_consume(tracker, s, 1, 0, &u);
         if (rc == QK_OK) {
@@ -56,9 +59,9 @@ static void *work(void *arg)
 
 static void print_table(const char *title)
 {
-    qk_usage snap[3];
+    qk_usage snap[64];
     size_t n = 0;
-    if (qk_snapshot(tracker, snap, 3, &n) != QK_OK) {
+    if (qk_snapshot(tracker, snap, sizeof snap / sizeof snap[0], &n) != QK_OK) {
         fprintf(stderr, "demo: %s\n", qk_errmsg());
         exit(1);
     }
@@ -76,33 +79,49 @@ static void print_table(const char *title)
 
 int main(int argc, char **argv)
 {
+    const char *config = QK_DEMO_CONFIG; /* examples/demo.ini in the source tree */
     const char *path = "quotakeeper-demo.qkstate";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--private") == 0) {
             path = NULL;
         } else if (strcmp(argv[i], "--state") == 0 && i + 1 < argc) {
             path = argv[++i];
+        } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            config = argv[++i];
         } else {
-            fprintf(stderr, "usage: %s [--state PATH | --private]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--config FILE] [--state PATH | --private]\n", argv[0]);
             return 2;
         }
     }
-    const qk_service_def defs[] = {
-        {.name = "tiingo", .windows = {{QK_MONTH, 500}}},
-        {.name = "finnhub", .windows = {{QK_MINUTE, 60}}},
-        {.name = "sendgrid", .windows = {{QK_DAY, 100}}},
-    };
-    qk_options opts = QK_OPTIONS_INIT;
-    opts.services = defs;
-    opts.n_services = 3;
+    qk_config *cfg;
+    if (qk_config_load(&cfg, config) != QK_OK) {
+        fprintf(stderr, "demo: %s\n", qk_config_errmsg());
+        return 1;
+    }
+    qk_options opts = *qk_config_options(cfg);
     opts.on_event = on_event;
-    opts.path = path;
+    opts.path = path; /* the demo's own choice, whatever the file says */
+    n_sources = opts.n_services;
+    sources = calloc(n_sources, sizeof *sources);
+    if (n_sources == 0 || sources == NULL) {
+        fprintf(stderr, "demo: %s defines no service\n", config);
+        return 1;
+    }
     if (qk_tracker_new(&tracker, &opts) != QK_OK) {
         fprintf(stderr, "demo: %s\n", qk_errmsg());
         return 1;
     }
-    printf("quotakeeper %s demo: %d workers x %d fetches over %s, %s, %s\n", qk_version_string(),
-           WORKERS, FETCHES_EACH, sources[0], sources[1], sources[2]);
+    printf("quotakeeper %s demo: %d workers x %d fetches over ", qk_version_string(), WORKERS,
+           FETCHES_EACH);
+    for (size_t i = 0; i < n_sources; i++) {
+        /* A state file keeps its own indices: look each service up by name. */
+        if (qk_service_find(tracker, opts.services[i].name, &sources[i]) != QK_OK) {
+            fprintf(stderr, "demo: %s\n", qk_errmsg());
+            return 1;
+        }
+        printf("%s%s", opts.services[i].name, i + 1 < n_sources ? ", " : "\n");
+    }
+    qk_config_free(cfg); /* the tracker copied what it keeps */
     if (path != NULL)
         print_table("Counts found in the state file (run again to continue them):");
     printf("\nThreshold events as they happen:\n");
@@ -124,5 +143,6 @@ int main(int argc, char **argv)
     printf("\n%u calls granted, %u refused, %u attempted\n", granted, refused,
            WORKERS * FETCHES_EACH);
     qk_tracker_free(tracker);
+    free(sources);
     return granted + refused == WORKERS * FETCHES_EACH ? 0 : 1;
 }
