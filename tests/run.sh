@@ -7,8 +7,10 @@ root=$PWD
 
 # redis-server and dynalite (into build/node, the builds' default QK_NODE_DIR): the real store
 # servers tests/support starts; a test that needs one fails without it, never skips.
+# qkctl's libraries, and promtool, curl and python3 (/usr/bin) for its cli tests.
 scripts/need.sh build-essential cmake ninja-build pkg-config libhiredis-dev libcriterion-dev valgrind libck-dev \
-  gnuplot-nox clang libclang-rt-14-dev clang-format redis-server --npm build/node dynalite@4.0.0
+  gnuplot-nox clang libclang-rt-14-dev clang-format redis-server libjansson-dev libmicrohttpd-dev \
+  prometheus curl python3 --npm build/node dynalite@4.0.0
 
 jobs=$(nproc)
 layers=("$@")
@@ -24,7 +26,7 @@ for layer in "${layers[@]}"; do
   echo "=== layer: $layer ==="
   case $layer in
     main) # Debug with the lock-order checker: unit, checks, mutation, stress, helgrind,
-          # memcheck, state, support, abi, install, format and perf smoke.
+          # memcheck, state, support, cli, abi, install, format and perf smoke.
       build build/test-main -DCMAKE_BUILD_TYPE=Debug -DQK_LOCK_CHECKS=ON
       ctest --test-dir build/test-main --output-on-failure -j "$jobs" ;;
     tsan) # ThreadSanitizer over the plain pthread stress programs.
