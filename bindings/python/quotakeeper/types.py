@@ -1,0 +1,193 @@
+"""Plain-Python values the binding passes in and out: no pointer into the tracker survives a
+call, so every value here is a copy that is safe to keep and to share between threads."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Iterable, Mapping, Optional, Sequence, Tuple, Union
+
+__all__ = ["Period", "Level", "EventKind", "Window", "ServiceDef", "WindowUsage", "Usage",
+           "Event", "ServiceSpec"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def ms_to_datetime(ms: int) -> datetime:
+    """Milliseconds since the Unix epoch to an aware UTC datetime (exact, no float)."""
+    return _EPOCH + timedelta(milliseconds=ms)
+
+
+class Period(enum.IntEnum):
+    """A window's calendar period (UTC boundaries)."""
+
+    MINUTE = 0
+    HOUR = 1
+    DAY = 2  #: resets at 00:00 UTC
+    MONTH = 3  #: resets at 00:00 UTC on the first of the month
+    FOREVER = 4  #: never resets
+
+
+class Level(enum.IntEnum):
+    """How full a window is; a service's level is its fullest window's."""
+
+    OK = 0
+    WARN = 1  #: used*100 >= warn_pct*limit
+    CRITICAL = 2  #: used*100 >= critical_pct*limit
+    EXHAUSTED = 3  #: used >= limit
+
+
+class EventKind(enum.IntEnum):
+    """What an :class:`Event` reports."""
+
+    LEVEL = 0  #: a window's level changed
+    STORE_DEGRADED = 1  #: the shared store stopped answering
+    STORE_RECOVERED = 2  #: the shared store answers again
+
+
+def _enum_or_int(cls, value):
+    try:
+        return cls(value)
+    except ValueError:  # a newer library's value: keep the number
+        return int(value)
+
+
+@dataclass(frozen=True)
+class Window:
+    """One window of a service: at most ``limit`` calls per ``period``."""
+
+    period: Period
+    limit: int
+
+    @staticmethod
+    def of(value: "WindowSpec") -> "Window":
+        if isinstance(value, Window):
+            return value
+        period, limit = value
+        if isinstance(period, str):
+            try:
+                period = Period[period.upper()]
+            except KeyError:
+                raise ValueError(f"unknown period {period!r}: one of "
+                                 f"{', '.join(p.name.lower() for p in Period)}") from None
+        return Window(Period(period), int(limit))
+
+
+WindowSpec = Union[Window, Tuple[Union[Period, str, int], int]]
+
+
+@dataclass(frozen=True)
+class ServiceDef:
+    """A service to register: a name, one to four windows, thresholds and a reserve.
+
+    ``windows`` takes :class:`Window` values or ``(period, limit)`` pairs, the period as a
+    :class:`Period` or its name (``("minute", 60)``). ``warn_pct``/``critical_pct`` of 0 mean
+    50 and 80. ``reserve`` calls of each window are kept for ``priority`` consumers.
+    """
+
+    name: str
+    windows: Sequence[WindowSpec] = ()
+    warn_pct: int = 0
+    critical_pct: int = 0
+    reserve: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "windows", tuple(Window.of(w) for w in self.windows))
+
+    @staticmethod
+    def of(value: "ServiceSpec") -> "ServiceDef":
+        if isinstance(value, ServiceDef):
+            return value
+        if isinstance(value, Mapping):
+            return ServiceDef(**value)
+        raise TypeError(f"a service is a ServiceDef or a mapping, not {type(value).__name__}")
+
+
+ServiceSpec = Union[ServiceDef, Mapping]
+
+
+@dataclass(frozen=True)
+class WindowUsage:
+    """One window's count at the time of the call."""
+
+    period: Period
+    limit: int
+    used: int
+    remaining: int  #: limit - used, 0 when over; ignores the reserve
+    window_start_ms: int
+    reset_at_ms: Optional[int]  #: the window's end; None for a FOREVER window
+    level: Level
+
+    @property
+    def window_start(self) -> datetime:
+        """When the window began, an aware UTC datetime."""
+        return ms_to_datetime(self.window_start_ms)
+
+    @property
+    def reset_at(self) -> Optional[datetime]:
+        """When the window ends and its count starts over (aware UTC); None: never."""
+        return None if self.reset_at_ms is None else ms_to_datetime(self.reset_at_ms)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A service's usage, copied out by the call that returned it.
+
+    ``remaining`` and ``reset_at`` are the binding window's: the one that refused
+    (``tripped``), else the one with the least remaining. ``reset_at`` is an aware UTC
+    datetime, None when that window never resets (``reset_at_ms`` is the same instant in
+    milliseconds since the epoch). ``level`` is the fullest window's.
+    """
+
+    service: str
+    index: int
+    level: Level
+    remaining: int
+    reset_at_ms: Optional[int]
+    tripped: Optional[int]  #: index of the window that refused a consume, else None
+    windows: Tuple[WindowUsage, ...] = field(default_factory=tuple)
+
+    @property
+    def reset_at(self) -> Optional[datetime]:
+        """When the binding window resets, an aware UTC datetime; None: never."""
+        return None if self.reset_at_ms is None else ms_to_datetime(self.reset_at_ms)
+
+    @property
+    def used(self) -> int:
+        """The first window's count (the service's main window)."""
+        return self.windows[0].used if self.windows else 0
+
+    @property
+    def limit(self) -> int:
+        """The first window's limit."""
+        return self.windows[0].limit if self.windows else 0
+
+
+@dataclass(frozen=True)
+class Event:
+    """A change of a window's level, or a store outage or recovery (``kind``).
+
+    Delivered to ``on_event`` in the thread whose call caused it, after the library released
+    its locks. ``seq`` counts from 1 per service in the order the changes happened.
+    """
+
+    kind: EventKind
+    service: Optional[str]  #: None for store events
+    index: int
+    window: int
+    from_level: Level
+    to_level: Level
+    used: int
+    limit: int
+    window_start_ms: int
+    seq: int
+
+    @property
+    def window_start(self) -> datetime:
+        """When the window that changed began, an aware UTC datetime."""
+        return ms_to_datetime(self.window_start_ms)
+
+
+def _iter_services(services: Optional[Iterable[ServiceSpec]]) -> Tuple[ServiceDef, ...]:
+    return tuple(ServiceDef.of(s) for s in (services or ()))
