@@ -5,7 +5,10 @@
  * The services and their limits come from a config file (examples/demo.ini, read with the
  * config library); the counts live in a state file (default ./quotakeeper-demo.qkstate), so a
  * second run continues them within their windows, and two demos running at once share them.
- * Usage: qk_demo [--config FILE] [--state PATH | --private] */
+ * With --store URL (redis://host:port), the demo is one host of a fleet sharing the quotas
+ * through Redis: two demos with their own state files (or --private) are two hosts, and
+ * together they are granted exactly each limit (docs/store.md).
+ * Usage: qk_demo [--config FILE] [--state PATH | --private] [--store URL] */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -81,6 +84,7 @@ int main(int argc, char **argv)
 {
     const char *config = QK_DEMO_CONFIG; /* examples/demo.ini in the source tree */
     const char *path = "quotakeeper-demo.qkstate";
+    const char *store = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--private") == 0) {
             path = NULL;
@@ -88,8 +92,11 @@ int main(int argc, char **argv)
             path = argv[++i];
         } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
             config = argv[++i];
+        } else if (strcmp(argv[i], "--store") == 0 && i + 1 < argc) {
+            store = argv[++i];
         } else {
-            fprintf(stderr, "usage: %s [--config FILE] [--state PATH | --private]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--config FILE] [--state PATH | --private] [--store URL]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -101,6 +108,8 @@ int main(int argc, char **argv)
     qk_options opts = *qk_config_options(cfg);
     opts.on_event = on_event;
     opts.path = path; /* the demo's own choice, whatever the file says */
+    if (store != NULL)
+        opts.store = store;
     n_sources = opts.n_services;
     sources = calloc(n_sources, sizeof *sources);
     if (n_sources == 0 || sources == NULL) {
@@ -139,7 +148,17 @@ int main(int argc, char **argv)
         refused += ws[i].refused;
     }
 
-    print_table("After this run:");
+    if (store != NULL) {
+        /* Send the last counts and give back the unused leases, then show the fleet. */
+        if (qk_store_sync(tracker) != QK_OK)
+            fprintf(stderr, "demo: %s (the counts stay here and go with the next sync)\n",
+                    qk_errmsg());
+        qk_store_info info = {.version = QK_STORE_INFO_VERSION};
+        if (qk_store_status(tracker, &info) == QK_OK)
+            printf("\nThis host in the store: %s%s\n", info.host_id,
+                   info.degraded ? " (degraded: the store did not answer)" : "");
+    }
+    print_table(store ? "After this run, the whole fleet's counts:" : "After this run:");
     printf("\n%u calls granted, %u refused, %u attempted\n", granted, refused,
            WORKERS * FETCHES_EACH);
     qk_tracker_free(tracker);
