@@ -12,6 +12,11 @@ set -uo pipefail
 : "${QKCTL:?}" "${QKCTL_MKSTATE:?}" "${PROMTOOL:=promtool}" "${CURL:=curl}" "${PYTHON:=/usr/bin/python3}"
 case_name=${1:?usage: cli.sh CASE}
 
+# The files have minute windows and the checks exact counts: a minute (and so a day or a month)
+# ending mid-case would roll them. Each case takes a few seconds, so one that would start in a
+# minute's last 15 s waits for the next minute.
+while [ $(($(date +%s) % 60)) -ge 45 ]; do sleep 0.5; done
+
 work=$(mktemp -d "${TMPDIR:-/tmp}/qkctl-cli-XXXXXX")
 bg_pids=()
 cleanup() {
