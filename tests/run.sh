@@ -8,9 +8,10 @@ root=$PWD
 # redis-server and dynalite (into build/node, the builds' default QK_NODE_DIR): the real store
 # servers tests/support starts; a test that needs one fails without it, never skips.
 # qkctl's libraries, and promtool, curl and python3 (/usr/bin) for its cli tests.
+# libinih for the config library; scdoc builds the man pages, which man-db's man -l renders.
 scripts/need.sh build-essential cmake ninja-build pkg-config libhiredis-dev libcriterion-dev valgrind libck-dev \
   gnuplot-nox clang libclang-rt-14-dev clang-format redis-server libjansson-dev libmicrohttpd-dev \
-  prometheus curl python3 --npm build/node dynalite@4.0.0
+  prometheus curl python3 libinih-dev scdoc man-db --npm build/node dynalite@4.0.0
 
 jobs=$(nproc)
 layers=("$@")
