@@ -52,6 +52,15 @@ static int lease_low(const qk__lease *l)
     return left == 0 || left < l->granted / 10;
 }
 
+/* n more calls used: wake the thread when that made the lease low, once per crossing, so a
+ * host running on a low lease does not signal on every call. */
+static int use_lease(qk__lease *l, uint64_t n)
+{
+    const int was_low = lease_low(l);
+    l->used += n;
+    return !was_low && lease_low(l);
+}
+
 static void add_wake(qk_event_sink *sink, qk_service s)
 {
     if (sink->ev != NULL) {
@@ -108,8 +117,7 @@ int qk__store_apply(qk_tracker *t, qk_service s, const qk_op *op, int64_t now, q
             qk__lease *l = &ss->cur[i];
             const uint64_t from_lease = op->n < qk__lease_left(l) ? op->n : qk__lease_left(l);
             l->outage_used += op->n - from_lease;
-            l->used += op->n;
-            wake |= lease_low(l);
+            wake |= use_lease(l, op->n);
         }
         rc = qk__slot_apply(sl, s, op, now, sink, tripped);
         ss->last_use_ms = now;
@@ -119,10 +127,8 @@ int qk__store_apply(qk_tracker *t, qk_service s, const qk_op *op, int64_t now, q
         /* A record is a fact: counted whatever the lease; beyond it, the store records an
          * overdraft at the next sync. */
         if ((rc = qk__slot_apply(sl, s, op, now, sink, tripped)) == QK_OK) {
-            for (unsigned i = 0; i < nw; i++) {
-                ss->cur[i].used += op->n;
-                wake |= lease_low(&ss->cur[i]);
-            }
+            for (unsigned i = 0; i < nw; i++)
+                wake |= use_lease(&ss->cur[i], op->n);
             ss->last_use_ms = now;
             ss->released = 0;
         }
