@@ -11,7 +11,8 @@ root=$PWD
 # libinih for the config library; scdoc builds the man pages, which man-db's man -l renders.
 scripts/need.sh build-essential cmake ninja-build pkg-config libhiredis-dev libcriterion-dev valgrind libck-dev \
   gnuplot-nox clang libclang-rt-14-dev clang-format redis-server libjansson-dev libmicrohttpd-dev \
-  prometheus curl python3 libinih-dev scdoc man-db --npm build/node dynalite@4.0.0
+  prometheus curl python3 libinih-dev scdoc man-db python3-cffi python3-pytest python3-dev \
+  python3-setuptools python3-wheel python3-venv python3-pip --npm build/node dynalite@4.0.0
 
 jobs=$(nproc)
 layers=("$@")
@@ -27,8 +28,8 @@ for layer in "${layers[@]}"; do
   echo "=== layer: $layer ==="
   case $layer in
     main) # Debug with the lock-order checker: unit, checks, mutation, stress, helgrind,
-          # memcheck, state, support, cli, abi, install, format and perf smoke.
-      build build/test-main -DCMAKE_BUILD_TYPE=Debug -DQK_LOCK_CHECKS=ON
+          # memcheck, state, support, cli, abi, install, format, perf smoke and python.
+      build build/test-main -DCMAKE_BUILD_TYPE=Debug -DQK_LOCK_CHECKS=ON -DQK_BUILD_PYTHON=ON
       ctest --test-dir build/test-main --output-on-failure -j "$jobs" ;;
     tsan) # ThreadSanitizer over the plain pthread stress programs.
       build build/test-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQK_SANITIZE=thread \
