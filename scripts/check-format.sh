@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The format gate: every C source and header of the project (include/ src/ tests/ perf/ examples/
-# and, when they exist, tools/ bindings/) must be exactly what clang-format writes with the
-# repository's .clang-format. Lists the files that are not, with their diffs, and exits 1.
+# The format gate: every C source and header of the project (include/ src/ config/ tests/ perf/
+# examples/ and, when they exist, tools/ bindings/) must be exactly what clang-format writes
+# with the repository's .clang-format. Lists the files that are not, with their diffs, and
+# exits 1.
 #
 #   scripts/check-format.sh [CLANG_FORMAT]     default: clang-format-14, else clang-format
 #
@@ -14,7 +15,7 @@ cf=${1:-$(command -v clang-format-14 || command -v clang-format || true)}
 [ -n "$cf" ] || { echo "check-format: no clang-format (scripts/need.sh clang-format)" >&2; exit 2; }
 
 dirs=()
-for d in include src tests perf examples tools bindings; do
+for d in include src config tests perf examples tools bindings; do
     [ -d "$d" ] && dirs+=("$d")
 done
 
