@@ -77,7 +77,7 @@ static void add_wake(qk_event_sink *sink, qk_service s)
 static int lease_decision(qk__store *st, qk_service s, const qk__store_slot *ss, unsigned nw,
                           uint64_t n, unsigned flags, int *tripped)
 {
-    const int out = atomic_load_explicit(&st->degraded, memory_order_relaxed) ||
+    const int out = atomic_load_explicit(&st->area.hdr->health.degraded, memory_order_relaxed) ||
                     (flags & QK__CONSUME_STORE_FAILED);
     for (unsigned i = 0; i < nw; i++) {
         const qk__lease *l = &ss->cur[i];
@@ -179,11 +179,9 @@ static void give_conn(qk__store *st, qk__store_conn *c)
 static int count_outcome(qk__store *st, int rc, qk_event *ev)
 {
     pthread_mutex_lock(&st->mu);
-    const int change = qk__health_count(&st->health, rc == QK_OK);
+    const int change = qk__health_count(&st->area.hdr->health, rc == QK_OK);
     if (rc != QK_OK)
         snprintf(st->last_error, sizeof st->last_error, "%s", qk_errmsg());
-    if (change != 0)
-        atomic_store(&st->degraded, change > 0);
     pthread_mutex_unlock(&st->mu);
     if (change == 0)
         return 0;
@@ -387,7 +385,7 @@ static void *sync_thread(void *arg)
         }
         const int woken = st->wake_pending;
         st->wake_pending = 0;
-        const int degraded = st->health.degraded;
+        const int degraded = (int)atomic_load(&st->area.hdr->health.degraded);
         if (st->stopping)
             break;
         pthread_mutex_unlock(&st->mu);
@@ -489,11 +487,12 @@ int qk_store_status(qk_tracker *t, qk_store_info *out)
         slot_unlock(&t->region, s);
     }
     pthread_mutex_lock(&st->mu);
-    out->degraded = st->health.degraded;
-    out->consecutive_failures = st->health.fails;
-    out->consecutive_successes = st->health.oks;
-    out->syncs = st->health.total_oks + st->health.total_fails;
-    out->failures = st->health.total_fails;
+    const qk__store_health *h = &st->area.hdr->health;
+    out->degraded = (int)atomic_load(&h->degraded);
+    out->consecutive_failures = atomic_load(&h->fails);
+    out->consecutive_successes = atomic_load(&h->oks);
+    out->failures = atomic_load(&h->total_fails);
+    out->syncs = atomic_load(&h->total_oks) + out->failures;
     snprintf(out->last_error, sizeof out->last_error, "%s", st->last_error);
     pthread_mutex_unlock(&st->mu);
     out->clock_offset_ms = atomic_load(&st->offset_ms);

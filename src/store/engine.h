@@ -37,7 +37,8 @@ typedef struct {
     uint32_t capacity;
     uint32_t slot_size;
     uint32_t pad;
-    char host_id[40]; /* 32 hex digits, drawn when the area is made */
+    char host_id[40];        /* 32 hex digits, drawn when the area is made */
+    qk__store_health health; /* the host's, shared by its processes */
 } qk__store_area_header;
 
 typedef struct {
@@ -55,7 +56,6 @@ struct qk__store {
     int64_t timeout_ms;
     qk__store_area area;
     _Atomic int64_t offset_ms; /* store clock - host clock, last measured */
-    _Atomic int degraded;      /* read under slot locks without the mutex */
     /* The caller's clock and callback: the tracker's are this engine's trampolines. */
     int64_t (*user_clock)(void *ctx);
     void *user_clock_ctx;
@@ -63,13 +63,13 @@ struct qk__store {
     void *user_payload;
     qk_outage *outage;   /* per slot: the configured policy (QK_OUTAGE_SAFE if not configured) */
     uint64_t *lease_max; /* per slot: the configured cap (0: adaptive) */
-    /* Everything below is guarded by mu, a leaf: never held while a tracker lock is taken. */
+    /* Everything below is guarded by mu (the host's health is in the area, atomic), a leaf: never
+     * held while a tracker lock is taken. */
     pthread_mutex_t mu;
     pthread_cond_t wake;
     int wake_pending, stopping;
     pthread_t thread;
     int thread_started;
-    qk__store_health health;
     char last_error[256];
     qk__store_conn *idle[4]; /* connections not in use; each used by one thread at a time */
     size_t n_idle;

@@ -84,21 +84,21 @@ void qk__lease_merge(qk__lease *l, uint64_t granted_host, uint64_t fleet_granted
 int qk__health_count(qk__store_health *h, int ok)
 {
     if (ok) {
-        h->total_oks++;
-        h->fails = 0;
-        h->oks++;
-        if (h->degraded && h->oks >= QK__STORE_OKS_TO_RECOVER) {
-            h->degraded = 0;
+        atomic_fetch_add(&h->total_oks, 1);
+        atomic_store(&h->fails, 0);
+        const uint32_t oks = atomic_fetch_add(&h->oks, 1) + 1;
+        uint32_t was = 1;
+        if (oks >= QK__STORE_OKS_TO_RECOVER &&
+            atomic_compare_exchange_strong(&h->degraded, &was, 0))
             return -1;
-        }
         return 0;
     }
-    h->total_fails++;
-    h->oks = 0;
-    h->fails++;
-    if (!h->degraded && h->fails >= QK__STORE_FAILS_TO_DEGRADE) {
-        h->degraded = 1;
+    atomic_fetch_add(&h->total_fails, 1);
+    atomic_store(&h->oks, 0);
+    const uint32_t fails = atomic_fetch_add(&h->fails, 1) + 1;
+    uint32_t was = 0;
+    if (fails >= QK__STORE_FAILS_TO_DEGRADE &&
+        atomic_compare_exchange_strong(&h->degraded, &was, 1))
         return 1;
-    }
     return 0;
 }

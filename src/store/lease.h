@@ -10,6 +10,7 @@
 #ifndef QK_STORE_LEASE_H
 #define QK_STORE_LEASE_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "quotakeeper.h"
@@ -74,11 +75,14 @@ void qk__lease_merge(qk__lease *l, uint64_t granted_host, uint64_t fleet_granted
                      uint64_t fleet_used, uint64_t limit, uint32_t active_hosts, uint64_t sent_used,
                      uint64_t sent_refunded);
 
-/* The degraded/up hysteresis: consecutive failures and successes of store operations. */
+/* The degraded/up hysteresis: consecutive failures and successes of store operations. Atomic
+ * fields: with a state file it lives in the store area, shared by every process of the host,
+ * each counting its own operations; the process whose count crosses a threshold makes the
+ * transition (and reports it). */
 typedef struct {
-    int degraded;
-    uint32_t fails, oks; /* consecutive */
-    uint64_t total_fails, total_oks;
+    _Atomic uint32_t degraded;
+    _Atomic uint32_t fails, oks; /* consecutive */
+    _Atomic uint64_t total_fails, total_oks;
 } qk__store_health;
 
 /* Counts one operation's outcome; returns +1 when it entered the degraded state, -1 when it
