@@ -30,6 +30,18 @@
  * Every value only moves towards the host's cumulative ones, so a repeated call changes
  * nothing; everything is checked before the first write, since a script error does not roll
  * back what it already wrote. */
+#ifndef QK_MUTANT_STORE_DELTAS
+#define SCRIPT_ADD_USE                                                                             \
+    "  if u > uh then U = U + (u - uh); uh = u end\n"                                              \
+    "  if rf > rh then U = U - (rf - rh); rh = rf end\n"
+#else
+/* tests/store only: the bug the cumulative protocol prevents, a script that adds what it is
+ * sent (the host sends deltas, below), so a request applied late and sent again counts twice. */
+#define SCRIPT_ADD_USE                                                                             \
+    "  -- QK_MUTANT_STORE_DELTAS\n"                                                                \
+    "  U = U + u; uh = uh + u\n"                                                                   \
+    "  U = U - rf; rh = rh + rf\n"
+#endif
 static const char SCRIPT[] =
     "local k = #KEYS\n"
     "if #ARGV ~= 2 + 7 * k then return redis.error_reply('ERR qk_sync: bad arguments') end\n"
@@ -66,9 +78,7 @@ static const char SCRIPT[] =
     "  local limit, s, e = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])\n"
     "  local want, u, rf = tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5]), tonumber(ARGV[b + 6])\n"
     "  local release = ARGV[b + 7] == '1'\n"
-    "  local G, U, gh, uh, rh = unpack(stored[i])\n"
-    "  if u > uh then U = U + (u - uh); uh = u end\n"
-    "  if rf > rh then U = U - (rf - rh); rh = rf end\n"
+    "  local G, U, gh, uh, rh = unpack(stored[i])\n" SCRIPT_ADD_USE
     "  if uh - rh > gh then G = G + (uh - rh - gh); gh = uh - rh end\n"
     "  if release then\n"
     "    local target = math.max(want, uh - rh)\n"
@@ -91,6 +101,32 @@ static const char SCRIPT[] =
     "return r\n";
 
 #define RETENTION_MS INT64_C(86400000)
+
+#ifdef QK_MUTANT_STORE_DELTAS
+/* tests/store only: what the store acknowledged per host and key, so that a request sends used
+ * and refunded minus it (deltas), and a failed request leaves it as it was. */
+#include <pthread.h>
+typedef struct {
+    char key[QK_NAME_MAX + 48], host[48];
+    uint64_t used, refunded;
+} qk__mutant_store_ack;
+qk__mutant_store_ack qk__mutant_store_acked[64];
+static pthread_mutex_t mutant_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static qk__mutant_store_ack *mutant_ack(const char *key, const char *host)
+{
+    for (size_t i = 0; i < 64; i++) {
+        qk__mutant_store_ack *a = &qk__mutant_store_acked[i];
+        if (a->key[0] == '\0') {
+            snprintf(a->key, sizeof a->key, "%s", key);
+            snprintf(a->host, sizeof a->host, "%s", host);
+        }
+        if (strcmp(a->key, key) == 0 && strcmp(a->host, host) == 0)
+            return a;
+    }
+    return &qk__mutant_store_acked[63];
+}
+#endif
 
 struct qk__store_conn {
     redisContext *ctx;
@@ -361,6 +397,18 @@ static int sync_service(qk__store_conn *c, const qk__store_sync_req *req,
     ARG(req->host_id);
     snprintf(retention, sizeof retention, "%lld", (long long)RETENTION_MS);
     ARG(retention);
+#ifdef QK_MUTANT_STORE_DELTAS
+    pthread_mutex_lock(&mutant_mu);
+    qk__mutant_store_ack acked[QK__STORE_SYNC_WINDOWS];
+    for (unsigned i = 0; i < n; i++)
+        acked[i] = *mutant_ack(keys[i], req->host_id);
+        /* Held to the end of the request: syncs one at a time, so the only flaw is the resend. */
+#define MUTANT_USED(v)     ((v)-acked[i].used)
+#define MUTANT_REFUNDED(v) ((v)-acked[i].refunded)
+#else
+#define MUTANT_USED(v)     (v)
+#define MUTANT_REFUNDED(v) (v)
+#endif
     for (unsigned i = 0; i < n; i++) {
         const qk__store_window_req *w = &req->w[i];
         const int forever = w->end_ms == QK_NEVER;
@@ -368,8 +416,8 @@ static int sync_service(qk__store_conn *c, const qk__store_sync_req *req,
                                          forever ? 0 : (unsigned long long)w->start_ms,
                                          forever ? 0 : (unsigned long long)w->end_ms,
                                          w->granted,
-                                         w->used,
-                                         w->refunded,
+                                         MUTANT_USED(w->used),
+                                         MUTANT_REFUNDED(w->refunded),
                                          (unsigned long long)w->release};
         for (unsigned j = 0; j < 7; j++) {
             snprintf(nums[i][j], sizeof nums[i][j], "%llu", v[j]);
@@ -384,9 +432,21 @@ static int sync_service(qk__store_conn *c, const qk__store_sync_req *req,
     if (rc == QK_OK)
         r = run_script(c, deadline_ms, argc, argv, lens, &rc);
     pipe_unblock(&g);
+#ifdef QK_MUTANT_STORE_DELTAS
+    if (r == NULL)
+        pthread_mutex_unlock(&mutant_mu);
+#endif
     if (r == NULL)
         return rc;
     rc = parse_reply(r, n, reply);
+#ifdef QK_MUTANT_STORE_DELTAS
+    for (unsigned i = 0; rc == QK_OK && i < n; i++) {
+        qk__mutant_store_ack *a = mutant_ack(keys[i], req->host_id);
+        a->used = req->w[i].used;
+        a->refunded = req->w[i].refunded;
+    }
+    pthread_mutex_unlock(&mutant_mu);
+#endif
     freeReplyObject(r);
     return rc;
 }
