@@ -15,7 +15,7 @@ setup(
     description="Count and gate calls to rate-limited APIs from many threads and processes",
     packages=["quotakeeper"],
     package_data={"quotakeeper": ["py.typed"]},
-    python_requires=">=3.9",
+    python_requires=">=3.10",
     setup_requires=["cffi>=1.15"],
     install_requires=["cffi>=1.15"],
     cffi_modules=["build_ffi.py:ffibuilder"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import struct
 import threading
 import time
 import weakref
@@ -104,18 +105,49 @@ def _py_error(cls, message: str) -> QuotaKeeperError:
     return cls(message, code)
 
 
+def _struct_for(ctype: str, fields: List[Tuple[Tuple[Any, ...], str]]) -> "struct.Struct":
+    """A struct.Struct reading the given fields of a C struct in one call, laid out from the
+    compiler's own offsets and sizes (ffi.offsetof/sizeof): reading a qk_usage field by field
+    through cffi costs far more than the C call that filled it."""
+    codes = {(1, False): "B", (2, False): "H", (4, False): "I", (8, False): "Q",
+             (1, True): "b", (2, True): "h", (4, True): "i", (8, True): "q"}
+    fmt, pos = "=", 0
+    for path, kind in fields:
+        off = ffi.offsetof(ctype, *path)
+        assert off >= pos, path
+        fmt += "x" * (off - pos)
+        if kind.endswith("s"):  # a char array
+            size = int(kind[:-1])
+            fmt += f"{size}s"
+        else:
+            size = ffi.sizeof(kind)
+            fmt += codes[(size, kind in ("int", "int64_t"))]
+        pos = off + size
+    return struct.Struct(fmt)
+
+
+_W = int(lib.QK_MAX_WINDOWS)
+_NAME = ffi.sizeof(dict(ffi.typeof("qk_usage").fields)["name"].type)
+_USAGE = _struct_for("qk_usage", [
+    (("service",), "qk_service"), (("name",), f"{_NAME}s"),
+    (("level",), "qk_level"), (("remaining",), "uint64_t"), (("reset_at_ms",), "int64_t"),
+    (("tripped",), "int"), (("n_windows",), "unsigned")] + [
+    (("windows", i, f), k) for i in range(_W) for f, k in (
+        ("period", "qk_period"), ("limit", "uint64_t"), ("used", "uint64_t"),
+        ("remaining", "uint64_t"), ("window_start_ms", "int64_t"), ("reset_at_ms", "int64_t"),
+        ("level", "qk_level"))])
+
+
 def _usage(u) -> Usage:
-    n = u.n_windows
+    v = _USAGE.unpack_from(ffi.buffer(u))
     wins = []
-    for i in range(n):
-        w = u.windows[i]
-        wins.append(WindowUsage(_period(w.period), w.limit, w.used, w.remaining,
-                                w.window_start_ms,
-                                None if w.reset_at_ms == _NEVER else w.reset_at_ms,
-                                _level(w.level)))
-    return Usage(ffi.string(u.name).decode(), u.service, _level(u.level), u.remaining,
-                 None if u.reset_at_ms == _NEVER else u.reset_at_ms,
-                 None if u.tripped < 0 else u.tripped, tuple(wins))
+    for i in range(v[6]):
+        b = 7 + 7 * i
+        wins.append(WindowUsage(_period(v[b]), v[b + 1], v[b + 2], v[b + 3], v[b + 4],
+                                None if v[b + 5] == _NEVER else v[b + 5], _level(v[b + 6])))
+    name = v[1]
+    return Usage(name[:name.index(b"\0")].decode(), v[0], _level(v[2]), v[3],
+                 None if v[4] == _NEVER else v[4], None if v[5] < 0 else v[5], tuple(wins))
 
 
 class _Callbacks:
@@ -579,7 +611,7 @@ class Tracker:
                 break
         finally:
             self._end()
-        usages = (_usage(buf[i]) for i in range(count[0]))
+        usages = (_usage(buf + i) for i in range(count[0]))
         return {u.service: u for u in usages}
 
     def flush(self) -> None:

@@ -107,7 +107,7 @@ class ServiceDef:
 ServiceSpec = Union[ServiceDef, Mapping]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # a plain copy: cheap to build on every call
 class WindowUsage:
     """One window's count at the time of the call."""
 
@@ -130,7 +130,7 @@ class WindowUsage:
         return None if self.reset_at_ms is None else ms_to_datetime(self.reset_at_ms)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # a plain copy: cheap to build on every call
 class Usage:
     """A service's usage, copied out by the call that returned it.
 
@@ -164,7 +164,7 @@ class Usage:
         return self.windows[0].limit if self.windows else 0
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # a plain copy: cheap to build on every call
 class Event:
     """A change of a window's level, or a store outage or recovery (``kind``).
 

@@ -5,6 +5,7 @@
 # prefix and the network off, then imports the package from another directory and uses it.
 #   install-check.sh BUILD_DIR PYTHON
 set -euo pipefail
+unset PYTHONPATH # the package must come from the venv, not from the build tree
 build=$1 python=$2
 src=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
@@ -16,7 +17,7 @@ cp -r "$src" "$tmp/pkg"
 rm -rf "$tmp/pkg/tests" "$tmp/pkg/perf"
 libdir=$(find "$tmp/prefix" -name quotakeeper.pc -printf '%h\n' | head -n1)
 PKG_CONFIG_PATH=$libdir PIP_NO_INDEX=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
-  "$tmp/venv/bin/pip" install -q "$tmp/pkg"
+  "$tmp/venv/bin/pip" install -q --no-cache-dir "$tmp/pkg"
 rm -rf "$tmp/pkg"
 cd "$tmp"
 "$tmp/venv/bin/python" - "$tmp/prefix" <<'PY'
