@@ -139,6 +139,8 @@ static const char PERIOD_LETTER[] = {'m', 'h', 'd', 'M', 'f'};
 static int check_url(const qk__store_url *url)
 {
     const int unix_socket = strcmp(url->scheme, "redis+unix") == 0;
+    if (url->query[0] != '\0')
+        return qk__fail(QK_EINVAL, "store URL: redis URLs take no ?query");
     if (unix_socket && (url->host[0] != '\0' || url->path[0] != '/'))
         return qk__fail(QK_EINVAL, "store URL: redis+unix:///path/to/socket has no host and an "
                                    "absolute socket path");

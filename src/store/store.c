@@ -12,9 +12,15 @@
 #ifdef QK_WITH_REDIS
 extern const qk__store_backend qk__store_redis, qk__store_redis_unix;
 #endif
+#ifdef QK_WITH_DYNAMODB
+extern const qk__store_backend qk__store_dynamodb;
+#endif
 static const qk__store_backend *const backends[] = {
 #ifdef QK_WITH_REDIS
     &qk__store_redis, &qk__store_redis_unix,
+#endif
+#ifdef QK_WITH_DYNAMODB
+    &qk__store_dynamodb,
 #endif
     NULL};
 
@@ -38,7 +44,7 @@ void qk__store_url_redact(char *buf, size_t len, const char *url)
 {
     const char *sep = strstr(url, "://");
     const char *auth = sep ? sep + 3 : url;
-    const size_t auth_len = strcspn(auth, "/");
+    const size_t auth_len = strcspn(auth, "/?");
     const char *at = NULL; /* the last '@' of the authority ends the user information */
     for (const char *p = auth; p < auth + auth_len; p++)
         if (*p == '@')
@@ -166,7 +172,7 @@ int qk__store_url_parse(qk__store_url *out, const char *url)
     memcpy(u.scheme, url, scheme_len);
 
     const char *auth = sep + 3;
-    const size_t auth_len = strcspn(auth, "/");
+    const size_t auth_len = strcspn(auth, "/?"); /* a query may hold '/' (an endpoint URL) */
     const char *at = NULL;
     for (const char *p = auth; p < auth + auth_len; p++)
         if (*p == '@')
@@ -189,9 +195,16 @@ int qk__store_url_parse(qk__store_url *out, const char *url)
     if (rc != QK_OK)
         return rc;
     const char *path = auth + auth_len;
-    if (strlen(path) >= sizeof u.path)
+    const size_t path_len = strcspn(path, "?");
+    if (path_len >= sizeof u.path)
         return bad_url(url, "the path is too long");
-    strcpy(u.path, path);
+    memcpy(u.path, path, path_len);
+    u.path[path_len] = '\0';
+    if (path[path_len] == '?') {
+        if (strlen(path + path_len + 1) >= sizeof u.query)
+            return bad_url(url, "the query is too long");
+        strcpy(u.query, path + path_len + 1);
+    }
     *out = u;
     return QK_OK;
 }

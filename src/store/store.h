@@ -27,9 +27,10 @@ enum {
     QK__STORE_PATH_MAX = 256,
 };
 
-/* A store URL split into its parts: scheme://[[user]:password@]host[:port][/path]. Which parts
- * a scheme needs is the backend's business (redis: path is the database number; redis+unix:
- * path is the socket and host is empty). password is a secret: never put it in a message. */
+/* A store URL split into its parts: scheme://[[user]:password@]host[:port][/path][?query].
+ * Which parts a scheme needs is the backend's business (redis: path is the database number;
+ * redis+unix: path is the socket and host is empty; dynamodb: host is the table and query holds
+ * region= and endpoint=). password is a secret: never put it in a message. */
 typedef struct {
     char scheme[QK__STORE_SCHEME_MAX];
     char user[QK__STORE_SECRET_MAX];
@@ -38,6 +39,7 @@ typedef struct {
     char host[QK__STORE_HOST_MAX];
     int port; /* 0: the backend's default */
     char path[QK__STORE_PATH_MAX];
+    char query[QK__STORE_PATH_MAX]; /* after '?', still %-escaped; "" when none */
 } qk__store_url;
 
 /* One window of one service, as this host reports it and asks for more. */
