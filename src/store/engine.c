@@ -276,9 +276,9 @@ static void merge_sync(qk_tracker *t, qk_service s, const sync_plan *p,
         qk__lease *l = p->where[k] ? &ss->prev[i] : &ss->cur[i];
         if (l->start_ms != q->start_ms || l->end_ms != q->end_ms)
             continue; /* the window moved on meanwhile: the next sync sends it again */
-        qk__lease_merge(l, a->granted_host, a->granted, a->used, a->limit, a->active_hosts, q->used,
-                        q->refunded);
-        if (p->where[k] == 0 && i < sl->n_windows && sl->w[i].start_ms == l->start_ms) {
+        const int current = qk__lease_merge(l, a->granted_host, a->granted, a->used, a->limit,
+                                            a->active_hosts, q->used, q->refunded);
+        if (current && p->where[k] == 0 && i < sl->n_windows && sl->w[i].start_ms == l->start_ms) {
             /* The fleet's use as of the store's answer, plus what this host did since. */
             const uint64_t fleet = a->used + qk__lease_unsynced(l);
             qk__slot_set_used(sl, s, i, fleet, sink);

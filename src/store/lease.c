@@ -59,12 +59,16 @@ int qk__lease_fits_outage(const qk__lease *l, uint64_t n, qk_outage policy)
     return l->outage_allowance >= l->outage_used && beyond <= l->outage_allowance - l->outage_used;
 }
 
-void qk__lease_merge(qk__lease *l, uint64_t granted_host, uint64_t fleet_granted,
-                     uint64_t fleet_used, uint64_t limit, uint32_t active_hosts, uint64_t sent_used,
-                     uint64_t sent_refunded)
+int qk__lease_merge(qk__lease *l, uint64_t granted_host, uint64_t fleet_granted,
+                    uint64_t fleet_used, uint64_t limit, uint32_t active_hosts, uint64_t sent_used,
+                    uint64_t sent_refunded)
 {
     if (granted_host > l->granted)
         l->granted = granted_host;
+    /* An older request's answer, merged late: its U lacks use this host already had
+     * acknowledged, so it must not replace the newer figures. */
+    if (sent_used < l->acked_used || sent_refunded < l->acked_refunded)
+        return 0;
     if (sent_used > l->acked_used)
         l->acked_used = sent_used;
     if (sent_refunded > l->acked_refunded)
@@ -79,6 +83,7 @@ void qk__lease_merge(qk__lease *l, uint64_t granted_host, uint64_t fleet_granted
     const uint64_t left = fleet_granted < limit ? limit - fleet_granted : 0;
     l->outage_allowance = left * QK__OUTAGE_SAFE_PCT / 100 / l->active_hosts;
     l->outage_used = 0;
+    return 1;
 }
 
 int qk__health_count(qk__store_health *h, int ok)

@@ -70,10 +70,13 @@ int qk__lease_fits(const qk__lease *l, uint64_t n);
 int qk__lease_fits_outage(const qk__lease *l, uint64_t n, qk_outage policy);
 
 /* The store's answer to a sync that sent `sent_used` and `sent_refunded`. granted only grows
- * here; a release lowers it before the request is sent. */
-void qk__lease_merge(qk__lease *l, uint64_t granted_host, uint64_t fleet_granted,
-                     uint64_t fleet_used, uint64_t limit, uint32_t active_hosts, uint64_t sent_used,
-                     uint64_t sent_refunded);
+ * here; a release lowers it before the request is sent. Returns 1 when the answer is current;
+ * 0 when it answers a request older than one already merged (two syncs of a service run at
+ * once, from the caller and the sync thread): then only its grant is taken, and the fleet's
+ * figures stay those of the newer answer. */
+int qk__lease_merge(qk__lease *l, uint64_t granted_host, uint64_t fleet_granted,
+                    uint64_t fleet_used, uint64_t limit, uint32_t active_hosts, uint64_t sent_used,
+                    uint64_t sent_refunded);
 
 /* The degraded/up hysteresis: consecutive failures and successes of store operations. Atomic
  * fields: with a state file it lives in the store area, shared by every process of the host,
