@@ -110,8 +110,8 @@ def configure(path: Optional[str] = None, clock: Optional[Callable[[], int]] = N
     """Where the counts live from now on: ``path`` a state file shared by every manager in
     every process that configures the same path (the table is then ignored); None (the
     default) this process's memory, one set of counts per table. ``clock`` returns
-    milliseconds since the epoch, for tests. Managers already created keep using what they
-    were looking at until their next call."""
+    milliseconds since the epoch, for tests. Call it at start-up, before any manager is in
+    use: the trackers opened so far are closed (their counts stay where they live)."""
     with _lock:
         _config["path"] = path
         _config["clock"] = clock
