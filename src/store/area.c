@@ -77,7 +77,10 @@ int qk__store_area_open(qk__store_area *a, const qk_region *r)
     /* A state file: the caller holds its open lock, so no other process grows or builds the
      * area meanwhile. Processes already running map only the region: growing is safe. */
     const long page = sysconf(_SC_PAGESIZE);
-    const off_t offset = (off_t)((r->size + (size_t)page - 1) / (size_t)page * (size_t)page);
+    /* From the region's own size, not r->size: a reopened file maps whole, area included, and
+     * an offset past it would build a new area (new host id, leases lost) at every open. */
+    const size_t region_size = qk__region_size(capacity);
+    const off_t offset = (off_t)((region_size + (size_t)page - 1) / (size_t)page * (size_t)page);
     struct stat st;
     if (fstat(r->fd, &st) != 0)
         return qk__fail(QK_EIO, "cannot stat the state file: %s", strerror(errno));
