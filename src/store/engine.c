@@ -179,7 +179,14 @@ static void give_conn(qk__store *st, qk__store_conn *c)
 static int count_outcome(qk__store *st, int rc, qk_event *ev)
 {
     pthread_mutex_lock(&st->mu);
-    const int change = qk__health_count(&st->area.hdr->health, rc == QK_OK);
+    /* Only a store that cannot be reached counts towards DEGRADED, which cuts every service off
+     * from it: a server that answers with an error (one service's key of the wrong type, a
+     * refused password) is reachable. Such an answer counts as a failure, not in a row. */
+    int change = 0;
+    if (rc == QK_OK || rc == QK_EUNAVAIL)
+        change = qk__health_count(&st->area.hdr->health, rc == QK_OK);
+    else
+        atomic_fetch_add(&st->area.hdr->health.total_fails, 1);
     if (rc != QK_OK)
         snprintf(st->last_error, sizeof st->last_error, "%s", qk_errmsg());
     pthread_mutex_unlock(&st->mu);
