@@ -438,7 +438,9 @@ void qk__store_wake(qk_tracker *t)
     pthread_mutex_unlock(&st->mu);
 }
 
-/* Every service, giving back unused leases, by one deadline. */
+/* Every service, giving back unused leases, by one deadline. A service the server refuses (a
+ * key of the wrong type) does not stop the others; an unreachable store does. Returns the first
+ * failure, with its message. */
 static int sync_all(qk_tracker *t, int64_t deadline_ms)
 {
     qk__store *st = t->store;
@@ -447,10 +449,17 @@ static int sync_all(qk_tracker *t, int64_t deadline_ms)
     if (c == NULL)
         return rc;
     const uint32_t n = qk__published(t);
-    for (qk_service s = 0; s < n && rc == QK_OK; s++)
+    int first = QK_OK;
+    char why[256] = "";
+    for (qk_service s = 0; s < n && rc != QK_EUNAVAIL; s++) {
         rc = sync_one(t, s, 0, 1, deadline_ms, c);
+        if (rc != QK_OK && first == QK_OK) {
+            first = rc;
+            snprintf(why, sizeof why, "%s", qk_errmsg());
+        }
+    }
     give_conn(st, c);
-    return rc;
+    return first == QK_OK ? QK_OK : qk__fail(first, "%s", why);
 }
 
 int qk_store_sync(qk_tracker *t)
