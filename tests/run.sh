@@ -9,10 +9,13 @@ root=$PWD
 # servers tests/support starts; a test that needs one fails without it, never skips.
 # qkctl's libraries, and promtool, curl and python3 (/usr/bin) for its cli tests.
 # libinih for the config library; scdoc builds the man pages, which man-db's man -l renders.
+# The DynamoDB store: libcurl (OpenSSL flavour) and jansson; python3-botocore (/usr/bin/python3)
+# checks its signatures (tests/store_ddb).
 scripts/need.sh build-essential cmake ninja-build pkg-config libhiredis-dev libcriterion-dev valgrind libck-dev \
   gnuplot-nox clang libclang-rt-14-dev clang-format redis-server libjansson-dev libmicrohttpd-dev \
   prometheus curl python3 libinih-dev scdoc man-db python3-cffi python3-pytest python3-dev \
-  python3-setuptools python3-wheel python3-venv python3-pip --npm build/node dynalite@4.0.0
+  python3-setuptools python3-wheel python3-venv python3-pip libcurl4-openssl-dev python3-botocore \
+  --npm build/node dynalite@4.0.0
 
 jobs=$(nproc)
 layers=("$@")

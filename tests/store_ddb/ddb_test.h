@@ -1,0 +1,262 @@
+/* What the DynamoDB store suites share: dynalite from tests/support with a table made the way
+ * scripts/ddb-init.sh makes it, trackers attached to it, and the store's view of a quota read
+ * straight from the table (GetItem with libcurl and jansson, independent of the backend's
+ * code), through the item layout of docs/store.md: pk = service, v, and per window an attribute
+ * w_<period letter><start_ms> with s, e, L, G, U and h.<host id>.{g,u,r,t}. Criterion only. */
+#ifndef QK_DDB_TEST_H
+#define QK_DDB_TEST_H
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "qkt_criterion.h"
+#include "servers.h"
+#include "tmpdir.h"
+
+/* Fault tests: each failed call waits this long. */
+#define FAULT_TIMEOUT_MS 300
+/* Tests that are not about faults: a sync must not fail by accident on a loaded machine (node
+ * answers in about a millisecond, but a 2-core machine running other suites stalls it). */
+#define CALM_TIMEOUT_MS 5000
+#define TABLE           "qk_quota"
+
+static inline void sleep_ms(long ms)
+{
+    const struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Any credentials: dynalite checks only their shape. */
+static inline void fake_credentials(void)
+{
+    setenv("AWS_ACCESS_KEY_ID", "AKIDQKTEST", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "qk-test-secret", 1);
+    unsetenv("AWS_SESSION_TOKEN");
+}
+
+static size_t ddb_collect(char *data, size_t size, size_t n, void *arg)
+{
+    char **buf = arg;
+    const size_t old = *buf ? strlen(*buf) : 0;
+    char *grown = realloc(*buf, old + size * n + 1);
+    cr_assert_not_null(grown);
+    memcpy(grown + old, data, size * n);
+    grown[old + size * n] = '\0';
+    *buf = grown;
+    return size * n;
+}
+
+/* One DynamoDB call to dynalite on port; its HTTP status in *status, its JSON answer
+ * (json_decref it). */
+static inline json_t *ddb_raw(int port, const char *op, const char *body, long *status)
+{
+    CURL *c = curl_easy_init();
+    cr_assert_not_null(c);
+    char url[64], target[80];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
+    snprintf(target, sizeof target, "X-Amz-Target: DynamoDB_20120810.%s", op);
+    struct curl_slist *h = curl_slist_append(NULL, target);
+    h = curl_slist_append(h, "Content-Type: application/x-amz-json-1.0");
+    char *answer = NULL;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_AWS_SIGV4, "aws:amz:us-east-1:dynamodb");
+    curl_easy_setopt(c, CURLOPT_USERPWD, "AKIDQKTEST:qk-test-secret");
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, ddb_collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &answer);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
+    const CURLcode rc = curl_easy_perform(c);
+    cr_assert_eq(rc, CURLE_OK, "dynalite %s: %s", op, curl_easy_strerror(rc));
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    json_t *j = json_loads(answer ? answer : "{}", 0, NULL);
+    cr_assert_not_null(j, "dynalite %s: not JSON: %s", op, answer);
+    free(answer);
+    return j;
+}
+
+/* A call that must succeed. */
+static inline json_t *ddb(int port, const char *op, const char *body)
+{
+    long status = 0;
+    json_t *j = ddb_raw(port, op, body, &status);
+    char *shown = json_dumps(j, JSON_COMPACT);
+    cr_assert_eq(status, 200, "dynalite %s: HTTP %ld %s", op, status, shown);
+    free(shown);
+    return j;
+}
+
+static inline void create_table_keyed(int port, const char *table, const char *key)
+{
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"TableName\":\"%s\",\"AttributeDefinitions\":[{\"AttributeName\":\"%s\","
+             "\"AttributeType\":\"S\"}],\"KeySchema\":[{\"AttributeName\":\"%s\",\"KeyType\":"
+             "\"HASH\"}],\"BillingMode\":\"PAY_PER_REQUEST\"}",
+             table, key, key);
+    json_decref(ddb(port, "CreateTable", body));
+    /* dynalite keeps a new table CREATING for a while (its createTableMs): wait for ACTIVE. */
+    snprintf(body, sizeof body, "{\"TableName\":\"%s\"}", table);
+    const int64_t until = qkt_mono_ms() + 20000;
+    for (;;) {
+        json_t *j = ddb(port, "DescribeTable", body);
+        const char *st = "";
+        json_unpack(j, "{s:{s:s}}", "Table", "TableStatus", &st);
+        const int active = strcmp(st, "ACTIVE") == 0;
+        json_decref(j);
+        if (active)
+            break;
+        cr_assert_lt(qkt_mono_ms(), until, "table %s never became ACTIVE", table);
+        sleep_ms(20);
+    }
+}
+
+/* dynalite with the quota table (what scripts/ddb-init.sh makes). */
+static inline void start_dynalite(qkt_server *s)
+{
+    fake_credentials();
+    cr_assert_eq(qkt_server_start(s, QKT_DYNALITE, NULL), 0, "%s", s->error);
+    create_table_keyed(s->port, TABLE, "pk");
+}
+
+static inline void ddb_url(char *buf, size_t len, const qkt_server *s, const char *table)
+{
+    snprintf(buf, len, "dynamodb://%s?region=us-east-1&endpoint=http://127.0.0.1:%d", table,
+             s->port);
+}
+
+/* The service's item (json_decref it); NULL when there is none. */
+static inline json_t *get_item(int port, const char *service)
+{
+    char body[256];
+    snprintf(body, sizeof body,
+             "{\"TableName\":\"" TABLE
+             "\",\"Key\":{\"pk\":{\"S\":\"%s\"}},\"ConsistentRead\":true}",
+             service);
+    json_t *j = ddb(port, "GetItem", body);
+    json_t *item = json_incref(json_object_get(j, "Item"));
+    json_decref(j);
+    return item;
+}
+
+static inline uint64_t num_of(json_t *attr)
+{
+    const char *s = NULL;
+    cr_assert_eq(json_unpack(attr, "{s:s}", "N", &s), 0, "not a number attribute");
+    return strtoull(s, NULL, 10);
+}
+
+/* The service's one window attribute whose name starts with w_<p>; the test fails unless
+ * exactly one exists. Borrowed from item. */
+static inline json_t *window_of(json_t *item, char p)
+{
+    cr_assert_not_null(item, "no item");
+    json_t *found = NULL, *v;
+    const char *name;
+    unsigned n = 0;
+    json_object_foreach(item, name, v)
+    {
+        if (name[0] == 'w' && name[1] == '_' && name[2] == p) {
+            found = json_object_get(v, "M");
+            n++;
+        }
+    }
+    cr_assert_eq(n, 1, "%u windows of period %c", n, p);
+    return found;
+}
+
+/* L, G or U of a window. */
+static inline uint64_t wfield(json_t *w, const char *f)
+{
+    return num_of(json_object_get(w, f));
+}
+
+/* g, u, r or t of a host in a window; 0 when the host is absent. */
+static inline uint64_t hfield(json_t *w, const char *host, const char *f)
+{
+    json_t *h = json_object_get(json_object_get(json_object_get(w, "h"), "M"), host);
+    if (h == NULL)
+        return 0;
+    return num_of(json_object_get(json_object_get(h, "M"), f));
+}
+
+/* The fleet's U, G, L of a service's window of period letter p, read fresh. */
+typedef struct {
+    uint64_t L, G, U, sum_u, sum_g;
+    unsigned hosts;
+} fleet_view;
+
+static inline fleet_view fleet_of(int port, const char *service, char p)
+{
+    json_t *item = get_item(port, service);
+    json_t *w = window_of(item, p);
+    fleet_view f = {wfield(w, "L"), wfield(w, "G"), wfield(w, "U"), 0, 0, 0};
+    const char *id;
+    json_t *h;
+    json_object_foreach(json_object_get(json_object_get(w, "h"), "M"), id, h)
+    {
+        f.sum_u += hfield(w, id, "u") - hfield(w, id, "r");
+        f.sum_g += hfield(w, id, "g");
+        f.hosts++;
+    }
+    json_decref(item);
+    return f;
+}
+
+static inline qk_options store_options(const qk_service_def *defs, size_t n, const char *url,
+                                       int64_t timeout_ms, const char *path)
+{
+    qk_options o = QK_OPTIONS_INIT;
+    o.services = defs;
+    o.n_services = n;
+    o.store = url;
+    o.store_timeout_ms = timeout_ms;
+    o.path = path;
+    return o;
+}
+
+static inline qk_tracker *store_tracker(const qk_options *o)
+{
+    qk_tracker *t = NULL;
+    const int rc = qk_tracker_new(&t, o);
+    cr_assert_eq(rc, QK_OK, "qk_tracker_new: %s", qk_errmsg());
+    return t;
+}
+
+typedef struct {
+    qk_store_info info;
+    qk_store_service_info svc[4];
+} status_buf;
+
+static inline const qk_store_info *status_of(qk_tracker *t, status_buf *b)
+{
+    memset(b, 0, sizeof *b);
+    b->info.version = QK_STORE_INFO_VERSION;
+    b->info.services = b->svc;
+    b->info.cap = 4;
+    const int rc = qk_store_status(t, &b->info);
+    cr_assert_eq(rc, QK_OK, "qk_store_status: %s", qk_errmsg());
+    return &b->info;
+}
+
+static inline qk_service_def one_window(const char *name, qk_period p, uint64_t limit,
+                                        qk_outage outage, uint64_t lease_max)
+{
+    qk_service_def d;
+    memset(&d, 0, sizeof d);
+    d.name = name;
+    d.windows[0].period = p;
+    d.windows[0].limit = limit;
+    d.outage = outage;
+    d.lease_max = lease_max;
+    return d;
+}
+
+#endif
