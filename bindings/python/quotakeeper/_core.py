@@ -184,8 +184,10 @@ def qk_py_event(ev, payload):  # called by the library, after its locks are rele
     cbs: _Callbacks = ffi.from_handle(payload)
     event = None
     try:
-        name = None if ev.name == ffi.NULL else ffi.string(ev.name).decode()
         kind = _enum_or_int(EventKind, ev.kind)
+        # Store events leave the service unset: only a level event names one.
+        name = (ffi.string(ev.name).decode()
+                if kind == EventKind.LEVEL and ev.name != ffi.NULL else None)
         event = Event(kind, name, ev.service, ev.window, _level(getattr(ev, "from")),
                       _level(ev.to), ev.used, ev.limit, ev.window_start_ms, ev.seq)
         cbs.on_event(event)
