@@ -38,12 +38,12 @@ for layer in "${layers[@]}"; do
       build build/test-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQK_SANITIZE=thread \
         -DQK_LOCK_CHECKS=ON -DQK_BUILD_PERF=OFF -DQK_BUILD_EXAMPLES=OFF
       TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-        ctest --test-dir build/test-tsan --output-on-failure -j "$jobs" -L stress ;;
+        ctest --test-dir build/test-tsan --output-on-failure -j "$jobs" -L "stress|fleet" ;;
     asan) # AddressSanitizer + UBSan over the Criterion suites (config too) and stress programs.
       build build/test-asan -DCMAKE_BUILD_TYPE=Debug -DQK_SANITIZE=address,undefined \
         -DQK_LOCK_CHECKS=ON -DQK_BUILD_PERF=OFF -DQK_BUILD_EXAMPLES=OFF
       ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1" \
-        ctest --test-dir build/test-asan --output-on-failure -j "$jobs" -L "unit|checks|stress|state|config" ;;
+        ctest --test-dir build/test-asan --output-on-failure -j "$jobs" -L "unit|checks|stress|state|config|fleet" ;;
     *) echo "unknown layer $layer (main, tsan, asan)"; exit 2 ;;
   esac
 done
