@@ -56,9 +56,10 @@ Test(store_faults, server_killed_and_restarted_counts_survive_hosts_reassert)
     cr_assert_eq(hget_u64(srv.port, key, "U"), 25);
 
     cr_assert_eq(qkt_server_kill(&srv), 0, "%s", srv.error);
+    for (int i = 0; i < 3; i++) /* refused: degraded after the third */
+        cr_assert_eq(qk_store_sync(a), QK_EUNAVAIL);
     consume_ok(a, 0, 3); /* past the released lease: the safe share of what was left */
     cr_assert_eq(qk_record(b, 0, 4, NULL), QK_OK);
-    cr_assert_eq(qk_store_sync(a), QK_EUNAVAIL);
     cr_assert_eq(qkt_server_restart(&srv), 0, "%s", srv.error);
 
     /* What the store acknowledged before the crash is all there. (G also holds the leases the
@@ -422,12 +423,14 @@ static void outage_bound(qk_outage policy)
     enum { L = 1000 };
     qkt_server srv;
     start_redis(&srv, NULL);
-    const qk_service_def d = one_window("out", QK_FOREVER, L, policy, 10);
+    /* "probe" is never used but to make the store degraded without touching out's lease. */
+    const qk_service_def d[2] = {one_window("out", QK_FOREVER, L, policy, 10),
+                                 one_window("probe", QK_FOREVER, L, QK_OUTAGE_CLOSED, 0)};
     const char *key = FOREVER_KEY("out");
-    qk_tracker *b = open_on(&srv, &d, 1, CALM_TIMEOUT_MS, NULL);
+    qk_tracker *b = open_on(&srv, d, 1, CALM_TIMEOUT_MS, NULL);
     consume_ok(b, 0, 3);
     qk_tracker_free(b);
-    qk_tracker *a = open_on(&srv, &d, 1, FAULT_TIMEOUT_MS, NULL);
+    qk_tracker *a = open_on(&srv, d, 2, FAULT_TIMEOUT_MS, NULL);
     consume_ok(a, 0, 5);
 
     /* Stop the server at a moment when a's last answer is what the store holds: no sync between
@@ -453,6 +456,11 @@ static void outage_bound(qk_outage policy)
     }
     cr_assert_eq(hosts, 2);
     const uint64_t allowance = (L - G) * 25 / 100 / hosts;
+    /* The policies are for a degraded store: three failures in a row, on the other service. */
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(qk_try_consume(a, 1, 1, 0, NULL), QK_EUNAVAIL);
+    status_buf deg;
+    cr_assert_eq(status_of(a, &deg)->degraded, 1);
 
     uint64_t got = 0;
     int rc;
@@ -476,12 +484,12 @@ static void outage_bound(qk_outage policy)
                      (unsigned long long)(L - U));
         break;
     }
-    for (int i = 0; i < 3; i++) /* refusals stay refusals; three failures are enough to degrade */
+    for (int i = 0; i < 3; i++) /* refusals stay refusals */
         cr_assert_eq(qk_try_consume(a, 0, 1, 0, NULL), rc);
     status_buf sb;
     cr_assert_eq(status_of(a, &sb)->degraded, 1);
     if (policy == QK_OUTAGE_SAFE) {
-        qk_tracker *c = open_on(&srv, &d, 1, FAULT_TIMEOUT_MS, NULL);
+        qk_tracker *c = open_on(&srv, d, 1, FAULT_TIMEOUT_MS, NULL);
         cr_assert_eq(qk_try_consume(c, 0, 1, 0, NULL), QK_EUNAVAIL,
                      "a host that never synced got a call");
         qk_tracker_free(c);
@@ -518,6 +526,8 @@ Test(store_faults, outage_use_reaches_store_at_first_sync_overdraft_reported)
     consume_ok(t, 0, 10);
     cr_assert_eq(qk_store_sync(t), QK_OK, "%s", qk_errmsg());
     cr_assert_eq(qkt_server_pause(&srv), 0, "%s", srv.error);
+    for (int i = 0; i < 3; i++) /* degraded after the third */
+        cr_assert_eq(qk_store_sync(t), QK_EUNAVAIL);
     uint64_t got = 0;
     while (qk_try_consume(t, 0, 1, 0, NULL) == QK_OK)
         got++;

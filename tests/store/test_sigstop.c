@@ -38,7 +38,12 @@ static void late_requests(const char *path)
     cr_assert_eq(qkt_server_pause(&srv), 0, "%s", srv.error);
     cr_assert_eq(qk_record(t, 0, 7, NULL), QK_OK, "%s", qk_errmsg());
     cr_assert_eq(qk_store_sync(t), QK_EUNAVAIL, "a sync to a stopped server: %s", qk_errmsg());
-    /* Consumes past the (released) lease try the store, time out, and fall to the policy. */
+    /* Two more failures make the store degraded; then consumes past the (released) lease take
+     * the safe share of what was left, without waiting. */
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(qk_store_sync(t), QK_EUNAVAIL);
+    status_buf deg;
+    cr_assert_eq(status_of(t, &deg)->degraded, 1);
     for (int i = 0; i < 3; i++)
         cr_assert_eq(qk_try_consume(t, 0, 1, 0, NULL), QK_OK, "outage consume %d: %s", i,
                      qk_errmsg());
