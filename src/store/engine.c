@@ -72,8 +72,8 @@ static void add_wake(qk_event_sink *sink, qk_service s)
 }
 
 /* Whether n more calls may be consumed on top of the local windows' check: every lease holds
- * them, or the store is out and the outage policy allows them. QK_OK, QK__ESYNC, QK_ELIMIT or
- * QK_EUNAVAIL (window *tripped). */
+ * them, or the store is out (degraded, or this consume's own sync just failed) and the outage
+ * policy allows them. QK_OK, QK__ESYNC, QK_ELIMIT or QK_EUNAVAIL (window *tripped). */
 static int lease_decision(qk__store *st, qk_service s, const qk__store_slot *ss, unsigned nw,
                           uint64_t n, unsigned flags, int *tripped)
 {
@@ -201,6 +201,7 @@ static int count_outcome(qk__store *st, int rc, qk_event *ev)
 
 typedef struct {
     qk__store_sync_req req;
+    uint64_t seq; /* this service's syncs, in the order they were planned */
     /* Where each request window goes back: cur (0) or prev (1), and which index. */
     unsigned where[QK__STORE_SYNC_WINDOWS], index[QK__STORE_SYNC_WINDOWS];
 } sync_plan;
@@ -250,6 +251,9 @@ static void plan_sync(qk_tracker *t, qk_service s, uint64_t need, int release, i
     p->req.service = t->names[s];
     p->req.host_id = st->area.hdr->host_id;
     p->req.n_windows = 0;
+    p->seq = ++ss->plan_seq;
+    if (release)
+        ss->release_seq = p->seq;
     for (unsigned i = 0; i < sl->n_windows; i++) {
         qk__lease *l = &ss->cur[i];
         uint64_t want;
@@ -283,7 +287,11 @@ static void merge_sync(qk_tracker *t, qk_service s, const sync_plan *p,
         qk__lease *l = p->where[k] ? &ss->prev[i] : &ss->cur[i];
         if (l->start_ms != q->start_ms || l->end_ms != q->end_ms)
             continue; /* the window moved on meanwhile: the next sync sends it again */
-        const int current = qk__lease_merge(l, a->granted_host, a->granted, a->used, a->limit,
+        /* The answer to a request planned before a release was computed on the grant the release
+         * took back: raising the lease to it would let this host use what the store has already
+         * handed to others. */
+        const uint64_t granted_host = p->seq < ss->release_seq ? 0 : a->granted_host;
+        const int current = qk__lease_merge(l, granted_host, a->granted, a->used, a->limit,
                                             a->active_hosts, q->used, q->refunded);
         if (current && p->where[k] == 0 && i < sl->n_windows && sl->w[i].start_ms == l->start_ms) {
             /* The fleet's use as of the store's answer, plus what this host did since. */
