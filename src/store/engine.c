@@ -467,7 +467,13 @@ static int sync_all(qk_tracker *t, int64_t deadline_ms)
         }
     }
     give_conn(st, c);
-    return first == QK_OK ? QK_OK : qk__fail(first, "%s", why);
+    if (first == QK_OK)
+        return QK_OK;
+    /* The saved message already starts with the code's words: set it again without them. */
+    const size_t len = strlen(qk_strerror(first));
+    const char *rest =
+        strncmp(why, qk_strerror(first), len) == 0 && why[len] == ':' ? why + len + 2 : why;
+    return qk__fail(first, "%s", rest);
 }
 
 int qk_store_sync(qk_tracker *t)
