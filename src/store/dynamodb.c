@@ -26,37 +26,6 @@ struct qk__store_conn {
 
 /* ---- the URL ---- */
 
-static int hex_value(char c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
-/* A query value, %-decoded into dst. 0, or -1 when it does not fit or is malformed. */
-static int decode_value(char *dst, size_t cap, const char *src, size_t n)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = src[i];
-        if (c == '%') {
-            if (i + 2 >= n)
-                return -1;
-            const int hi = hex_value(src[i + 1]), lo = hex_value(src[i + 2]);
-            if (hi < 0 || lo < 0)
-                return -1;
-            c = (char)(hi * 16 + lo);
-            i += 2;
-        }
-        if (c == '\0' || o + 1 >= cap)
-            return -1;
-        dst[o++] = c;
-    }
-    dst[o] = '\0';
-    return 0;
-}
-
 static int valid_table(const char *t)
 {
     const size_t n = strlen(t);
@@ -109,7 +78,7 @@ int qk__ddb_target_parse(qk__ddb_target *t, const qk__store_url *url)
         if (dst == NULL || eq == NULL)
             return qk__fail(QK_EINVAL, "store URL: %s: unknown parameter '%.*s'", usage,
                             (int)key_len, p);
-        if (decode_value(dst, cap, eq + 1, n - key_len - 1) != 0)
+        if (qk__store_url_decode(dst, cap, eq + 1, n - key_len - 1) != 0)
             return qk__fail(QK_EINVAL, "store URL: %s: the %.*s is too long or badly escaped",
                             usage, (int)key_len, p);
         p += n;

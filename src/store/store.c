@@ -68,9 +68,7 @@ static int hex_value(char c)
     return -1;
 }
 
-/* Copies src[0..n) into dst (cap bytes), decoding %XX, so a password may hold ':', '@' or '/'.
- * Returns 0, or -1 when it does not fit or an escape is malformed. */
-static int decode_part(char *dst, size_t cap, const char *src, size_t n)
+int qk__store_url_decode(char *dst, size_t cap, const char *src, size_t n)
 {
     size_t out = 0;
     for (size_t i = 0; i < n; i++) {
@@ -181,12 +179,12 @@ int qk__store_url_parse(qk__store_url *out, const char *url)
     if (at != NULL) {
         const char *colon = memchr(auth, ':', (size_t)(at - auth));
         const size_t user_len = colon ? (size_t)(colon - auth) : (size_t)(at - auth);
-        if (decode_part(u.user, sizeof u.user, auth, user_len) != 0)
+        if (qk__store_url_decode(u.user, sizeof u.user, auth, user_len) != 0)
             return bad_url(url, "the user name is too long or has a bad %-escape");
         if (colon != NULL) {
             u.has_password = 1;
-            if (decode_part(u.password, sizeof u.password, colon + 1, (size_t)(at - colon - 1)) !=
-                0)
+            if (qk__store_url_decode(u.password, sizeof u.password, colon + 1,
+                                     (size_t)(at - colon - 1)) != 0)
                 return bad_url(url, "the password is too long or has a bad %-escape");
         }
         host = at + 1;

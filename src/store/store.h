@@ -107,6 +107,10 @@ int64_t qk__store_now_ms(void);
 /* Splits url into out. QK_EINVAL, with a message that shows the URL without its password. */
 int qk__store_url_parse(qk__store_url *out, const char *url);
 
+/* Copies src[0..n) into dst (cap bytes), decoding %XX, so a password or a query value may hold
+ * ':', '@', '/' or '&'. Returns 0, or -1 when it does not fit or an escape is malformed. */
+int qk__store_url_decode(char *dst, size_t cap, const char *src, size_t n);
+
 /* The URL as it may appear in a message or a log: the password replaced by "***". */
 void qk__store_url_redact(char *buf, size_t len, const char *url);
 
