@@ -56,6 +56,10 @@ typedef struct {
     {                                                                                              \
         st, W_HOT, 3, t, 0                                                                         \
     }
+#define GRANT3(st, t)                                                                              \
+    {                                                                                              \
+        st, W_GRANT, 3, t, 0                                                                       \
+    }
 #define NO_SIDE                                                                                    \
     {                                                                                              \
         NULL, W_DISJOINT, 0, 0, 0                                                                  \
@@ -105,6 +109,19 @@ static const figure figures[] = {
     {"Hot service, worst thread count in the tables below (%t): `sharded` / `global`", FIG_RATIO,
      M_OPS_PER_S, HOT3("sharded", FIG_EACH_CONTENDED), HOT3("global", FIG_EACH_CONTENDED),
      FIG_AT_LEAST, 0.9, 1},
+    /* The shared store (issue 8): consumes under a limit no run reaches, every grant kept. */
+    {"Store attached, lease in hand: single-thread `qk_try_consume`, `leased` / `sharded` (the "
+     "same tracker without a store)",
+     FIG_RATIO, M_CPU_NS_PER_OP, GRANT3("leased", 1), GRANT3("sharded", 1), FIG_AT_MOST, 1.1, 1},
+    {"Store attached, scaling: `leased` %t threads / 1 thread", FIG_RATIO, M_OPS_PER_S,
+     GRANT3("leased", 2), GRANT3("leased", 1), FIG_AT_LEAST, 1.8, 2},
+    {"Store: `leased` / `lua-per-call` (one EVALSHA per consume) at %t threads", FIG_RATIO,
+     M_OPS_PER_S, GRANT3("leased", 2), GRANT3("lua-per-call", 2), FIG_AT_LEAST, 500, 1},
+    {"Store: `leased` / `incrby-pipelined` (envoy-style, one round trip per consume) at %t threads",
+     FIG_RATIO, M_OPS_PER_S, GRANT3("leased", 2), GRANT3("incrby-pipelined", 2), FIG_AT_LEAST, 500,
+     1},
+    {"Store operations per consume, `leased` at %t threads (about one per lease)", FIG_VALUE,
+     M_STORE_OPS_PER_OP, GRANT3("leased", 2), NO_SIDE, FIG_REPORTED, 0, 1},
 };
 #define N_FIGURES (sizeof figures / sizeof figures[0])
 

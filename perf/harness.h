@@ -69,6 +69,9 @@ typedef struct {
     /* The timed loops: run until *th->stop, cycling through th->pattern. */
     void (*record_loop)(void *state, perf_thread *th);
     void (*consume_loop)(void *state, perf_thread *th); /* consume; refund what was granted */
+    void (*grant_loop)(void *state, perf_thread *th);   /* consume, keeping every grant */
+    /* Exchanges with the shared store since create (the store strategies); NULL for the rest. */
+    uint64_t (*store_ops)(void *state);
 } perf_adapter;
 
 static inline uint64_t perf_now_ns(void)

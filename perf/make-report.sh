@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/need.sh build-essential cmake ninja-build pkg-config libhiredis-dev libck-dev gnuplot-nox
+scripts/need.sh build-essential cmake ninja-build pkg-config libhiredis-dev libck-dev gnuplot-nox redis-server
 
 args=("$@")
 [ ${#args[@]} -gt 0 ] || args=(--full)

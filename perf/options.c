@@ -24,7 +24,7 @@ void usage(FILE *f)
         "  --writers L     writer threads for the snapshot workload (default 1,cores)\n"
         "  --rates L       snapshots per second, max = back to back (default 0,10,1000,max)\n"
         "  --oversub N     threads of the oversubscribed workload (default 200)\n"
-        "  --workloads L   of disjoint,hot,mix,consume,snapshot,oversubscribed, or none\n"
+        "  --workloads L   of disjoint,hot,mix,consume,snapshot,oversubscribed,grant, or none\n"
         "  --strategies L  of ");
     perf_print_strategy_names(f);
     fprintf(f,
@@ -32,25 +32,36 @@ void usage(FILE *f)
             "  --validate-threads N, --validate-ops N   validator size (default 4, 20000)\n"
             "  --validate-only run the validators and stop\n"
             "  --figures FILE  write the figures (figures.c) as CSV to FILE\n"
+            "  --lease FILE    run the lease experiment (lease.h) and write its CSV to FILE\n"
+            "  --lease-sizes L its lease_max values, 0 = adaptive (default 0,1,10,100,1000)\n"
+            "  --lease-consumes N   its consumes per lease size (default 20000)\n"
+            "the store strategies (leased, lua-per-call, incrby-pipelined) start a redis-server\n"
+            "on a free loopback port ($QK_REDIS_SERVER, else redis-server on PATH); without one\n"
+            "they are left out\n"
             "  --about         build and clock facts, as key: value lines\n"
             "  --list          strategies, one CSV line each: name, snapshot, role, chart style, "
             "locking\n");
 }
 
-static void parse_uint_list(const char *arg, uint_list *out, const char *what)
+static void parse_uint_list_zero(const char *arg, uint_list *out, const char *what, bool zero)
 {
     out->n = 0;
     char *copy = strdup(arg), *save = NULL;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         char *end;
         const unsigned long v = strtoul(tok, &end, 10);
-        if (*end != '\0' || v == 0 || v > 100000 || out->n == MAX_LIST)
+        if (*end != '\0' || (v == 0 && !zero) || v > 100000 || out->n == MAX_LIST)
             perf_die("bad %s list '%s'", what, arg);
         out->v[out->n++] = (unsigned)v;
     }
     free(copy);
     if (out->n == 0)
         perf_die("empty %s list", what);
+}
+
+static void parse_uint_list(const char *arg, uint_list *out, const char *what)
+{
+    parse_uint_list_zero(arg, out, what, false);
 }
 
 static void parse_rates(const char *arg, options *o)
@@ -113,6 +124,8 @@ static void preset(options *o, const char *name)
     o->writers = (uint_list){{1, o->n_cores}, o->n_cores > 1 ? 2 : 1};
     parse_rates("0,10,1000,max", o);
     default_threads(&o->threads, o->n_cores);
+    parse_uint_list_zero("0,1,10,100,1000", &o->lease_sizes, "lease size", true);
+    o->lease_consumes = 20000;
     if (strcmp(name, "full") == 0) {
         o->duration_s = 0.2;
         o->reps = 3;
@@ -123,12 +136,14 @@ static void preset(options *o, const char *name)
         o->reps = 2;
         o->figure_reps = 3;
         o->validate_ops = 5000;
+        o->lease_consumes = 5000;
         parse_uint_list("1,2,4,64,200", &o->threads, "thread");
     } else { /* smoke */
         o->duration_s = 0.02;
         o->reps = 1;
         o->figure_reps = 1;
         o->validate_ops = 2000;
+        o->lease_consumes = 300;
         parse_uint_list("1,2,4", &o->threads, "thread");
         o->writers = (uint_list){{2}, 1};
     }
@@ -178,6 +193,12 @@ void options_parse(options *o, int argc, char **argv)
             o->validate_only = true;
         else if (strcmp(a, "--figures") == 0)
             o->figures_path = VALUE();
+        else if (strcmp(a, "--lease") == 0)
+            o->lease_path = VALUE();
+        else if (strcmp(a, "--lease-sizes") == 0)
+            parse_uint_list_zero(VALUE(), &o->lease_sizes, "lease size", true);
+        else if (strcmp(a, "--lease-consumes") == 0)
+            o->lease_consumes = (unsigned)atoi(VALUE());
         else if (strcmp(a, "--about") == 0)
             o->action = DO_ABOUT;
         else if (strcmp(a, "--list") == 0)

@@ -33,6 +33,9 @@ typedef struct {
     unsigned validate_ops; /* per validating thread */
     bool validate_only;
     const char *figures_path; /* where the figures CSV goes; NULL: stderr only */
+    const char *lease_path;   /* where the lease experiment's CSV goes (lease.h); NULL: not run */
+    uint_list lease_sizes;    /* its lease_max values; 0 is adaptive */
+    unsigned lease_consumes;  /* its consumes per lease size */
 } options;
 
 /* Fills o from the command line; exits with a usage message on a bad one. */

@@ -1,7 +1,8 @@
 # Turns qk_perf's CSVs and run.sh's machine.txt into README.md, gnuplot data and a gnuplot
 # script (perf/report.sh drives it). Plain POSIX awk (mawk): no asort, no gensub.
 #   awk -f report.awk -v machine=machine.txt -v strategies=strategies.csv -v figures=figures.csv \
-#       -v docdir=DIR -v tmpdir=DIR -v others="SUBDIR ..." -v notes=FILE.md results.csv
+#       -v docdir=DIR -v tmpdir=DIR -v others="SUBDIR ..." -v notes=FILE.md [-v lease=lease.csv] \
+#       results.csv
 # It knows no strategy and no figure: the strategies, their order, roles and chart styles come
 # from `qk_perf --list` (strategies.csv), the figures from the harness's table (figures.csv).
 # Medians over repetitions everywhere. A ratio of two strategies in the same cell is the median
@@ -79,21 +80,31 @@ function thread_list(wl, sv,    t, n, a, i, s) {
     for (i = 1; i <= n; i++) s = s (i > 1 ? " " : "") tl[i]
     return s
 }
-# A table head with one column per strategy present, between the given leading and trailing
-# cells, and its alignment row.
-function strategy_table_head(lead, tail, lead_align, tail_align,    i) {
+# Whether strategy st has runs in workload wl ("": in any). The store strategies run only in
+# grant, and grant only takes them and the subject, so each table shows who ran there.
+function present(st, wl) { return wl == "" ? (st in HAVE) : ((wl SUBSEP st) in HAVEW) }
+# A table head with one column per strategy present (in workload wl), between the given leading
+# and trailing cells, and its alignment row.
+function strategy_table_head(lead, tail, lead_align, tail_align, wl,    i) {
     printf "%s", lead > readme
-    for (i = 1; i <= nstrat; i++) if (ORDER[i] in HAVE) printf " %s |", ORDER[i] > readme
+    for (i = 1; i <= nstrat; i++) if (present(ORDER[i], wl)) printf " %s |", ORDER[i] > readme
     print tail > readme
     printf "%s", lead_align > readme
-    for (i = 1; i <= nstrat; i++) if (ORDER[i] in HAVE) printf " ---: |" > readme
+    for (i = 1; i <= nstrat; i++) if (present(ORDER[i], wl)) printf " ---: |" > readme
     print tail_align > readme
+}
+# The strategies present in wl, in order, space-separated: a chart's columns.
+function chart_strategies(wl,    i, l) {
+    l = ""
+    for (i = 1; i <= nstrat; i++) if (present(ORDER[i], wl)) l = l (l == "" ? "" : " ") ORDER[i]
+    return l
 }
 # A figure's numbers in its metric's unit.
 function in_unit(metric, x) {
     if (x == "") return "n/a"
     if (metric == "ops_per_s") return fmt(mops(x))
     if (metric ~ /_ns$/) return ns(x)
+    if (metric == "store_ops_per_op") return sprintf("%.2g", x)
     return fmt(x)
 }
 # "num / den" in the metric's unit, and the cores multi-threaded sides got.
@@ -132,17 +143,47 @@ function figure_rows(    line, ncol, H, n, f, i, name, kind, metric, desc, val, 
     }
     close(figures)
 }
+# The lease experiment (lease.csv, if the run made one): a table, and a chart drawn below.
+function lease_section(    line, f, n, i, hdr) {
+    NLEASE = 0
+    if (lease == "" || (getline line < lease) <= 0) return
+    n = split(line, hdr, ",")
+    for (i = 1; i <= n; i++) LC[hdr[i]] = i
+    print "## Lease left unused at the window's end" > readme
+    print "" > readme
+    print "One host (a tracker with the store) consumes, one call at a time, on a fresh service whose" > readme
+    print "limit no run reaches, with each lease size; then its window \"ends\". What it holds and has not" > readme
+    print "used (`qk_store_status`'s `held`, equal to the store's G - U once its last use is synced) is" > readme
+    print "what a host that died then would strand until the window ended, and what `qk_tracker_free` or" > readme
+    print "`qk_store_sync` gives back; the sync thread tops a lease up before it runs out, so a host keeps" > readme
+    print "about a full lease in hand. Store operations per consume are about one per lease. lease_max 0 is" > readme
+    print "the adaptive lease (about 10 s of the host's recent rate)." > readme
+    print "" > readme
+    print "![lease](lease.png)" > readme
+    print "" > readme
+    print "| lease_max | consumes | store operations | per consume | unused at the end (host) | store G - U |" > readme
+    print "| ---: | ---: | ---: | ---: | ---: | ---: |" > readme
+    while ((getline line < lease) > 0) {
+        split(line, f, ",")
+        NLEASE++
+        LZ[NLEASE] = f[LC["lease_max"]] + 0; LU[NLEASE] = f[LC["held"]] + 0; LO[NLEASE] = f[LC["store_ops_per_consume"]] + 0
+        LN = f[LC["consumes"]]
+        printf "| %s | %s | %s | %.3g | %s | %s |\n", (LZ[NLEASE] == 0 ? "adaptive" : LZ[NLEASE]), f[LC["consumes"]], f[LC["store_ops"]], LO[NLEASE], f[LC["held"]], f[LC["unused"]] > readme
+    }
+    close(lease)
+    print "" > readme
+}
 function machine_row(label, k) { print "| " label " | " (k in M ? M[k] : "unknown") " |" > readme }
 
 BEGIN {
     FS = ","
-    # strategies.csv: name, snapshot, role, chart style, locking (which may hold commas)
+    # strategies.csv: name, snapshot, role, scope, chart style, locking (which may hold commas)
     nstrat = 0
     while ((getline line < strategies) > 0) {
         n = split(line, f, ",")
-        if (n < 5) continue
-        ORDER[++nstrat] = f[1]; KIND[f[1]] = f[2]; STYLE[f[1]] = f[4]
-        LOCKD[f[1]] = substr(line, length(f[1]) + length(f[2]) + length(f[3]) + length(f[4]) + 5)
+        if (n < 6) continue
+        ORDER[++nstrat] = f[1]; KIND[f[1]] = f[2]; SCOPE[f[1]] = f[4]; STYLE[f[1]] = f[5]
+        LOCKD[f[1]] = substr(line, length(f[1]) + length(f[2]) + length(f[3]) + length(f[4]) + length(f[5]) + 6)
         if (f[3] == "subject") SUBJ = f[1]
         if (f[3] == "baseline") BASE = f[1]
     }
@@ -160,6 +201,7 @@ NR == 1 { for (i = 1; i <= NF; i++) C[$i] = i; next }
     rt = $C["snap_rate"]; rep = $C["rep"] + 0
     if ("phase" in C && $C["phase"] == "fig") { wl = "fig:" wl; FIGWL[wl] = 1 }
     HAVE[st] = 1
+    HAVEW[$C["workload"], st] = 1
     if (wl ~ /^check-/) {
         CK[st, wl, sv] = 1
         CKV[st, wl, sv] = $C["verdict"]
@@ -288,8 +330,8 @@ END {
     print "`try_consume`; when granted, it is given back (refund) so the count stays at the limit's edge." > readme
     print "`disjoint` gives thread i service i mod n, so with more threads than services they share." > readme
     print "" > readme
-    nw = split("disjoint hot mix consume oversubscribed", WL, " ")
-    split("each thread its own service|all threads on one service|the spec's three services, 7:7:2 (tiingo, finnhub, sendgrid)|try_consume one below the limit, own service per thread|the spec's 200 threads, half on one service, half on another", WDESC, "|")
+    nw = split("disjoint hot mix consume oversubscribed grant", WL, " ")
+    split("each thread its own service|all threads on one service|the spec's three services, 7:7:2 (tiingo, finnhub, sendgrid)|try_consume one below the limit, own service per thread|the spec's 200 threads, half on one service, half on another|try_consume under a limit no run reaches, every grant kept, own service per thread: quotakeeper without a store, with one (a lease in hand), and the per-call peers on the same loopback redis-server", WDESC, "|")
     ncharts = 0
     for (wi = 1; wi <= nw; wi++) {
         wl = WL[wi]
@@ -302,15 +344,14 @@ END {
             print "" > readme
             if (n > 1) {
                 name = wl "-" s
-                CHART[++ncharts] = name; CTITLE[ncharts] = wl ", " s " services: " WDESC[wi]; CKIND[ncharts] = "threads"
+                CHART[++ncharts] = name; CTITLE[ncharts] = wl ", " s " services" (wl == "grant" ? ": consumes per second against threads, local and through Redis" : ": " WDESC[wi]); CKIND[ncharts] = "threads"
+                CSTRAT[ncharts] = chart_strategies(wl)
                 print "![" wl " " s "](" name ".png)" > readme
                 print "" > readme
                 dat = tmpdir "/" name ".dat"
-                printf "# threads" > dat
-                for (i = 1; i <= nstrat; i++) if (ORDER[i] in HAVE) printf " %s", ORDER[i] > dat
-                print "" > dat
+                print "# threads " CSTRAT[ncharts] > dat
             }
-            strategy_table_head("| threads |", " " SUBJ " / " BASE " | cores got (" SUBJ ") |", "| ---: |", " ---: | ---: |")
+            strategy_table_head("| threads |", " " SUBJ " / " BASE " | cores got (" SUBJ ") |", "| ---: |", " ---: | ---: |", wl)
             for (t = 1; t <= n; t++) {
                 th = tl[t]; best = ""; bestv = -1
                 for (i = 1; i <= nstrat; i++) {
@@ -321,9 +362,9 @@ END {
                 if (n > 1) printf "%s", th > dat
                 for (i = 1; i <= nstrat; i++) {
                     st = ORDER[i]
-                    if (!(st in HAVE)) continue
+                    if (!present(st, wl)) continue
                     v = med(st, wl, s, th, 0, "ops_per_s")
-                    cell = fmt(mops(v))
+                    cell = v != "" && v + 0 < 1e5 ? sprintf("%.3f", mops(v)) : fmt(mops(v)) # round trips
                     if (st == best) cell = "**" cell "**"
                     if (KIND[st] == "lossy" && v != "" && wl != "consume")
                         cell = cell sprintf(" (lost %.0f%%)", med(st, wl, s, th, 0, "lost_pct"))
@@ -361,18 +402,17 @@ END {
             if (w == W) {
                 name = "snapshot-" s
                 CHART[++ncharts] = name; CTITLE[ncharts] = "writers under snapshots, " s " services, " w " writer(s)"; CKIND[ncharts] = "rates"
+                CSTRAT[ncharts] = chart_strategies("snapshot")
                 print "![snapshot " s "](" name ".png)" > readme
                 print "" > readme
                 dat = tmpdir "/" name ".dat"
-                printf "# rate" > dat
-                for (i = 1; i <= nstrat; i++) if (ORDER[i] in HAVE) printf " %s", ORDER[i] > dat
-                print "" > dat
+                print "# rate " CSTRAT[ncharts] > dat
             }
             print "| strategy | writers alone | 10/s | 1,000/s | back to back | loss at 1,000/s | snapshot p50 / p99 at 1,000/s | back to back: snapshots/s, p50 / p99 |" > readme
             print "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" > readme
             for (i = 1; i <= nstrat; i++) {
                 st = ORDER[i]
-                if (!(st in HAVE)) continue
+                if (!present(st, "snapshot")) continue
                 printf "| %s |", st > readme
                 for (r = 1; r <= nr; r++)
                     printf " %s |", fmt(mops(med(st, "snapshot", s, w, RATES[r], "ops_per_s"))) > readme
@@ -387,7 +427,7 @@ END {
                     printf "%s", RLABEL[r] > dat
                     for (i = 1; i <= nstrat; i++) {
                         st = ORDER[i]
-                        if (!(st in HAVE)) continue
+                        if (!present(st, "snapshot")) continue
                         v = med(st, "snapshot", s, w, RATES[r], "ops_per_s")
                         printf " %s", (v == "" ? "NaN" : v / 1e6) > dat
                     }
@@ -407,9 +447,9 @@ END {
     print "Resolution is that of the clock (tens of ns on some machines), so p50 of an uncontended" > readme
     print "operation is coarse; p99 shows the waits." > readme
     print "" > readme
-    strategy_table_head("| workload | threads |", "", "| --- | ---: |", "")
-    split("disjoint hot mix consume oversubscribed", LW, " ")
-    for (wi = 1; wi <= 5; wi++) {
+    strategy_table_head("| workload | threads |", "", "| --- | ---: |", "", "")
+    split("disjoint hot mix consume oversubscribed grant", LW, " ")
+    for (wi = 1; wi <= 6; wi++) {
         wl = LW[wi]
         if (!((wl SUBSEP 3) in WS)) continue
         n = split(thread_list(wl, 3), tl, " ")
@@ -445,6 +485,12 @@ END {
     print "  count resets mid-run (the roll check costs the same for every period), no event callback." > readme
     print "  `global-slot` does `sharded`'s work (the library's own slot update: windows, rollover, levels," > readme
     print "  overflow; the clock read before the lock) under one global mutex: only the lock differs." > readme
+    print "- The store strategies (`leased`, `lua-per-call`, `incrby-pipelined`) talk to a " (("redis_server" in M) ? M["redis_server"] : "redis-server") " that" > readme
+    print "  qk_perf starts on a free loopback port (no persistence) and stops at exit; each thread of the" > readme
+    print "  per-call peers holds its own connection. They run only in `grant` (and their validators, at" > readme
+    print "  3 services): a round trip per call would make the other workloads take minutes. A `leased`" > readme
+    print "  tracker first consumes until its sync thread has bought a lease, so its runs measure" > readme
+    print "  consumes with a lease in hand; its store operations are the tracker's syncs." > readme
     print "- The machine may be shared: compare ratios from this run, not absolute numbers across runs." > readme
     print "  Single-thread figures use CPU time per operation for that reason. Load average: before the" > readme
     print "  run " M["loadavg_before"] ", after " M["loadavg_after"] "." > readme
@@ -467,6 +513,7 @@ END {
         printf "- Other machines:" > readme
         for (i = 1; i <= n; i++) printf " [%s](%s/README.md)%s", oth[i], oth[i], i < n ? "," : ".\n" > readme
     }
+    lease_section()
     close(readme)
 
     # ---- gnuplot: each strategy's style from the list, so a colour means the same everywhere ----
@@ -490,12 +537,26 @@ END {
             using = "using 0:"
         }
         cmd = "plot"; col = 1
-        for (i = 1; i <= nstrat; i++) {
-            if (!(ORDER[i] in HAVE)) continue
+        ncs = split(CSTRAT[c], cs, " ")
+        for (i = 1; i <= ncs; i++) {
             col++
-            cmd = cmd (col > 2 ? ", " : " ") "'" tmpdir "/" CHART[c] ".dat' " using col (CKIND[c] == "threads" ? "" : ":xtic(1)") " with linespoints lw " (ORDER[i] == SUBJ ? 3 : 2) " " STYLE[ORDER[i]] " title '" ORDER[i] "'"
+            cmd = cmd (col > 2 ? ", " : " ") "'" tmpdir "/" CHART[c] ".dat' " using col (CKIND[c] == "threads" ? "" : ":xtic(1)") " with linespoints lw " (cs[i] == SUBJ ? 3 : 2) " " STYLE[cs[i]] " title '" cs[i] "'"
         }
         print cmd > gp
+    }
+    if (NLEASE > 0) {
+        # The lease experiment: unused lease (left axis) and store operations per consume
+        # (right axis) against the lease size; the adaptive lease has no size to stand at.
+        dat = tmpdir "/lease.dat"
+        print "# lease_max unused store_ops_per_consume" > dat
+        for (i = 1; i <= NLEASE; i++) if (LZ[i] > 0) print LZ[i], (LU[i] > 0 ? LU[i] : 0.5), LO[i] > dat
+        close(dat)
+        print "set output '" docdir "/lease.png'" > gp
+        print "set title \"lease left unused at the window's end, against the lease size (" LN " consumes, one host)\"" > gp
+        print "set logscale x 10; set xlabel 'lease size (lease\\_max, calls)'; set xrange [*:*]; set xtics auto" > gp
+        print "set logscale y 10; set ylabel 'calls granted and not used'; set y2label 'store operations per consume'; set logscale y2 10; set y2tics; set ytics nomirror" > gp
+        print "plot '" dat "' using 1:2 with linespoints lw 2 lc rgb '#e377c2' pt 7 title 'unused at the end', '" dat "' using 1:3 axes x1y2 with linespoints lw 2 lc rgb '#7f7f7f' dt 2 pt 8 title 'store operations per consume'" > gp
+        print "unset y2tics; unset y2label; unset logscale y2; set ytics mirror" > gp
     }
     close(gp)
 

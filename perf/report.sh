@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Renders a run of perf/run.sh as a report: DOCDIR/README.md (machine, figures against their
 # targets, tables, ratios against `global`), DOCDIR/*.png (gnuplot: throughput against threads
-# per workload) and DOCDIR/summary.csv + figures.csv + machine.txt (the medians, figures and
-# facts behind it).
+# per workload; the lease experiment's, when the run has lease.csv) and DOCDIR/summary.csv +
+# figures.csv + lease.csv + machine.txt (the medians, figures and facts behind it).
 # Needs bash, awk, sort and gnuplot (Debian: gnuplot-nox); not the harness or its build.
 #
 #   perf/report.sh OUTDIR DOCDIR      e.g. perf/report.sh perf/out/run1 docs/perf
 #                                      or   perf/report.sh /carried/16core docs/perf/epyc-16
 set -euo pipefail
-[ $# -eq 2 ] || { sed -n '2,9s/^# \{0,1\}//p' "$0"; exit 2; }
+[ $# -eq 2 ] || { sed -n '2,10s/^# \{0,1\}//p' "$0"; exit 2; }
 in=$1 doc=$2
 here=$(cd "$(dirname "$0")" && pwd)
 for f in results.csv figures.csv machine.txt strategies.csv; do
@@ -29,9 +29,12 @@ notes=""
 [ -f "$doc/hot-path.md" ] && notes=hot-path.md
 
 rm -f "$doc"/*.png
+lease=""
+[ -s "$in/lease.csv" ] && lease="$in/lease.csv"
 awk -f "$here/report.awk" -v machine="$in/machine.txt" -v strategies="$in/strategies.csv" -v figures="$in/figures.csv" \
-  -v docdir="$doc" -v tmpdir="$tmp" -v others="$others" -v notes="$notes" "$in/results.csv"
+  -v docdir="$doc" -v tmpdir="$tmp" -v others="$others" -v notes="$notes" -v lease="$lease" "$in/results.csv"
 gnuplot "$tmp/charts.gp"
 cp "$in/machine.txt" "$doc/machine.txt"
 cp "$in/figures.csv" "$doc/figures.csv"
+if [ -n "$lease" ]; then cp "$lease" "$doc/lease.csv"; else rm -f "$doc/lease.csv"; fi
 echo "report.sh: wrote $doc/README.md, $(ls "$doc"/*.png | wc -l) charts, summary.csv, figures.csv, machine.txt" >&2

@@ -6,7 +6,7 @@
 #include "results.h"
 
 const char *const metric_names[M_COUNT] = {"ops_per_s", "cpu_ns_per_op", "snap_p50_ns",
-                                           "snap_p99_ns"};
+                                           "snap_p99_ns", "store_ops_per_op"};
 
 static perf_result *kept;
 static size_t n_kept, cap_kept;
@@ -28,6 +28,8 @@ double result_metric(const perf_result *r, perf_metric m)
         return (double)r->snap_p50_ns;
     case M_SNAP_P99_NS:
         return (double)r->snap_p99_ns;
+    case M_STORE_OPS_PER_OP:
+        return r->ops > 0 ? (double)r->store_ops / (double)r->ops : 0;
     default:
         return 0;
     }
@@ -49,7 +51,7 @@ void results_header(void)
     puts("strategy,workload,services,threads,snap_rate,rep,ops,seconds,ops_per_s,ns_per_op,cpu_ns_"
          "per_op,"
          "p50_ns,p99_ns,snaps,snap_per_s,snap_p50_ns,snap_p99_ns,lost_updates,limit_violations,"
-         "torn_snapshots,refused,cores_used,phase,verdict");
+         "torn_snapshots,refused,cores_used,store_ops,phase,verdict");
     fflush(stdout);
 }
 
@@ -63,15 +65,15 @@ void results_add(const perf_result *r)
         snprintf(rate, sizeof rate, "%d", r->cell.rate);
     printf(
         "%s,%s,%u,%u,%s,%u,%llu,%.6f,%.0f,%.3f,%.3f,%llu,%llu,%llu,%.1f,%llu,%llu,%llu,%llu,%llu,"
-        "%llu,%.2f,%s,%s\n",
+        "%llu,%.2f,%llu,%s,%s\n",
         r->strategy->name, r->workload, r->cell.services, r->cell.threads, rate, r->rep,
         (unsigned long long)r->ops, r->seconds, rate_ops, rate_ops > 0 ? 1e9 / rate_ops : 0,
         r->cpu_ns_per_op, (unsigned long long)r->p50_ns, (unsigned long long)r->p99_ns,
         (unsigned long long)r->snaps, r->seconds > 0 ? (double)r->snaps / r->seconds : 0,
         (unsigned long long)r->snap_p50_ns, (unsigned long long)r->snap_p99_ns,
         (unsigned long long)r->lost, (unsigned long long)r->limit_violations,
-        (unsigned long long)r->torn, (unsigned long long)r->refused, r->cores_used, r->phase,
-        r->verdict);
+        (unsigned long long)r->torn, (unsigned long long)r->refused, r->cores_used,
+        (unsigned long long)r->store_ops, r->phase, r->verdict);
     fflush(stdout);
 
     any_failed |= strcmp(r->verdict, "FAIL") == 0;

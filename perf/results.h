@@ -21,13 +21,21 @@ typedef struct {
     uint64_t p50_ns, p99_ns;
     uint64_t snaps, snap_p50_ns, snap_p99_ns;
     uint64_t lost, limit_violations, torn, refused;
-    double cores_used; /* CPU time of the workers over the window: how many cores they got */
-    const char *phase; /* "check": validators; "fig": the paired figure runs; "grid": the rest */
+    uint64_t store_ops; /* exchanges with the shared store during the run (store strategies) */
+    double cores_used;  /* CPU time of the workers over the window: how many cores they got */
+    const char *phase;  /* "check": validators; "fig": the paired figure runs; "grid": the rest */
     const char *verdict;
 } perf_result;
 
 /* What a figure can compare; the names are results.csv's columns. */
-typedef enum { M_OPS_PER_S, M_CPU_NS_PER_OP, M_SNAP_P50_NS, M_SNAP_P99_NS, M_COUNT } perf_metric;
+typedef enum {
+    M_OPS_PER_S,
+    M_CPU_NS_PER_OP,
+    M_SNAP_P50_NS,
+    M_SNAP_P99_NS,
+    M_STORE_OPS_PER_OP,
+    M_COUNT
+} perf_metric;
 extern const char *const metric_names[M_COUNT];
 double result_metric(const perf_result *r, perf_metric m);
 

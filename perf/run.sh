@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Runs the harness and records the machine: OUTDIR/results.csv, OUTDIR/figures.csv,
-# OUTDIR/machine.txt, OUTDIR/strategies.csv and OUTDIR/progress.log. Needs only bash and
-# coreutils at run time, so it also works on a bare machine with a qk_perf binary carried there
-# (QK_PERF_BIN); without one it builds qk_perf first (CMake, Ninja or Make, a C compiler; the ck
-# strategy only where libck-dev is installed).
+# OUTDIR/lease.csv, OUTDIR/machine.txt, OUTDIR/strategies.csv and OUTDIR/progress.log. Needs
+# only bash and coreutils at run time, so it also works on a bare machine with a qk_perf binary
+# carried there (QK_PERF_BIN); without one it builds qk_perf first (CMake, Ninja or Make, a C
+# compiler; the ck strategy only where libck-dev is installed). The store strategies need
+# redis-server ($QK_REDIS_SERVER or on PATH): qk_perf starts one; without it they are left out.
 #
 #   perf/run.sh OUTDIR [qk_perf options]     e.g. perf/run.sh perf/out/run1 --full
 #   QK_PERF_BIN=/path/qk_perf perf/run.sh OUTDIR --full
 #
 # QK_PERF_BUILD_DIR picks the build folder (default build/qk-perf).
 set -euo pipefail
-[ $# -ge 1 ] || { sed -n '2,13s/^# \{0,1\}//p' "$0"; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,14s/^# \{0,1\}//p' "$0"; exit 2; }
 out=$1
 shift
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -60,13 +61,15 @@ cpuinfo() { grep -m 1 "^$1" /proc/cpuinfo 2>/dev/null | sed 's/^[^:]*: *//' || t
   fi
   echo "source_rev: ${rev:-unknown}"
   echo "qk_perf_args: ${*:-(defaults: --full)}"
+  rv=$(first "${QK_REDIS_SERVER:-redis-server}" --version | sed -n 's/.* v=\([^ ]*\).*/redis-server \1/p')
+  echo "redis_server: ${rv:-unknown}"
   "$bin" --about
 } > "$out/machine.txt"
 "$bin" --list > "$out/strategies.csv"
 
 echo "run.sh: $bin $*  >  $out/results.csv" >&2
 set +e
-"$bin" --figures "$out/figures.csv" "$@" > "$out/results.csv" 2> >(tee "$out/progress.log" >&2)
+"$bin" --figures "$out/figures.csv" --lease "$out/lease.csv" "$@" > "$out/results.csv" 2> >(tee "$out/progress.log" >&2)
 rc=$?
 set -e
 sleep 0.2 # let tee finish the log

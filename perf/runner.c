@@ -62,7 +62,7 @@ typedef struct {
     const perf_adapter *ops;
     void *state;
     perf_thread *th;
-    bool consume;
+    workload w;
     pthread_barrier_t *barrier;
 } worker_arg;
 
@@ -70,8 +70,10 @@ static void *worker_main(void *p)
 {
     worker_arg *a = p;
     pthread_barrier_wait(a->barrier);
-    if (a->consume)
+    if (a->w == W_CONSUME)
         a->ops->consume_loop(a->state, a->th);
+    else if (a->w == W_GRANT)
+        a->ops->grant_loop(a->state, a->th);
     else
         a->ops->record_loop(a->state, a->th);
     return NULL;
@@ -127,6 +129,9 @@ void run_one(const perf_strategy *st, const cell *c, double duration_s, unsigned
 {
     services sv;
     make_services(&sv, c->services);
+    if (c->w == W_GRANT)
+        for (unsigned s = 0; s < c->services; s++)
+            sv.limits[s] = PERF_GRANT_LIMIT;
     const perf_adapter *ops = st->ops;
     const unsigned n = c->services, nt = c->threads;
     const bool consume = c->w == W_CONSUME;
@@ -150,7 +155,7 @@ void run_one(const perf_strategy *st, const cell *c, double duration_s, unsigned
         fill_pattern(c, i, th->pattern);
         th->stop = &stop;
         th->samples = samples_mem + (size_t)i * PERF_SAMPLE_CAP;
-        args[i] = (worker_arg){ops, state, th, consume, &barrier};
+        args[i] = (worker_arg){ops, state, th, c->w, &barrier};
         spawn(&tid[i], worker_main, &args[i]);
     }
     monitor_arg mon = {ops, state, n, c->rate, &stop, &barrier, snap_latency, SNAP_LATENCY_CAP,
@@ -171,6 +176,7 @@ void run_one(const perf_strategy *st, const cell *c, double duration_s, unsigned
     for (unsigned i = 0; i < nt + monitor; i++)
         pthread_join(tid[i], NULL);
     pthread_barrier_destroy(&barrier);
+    const uint64_t store_ops = ops->store_ops ? ops->store_ops(state) : 0;
 
     uint64_t ops_done = 0, refused = 0, cpu_ns = 0;
     size_t n_samples = 0;
@@ -192,7 +198,8 @@ void run_one(const perf_strategy *st, const cell *c, double duration_s, unsigned
                 th->ops / PERF_PATTERN_LEN + (k < th->ops % PERF_PATTERN_LEN);
     }
 
-    /* Exactness: records all counted; consumes all given back, never past the limit. */
+    /* Exactness: records and grants all counted; consumes all given back, never past the
+     * limit; under the grant workload's limit, nothing refused. */
     uint64_t used[PERF_MAX_SERVICES], lost = 0, violations = 0;
     ops->snapshot(state, used);
     for (unsigned s = 0; s < n; s++) {
@@ -200,6 +207,8 @@ void run_one(const perf_strategy *st, const cell *c, double duration_s, unsigned
         lost += want > used[s] ? want - used[s] : used[s] - want;
         violations += consume && used[s] > sv.limits[s];
     }
+    if (c->w == W_GRANT)
+        lost += refused;
     ops->destroy(state);
 
     perf_result row = {.strategy = st,
@@ -214,6 +223,7 @@ void run_one(const perf_strategy *st, const cell *c, double duration_s, unsigned
                        .limit_violations = violations,
                        .torn = mon.torn,
                        .refused = refused,
+                       .store_ops = store_ops,
                        .cores_used = stopped > go ? (double)cpu_ns / (double)(stopped - go) : 0,
                        .phase = phase};
     if (c->w != W_SNAPSHOT)

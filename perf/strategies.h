@@ -10,7 +10,13 @@
  *   style     its gnuplot line style, so that a colour means the same strategy in every chart;
  *   locking   one line for the report: what guards what.
  * Rows run and are reported in this order. Nothing else lists the strategies: the report reads
- * them from `qk_perf --list`. */
+ * them from `qk_perf --list`.
+ *
+ * PERF_STORE_STRATEGIES are the rows whose calls share a quota through a store (Redis, which
+ * qk_perf starts: redis_server.h). A round trip per call would make the local workloads and the
+ * 64-service validators take minutes, so they have a scope of their own (workload.h,
+ * workload_takes): the grant workload at the spec's 3 services, their validators at 3
+ * services, the figures that name them and the lease experiment (lease.h). */
 #ifndef QK_PERF_STRATEGIES_H
 #define QK_PERF_STRATEGIES_H
 
@@ -51,10 +57,27 @@ typedef enum { PERF_ROLE_PEER, PERF_ROLE_SUBJECT, PERF_ROLE_BASELINE } perf_role
       "no lock: fetch_add per record, CAS loop per consume")                                       \
     PERF_STRATEGY_CK(X)
 
+#define PERF_STORE_STRATEGIES(X)                                                                   \
+    X(leased, "leased", PERF_SNAPSHOT_CONSISTENT, PERF_ROLE_PEER, "lc rgb '#e377c2' pt 7",         \
+      "quotakeeper (`sharded`) with a Redis store attached and a lease in hand (lease_max 10^7): " \
+      "consumes stay local, a sync thread reports and tops up")                                    \
+    X(lua_per_call, "lua-per-call", PERF_SNAPSHOT_CONSISTENT, PERF_ROLE_PEER,                      \
+      "lc rgb '#bcbd22' pt 3",                                                                     \
+      "one EVALSHA per consume on Redis: a script checks the counter against the limit and "       \
+      "INCRBYs it, exact per call")                                                                \
+    X(incrby_pipelined, "incrby-pipelined", PERF_SNAPSHOT_CONSISTENT, PERF_ROLE_PEER,              \
+      "lc rgb '#7f7f7f' dt 2 pt 8",                                                                \
+      "envoy-style: INCRBY and EXPIRE pipelined per consume on Redis, one round trip, granted "    \
+      "while the new count is within the limit")
+
+/* Where a strategy runs (workload.h, workload_takes). */
+typedef enum { PERF_SCOPE_LOCAL, PERF_SCOPE_STORE } perf_scope;
+
 typedef struct {
     const char *name;
     perf_snapshot_kind snapshot_kind;
     perf_role role;
+    perf_scope scope;
     const char *chart_style;
     const char *lock;
     const perf_adapter *ops;
@@ -67,8 +90,8 @@ extern const size_t perf_n_strategies;
 /* The strategy called name, or NULL. */
 const perf_strategy *perf_strategy_named(const char *name);
 
-/* `qk_perf --list`: one CSV line per strategy (name, snapshot, role, chart style, locking),
- * which the report reads instead of a list of its own. */
+/* `qk_perf --list`: one CSV line per strategy (name, snapshot, role, scope, chart style,
+ * locking), which the report reads instead of a list of its own. */
 void perf_print_strategies(FILE *f);
 
 /* The names, comma-separated, for --help. */

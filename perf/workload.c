@@ -3,8 +3,13 @@
 
 #include "workload.h"
 
-const char *const workload_names[W_COUNT] = {"disjoint", "hot",      "mix",
-                                             "consume",  "snapshot", "oversubscribed"};
+const char *const workload_names[W_COUNT] = {"disjoint",       "hot",  "mix", "consume", "snapshot",
+                                             "oversubscribed", "grant"};
+
+bool workload_takes(workload w, bool store_strategy, bool subject)
+{
+    return w == W_GRANT ? store_strategy || subject : !store_strategy;
+}
 
 void make_services(services *sv, unsigned n)
 {
@@ -41,7 +46,7 @@ void fill_pattern(const cell *c, unsigned i, uint32_t *pattern)
         case W_OVERSUB: /* the spec's test: half the threads on one service, half on another */
             pattern[k] = i % 2;
             break;
-        default: /* disjoint, consume, snapshot writers: each thread its own service */
+        default: /* disjoint, consume, grant, snapshot writers: each thread its own service */
             pattern[k] = i % c->services;
             break;
         }

@@ -6,8 +6,22 @@
 
 #include "harness.h"
 
-typedef enum { W_DISJOINT, W_HOT, W_MIX, W_CONSUME, W_SNAPSHOT, W_OVERSUB, W_COUNT } workload;
+/* W_GRANT: try_consume under a limit no run reaches (PERF_GRANT_LIMIT), every grant kept, each
+ * thread on its own service (of the spec's 3): what a fleet's hosts do far from their limits,
+ * and the one local workload the store strategies run. */
+typedef enum {
+    W_DISJOINT,
+    W_HOT,
+    W_MIX,
+    W_CONSUME,
+    W_SNAPSHOT,
+    W_OVERSUB,
+    W_GRANT,
+    W_COUNT
+} workload;
 extern const char *const workload_names[W_COUNT];
+
+#define PERF_GRANT_LIMIT 1000000000000000ull
 
 #define RATE_MAX (-1) /* snapshots back to back */
 
@@ -26,6 +40,10 @@ typedef struct {
 } services;
 
 void make_services(services *sv, unsigned n);
+
+/* Whether strategy st runs in workload w: a store strategy only in the grant workload, which
+ * takes the store strategies and the subject (`sharded`, quotakeeper without a store). */
+bool workload_takes(workload w, bool store_strategy, bool subject);
 
 /* Which services worker i of cell c visits, PERF_PATTERN_LEN at a time. */
 void fill_pattern(const cell *c, unsigned i, uint32_t *pattern);
