@@ -251,7 +251,7 @@ int qk_config_load(qk_config **out, const char *path)
     if (out == NULL || path == NULL)
         return qk__config_fail(QK_EINVAL, "qk_config_load: %s is NULL",
                                out == NULL ? "out" : "path");
-    FILE *file;
+    FILE *file = NULL; /* set by open_file on success; gcc -O2 with TSan cannot see that */
     int rc = open_file(&file, path);
     if (rc != QK_OK)
         return rc;
