@@ -71,6 +71,22 @@ static void add_wake(qk_event_sink *sink, qk_service s)
     }
 }
 
+/* The lock that keeps one sync of a service at a time: striped, so a tracker of a million slots
+ * does not carry a million mutexes; two services sharing a stripe only take turns. */
+static pthread_mutex_t *sync_lock_of(qk__store *st, qk_service s)
+{
+    return &st->sync_locks[s % st->n_sync_locks];
+}
+
+/* Whether every current window's lease holds n more calls. */
+static int lease_holds(const qk__store_slot *ss, const qk_slot *sl, uint64_t n)
+{
+    for (unsigned i = 0; i < sl->n_windows; i++)
+        if (ss->cur[i].start_ms != sl->w[i].start_ms || !qk__lease_fits(&ss->cur[i], n))
+            return 0;
+    return 1;
+}
+
 /* Whether n more calls may be consumed on top of the local windows' check: every lease holds
  * them, or the store is out (degraded, or this consume's own sync just failed) and the outage
  * policy allows them. QK_OK, QK__ESYNC, QK_ELIMIT or QK_EUNAVAIL (window *tripped). */
@@ -313,17 +329,34 @@ static int sync_one(qk_tracker *t, qk_service s, uint64_t need, int release, int
                     qk__store_conn *c)
 {
     qk__store *st = t->store;
-    qk_event ev[QK_EVENTS_PER_SLOT_OP + 1];
+    qk_event ev[QK_EVENTS_PER_SLOT_OP + 2];
     qk_event_sink sink = {ev, 0};
     sync_plan plan;
+    /* One sync of a service at a time in this process, so answers are merged in the order the
+     * store applied them. Waiting counts against the same deadline. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    const int64_t wait_ms = deadline_ms - qk__store_now_ms();
+    until.tv_sec += wait_ms > 0 ? wait_ms / 1000 : 0;
+    until.tv_nsec += wait_ms > 0 ? (wait_ms % 1000) * 1000000L : 0;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    if (pthread_mutex_timedlock(sync_lock_of(st, s), &until) != 0)
+        return qk__fail(QK_EUNAVAIL, "service '%s': another sync of it did not finish in time",
+                        t->names[s]);
     int rc = slot_lock(&t->region, s);
-    if (rc != QK_OK)
+    if (rc != QK_OK) {
+        pthread_mutex_unlock(sync_lock_of(st, s));
         return rc;
+    }
+    if (need > 0 && lease_holds(&st->area.slots[s], &t->slots[s], need)) {
+        /* The sync this one waited for brought what the consume needs. */
+        slot_unlock(&t->region, s);
+        pthread_mutex_unlock(sync_lock_of(st, s));
+        return QK_OK;
+    }
     plan_sync(t, s, need, release, store_clock(t), &sink, &plan);
     slot_unlock(&t->region, s);
-    if (sink.n > 0)
-        qk__deliver(t, ev, sink.n);
-    sink.n = 0;
 
     const int64_t sent_at =
         st->user_clock ? st->user_clock(st->user_clock_ctx) : qk__system_clock_ms(NULL);
@@ -341,6 +374,8 @@ static int sync_one(qk_tracker *t, qk_service s, uint64_t need, int release, int
     qk_event health_ev;
     if (count_outcome(st, rc, &health_ev))
         ev[sink.n++] = health_ev;
+    pthread_mutex_unlock(sync_lock_of(st, s));
+    /* Last, with nothing held: a callback may consume, and so sync this service again. */
     if (sink.n > 0)
         qk__deliver(t, ev, sink.n);
     return rc;
@@ -566,13 +601,16 @@ int qk__store_attach(qk_tracker *t, const qk_options *o)
     st->timeout_ms = o->store_timeout_ms ? o->store_timeout_ms : 100;
     st->outage = calloc(t->capacity, sizeof *st->outage);
     st->lease_max = calloc(t->capacity, sizeof *st->lease_max);
-    if (rc == QK_OK && (st->outage == NULL || st->lease_max == NULL))
+    st->n_sync_locks = t->capacity < QK__SYNC_LOCKS_MAX ? t->capacity : QK__SYNC_LOCKS_MAX;
+    st->sync_locks = calloc(st->n_sync_locks, sizeof *st->sync_locks);
+    if (rc == QK_OK && (st->outage == NULL || st->lease_max == NULL || st->sync_locks == NULL))
         rc = qk__fail(QK_ENOMEM, "no memory for the store's settings");
     if (rc == QK_OK)
         rc = qk__store_area_open(&st->area, &t->region);
     if (rc != QK_OK) {
         free(st->outage);
         free(st->lease_max);
+        free(st->sync_locks);
         memset(&st->url, 0, sizeof st->url);
         free(st);
         return rc;
@@ -585,6 +623,8 @@ int qk__store_attach(qk_tracker *t, const qk_options *o)
         }
     }
     pthread_mutex_init(&st->mu, NULL);
+    for (size_t i = 0; i < st->n_sync_locks; i++)
+        pthread_mutex_init(&st->sync_locks[i], NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_cond_init(&st->wake, &ca);
@@ -630,6 +670,9 @@ void qk__store_detach(qk_tracker *t)
     qk__store_area_close(&st->area);
     pthread_cond_destroy(&st->wake);
     pthread_mutex_destroy(&st->mu);
+    for (size_t i = 0; i < st->n_sync_locks; i++)
+        pthread_mutex_destroy(&st->sync_locks[i]);
+    free(st->sync_locks);
     free(st->outage);
     free(st->lease_max);
     memset(&st->url, 0, sizeof st->url);

@@ -63,6 +63,10 @@ struct qk__store {
     void *user_clock_ctx;
     qk_event_fn user_on_event;
     void *user_payload;
+    /* One sync of a service at a time (per process): taken with no tracker lock held, and slot
+     * locks are taken inside it, never the other way round; nothing is delivered under it. */
+    pthread_mutex_t *sync_locks;
+    size_t n_sync_locks;
     qk_outage *outage;   /* per slot: the configured policy (QK_OUTAGE_SAFE if not configured) */
     uint64_t *lease_max; /* per slot: the configured cap (0: adaptive) */
     /* Everything below is guarded by mu (the host's health is in the area, atomic), a leaf: never
@@ -76,6 +80,9 @@ struct qk__store {
     qk__store_conn *idle[4]; /* connections not in use; each used by one thread at a time */
     size_t n_idle;
 };
+
+/* Stripes of the per-service sync locks. */
+#define QK__SYNC_LOCKS_MAX 256
 
 /* Internal event kind: a consume left a lease low; delivering it wakes the sync thread. Never
  * reaches a callback. */
