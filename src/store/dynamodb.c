@@ -254,16 +254,19 @@ static int merge_item(qk__ddb_item *it, const qk__store_sync_req *req, int64_t n
             memset(h, 0, sizeof *h);
             snprintf(h->id, sizeof h->id, "%s", req->host_id);
         }
-        qk__store_counts counts = {w->granted, w->used, h->granted, h->used, h->refunded};
+        qk__store_counts counts = {w->granted,  w->used, h->granted,
+                                   h->released, h->used, h->refunded};
         qk__store_merge_window(&counts, q, now_ms);
         w->granted = counts.fleet_granted;
         w->used = counts.fleet_used;
         h->granted = counts.granted;
         h->used = counts.used;
         h->refunded = counts.refunded;
+        h->released = counts.released;
         h->seen_ms = now_ms;
         qk__store_window_reply *r = &reply->w[k];
         r->granted_host = h->granted;
+        r->released_host = h->released;
         r->granted = w->granted;
         r->used = w->used;
         r->limit = w->limit;

@@ -62,7 +62,7 @@ int qk__ddb_call(qk__ddb_http *h, const char *op, const char *json, int64_t dead
 /* One host's counters in one window, and when the store last saw it. */
 typedef struct {
     char id[40];
-    uint64_t granted, used, refunded;
+    uint64_t granted, used, refunded, released;
     int64_t seen_ms;
 } qk__ddb_host;
 

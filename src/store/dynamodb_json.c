@@ -65,8 +65,9 @@ static json_t *encode_window(const qk__ddb_window *w)
     json_t *hosts = json_object();
     for (size_t i = 0; hosts != NULL && i < w->n_hosts; i++) {
         const qk__ddb_host *h = &w->hosts[i];
-        json_t *m = json_pack("{s:{s:o, s:o, s:o, s:o}}", "M", "g", num(h->granted), "u",
-                              num(h->used), "r", num(h->refunded), "t", num((uint64_t)h->seen_ms));
+        json_t *m =
+            json_pack("{s:{s:o, s:o, s:o, s:o, s:o}}", "M", "g", num(h->granted), "u", num(h->used),
+                      "r", num(h->refunded), "x", num(h->released), "t", num((uint64_t)h->seen_ms));
         if (m == NULL || json_object_set_new(hosts, h->id, m) != 0) {
             json_decref(hosts);
             return NULL;
@@ -164,10 +165,11 @@ static int decode_window(json_t *m, qk__ddb_window *w, char *what, size_t what_l
         qk__ddb_host *x = &w->hosts[w->n_hosts];
         json_t *hm = get_map(h);
         uint64_t t = 0;
-        if (hm == NULL || strlen(id) >= sizeof x->id || json_object_size(hm) != 4 ||
+        if (hm == NULL || strlen(id) >= sizeof x->id || json_object_size(hm) != 5 ||
             get_num(json_object_get(hm, "g"), &x->granted) != 0 ||
             get_num(json_object_get(hm, "u"), &x->used) != 0 ||
             get_num(json_object_get(hm, "r"), &x->refunded) != 0 ||
+            get_num(json_object_get(hm, "x"), &x->released) != 0 ||
             get_num(json_object_get(hm, "t"), &t) != 0) {
             snprintf(what, what_len, "%s.h.%.40s is not a host's counters", w->name, id);
             return -1;

@@ -49,7 +49,7 @@ static void align_all(qk__store_slot *ss, const qk_slot *sl)
 static int lease_low(const qk__lease *l)
 {
     const uint64_t left = qk__lease_left(l);
-    return left == 0 || left < l->granted / 10;
+    return left == 0 || left < (l->granted - l->released) / 10;
 }
 
 /* n more calls used: wake the thread when that made the lease low, once per crossing, so a
@@ -217,13 +217,12 @@ static int count_outcome(qk__store *st, int rc, qk_event *ev)
 
 typedef struct {
     qk__store_sync_req req;
-    uint64_t seq; /* this service's syncs, in the order they were planned */
     /* Where each request window goes back: cur (0) or prev (1), and which index. */
     unsigned where[QK__STORE_SYNC_WINDOWS], index[QK__STORE_SYNC_WINDOWS];
 } sync_plan;
 
 static void add_window(sync_plan *p, const qk__lease *l, qk_period period, uint64_t want,
-                       int release, unsigned where, unsigned index)
+                       unsigned where, unsigned index)
 {
     qk__store_window_req *w = &p->req.w[p->req.n_windows];
     w->period = period;
@@ -233,7 +232,7 @@ static void add_window(sync_plan *p, const qk__lease *l, qk_period period, uint6
     w->granted = want;
     w->used = l->used;
     w->refunded = l->refunded;
-    w->release = release;
+    w->released = l->released;
     p->where[p->req.n_windows] = where;
     p->index[p->req.n_windows] = index;
     p->req.n_windows++;
@@ -267,24 +266,23 @@ static void plan_sync(qk_tracker *t, qk_service s, uint64_t need, int release, i
     p->req.service = t->names[s];
     p->req.host_id = st->area.hdr->host_id;
     p->req.n_windows = 0;
-    p->seq = ++ss->plan_seq;
     if (release)
-        ss->release_seq = p->seq;
+        ss->released = 1; /* cleared by the next consume or record */
     for (unsigned i = 0; i < sl->n_windows; i++) {
         qk__lease *l = &ss->cur[i];
-        uint64_t want;
-        if (release) {
-            want = l->used - l->refunded;
-            l->granted = want < l->granted ? want : l->granted; /* lower first: safe if lost */
-        } else {
+        uint64_t want = l->granted;
+        if (release)
+            l->released += qk__lease_left(l); /* given up here first, then told: safe if lost */
+        else
             want = qk__lease_want(l, need, ss->rate_per_s, st->lease_max[s]);
-        }
-        add_window(p, l, (qk_period)sl->w[i].period, want, release, 0, i);
+        add_window(p, l, (qk_period)sl->w[i].period, want, 0, i);
     }
     for (unsigned i = 0; i < QK_MAX_WINDOWS; i++) {
-        const qk__lease *l = &ss->prev[i];
-        if (l->end_ms > l->start_ms && qk__lease_unsynced(l) > 0 && i < sl->n_windows)
-            add_window(p, l, (qk_period)sl->w[i].period, l->used - l->refunded, 1, 1, i);
+        qk__lease *l = &ss->prev[i];
+        if (l->end_ms > l->start_ms && qk__lease_unsynced(l) > 0 && i < sl->n_windows) {
+            l->released += qk__lease_left(l); /* an ended window's lease is of no use */
+            add_window(p, l, (qk_period)sl->w[i].period, l->granted, 1, i);
+        }
     }
 }
 
@@ -303,12 +301,9 @@ static void merge_sync(qk_tracker *t, qk_service s, const sync_plan *p,
         qk__lease *l = p->where[k] ? &ss->prev[i] : &ss->cur[i];
         if (l->start_ms != q->start_ms || l->end_ms != q->end_ms)
             continue; /* the window moved on meanwhile: the next sync sends it again */
-        /* The answer to a request planned before a release was computed on the grant the release
-         * took back: raising the lease to it would let this host use what the store has already
-         * handed to others. */
-        const uint64_t granted_host = p->seq < ss->release_seq ? 0 : a->granted_host;
-        const int current = qk__lease_merge(l, granted_host, a->granted, a->used, a->limit,
-                                            a->active_hosts, q->used, q->refunded);
+        const int current =
+            qk__lease_merge(l, a->granted_host, a->released_host, a->granted, a->used, a->limit,
+                            a->active_hosts, q->used, q->refunded);
         if (current && p->where[k] == 0 && i < sl->n_windows && sl->w[i].start_ms == l->start_ms) {
             /* The fleet's use as of the store's answer, plus what this host did since. */
             const uint64_t fleet = a->used + qk__lease_unsynced(l);
@@ -409,7 +404,9 @@ static int wants_sync(qk_tracker *t, qk_service s, int64_t now, int *release)
     for (unsigned i = 0; i < sl->n_windows; i++) {
         const qk__lease *c = &ss->cur[i];
         want |= qk__lease_unsynced(c) > 0 || qk__lease_unsynced(&ss->prev[i]) > 0;
-        if (!idle && ss->last_use_ms != 0)
+        /* A lease given back (idle, qk_store_sync, a Lambda handler's end) stays given back
+         * until the next use: a refill now would strand it in a process about to stop. */
+        if (!idle && ss->last_use_ms != 0 && !ss->released)
             want |= lease_low(c);
         if (idle && !ss->released && qk__lease_left(c) > 0)
             *release = 1;
@@ -456,10 +453,6 @@ static void *sync_thread(void *arg)
                 if (!want)
                     continue;
                 rc = sync_one(t, s, 0, release, qk__store_now_ms() + st->timeout_ms, c);
-                if (rc == QK_OK && release && slot_lock(&t->region, s) == QK_OK) {
-                    st->area.slots[s].released = 1;
-                    slot_unlock(&t->region, s);
-                }
                 if (rc != QK_OK && degraded)
                     break; /* one probe per pass while the store is out */
             }

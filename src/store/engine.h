@@ -23,8 +23,6 @@ typedef struct {
     double rate_per_s;              /* smoothed calls per second */
     uint32_t released;              /* the idle lease was given back; a new use clears it */
     uint32_t pad;
-    uint64_t plan_seq;    /* syncs planned for this service (by any process of the host) */
-    uint64_t release_seq; /* the last of them that gave lease back */
 } qk__store_slot;
 
 /* The store area: a header, then one qk__store_slot per slot of the region. In a state file it

@@ -33,7 +33,8 @@ uint64_t qk__lease_want(const qk__lease *l, uint64_t need, double rate_per_s, ui
     }
     if (lease_max != 0 && chunk > lease_max)
         chunk = lease_max < need ? need : lease_max;
-    const uint64_t want = net + chunk;
+    /* The total grant that leaves chunk calls held on top of what is given back and used. */
+    const uint64_t want = l->released + net + chunk;
     return want > l->granted ? want : l->granted;
 }
 
@@ -59,12 +60,15 @@ int qk__lease_fits_outage(const qk__lease *l, uint64_t n, qk_outage policy)
     return l->outage_allowance >= l->outage_used && beyond <= l->outage_allowance - l->outage_used;
 }
 
-int qk__lease_merge(qk__lease *l, uint64_t granted_host, uint64_t fleet_granted,
-                    uint64_t fleet_used, uint64_t limit, uint32_t active_hosts, uint64_t sent_used,
-                    uint64_t sent_refunded)
+int qk__lease_merge(qk__lease *l, uint64_t granted_host, uint64_t released_host,
+                    uint64_t fleet_granted, uint64_t fleet_used, uint64_t limit,
+                    uint32_t active_hosts, uint64_t sent_used, uint64_t sent_refunded)
 {
+    /* Both only grow, so an answer merged in any order leaves the larger of each. */
     if (granted_host > l->granted)
         l->granted = granted_host;
+    if (released_host > l->released)
+        l->released = released_host;
     /* An older request's answer, merged late: its U lacks use this host already had
      * acknowledged, so it must not replace the newer figures. */
     if (sent_used < l->acked_used || sent_refunded < l->acked_refunded)

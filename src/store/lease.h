@@ -3,10 +3,10 @@
  * answer is merged. Pure functions over plain structs: no lock, no I/O, no allocation, so they
  * run under a slot lock and are tested alone (docs/store.md).
  *
- * Per window, this host keeps cumulative counters: granted (g), used (u) and refunded (r). They
- * only grow, the store keeps the larger of its value and the host's, so a sync can be repeated,
- * duplicated or reordered without changing anything. A consume stays local while
- * u - r + n <= g for every window. */
+ * Per window, this host keeps cumulative counters: granted (g), released (x: lease given back),
+ * used (u) and refunded (r). Every one only grows and the store keeps the larger of its value
+ * and the host's, so a sync can be repeated, duplicated or reordered without changing anything,
+ * a give-back included. A consume stays local while u - r + n <= g - x for every window. */
 #ifndef QK_STORE_LEASE_H
 #define QK_STORE_LEASE_H
 
@@ -30,6 +30,7 @@ typedef struct {
     int64_t end_ms;    /* QK_NEVER for QK_FOREVER */
     uint64_t limit;    /* the window's limit when last synced */
     uint64_t granted;  /* g: the store's grants to this host in this window, in total */
+    uint64_t released; /* x: what it gave back, in total */
     uint64_t used;     /* u: calls this host counted in this window (consumed or recorded) */
     uint64_t refunded; /* r: calls it gave back */
     /* What the store acknowledged at the last successful sync. */
@@ -42,11 +43,12 @@ typedef struct {
     uint32_t synced;           /* 1 once a sync of this window succeeded */
 } qk__lease;
 
-/* Calls this host holds and has not used: g - (u - r), 0 when over. */
+/* Calls this host holds and has not used: g - x - (u - r), 0 when over. */
 static inline uint64_t qk__lease_left(const qk__lease *l)
 {
+    const uint64_t held = l->granted - l->released;
     const uint64_t net = l->used - l->refunded;
-    return l->granted > net ? l->granted - net : 0;
+    return held > net ? held - net : 0;
 }
 
 /* This host's use the store has not seen yet (net of refunds). */
@@ -58,7 +60,7 @@ static inline uint64_t qk__lease_unsynced(const qk__lease *l)
 /* Starts the counters for a new window (the old window's are the caller's to keep). */
 void qk__lease_start(qk__lease *l, int64_t start_ms, int64_t end_ms, uint64_t limit);
 
-/* How much the host should hold in total after its next sync: enough for about
+/* The total grant (g) the host should ask for: enough to hold about
  * QK__LEASE_TARGET_MS of its recent rate (rate_per_s), at least `need` more than it has used,
  * never more than a fair part of what the fleet has left for the active hosts, and never more
  * than lease_max (0: no cap). Near the limit this is one call at a time. */
@@ -69,14 +71,14 @@ uint64_t qk__lease_want(const qk__lease *l, uint64_t need, double rate_per_s, ui
 int qk__lease_fits(const qk__lease *l, uint64_t n);
 int qk__lease_fits_outage(const qk__lease *l, uint64_t n, qk_outage policy);
 
-/* The store's answer to a sync that sent `sent_used` and `sent_refunded`. granted only grows
- * here; a release lowers it before the request is sent. Returns 1 when the answer is current;
- * 0 when it answers a request older than one already merged (two syncs of a service run at
- * once, from the caller and the sync thread): then only its grant is taken, and the fleet's
- * figures stay those of the newer answer. */
-int qk__lease_merge(qk__lease *l, uint64_t granted_host, uint64_t fleet_granted,
-                    uint64_t fleet_used, uint64_t limit, uint32_t active_hosts, uint64_t sent_used,
-                    uint64_t sent_refunded);
+/* The store's answer to a sync that sent `sent_used` and `sent_refunded`: the host's grant and
+ * give-back totals (each only grows), and the fleet's figures. Returns 1 when the answer is
+ * current; 0 when it answers a request older than one already merged (another process of the
+ * host synced meanwhile): then only the host's totals are taken, and the fleet's figures stay
+ * those of the newer answer. */
+int qk__lease_merge(qk__lease *l, uint64_t granted_host, uint64_t released_host,
+                    uint64_t fleet_granted, uint64_t fleet_used, uint64_t limit,
+                    uint32_t active_hosts, uint64_t sent_used, uint64_t sent_refunded);
 
 /* The degraded/up hysteresis: consecutive failures and successes of store operations. Atomic
  * fields: with a state file it lives in the store area, shared by every process of the host,

@@ -12,20 +12,18 @@ void qk__store_merge_window(qk__store_counts *c, const qk__store_window_req *req
         c->fleet_used = c->fleet_used > d ? c->fleet_used - d : 0;
         c->refunded = req->refunded;
     }
-    /* Overdraft: use past the grant (records, outage use) raises the grant to match. */
-    const uint64_t net = c->used > c->refunded ? c->used - c->refunded : 0;
-    if (net > c->granted) {
-        c->fleet_granted += net - c->granted;
-        c->granted = net;
+    /* Give-backs: the host's total only grows; the fleet's grants drop by the difference. */
+    if (req->released > c->released) {
+        const uint64_t d = req->released - c->released;
+        c->fleet_granted = c->fleet_granted > d ? c->fleet_granted - d : 0;
+        c->released = req->released;
     }
-    if (req->release) {
-        const uint64_t target = req->granted > net ? req->granted : net;
-        if (target < c->granted) {
-            const uint64_t d = c->granted - target;
-            c->fleet_granted = c->fleet_granted > d ? c->fleet_granted - d : 0;
-            c->granted = target;
-        }
-        return;
+    /* Overdraft: use past what the host holds (records, outage use) raises its grant to match. */
+    const uint64_t net = c->used > c->refunded ? c->used - c->refunded : 0;
+    const uint64_t held = c->granted > c->released ? c->granted - c->released : 0;
+    if (net > held) {
+        c->fleet_granted += net - held;
+        c->granted += net - held;
     }
     const int forever = req->end_ms == QK_NEVER;
     const int inside = forever || (now_ms >= req->start_ms && now_ms < req->end_ms);

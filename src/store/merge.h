@@ -1,9 +1,9 @@
 /* The store-side merge of one window, for backends whose server cannot run it (DynamoDB reads
  * an item, merges here, and writes it back conditionally). It is the rule the Redis backend's
  * Lua script applies (src/store/redis.c), written once in C: keep the larger of each cumulative
- * counter, move the fleet's totals by the difference, raise the host's grant to cover an
- * overdraft, lower it on a release, and grant only what is left of the limit and only while the
- * store's time is inside the window. Pure: no lock, no I/O. */
+ * counter (the host's grants and give-backs too), move the fleet's totals by the difference,
+ * raise the host's grant to cover an overdraft, and grant only what is left of the limit and only
+ * while the store's time is inside the window. Pure: no lock, no I/O. */
 #ifndef QK_STORE_MERGE_H
 #define QK_STORE_MERGE_H
 
@@ -15,7 +15,8 @@
 typedef struct {
     uint64_t fleet_granted; /* G */
     uint64_t fleet_used;    /* U */
-    uint64_t granted;       /* g_h */
+    uint64_t granted;       /* g_h: grants to the host, in total */
+    uint64_t released;      /* x_h: given back by the host, in total */
     uint64_t used;          /* u_h */
     uint64_t refunded;      /* r_h */
 } qk__store_counts;

@@ -23,13 +23,13 @@
  * windows in one Redis Cluster slot.
  * ARGV[1] host id, ARGV[2] retention (ms kept past a window's end, at least the window's
  * length), then per window 7 integers: limit, start_ms, end_ms (0: forever), the total grant
- * the host wants, its cumulative used and refunded, release (1: lower its grant to the wanted
- * total, never below what it has used).
- * Reply: server time in ms, then per window the host's grant, the fleet's G and U, L, and the
- * number of hosts seen in the last minute.
- * Every value only moves towards the host's cumulative ones, so a repeated call changes
- * nothing; everything is checked before the first write, since a script error does not roll
- * back what it already wrote. */
+ * the host wants, and its cumulative used, refunded and given back.
+ * Reply: server time in ms, then per window the host's grant and give-back totals, the fleet's
+ * G and U, L, and the number of hosts seen in the last minute.
+ * Every value only moves towards the host's cumulative ones, a give-back included, so a
+ * repeated, late or reordered call changes nothing (src/store/merge.c is the same rule in C);
+ * everything is checked before the first write, since a script error does not roll back what
+ * it already wrote. */
 #ifndef QK_MUTANT_STORE_DELTAS
 #define SCRIPT_ADD_USE                                                                             \
     "  if u > uh then U = U + (u - uh); uh = u end\n"                                              \
@@ -49,7 +49,7 @@ static const char SCRIPT[] =
     "local retention = tonumber(ARGV[2])\n"
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "local fields = {'G', 'U', 'g:' .. host, 'u:' .. host, 'r:' .. host}\n"
+    "local fields = {'G', 'U', 'g:' .. host, 'u:' .. host, 'r:' .. host, 'x:' .. host}\n"
     "local stored = {}\n"
     "for i = 1, k do\n"
     "  local ty = redis.call('TYPE', KEYS[i])['ok']\n"
@@ -63,7 +63,7 @@ static const char SCRIPT[] =
     "    end\n"
     "  end\n"
     "  local f = redis.call('HMGET', KEYS[i], unpack(fields))\n"
-    "  for j = 1, 5 do\n"
+    "  for j = 1, 6 do\n"
     "    if f[j] and tonumber(f[j]) == nil then\n"
     "      return redis.error_reply('ERR qk_sync: ' .. KEYS[i] .. ' ' .. fields[j] .. ' is not a "
     "number')\n"
@@ -77,18 +77,16 @@ static const char SCRIPT[] =
     "  local b = 2 + 7 * (i - 1)\n"
     "  local limit, s, e = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])\n"
     "  local want, u, rf = tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5]), tonumber(ARGV[b + 6])\n"
-    "  local release = ARGV[b + 7] == '1'\n"
-    "  local G, U, gh, uh, rh = unpack(stored[i])\n" SCRIPT_ADD_USE
-    "  if uh - rh > gh then G = G + (uh - rh - gh); gh = uh - rh end\n"
-    "  if release then\n"
-    "    local target = math.max(want, uh - rh)\n"
-    "    if target < gh then G = G - (gh - target); gh = target end\n"
-    "  elseif want > gh and G < limit and (e == 0 or (now >= s and now < e)) then\n"
+    "  local x = tonumber(ARGV[b + 7])\n"
+    "  local G, U, gh, uh, rh, xh = unpack(stored[i])\n" SCRIPT_ADD_USE
+    "  if x > xh then G = G - (x - xh); xh = x end\n"
+    "  if uh - rh > gh - xh then G = G + (uh - rh - gh + xh); gh = uh - rh + xh end\n"
+    "  if want > gh and G < limit and (e == 0 or (now >= s and now < e)) then\n"
     "    local give = math.min(want - gh, limit - G)\n"
     "    gh = gh + give; G = G + give\n"
     "  end\n"
     "  redis.call('HSET', KEYS[i], 'L', limit, 'G', G, 'U', U, 'g:' .. host, gh, 'u:' .. host, "
-    "uh, 'r:' .. host, rh, 't:' .. host, now)\n"
+    "uh, 'r:' .. host, rh, 'x:' .. host, xh, 't:' .. host, now)\n"
     "  if e > 0 then redis.call('PEXPIREAT', KEYS[i], e + math.max(retention, e - s)) end\n"
     "  local active, all = 0, redis.call('HGETALL', KEYS[i])\n"
     "  for j = 1, #all, 2 do\n"
@@ -96,7 +94,8 @@ static const char SCRIPT[] =
     "      active = active + 1\n"
     "    end\n"
     "  end\n"
-    "  r[#r + 1] = gh; r[#r + 1] = G; r[#r + 1] = U; r[#r + 1] = limit; r[#r + 1] = active\n"
+    "  r[#r + 1] = gh; r[#r + 1] = xh; r[#r + 1] = G; r[#r + 1] = U; r[#r + 1] = limit\n"
+    "  r[#r + 1] = active\n"
     "end\n"
     "return r\n";
 
@@ -354,22 +353,24 @@ static int reply_int(const redisReply *r, size_t i, int64_t *out)
 
 static int parse_reply(const redisReply *r, unsigned n, qk__store_sync_reply *out)
 {
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 1 + 5 * (size_t)n)
+    enum { PER_WINDOW = 6 };
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 1 + PER_WINDOW * (size_t)n)
         return qk__fail(QK_EIO, "redis sync: a reply of %zu elements for %u windows",
                         r->type == REDIS_REPLY_ARRAY ? r->elements : 0, n);
-    int64_t v[5];
+    int64_t v[PER_WINDOW];
     if (reply_int(r, 0, &out->server_ms) != 0)
         return qk__fail(QK_EIO, "redis sync: the reply's time is not an integer");
     for (unsigned i = 0; i < n; i++) {
-        for (unsigned j = 0; j < 5; j++)
-            if (reply_int(r, 1 + 5 * (size_t)i + j, &v[j]) != 0 || v[j] < 0)
+        for (unsigned j = 0; j < PER_WINDOW; j++)
+            if (reply_int(r, 1 + PER_WINDOW * (size_t)i + j, &v[j]) != 0 || v[j] < 0)
                 return qk__fail(QK_EIO, "redis sync: window %u's reply is not a count", i);
         qk__store_window_reply *w = &out->w[i];
         w->granted_host = (uint64_t)v[0];
-        w->granted = (uint64_t)v[1];
-        w->used = (uint64_t)v[2];
-        w->limit = (uint64_t)v[3];
-        w->active_hosts = (uint32_t)v[4];
+        w->released_host = (uint64_t)v[1];
+        w->granted = (uint64_t)v[2];
+        w->used = (uint64_t)v[3];
+        w->limit = (uint64_t)v[4];
+        w->active_hosts = (uint32_t)v[5];
         w->overdraft = w->granted > w->limit ? w->granted - w->limit : 0;
     }
     return QK_OK;
@@ -420,7 +421,7 @@ static int sync_service(qk__store_conn *c, const qk__store_sync_req *req,
                                          w->granted,
                                          MUTANT_USED(w->used),
                                          MUTANT_REFUNDED(w->refunded),
-                                         (unsigned long long)w->release};
+                                         w->released};
         for (unsigned j = 0; j < 7; j++) {
             snprintf(nums[i][j], sizeof nums[i][j], "%llu", v[j]);
             ARG(nums[i][j]);

@@ -4,7 +4,8 @@
  * encodes the protocol's messages for it, as libgit2's transports carry one protocol.
  *
  * The protocol is cumulative (docs/design.md, "The store seam"): a host sends, per window, the
- * totals it has been granted, has used and has refunded in that window, never deltas. The
+ * totals it wants granted, has given back, has used and has refunded in that window, never
+ * deltas; what it holds is granted - released - (used - refunded). The
  * store keeps the larger of what it holds and what it is sent, so a retried, duplicated, late
  * or reordered request changes nothing. Backends run outside every tracker lock and never
  * block longer than the timeout they were opened with. */
@@ -47,10 +48,10 @@ typedef struct {
     qk_period period;
     int64_t start_ms, end_ms; /* the window, by the host's corrected clock; end QK_NEVER */
     uint64_t limit;
-    uint64_t granted;  /* g_h the host wants to hold in total; with release, the total to keep */
+    uint64_t granted;  /* g_h: the total grant the host wants to have received */
     uint64_t used;     /* u_h: cumulative */
     uint64_t refunded; /* r_h: cumulative */
-    int release;       /* lower g_h to granted (never below used - refunded) instead of raising */
+    uint64_t released; /* x_h: what the host has given back, in total (only grows) */
 } qk__store_window_req;
 
 /* Up to QK__STORE_SYNC_WINDOWS windows: a service's current ones, and the ones that ended before
@@ -66,7 +67,8 @@ typedef struct {
 
 /* What the store holds for a window after applying a request. */
 typedef struct {
-    uint64_t granted_host;         /* g_h */
+    uint64_t granted_host;         /* g_h: grants to the host, in total */
+    uint64_t released_host;        /* x_h: given back by the host, in total */
     uint64_t granted, used, limit; /* G, U and L for the fleet */
     uint64_t overdraft;            /* max(0, G - L): use recorded beyond the limit */
     uint32_t active_hosts;         /* hosts seen recently, for fair shares */

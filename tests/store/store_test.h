@@ -91,12 +91,18 @@ static inline uint64_t hget_u64(int port, const char *key, const char *field)
     return v;
 }
 
-/* Field f of host h ("u", "g", "r"). */
+/* Field f of host h ("g" granted, "x" given back, "u" used, "r" refunded: each a total). */
 static inline uint64_t host_field(int port, const char *key, const char *f, const char *host)
 {
     char field[64];
     snprintf(field, sizeof field, "%s:%s", f, host);
     return hget_u64(port, key, field);
+}
+
+/* What host h holds by the store's count: its grants less what it gave back. */
+static inline uint64_t host_held(int port, const char *key, const char *host)
+{
+    return host_field(port, key, "g", host) - host_field(port, key, "x", host);
 }
 
 /* Hosts with a t: field in the key: the script's "active" count while all are recent. */

@@ -66,7 +66,7 @@ Test(store_faults, server_killed_and_restarted_counts_survive_hosts_reassert)
      * sync threads took since the hosts' last sync: it still adds up.) */
     cr_assert_eq(hget_u64(srv.port, key, "U"), 25, "counts lost in the crash");
     cr_assert_eq(hget_u64(srv.port, key, "G"),
-                 host_field(srv.port, key, "g", ha) + host_field(srv.port, key, "g", hb));
+                 host_held(srv.port, key, ha) + host_held(srv.port, key, hb));
     cr_assert_geq(hget_u64(srv.port, key, "G"), 25);
     cr_assert_eq(host_field(srv.port, key, "u", ha), 20);
     cr_assert_eq(host_field(srv.port, key, "u", hb), 5);

@@ -203,7 +203,7 @@ static inline fleet_view fleet_of(int port, const char *service, char p)
     json_object_foreach(json_object_get(json_object_get(w, "h"), "M"), id, h)
     {
         f.sum_u += hfield(w, id, "u") - hfield(w, id, "r");
-        f.sum_g += hfield(w, id, "g");
+        f.sum_g += hfield(w, id, "g") - hfield(w, id, "x");
         f.hosts++;
     }
     json_decref(item);

@@ -3,9 +3,9 @@
 #include "ddb_test.h"
 #include "store/dynamodb.h"
 
-static qk__store_window_req req(uint64_t want, uint64_t used, uint64_t refunded, int release)
+static qk__store_window_req req(uint64_t want, uint64_t used, uint64_t refunded, uint64_t released)
 {
-    qk__store_window_req q = {QK_MINUTE, 60000, 120000, 10, want, used, refunded, release};
+    qk__store_window_req q = {QK_MINUTE, 60000, 120000, 10, want, used, refunded, released};
     return q;
 }
 
@@ -42,18 +42,38 @@ Test(ddb_merge, cumulative_values_merge_by_max)
     cr_assert_eq(memcmp(&c, &once, sizeof c), 0, "a repeated or late request changed the store");
 }
 
-Test(ddb_merge, overdraft_raises_the_grant_and_release_lowers_it)
+Test(ddb_merge, overdraft_raises_the_grant_and_a_give_back_lowers_what_is_held)
 {
-    qk__store_counts c = {9, 0, 0, 0, 0};
+    /* G, U, g_h, x_h, u_h, r_h */
+    qk__store_counts c = {9, 0, 0, 0, 0, 0};
     qk__store_window_req q = req(0, 4, 0, 0); /* recorded 4 with no lease */
     qk__store_merge_window(&c, &q, 70000);
     cr_assert_eq(c.granted, 4);
     cr_assert_eq(c.fleet_granted, 13, "G past L: the overdraft shows");
-    qk__store_counts d = {6, 2, 6, 2, 0};
-    qk__store_window_req rel = req(0, 2, 0, 1);
+    qk__store_counts d = {6, 2, 6, 0, 2, 0};
+    qk__store_window_req rel = req(6, 2, 0, 4); /* gives back the 4 it holds unused */
     qk__store_merge_window(&d, &rel, 70000);
-    cr_assert_eq(d.granted, 2, "released down to what was used");
+    cr_assert_eq(d.granted, 6, "a grant total never drops");
+    cr_assert_eq(d.released, 4);
     cr_assert_eq(d.fleet_granted, 2);
+}
+
+/* Catches: a give-back applied after a newer grant (a duplicate, or one that was slow) taking
+ * back what the host was granted since, which it may already have used. */
+Test(ddb_merge, a_late_give_back_changes_nothing)
+{
+    qk__store_counts c = {0};
+    qk__store_window_req grant = req(5, 0, 0, 0);
+    qk__store_merge_window(&c, &grant, 70000);
+    qk__store_window_req give_back = req(5, 1, 0, 4); /* used 1, gives back 4 */
+    qk__store_merge_window(&c, &give_back, 70000);
+    cr_assert_eq(c.fleet_granted, 1);
+    qk__store_window_req regrant = req(9, 1, 0, 4); /* later: wants 4 more held */
+    qk__store_merge_window(&c, &regrant, 70000);
+    cr_assert_eq(c.fleet_granted, 5);
+    const qk__store_counts before = c;
+    qk__store_merge_window(&c, &give_back, 70000); /* the give-back again, late */
+    cr_assert_eq(memcmp(&c, &before, sizeof c), 0, "a late give-back took back a newer grant");
 }
 
 static int parse(const char *s, qk__ddb_target *t)
