@@ -16,7 +16,7 @@
 #include "error.h"
 #include "store/engine.h"
 
-#define AREA_VERSION 1u
+#define AREA_VERSION 2u /* 2: 128-byte blocks for the health and every slot */
 static const char AREA_MAGIC[8] = "QKSTORE";
 
 static uint64_t magic_word(void)
@@ -65,7 +65,9 @@ int qk__store_area_open(qk__store_area *a, const qk_region *r)
     const uint32_t capacity = r->hdr->capacity;
     const size_t size = area_size(capacity);
     if (r->fd < 0) {
-        void *base = calloc(1, size);
+        void *base = aligned_alloc(_Alignof(qk__store_slot), size); /* size: a multiple */
+        if (base != NULL)
+            memset(base, 0, size);
         if (base == NULL)
             return qk__fail(QK_ENOMEM, "no memory for the leases of %u services", capacity);
         *a = (qk__store_area){base, (qk__store_slot *)((char *)base + sizeof *a->hdr), size, 0};

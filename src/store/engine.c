@@ -36,7 +36,8 @@ static void align_lease(qk__store_slot *ss, const qk_slot *sl, unsigned i)
             ss->rate_mark_ms = 0;
         }
     }
-    c->limit = w->limit;
+    if (c->limit != w->limit) /* written only when it changed: every consume comes here */
+        c->limit = w->limit;
 }
 
 static void align_all(qk__store_slot *ss, const qk_slot *sl)
@@ -129,26 +130,31 @@ int qk__store_apply(qk_tracker *t, qk_service s, const qk_op *op, int64_t now, q
         }
         if ((rc = lease_decision(st, s, ss, nw, op->n, op->flags, tripped)) != QK_OK)
             break;
+        /* Windows rolled and checked above: count in each, then in its lease. */
         for (unsigned i = 0; i < nw; i++) {
             qk__lease *l = &ss->cur[i];
             const uint64_t from_lease = op->n < qk__lease_left(l) ? op->n : qk__lease_left(l);
             l->outage_used += op->n - from_lease;
             wake |= use_lease(l, op->n);
+            qk__slot_set_used(sl, s, i, sl->w[i].used + op->n, sink);
         }
-        rc = qk__slot_apply(sl, s, op, now, sink, tripped);
-        ss->last_use_ms = now;
-        ss->released = 0;
+        if (ss->last_use_ms != now)
+            ss->last_use_ms = now;
+        if (ss->released)
+            ss->released = 0;
         break;
-    case QK_OP_RECORD:
+    case QK_OP_RECORD: {
         /* A record is a fact: counted whatever the lease; beyond it, the store records an
-         * overdraft at the next sync. */
-        if ((rc = qk__slot_apply(sl, s, op, now, sink, tripped)) == QK_OK) {
+         * overdraft at the next sync. (A constant kind: the slot's apply compiles for it.) */
+        const qk_op record = {QK_OP_RECORD, op->n, 0, 0};
+        if ((rc = qk__slot_apply(sl, s, &record, now, sink, tripped)) == QK_OK) {
             for (unsigned i = 0; i < nw; i++)
                 wake |= use_lease(&ss->cur[i], op->n);
             ss->last_use_ms = now;
             ss->released = 0;
         }
         break;
+    }
     case QK_OP_REFUND:
         /* Only this host's own net use can be given back to the fleet. */
         for (unsigned i = 0; i < nw; i++) {
@@ -414,6 +420,18 @@ static int wants_sync(qk_tracker *t, qk_service s, int64_t now, int *release)
     return want || *release;
 }
 
+/* While degraded with nothing to sync, the store's clock is the cheapest question that counts
+ * towards leaving the degraded state (5 answers in a row). */
+static void probe(qk_tracker *t, qk__store_conn *c)
+{
+    qk__store *st = t->store;
+    int64_t server_ms;
+    const int rc = st->backend->server_time(c, &server_ms, qk__store_now_ms() + st->timeout_ms);
+    qk_event ev;
+    if (count_outcome(st, rc, &ev))
+        qk__deliver(t, &ev, 1);
+}
+
 static void *sync_thread(void *arg)
 {
     qk_tracker *t = arg;
@@ -444,6 +462,7 @@ static void *sync_thread(void *arg)
             if (c == NULL)
                 rc = st->backend->open(&c, &st->url);
             const uint32_t n = rc == QK_OK ? qk__published(t) : 0;
+            int tried = 0;
             for (qk_service s = 0; s < n; s++) {
                 int release = 0;
                 if (slot_lock(&t->region, s) != QK_OK)
@@ -452,10 +471,13 @@ static void *sync_thread(void *arg)
                 slot_unlock(&t->region, s);
                 if (!want)
                     continue;
+                tried = 1;
                 rc = sync_one(t, s, 0, release, qk__store_now_ms() + st->timeout_ms, c);
                 if (rc != QK_OK && degraded)
                     break; /* one probe per pass while the store is out */
             }
+            if (degraded && !tried && c != NULL)
+                probe(t, c); /* nothing to send, but the way back must be found all the same */
             last_pass = mono;
         }
         pthread_mutex_lock(&st->mu);
