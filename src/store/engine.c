@@ -23,7 +23,8 @@
 
 /* Keeps lease i on the slot's window i; the lease of a window that ended is kept as prev until
  * its last counts reach the store. */
-static void align_lease(qk__store_slot *ss, const qk_slot *sl, unsigned i)
+static inline __attribute__((always_inline)) void align_lease(qk__store_slot *ss, const qk_slot *sl,
+                                                              unsigned i)
 {
     qk__lease *c = &ss->cur[i];
     const qk_window *w = &sl->w[i];
@@ -40,7 +41,7 @@ static void align_lease(qk__store_slot *ss, const qk_slot *sl, unsigned i)
         c->limit = w->limit;
 }
 
-static void align_all(qk__store_slot *ss, const qk_slot *sl)
+static inline __attribute__((always_inline)) void align_all(qk__store_slot *ss, const qk_slot *sl)
 {
     for (unsigned i = 0; i < sl->n_windows; i++)
         align_lease(ss, sl, i);

@@ -38,11 +38,6 @@ uint64_t qk__lease_want(const qk__lease *l, uint64_t need, double rate_per_s, ui
     return want > l->granted ? want : l->granted;
 }
 
-int qk__lease_fits(const qk__lease *l, uint64_t n)
-{
-    return n <= qk__lease_left(l);
-}
-
 int qk__lease_fits_outage(const qk__lease *l, uint64_t n, qk_outage policy)
 {
     if (qk__lease_fits(l, n))

@@ -68,7 +68,10 @@ uint64_t qk__lease_want(const qk__lease *l, uint64_t need, double rate_per_s, ui
 
 /* Whether n more calls fit in the lease, or, while the store is degraded, in what the outage
  * policy allows past it (outage_used is updated by the caller when it consumes). */
-int qk__lease_fits(const qk__lease *l, uint64_t n);
+static inline int qk__lease_fits(const qk__lease *l, uint64_t n)
+{
+    return n <= qk__lease_left(l);
+}
 int qk__lease_fits_outage(const qk__lease *l, uint64_t n, qk_outage policy);
 
 /* The store's answer to a sync that sent `sent_used` and `sent_refunded`: the host's grant and
