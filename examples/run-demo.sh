@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/need.sh build-essential cmake ninja-build pkg-config libhiredis-dev libinih-dev \
-  libjansson-dev libmicrohttpd-dev
+  libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev
 cmake -S . -B build/demo -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
   -DQK_BUILD_PERF=OFF >/dev/null
 # qkctl too: the README inspects the demo's state file with it (build/demo/tools/qkctl/qkctl).

@@ -9,7 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/need.sh build-essential cmake ninja-build pkg-config libhiredis-dev libck-dev gnuplot-nox redis-server
+scripts/need.sh build-essential cmake ninja-build pkg-config libhiredis-dev libck-dev gnuplot-nox redis-server \
+  libinih-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev
 
 args=("$@")
 [ ${#args[@]} -gt 0 ] || args=(--full)
