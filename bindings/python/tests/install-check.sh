@@ -37,7 +37,9 @@ import importlib.resources as r
 assert (r.files("quotakeeper") / "py.typed").is_file(), "py.typed not installed"
 print("install-check: pip installed quotakeeper", quotakeeper.version_string(), "from", native)
 PY
-# Linked with an rpath to the prefix: it loads without LD_LIBRARY_PATH.
-ldd "$(find "$tmp/venv" -name '_native*.so' | head -n1)" | grep -q "$tmp/prefix" \
-  || { echo "install-check: _native does not load libquotakeeper from the prefix"; exit 1; }
+# Linked with an rpath to the prefix: it loads without LD_LIBRARY_PATH. Read from the module
+# itself (ldd's answer also depends on the environment the test runs in).
+native=$(find "$tmp/venv" -name '_native*.so' | head -n1)
+readelf -d "$native" | grep -E 'R(UN)?PATH' | grep -q "$tmp/prefix" \
+  || { echo "install-check: _native has no rpath to $tmp/prefix:"; readelf -d "$native" | grep -E 'R(UN)?PATH|NEEDED'; exit 1; }
 echo "install-check: passed"
