@@ -280,7 +280,7 @@ static void plan_sync(qk_tracker *t, qk_service s, uint64_t need, int release, i
         uint64_t want = l->granted;
         if (release)
             l->released += qk__lease_left(l); /* given up here first, then told: safe if lost */
-        else
+        else if (!ss->released || need > 0)   /* a lease given back is asked for again by a use */
             want = qk__lease_want(l, need, ss->rate_per_s, st->lease_max[s]);
         add_window(p, l, (qk_period)sl->w[i].period, want, 0, i);
     }
@@ -500,6 +500,20 @@ void qk__store_wake(qk_tracker *t)
 /* Every service, giving back unused leases, by one deadline. A service the server refuses (a
  * key of the wrong type) does not stop the others; an unreachable store does. Returns the first
  * failure, with its message. */
+/* Whether service s holds any lease it has not used. */
+static int holds_lease(qk_tracker *t, qk_service s)
+{
+    if (slot_lock(&t->region, s) != QK_OK)
+        return 0;
+    const qk_slot *sl = &t->slots[s];
+    const qk__store_slot *ss = &t->store->area.slots[s];
+    int holds = 0;
+    for (unsigned i = 0; i < sl->n_windows; i++)
+        holds |= qk__lease_left(&ss->cur[i]) > 0;
+    slot_unlock(&t->region, s);
+    return holds;
+}
+
 static int sync_all(qk_tracker *t, int64_t deadline_ms)
 {
     qk__store *st = t->store;
@@ -511,7 +525,11 @@ static int sync_all(qk_tracker *t, int64_t deadline_ms)
     int first = QK_OK;
     char why[256] = "";
     for (qk_service s = 0; s < n && rc != QK_EUNAVAIL; s++) {
-        rc = sync_one(t, s, 0, 1, deadline_ms, c);
+        /* The answer to a give-back can show a grant this host never heard of (a request whose
+         * answer was lost, applied late): give that back too, a few rounds at most. */
+        for (int round = 0; round < 3; round++)
+            if ((rc = sync_one(t, s, 0, 1, deadline_ms, c)) != QK_OK || !holds_lease(t, s))
+                break;
         if (rc != QK_OK && first == QK_OK) {
             first = rc;
             snprintf(why, sizeof why, "%s", qk_errmsg());
