@@ -254,7 +254,7 @@ QK_EXTERN int qk_snapshot(qk_tracker *t, qk_usage *out, size_t cap, size_t *coun
  * handler returns. Returns once the store has them, or after qk_options.store_timeout_ms.
  * Errors: QK_EINVAL (NULL t, or t has no store), QK_EUNAVAIL (the store did not answer in time;
  * nothing is lost: the counts stay here and go with the next sync), QK_EIO (the store answered
- * with an error, named in qk_errmsg()). */
+ * with an error, named in qk_errmsg(); the other services were still synced), QK_ENOMEM. */
 QK_EXTERN int qk_store_sync(qk_tracker *t);
 
 /* One window of one service, as this host holds it. */
