@@ -122,6 +122,15 @@ static const figure figures[] = {
      1},
     {"Store operations per consume, `leased` at %t threads (about one per lease)", FIG_VALUE,
      M_STORE_OPS_PER_OP, GRANT3("leased", 2), NO_SIDE, FIG_REPORTED, 0, 1},
+    /* The DynamoDB store (issue 10), on dynalite: the same experiment against the original's
+     * per-call design, one conditional UpdateItem per consume. */
+    {"DynamoDB store: `leased-ddb` / `ddb-per-call` (one conditional UpdateItem per consume) at %t "
+     "threads, both on the same dynalite",
+     FIG_RATIO, M_OPS_PER_S, GRANT3("leased-ddb", 2), GRANT3("ddb-per-call", 2), FIG_AT_LEAST, 500,
+     1},
+    {"DynamoDB store requests per consume, `leased-ddb` at %t threads (HTTP requests: about two "
+     "per sync)",
+     FIG_VALUE, M_STORE_OPS_PER_OP, GRANT3("leased-ddb", 2), NO_SIDE, FIG_REPORTED, 0, 1},
 };
 #define N_FIGURES (sizeof figures / sizeof figures[0])
 

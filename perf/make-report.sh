@@ -10,7 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/need.sh build-essential cmake ninja-build pkg-config libhiredis-dev libck-dev gnuplot-nox redis-server \
-  libinih-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev
+  libinih-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev \
+  --npm build/node dynalite@4.0.0
 
 args=("$@")
 [ ${#args[@]} -gt 0 ] || args=(--full)

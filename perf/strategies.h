@@ -12,11 +12,11 @@
  * Rows run and are reported in this order. Nothing else lists the strategies: the report reads
  * them from `qk_perf --list`.
  *
- * PERF_STORE_STRATEGIES are the rows whose calls share a quota through a store (Redis, which
- * qk_perf starts: redis_server.h). A round trip per call would make the local workloads and the
- * 64-service validators take minutes, so they have a scope of their own (workload.h,
- * workload_takes): the grant workload at the spec's 3 services, their validators at 3
- * services, the figures that name them and the lease experiment (lease.h). */
+ * PERF_STORE_STRATEGIES are the rows whose calls share a quota through a store (Redis or
+ * DynamoDB's emulator dynalite, which qk_perf starts: redis_server.h, ddb_server.h). A round trip
+ * per call would make the local workloads and the 64-service validators take minutes, so they have
+ * a scope of their own (workload.h, workload_takes): the grant workload at the spec's 3 services,
+ * their validators at 3 services, the figures that name them and the lease experiment (lease.h). */
 #ifndef QK_PERF_STRATEGIES_H
 #define QK_PERF_STRATEGIES_H
 
@@ -68,7 +68,15 @@ typedef enum { PERF_ROLE_PEER, PERF_ROLE_SUBJECT, PERF_ROLE_BASELINE } perf_role
     X(incrby_pipelined, "incrby-pipelined", PERF_SNAPSHOT_CONSISTENT, PERF_ROLE_PEER,              \
       "lc rgb '#7f7f7f' dt 2 pt 8",                                                                \
       "envoy-style: INCRBY and EXPIRE pipelined per consume on Redis, one round trip, granted "    \
-      "while the new count is within the limit")
+      "while the new count is within the limit")                                                   \
+    X(leased_ddb, "leased-ddb", PERF_SNAPSHOT_CONSISTENT, PERF_ROLE_PEER,                          \
+      "lc rgb '#e377c2' dt 4 pt 15",                                                               \
+      "`leased` on the DynamoDB store (dynalite, ddb_server.h): a lease in hand, a sync is a "     \
+      "GetItem and a conditional PutItem")                                                         \
+    X(ddb_per_call, "ddb-per-call", PERF_SNAPSHOT_TORN_OK, PERF_ROLE_PEER,                         \
+      "lc rgb '#bcbd22' dt 4 pt 12",                                                               \
+      "one conditional UpdateItem per consume on DynamoDB (dynalite): ADD used :n if used <= "     \
+      "limit - n, exact per call; snapshots read items one by one")
 
 /* Where a strategy runs (workload.h, workload_takes). */
 typedef enum { PERF_SCOPE_LOCAL, PERF_SCOPE_STORE } perf_scope;
