@@ -37,7 +37,8 @@ void usage(FILE *f)
             "  --lease-consumes N   its consumes per lease size (default 20000)\n"
             "the store strategies (leased, lua-per-call, incrby-pipelined) start a redis-server\n"
             "on a free loopback port ($QK_REDIS_SERVER, else redis-server on PATH); without one\n"
-            "they are left out\n"
+            "they are left out; leased-ddb and ddb-per-call start dynalite ($QK_DYNALITE, else\n"
+            "$QK_NODE_DIR/node_modules/.bin/dynalite, QK_NODE_DIR defaulting to build/node)\n"
             "  --about         build and clock facts, as key: value lines\n"
             "  --list          strategies, one CSV line each: name, snapshot, role, chart style, "
             "locking\n");

@@ -491,6 +491,9 @@ END {
     print "  3 services): a round trip per call would make the other workloads take minutes. A `leased`" > readme
     print "  tracker first consumes until its sync thread has bought a lease, so its runs measure" > readme
     print "  consumes with a lease in hand; its store operations are the tracker's syncs." > readme
+    print "- The DynamoDB strategies (`leased-ddb`, `ddb-per-call`: one conditional UpdateItem per" > readme
+    print "  consume, the original system's design) talk to a dynalite that qk_perf starts the same way;" > readme
+    print "  their store operations are the HTTP requests counted at libcurl, validators' included." > readme
     print "- The machine may be shared: compare ratios from this run, not absolute numbers across runs." > readme
     print "  Single-thread figures use CPU time per operation for that reason. Load average: before the" > readme
     print "  run " M["loadavg_before"] ", after " M["loadavg_after"] "." > readme
