@@ -10,15 +10,15 @@
  * U == the sum over hosts of (consumed + recorded - refunded); per host u == consumed +
  * recorded and r == refunded; G == U (every lease given back); on "tight" (consumes and refunds
  * only, limit 400) U <= 400. Each thread refunds only calls it consumed and has not refunded, so
- * every refund counts whole. (What a peek shows of the fleet is not bounded here: with several
- * syncs of a service in flight at once, answers merge in any order; docs/testing.md, "fleet".)
+ * every refund counts whole. A peek of "tight" never shows more than its limit: a host's syncs
+ * of one service run one at a time, so their answers merge in the order the store applied them.
  *
  * Interleavings it catches: a consume, record or refund landing between the sync thread's
  * request (copied under the slot lock) and its merge (taken under it again): a merge that
  * overwrote the host's counters with the request's copy instead of taking the larger loses
  * them (u short of what was done); a release that lowered the grant while a consume used it
  * (u > g at a sync: an overdraft that is not one, G != U at the end); a qk_store_sync racing the
- * sync thread on the same service (two merges; a stale one shrinking the fleet view); a
+ * sync thread on the same service (two merges in the wrong order: a peek past the limit); a
  * snapshot holding every slot lock while a sync waits for one (the lock-order checker, or a
  * deadlock the ctest timeout ends). Under ThreadSanitizer (tests/run.sh tsan): any access to
  * a lease or the engine's state outside its lock; under ASan, the sync path's buffers. */
@@ -110,6 +110,10 @@ static void *work(void *arg)
         case 11:
         case 12:
             CHECK_RC(qk_peek(w->t, s, &u), QK_OK);
+            /* The fleet as this host sees it: the store's U at its last sync plus its own use
+             * since, never more than the fleet really used, so never past the limit. */
+            CHECK(s != 0 || u.windows[0].used <= TIGHT_LIMIT, "tight: a peek shows %llu of %d",
+                  (unsigned long long)u.windows[0].used, TIGHT_LIMIT);
             break;
         case 13:
         case 14: {
