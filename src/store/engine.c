@@ -325,13 +325,37 @@ static void merge_sync(qk_tracker *t, qk_service s, const sync_plan *p,
 
 static int64_t store_clock(void *ctx);
 
-/* One sync of service s, start to end, bounded by deadline_ms. Events (level changes the merge
- * caused, a change of the store's state) are delivered before it returns. */
+/* A consume that waited for a sync, applied in the same hold of the slot lock as the merge of
+ * the store's answer (or as the finding that another sync already brought enough): between an
+ * unlock and a second try other threads could take the grant it waited for, and it would be
+ * refused with QK_ELIMIT while the fleet still had room. rc stays QK__ESYNC when the store did
+ * not answer. */
+typedef struct {
+    uint64_t n;
+    unsigned flags;
+    int64_t now; /* the tracker's clock, read with no lock held */
+    qk_usage *out;
+    int rc;
+} sync_consume;
+
+static void consume_locked(qk_tracker *t, qk_service s, sync_consume *k, qk_event_sink *sink)
+{
+    const qk_op op = {QK_OP_CONSUME, k->n, k->flags | QK__CONSUME_AFTER_SYNC, 0};
+    int tripped = -1;
+    k->rc = qk__store_apply(t, s, &op, k->now, sink, &tripped, 0);
+    if (k->out != NULL && (k->rc == QK_OK || k->rc == QK_ELIMIT))
+        qk__slot_usage(&t->slots[s], s, tripped, k->out);
+}
+
+/* One sync of service s, start to end, bounded by deadline_ms; with k, a consume of k->n that
+ * needs it (need = k->n). Events (level changes the merge or the consume caused, a change of
+ * the store's state) are delivered before it returns. */
 static int sync_one(qk_tracker *t, qk_service s, uint64_t need, int release, int64_t deadline_ms,
-                    qk__store_conn *c)
+                    qk__store_conn *c, sync_consume *k)
 {
     qk__store *st = t->store;
-    qk_event ev[QK_EVENTS_PER_SLOT_OP + 2];
+    /* The plan's rolls, the merge's and the consume's level changes, a wake-up, the health. */
+    qk_event ev[2 * QK_EVENTS_PER_SLOT_OP + 2];
     qk_event_sink sink = {ev, 0};
     sync_plan plan;
     /* One sync of a service at a time in this process, so answers are merged in the order the
@@ -353,8 +377,12 @@ static int sync_one(qk_tracker *t, qk_service s, uint64_t need, int release, int
     }
     if (need > 0 && lease_holds(&st->area.slots[s], &t->slots[s], need)) {
         /* The sync this one waited for brought what the consume needs. */
+        if (k != NULL)
+            consume_locked(t, s, k, &sink);
         slot_unlock(&t->region, s);
         pthread_mutex_unlock(sync_lock_of(st, s));
+        if (sink.n > 0)
+            qk__deliver(t, ev, sink.n);
         return QK_OK;
     }
     plan_sync(t, s, need, release, store_clock(t), &sink, &plan);
@@ -370,6 +398,8 @@ static int sync_one(qk_tracker *t, qk_service s, uint64_t need, int release, int
         atomic_store(&st->offset_ms, reply.server_ms - (sent_at + (back_at - sent_at) / 2));
         if ((rc = slot_lock(&t->region, s)) == QK_OK) {
             merge_sync(t, s, &plan, &reply, &sink);
+            if (k != NULL)
+                consume_locked(t, s, k, &sink);
             slot_unlock(&t->region, s);
         }
     }
@@ -389,14 +419,22 @@ int qk__store_consume_after_sync(qk_tracker *t, qk_service s, uint64_t n, unsign
                                  qk_usage *out)
 {
     qk__store *st = t->store;
+    sync_consume k = {n, flags, qk__read_clock(t), out, QK__ESYNC};
     int rc;
     qk__store_conn *c = take_conn(st, &rc);
     if (c != NULL) {
-        rc = sync_one(t, s, n, 0, qk__store_now_ms() + st->timeout_ms, c);
+        sync_one(t, s, n, 0, qk__store_now_ms() + st->timeout_ms, c, &k);
         give_conn(st, c);
     }
+    if (k.rc == QK_OK || k.rc == QK_ELIMIT) {
+        if (out != NULL)
+            memcpy(out->name, t->names[s], QK_NAME_MAX);
+        return k.rc;
+    }
+    /* No answer: the outage policy decides. Any other outcome (the store went degraded in the
+     * meantime) is decided again, by the path that words its message. */
     const unsigned again =
-        flags | (rc == QK_OK ? QK__CONSUME_AFTER_SYNC : QK__CONSUME_STORE_FAILED);
+        flags | (k.rc == QK__ESYNC ? QK__CONSUME_STORE_FAILED : QK__CONSUME_AFTER_SYNC);
     return qk__consume(t, s, n, again, out);
 }
 
@@ -473,7 +511,7 @@ static void *sync_thread(void *arg)
                 if (!want)
                     continue;
                 tried = 1;
-                rc = sync_one(t, s, 0, release, qk__store_now_ms() + st->timeout_ms, c);
+                rc = sync_one(t, s, 0, release, qk__store_now_ms() + st->timeout_ms, c, NULL);
                 if (rc != QK_OK && degraded)
                     break; /* one probe per pass while the store is out */
             }
@@ -528,7 +566,7 @@ static int sync_all(qk_tracker *t, int64_t deadline_ms)
         /* The answer to a give-back can show a grant this host never heard of (a request whose
          * answer was lost, applied late): give that back too, a few rounds at most. */
         for (int round = 0; round < 3; round++)
-            if ((rc = sync_one(t, s, 0, 1, deadline_ms, c)) != QK_OK || !holds_lease(t, s))
+            if ((rc = sync_one(t, s, 0, 1, deadline_ms, c, NULL)) != QK_OK || !holds_lease(t, s))
                 break;
         if (rc != QK_OK && first == QK_OK) {
             first = rc;

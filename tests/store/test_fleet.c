@@ -186,3 +186,72 @@ Test(store_fleet, exactly_the_limit_state_file_hosts)
 {
     run_fleet(1);
 }
+
+/* One host, many threads, a round trip per consume (lease_max 1): a consume that waited for a
+ * sync is refused with QK_ELIMIT only when the store had nothing left to grant, so every
+ * refusal shows the window at its limit, and the threads together get exactly L.
+ *
+ * Interleaving it catches: thread A finds the lease empty, syncs, is granted one call and
+ * unlocks; thread B takes that call before A locks again; A finds the lease empty once more and
+ * is refused while the fleet still has room (it happened with the grant merged in one lock hold
+ * and the consume tried in another: refusals at 45 of 60 in the perf validators). */
+enum { ONE_HOST_THREADS = 8, ONE_HOST_LIMIT = 400 };
+
+typedef struct {
+    qk_tracker *t;
+    pthread_barrier_t *start;
+    uint64_t granted, refused_at; /* the window's use the refusal reported */
+    int rc;
+    char why[256];
+} taker;
+
+static void *take_until_refused(void *arg)
+{
+    taker *w = arg;
+    pthread_barrier_wait(w->start);
+    for (;;) {
+        qk_usage u;
+        const int rc = qk_try_consume(w->t, 0, 1, 0, &u);
+        if (rc == QK_OK) {
+            w->granted++;
+            continue;
+        }
+        w->rc = rc;
+        if (rc == QK_ELIMIT)
+            w->refused_at = u.windows[0].used;
+        else
+            snprintf(w->why, sizeof w->why, "%s", qk_errmsg());
+        return NULL;
+    }
+}
+
+Test(store_fleet, threads_of_one_host_refused_only_at_the_limit)
+{
+    qkt_server srv;
+    start_redis(&srv, NULL);
+    char url[64];
+    redis_url(url, sizeof url, &srv);
+    const qk_service_def d = one_window("contended", QK_FOREVER, ONE_HOST_LIMIT, QK_OUTAGE_SAFE, 1);
+    const qk_options o = store_options(&d, 1, url, CALM_TIMEOUT_MS, NULL);
+    qk_tracker *t = store_tracker(&o);
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, ONE_HOST_THREADS);
+    taker w[ONE_HOST_THREADS];
+    pthread_t th[ONE_HOST_THREADS];
+    for (int i = 0; i < ONE_HOST_THREADS; i++) {
+        w[i] = (taker){.t = t, .start = &start};
+        pthread_create(&th[i], NULL, take_until_refused, &w[i]);
+    }
+    uint64_t total = 0;
+    for (int i = 0; i < ONE_HOST_THREADS; i++) {
+        pthread_join(th[i], NULL);
+        cr_assert_eq(w[i].rc, QK_ELIMIT, "thread %d: %s: %s", i, qk_err_name(w[i].rc), w[i].why);
+        cr_expect_eq(w[i].refused_at, ONE_HOST_LIMIT,
+                     "thread %d was refused at %llu of %d: the fleet still had room", i,
+                     (unsigned long long)w[i].refused_at, ONE_HOST_LIMIT);
+        total += w[i].granted;
+    }
+    pthread_barrier_destroy(&start);
+    cr_assert_eq(total, ONE_HOST_LIMIT);
+    qk_tracker_free(t);
+}
