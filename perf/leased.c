@@ -74,6 +74,23 @@ void perf_leased_snapshot(perf_leased *l, uint64_t *used)
         used[s] = l->usage[s].windows[0].used;
 }
 
+void perf_leased_refused(perf_leased *l, uint32_t s, int rc)
+{
+    const char *why = rc == QK_ELIMIT ? NULL : qk_errmsg();
+    char msg[512];
+    if (rc == QK_ELIMIT) {
+        qk_usage u;
+        if (qk_peek(l->tracker, s, &u) != QK_OK || u.windows[0].used + 1 > u.windows[0].limit)
+            return; /* a plain refusal at the limit */
+        snprintf(msg, sizeof msg, "QK_ELIMIT at %llu of %llu used",
+                 (unsigned long long)u.windows[0].used, (unsigned long long)u.windows[0].limit);
+        why = msg;
+    }
+    if (atomic_fetch_add(&l->told, 1) < 5)
+        fprintf(stderr, "qk_perf: %s: consume refused (%s): %s\n", l->names[s], qk_err_name(rc),
+                why);
+}
+
 uint64_t perf_leased_syncs(perf_leased *l)
 {
     qk_store_info info = {.version = QK_STORE_INFO_VERSION};

@@ -47,7 +47,7 @@ static inline void adapter_record(void *state, uint32_t s)
 
 static inline bool adapter_consume(void *state, uint32_t s)
 {
-    return qk_try_consume(((perf_leased *)state)->tracker, s, 1, 0, NULL) == QK_OK;
+    return perf_leased_consume(state, s);
 }
 
 static inline void adapter_refund(void *state, uint32_t s)
