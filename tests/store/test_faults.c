@@ -271,10 +271,17 @@ Test(store_faults, host_killed_mid_sync_restarts_without_double_count)
     const char *key = FOREVER_KEY("killed");
     cr_assert_eq(host_field(srv.port, key, "u", KH->host), 30);
     cr_assert_eq(qkt_server_pause(&srv), 0, "%s", srv.error);
+    const long unread = qkt_server_unread_bytes(&srv);
+    cr_assert_geq(unread, 0, "cannot read /proc/net/tcp");
     atomic_store(&KH->phase, 2);
     while (atomic_load(&KH->phase) != 3)
         sleep_ms(1);
-    sleep_ms(200); /* inside qk_store_sync, its request sent */
+    /* Inside qk_store_sync: killed once its request (every request after the record holds
+     * u = 42) waits in the stopped server's socket, however slow the machine. */
+    const int64_t sent_by = qkt_mono_ms() + 10000;
+    while (qkt_server_unread_bytes(&srv) <= unread && qkt_mono_ms() < sent_by)
+        sleep_ms(1);
+    cr_assert_gt(qkt_server_unread_bytes(&srv), unread, "the host sent nothing in 10 s");
     kill(pid, SIGKILL);
     cr_assert_eq(qkt_wait_child(pid), 1000 + SIGKILL);
     cr_assert_eq(qkt_server_resume(&srv), 0, "%s", srv.error);

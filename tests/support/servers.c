@@ -477,6 +477,29 @@ int qkt_server_resume(qkt_server *s)
     return signal_it(s, SIGCONT);
 }
 
+long qkt_server_unread_bytes(const qkt_server *s)
+{
+    FILE *f = fopen("/proc/net/tcp", "r");
+    if (f == NULL)
+        return -1;
+    char line[512];
+    long unread = 0;
+    if (fgets(line, sizeof line, f) == NULL) { /* the header */
+        fclose(f);
+        return -1;
+    }
+    while (fgets(line, sizeof line, f) != NULL) {
+        unsigned local_port, state;
+        unsigned long rx;
+        /* "sl: local_addr:port remote_addr:port st tx_queue:rx_queue ...", in hex */
+        if (sscanf(line, " %*d: %*x:%x %*x:%*x %x %*x:%lx", &local_port, &state, &rx) == 3 &&
+            local_port == (unsigned)s->port && state == 1 /* ESTABLISHED */)
+            unread += (long)rx;
+    }
+    fclose(f);
+    return unread;
+}
+
 int qkt_server_kill(qkt_server *s)
 {
     if (signal_it(s, SIGKILL) != 0)

@@ -58,6 +58,11 @@ int qkt_server_ping(qkt_server *s, int timeout_ms);
 int qkt_server_pause(qkt_server *s);
 int qkt_server_resume(qkt_server *s);
 
+/* Bytes that arrived on the server's connections and that it has not read yet (the kernel's
+ * receive queues of its established loopback sockets, from /proc/net/tcp): while it is paused,
+ * proof that a client's request was sent. -1 when /proc cannot be read. */
+long qkt_server_unread_bytes(const qkt_server *s);
+
 /* SIGKILL and reap: a crash. The directory stays, for qkt_server_restart. */
 int qkt_server_kill(qkt_server *s);
 
