@@ -16,7 +16,7 @@
 #include "error.h"
 #include "store/engine.h"
 
-#define AREA_VERSION 2u /* 2: 128-byte blocks for the health and every slot */
+#define AREA_VERSION 3u /* 3: 128-byte blocks for the health and every slot */
 static const char AREA_MAGIC[8] = "QKSTORE";
 
 static uint64_t magic_word(void)
@@ -25,6 +25,10 @@ static uint64_t magic_word(void)
     memcpy(&w, AREA_MAGIC, sizeof w);
     return w;
 }
+
+/* The header is a whole number of 128-byte blocks, so every slot after it starts one. */
+_Static_assert(sizeof(qk__store_area_header) % _Alignof(qk__store_slot) == 0,
+               "store slots must start on their alignment");
 
 static size_t area_size(uint32_t capacity)
 {

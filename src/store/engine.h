@@ -13,9 +13,11 @@
 #include "store/lease.h"
 #include "store/store.h"
 
-/* A service's leases and use statistics; guarded by the service's slot lock. */
+/* A service's leases and use statistics; guarded by the service's slot lock. In its own
+ * 128-byte blocks, as the slots are: every consume writes its lease, and two threads on
+ * neighbouring services must not share a line (unaligned, the 2-thread consume scaled 1.0). */
 typedef struct {
-    qk__lease cur[QK_MAX_WINDOWS];  /* the windows the slot has now */
+    _Alignas(128) qk__lease cur[QK_MAX_WINDOWS]; /* the windows the slot has now */
     qk__lease prev[QK_MAX_WINDOWS]; /* the one before each, until its last counts are acked */
     int64_t last_use_ms;            /* the last consume or record, by the tracker's clock */
     int64_t rate_mark_ms;           /* the rate estimate: use since this time ... */
@@ -37,8 +39,9 @@ typedef struct {
     uint32_t capacity;
     uint32_t slot_size;
     uint32_t pad;
-    char host_id[40];        /* 32 hex digits, drawn when the area is made */
-    qk__store_health health; /* the host's, shared by its processes */
+    char host_id[40]; /* 32 hex digits, drawn when the area is made */
+    /* The host's, shared by its processes; written at every sync, so in a block of its own. */
+    _Alignas(128) qk__store_health health;
 } qk__store_area_header;
 
 typedef struct {
