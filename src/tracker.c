@@ -79,8 +79,19 @@ static inline __attribute__((always_inline)) int apply_locked(qk_tracker *t, qk_
     if (special) {
         if (t->mode & QK__MODE_READONLY)
             return QK_EREADONLY; /* under the lock, before anything changed */
-        if (t->mode & QK__MODE_STORE)
-            return qk__store_apply(t, s, op, now, sink, tripped, epoch);
+        if (t->mode & QK__MODE_STORE) {
+            if (op->kind == QK_OP_CONSUME) {
+                const int rc =
+                    qk__store_consume_fast(sl, &t->store->area.slots[s], s, op->n, op->flags, now,
+                                           t->mode & QK__MODE_SHARED, epoch, sink);
+                if (rc != QK__ESLOW)
+                    return rc;
+            }
+            /* A copy: were op's own address to escape, gcc would reload its kind and fields
+             * from memory after every call instead of treating them as the constants they are. */
+            const qk_op copy = *op;
+            return qk__store_apply(t, s, &copy, now, sink, tripped, epoch);
+        }
         qk__slot_begin(sl, epoch, sl->n_windows);
     }
     const int rc = qk__slot_apply(sl, s, op, now, sink, tripped);
@@ -106,6 +117,17 @@ static void view_slot(const qk_slot *sl, qk_service s, int64_t now, qk_usage *ou
 static int refuse_readonly(const char *what)
 {
     return qk__fail(QK_EREADONLY, "cannot %s: the tracker was opened with QK_OPEN_READONLY", what);
+}
+
+/* The clock of a tracker that is not private: a store tracker's is the store's (the system
+ * clock plus the offset measured at each sync), read here inline as the private path reads the
+ * system clock, rather than through its trampoline (store_clock, which this must match). */
+static inline __attribute__((always_inline)) int64_t special_clock(const qk_tracker *t)
+{
+    if ((t->mode & QK__MODE_STORE) && t->store->user_clock == NULL)
+        return qk__system_clock_ms(NULL) +
+               atomic_load_explicit(&t->store->offset_ms, memory_order_relaxed);
+    return qk__read_clock(t);
 }
 
 /* What a single-service operation that did not answer says, out of the hot path; a store
@@ -142,7 +164,7 @@ slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *out, int special
     int rc = check_service(t, s);
     if (rc != QK_OK)
         return rc;
-    const int64_t now = qk__read_clock(t);
+    const int64_t now = special ? special_clock(t) : qk__read_clock(t);
     qk_event ev[QK_EVENTS_PER_SLOT_OP];
     qk_event_sink sink = {t->on_event ? ev : NULL, 0};
     int tripped = -1;

@@ -47,30 +47,13 @@ static inline __attribute__((always_inline)) void align_all(qk__store_slot *ss, 
         align_lease(ss, sl, i);
 }
 
-/* A lease this low asks the thread to refill it before a consume has to wait. */
-static int lease_low(const qk__lease *l)
-{
-    const uint64_t left = qk__lease_left(l);
-    return left == 0 || left < (l->granted - l->released) / 10;
-}
-
 /* n more calls used: wake the thread when that made the lease low, once per crossing, so a
  * host running on a low lease does not signal on every call. */
 static int use_lease(qk__lease *l, uint64_t n)
 {
-    const int was_low = lease_low(l);
+    const int was_low = qk__lease_low(l);
     l->used += n;
-    return !was_low && lease_low(l);
-}
-
-static void add_wake(qk_event_sink *sink, qk_service s)
-{
-    if (sink->ev != NULL) {
-        qk_event *e = &sink->ev[sink->n++];
-        memset(e, 0, sizeof *e);
-        e->service = s;
-        e->kind = QK__EVENT_STORE_WAKE;
-    }
+    return !was_low && qk__lease_low(l);
 }
 
 /* The lock that keeps one sync of a service at a time: striped, so a tracker of a million slots
@@ -172,7 +155,7 @@ int qk__store_apply(qk_tracker *t, qk_service s, const qk_op *op, int64_t now, q
     if ((t->mode & QK__MODE_SHARED) && epoch == 0)
         qk__slot_end(sl);
     if (wake)
-        add_wake(sink, s);
+        qk__store_add_wake(sink, s);
     return rc;
 }
 
@@ -452,7 +435,7 @@ static int wants_sync(qk_tracker *t, qk_service s, int64_t now, int *release)
         /* A lease given back (idle, qk_store_sync, a Lambda handler's end) stays given back
          * until the next use: a refill now would strand it in a process about to stop. */
         if (!idle && ss->last_use_ms != 0 && !ss->released)
-            want |= lease_low(c);
+            want |= qk__lease_low(c);
         if (idle && !ss->released && qk__lease_left(c) > 0)
             *release = 1;
     }

@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <string.h>
 
 #include "region.h"
 #include "store/lease.h"
@@ -91,6 +92,8 @@ struct qk__store {
 
 /* Internal results of qk__store_apply for a consume whose lease is short. */
 #define QK__ESYNC (-1000) /* sync, then try again */
+/* Internal result of qk__store_consume_fast: not the common case; qk__store_apply decides. */
+#define QK__ESLOW (-1001)
 /* Internal qk_try_consume flags for the try after a sync. */
 #define QK__CONSUME_AFTER_SYNC   (1u << 29) /* the store answered: short means the fleet is full */
 #define QK__CONSUME_STORE_FAILED (1u << 30) /* it did not: the outage policy decides */
@@ -108,6 +111,59 @@ void qk__store_detach(qk_tracker *t);
 /* A single-slot operation on a store tracker, with the slot lock held (tracker.c's apply). */
 int qk__store_apply(qk_tracker *t, qk_service s, const qk_op *op, int64_t now, qk_event_sink *sink,
                     int *tripped, uint64_t epoch);
+/* Asks (through the sink, delivered with no lock held) for the sync thread to wake. */
+static inline void qk__store_add_wake(qk_event_sink *sink, qk_service s)
+{
+    if (sink->ev != NULL) {
+        qk_event *e = &sink->ev[sink->n++];
+        memset(e, 0, sizeof *e);
+        e->service = s;
+        e->kind = QK__EVENT_STORE_WAKE;
+    }
+}
+
+/* The common consume of a store tracker, with the slot lock held: every window current, its
+ * lease on it, under its local limit and holding n more calls. Then it is counted in one pass
+ * over the windows, and the store's health is not looked at (it matters only past the lease).
+ * Anything else returns QK__ESLOW having changed nothing, and qk__store_apply decides. Inline,
+ * so that the consume path of a store tracker is one straight path like a private one's. */
+static inline __attribute__((always_inline)) int
+qk__store_consume_fast(qk_slot *sl, qk__store_slot *ss, qk_service s, uint64_t n, unsigned flags,
+                       int64_t now, int shared, uint64_t epoch, qk_event_sink *sink)
+{
+    const unsigned nw = sl->n_windows;
+    int wake = 0;
+    for (unsigned i = 0; i < nw; i++) {
+        const qk_window *w = &sl->w[i];
+        const qk__lease *l = &ss->cur[i];
+        const uint64_t cap = (flags & QK_PRIORITY) ? w->limit : w->limit - sl->reserve;
+        if (qk__window_ended(w, now) || l->start_ms != w->start_ms || l->end_ms != w->end_ms ||
+            l->limit != w->limit || w->used > cap || n > cap - w->used)
+            return QK__ESLOW;
+        const uint64_t left = qk__lease_left(l);
+        if (n > left)
+            return QK__ESLOW;
+        /* As use_lease: wake once, when this consume makes the lease low. */
+        const uint64_t tenth = (l->granted - l->released) / 10;
+        wake |= left >= tenth && (left == n || left - n < tenth);
+    }
+    if (shared)
+        qk__slot_begin(sl, epoch, nw);
+    for (unsigned i = 0; i < nw; i++) {
+        ss->cur[i].used += n;
+        qk__slot_set_used(sl, s, i, sl->w[i].used + n, sink);
+    }
+    if (ss->last_use_ms != now)
+        ss->last_use_ms = now;
+    if (ss->released)
+        ss->released = 0;
+    if (shared && epoch == 0)
+        qk__slot_end(sl);
+    if (wake)
+        qk__store_add_wake(sink, s);
+    return QK_OK;
+}
+
 /* After QK__ESYNC: syncs service s for n more calls, then tries the consume once more. */
 int qk__store_consume_after_sync(qk_tracker *t, qk_service s, uint64_t n, unsigned flags,
                                  qk_usage *out);

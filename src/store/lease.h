@@ -51,6 +51,14 @@ static inline uint64_t qk__lease_left(const qk__lease *l)
     return held > net ? held - net : 0;
 }
 
+/* Whether the lease is low enough (empty, or under a tenth of what is held) to be refilled
+ * before a consume has to wait for it. */
+static inline int qk__lease_low(const qk__lease *l)
+{
+    const uint64_t left = qk__lease_left(l);
+    return left == 0 || left < (l->granted - l->released) / 10;
+}
+
 /* This host's use the store has not seen yet (net of refunds). */
 static inline uint64_t qk__lease_unsynced(const qk__lease *l)
 {
