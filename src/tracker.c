@@ -4,7 +4,8 @@
  * - Single-service operations take only their own slot lock.
  * - Operations over all services (snapshot, reset_all) and service_add take the snapshot lock
  *   first; the all-services ones then take every slot lock in ascending order.
- * - The clock is read, and events are delivered, with no lock held.
+ * - A caller's clock is read, and events are delivered, with no lock held (the built-in clock
+ *   of a private tracker is read under its slot lock: no callback).
  * In a shared state file every update is journaled in its slot, so a process killed while it
  * holds a lock leaves nothing torn (slot.h, docs/state-file.md). */
 #include <errno.h>
@@ -164,7 +165,11 @@ slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *out, int special
     int rc = check_service(t, s);
     if (rc != QK_OK)
         return rc;
-    const int64_t now = special ? special_clock(t) : qk__read_clock(t);
+    /* A private tracker reads the built-in clock under the lock: a vDSO read, no callback, and
+     * on a hot service a thread's unlock-to-lock gap is shorter (docs/perf/hot-path.md). A
+     * caller's clock is a callback, read before the lock like every clock of the others. */
+    const int builtin = !special && t->clock == qk__system_clock_ms;
+    int64_t now = builtin ? 0 : special ? special_clock(t) : qk__read_clock(t);
     qk_event ev[QK_EVENTS_PER_SLOT_OP];
     qk_event_sink sink = {t->on_event ? ev : NULL, 0};
     int tripped = -1;
@@ -172,6 +177,8 @@ slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *out, int special
     rc = slot_lock(&t->region, s);
     if (rc != QK_OK)
         return rc;
+    if (builtin)
+        now = qk__system_clock_ms(NULL);
     rc = apply_locked(t, s, op, now, &sink, &tripped, 0, special);
     const int answered = rc == QK_OK || rc == QK_ELIMIT;
     if (out != NULL && answered)
