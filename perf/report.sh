@@ -34,6 +34,30 @@ lease=""
 awk -f "$here/report.awk" -v machine="$in/machine.txt" -v strategies="$in/strategies.csv" -v figures="$in/figures.csv" \
   -v docdir="$doc" -v tmpdir="$tmp" -v others="$others" -v notes="$notes" -v lease="$lease" "$in/results.csv"
 gnuplot "$tmp/charts.gp"
+# The single-thread figures per build type, when the run has a Release pass (run.sh).
+if [ -s "$in/figures-release.csv" ]; then
+  {
+    echo
+    echo "## Single-thread figures per build type"
+    echo
+    echo "The rows above come from the package's default build ($(sed -n 's/^build_type: //p' "$in/machine.txt"),"
+    echo "\`$(sed -n 's/^c_flags: //p' "$in/machine.txt")\`); these were measured in the same session from a"
+    echo "Release build (\`$(sed -n 's/^release_c_flags: //p' "$in/machine.txt")\`), each the median of its own paired repetitions."
+    echo
+    echo "| figure | target | default build | Release |"
+    echo "| --- | ---: | ---: | ---: |"
+    # The figure's name is the last column and may hold commas.
+    awk -F, 'function name(  n, i) { n = $19; for (i = 20; i <= NF; i++) n = n "," $i; return n }
+             NR == FNR { if (FNR > 1 && $7 == 1 && $8 == 1) def[name()] = $16; next }
+             FNR > 1 && $7 == 1 && $8 == 1 && (name() in def) {
+               tgt = $5 == "" ? "reported" : ($4 == "at_most" ? "<= " : ">= ") $5
+               printf "| %s | %s | %.3g | %.3g |\n", name(), tgt, def[name()], $16 }' \
+      "$in/figures.csv" "$in/figures-release.csv"
+  } >> "$doc/README.md"
+  cp "$in/figures-release.csv" "$doc/figures-release.csv"
+else
+  rm -f "$doc/figures-release.csv"
+fi
 cp "$in/machine.txt" "$doc/machine.txt"
 cp "$in/figures.csv" "$doc/figures.csv"
 if [ -n "$lease" ]; then cp "$lease" "$doc/lease.csv"; else rm -f "$doc/lease.csv"; fi

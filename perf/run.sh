@@ -73,6 +73,23 @@ set +e
 rc=$?
 set -e
 sleep 0.2 # let tee finish the log
+
+# The single-thread figures at the build type users who build for speed get (CMake's Release,
+# -O3) beside the package's default above (RelWithDebInfo, -O2): OUTDIR/figures-release.csv.
+# Only where this script builds qk_perf; QK_PERF_RELEASE=0 skips it.
+if [ "$rc" -eq 0 ] && [ -z "${QK_PERF_BIN:-}" ] && [ "${QK_PERF_RELEASE:-1}" != 0 ]; then
+  rel=${QK_PERF_BUILD_DIR:-$root/build/qk-perf}-release
+  echo "run.sh: the single-thread figures again, built as Release in $rel" >&2
+  gen=()
+  command -v ninja >/dev/null && gen=(-G Ninja)
+  [ -f "$rel/CMakeCache.txt" ] && gen=()
+  cmake -S "$root" -B "$rel" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DQK_BUILD_PERF=ON \
+    -DQK_LOCK_CHECKS=OFF -DQK_SANITIZE= -DBUILD_TESTING=OFF -DQK_BUILD_EXAMPLES=OFF >/dev/null
+  cmake --build "$rel" --target qk_perf -j "$(nproc)" >/dev/null
+  "$rel/perf/qk_perf" --workloads none --strategies sharded,global-slot,global,floor \
+    --threads 1,2 --figures "$out/figures-release.csv" > /dev/null 2>> "$out/progress.log" || rc=$?
+  "$rel/perf/qk_perf" --about | sed -n 's/^\(build_type\|c_flags\): /release_\1: /p' >> "$out/machine.txt"
+fi
 echo "loadavg_after: $(val cut -d ' ' -f 1-3 /proc/loadavg)" >> "$out/machine.txt"
 echo "run.sh: exit $rc; results in $out" >&2
 exit $rc
