@@ -105,10 +105,24 @@ static const figure figures[] = {
     {"Writer throughput lost under 1,000 snapshots/s, 64 services, %t writer(s)", FIG_LOSS_PCT,
      M_OPS_PER_S, SNAP("sharded", 64, 1000), SNAP("sharded", 64, 0), FIG_AT_MOST, 5, 1},
     {"Hot service: `sharded` / `global`, %t threads on one service", FIG_RATIO, M_OPS_PER_S,
-     HOT3("sharded", FIG_CORES), HOT3("global", FIG_CORES), FIG_AT_LEAST, 0.9, 1},
+     HOT3("sharded", FIG_CORES), HOT3("global", FIG_CORES), FIG_AT_LEAST, 1.0, 1},
     {"Hot service, worst thread count in the tables below (%t): `sharded` / `global`", FIG_RATIO,
      M_OPS_PER_S, HOT3("sharded", FIG_EACH_CONTENDED), HOT3("global", FIG_EACH_CONTENDED),
-     FIG_AT_LEAST, 0.9, 1},
+     FIG_AT_LEAST, 1.0, 1},
+    /* The hot service's limit, measured: the same slot update under one mutex (`global-slot`)
+     * against `sharded` on one service. Near 1, the gap to `global` is the work the lock
+     * guards (windows, levels, overflow), not where the lock lives. */
+    {"Hot service: `sharded` / `global-slot` (the same work under one mutex), %t threads on one "
+     "service",
+     FIG_RATIO, M_OPS_PER_S, HOT3("sharded", FIG_CORES), HOT3("global-slot", FIG_CORES),
+     FIG_REPORTED, 0, 1},
+    {"Hot service, worst thread count (%t): `sharded` / `global-slot`", FIG_RATIO, M_OPS_PER_S,
+     HOT3("sharded", FIG_EACH_CONTENDED), HOT3("global-slot", FIG_EACH_CONTENDED), FIG_REPORTED, 0,
+     1},
+    {"Hot service: `global-slot` / `global`, %t threads: what the slot update's work costs under "
+     "one mutex",
+     FIG_RATIO, M_OPS_PER_S, HOT3("global-slot", FIG_CORES), HOT3("global", FIG_CORES),
+     FIG_REPORTED, 0, 1},
     /* The shared store (issue 8): consumes under a limit no run reaches, every grant kept. */
     {"Store attached, lease in hand: single-thread `qk_try_consume`, `leased` / `sharded` (the "
      "same tracker without a store)",
