@@ -116,6 +116,13 @@ function figure_context(metric, num, den, t, dt, nc, dc,    s, c) {
     else if (metric == "ops_per_s" && dt >= 2) c = sprintf("; %s threads got %.2f cores", dt, dc)
     return s c
 }
+# Whether a side of 2+ threads got less than 90 % of the cores it could have used (its thread
+# count, at most the cores online): its figure is then indicative only. A strategy that waits for
+# a server on every call (one round trip each) leaves the cores idle by design: not judged.
+function starved(metric, st, t, got) {
+    if (st ~ /per-call|pipelined/) return 0
+    return metric == "ops_per_s" && t >= 2 && got < 0.9 * (t < cores ? t : cores)
+}
 # The figures table, one row per line of figures.csv (the harness's table, computed), in its
 # order; the figure's text is the last column and may hold commas.
 function figure_rows(    line, ncol, H, n, f, i, name, kind, metric, desc, val, tgt, hold) {
@@ -139,6 +146,9 @@ function figure_rows(    line, ncol, H, n, f, i, name, kind, metric, desc, val, 
         hold = f[FC["holds"]]
         if (hold == "yes" || hold == "no") hold = "**" hold "**"
         else if (hold == "reported") hold = "—"
+        if (starved(metric, f[FC["numerator"]], f[FC["threads"]], f[FC["num_cores"]]) ||
+            starved(metric, f[FC["denominator"]], f[FC["den_threads"]], f[FC["den_cores"]]))
+            hold = hold " (indicative)"
         print "| " desc " | " val " | " tgt " | " hold " |" > readme
     }
     close(figures)
@@ -271,7 +281,9 @@ END {
     print "Single-thread costs are per-thread CPU time per operation, so that time slices taken by other" > readme
     print "processes on a shared machine do not count; the rest is wall-clock throughput, with the cores" > readme
     print "the threads actually got (their CPU time over the run's wall time): a figure about 2 threads" > readme
-    print "means little if they got 1 core." > readme
+    print "means little if they got 1 core. A figure about 2 or more threads whose threads got less than" > readme
+    print "90 % of the cores they could use (their count, at most the cores online) is marked" > readme
+    print "*(indicative)*: on a shared machine such a run measures its neighbours as much as the library." > readme
     print "" > readme
     print "| Figure | Measured | Target | Holds |" > readme
     print "| --- | --- | --- | --- |" > readme
