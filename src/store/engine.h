@@ -128,10 +128,10 @@ static inline void qk__store_add_wake(qk_event_sink *sink, qk_service s)
  * Anything else returns QK__ESLOW having changed nothing, and qk__store_apply decides. Inline,
  * so that the consume path of a store tracker is one straight path like a private one's. */
 static inline __attribute__((always_inline)) int
-qk__store_consume_fast(qk_slot *sl, qk__store_slot *ss, qk_service s, uint64_t n, unsigned flags,
-                       int64_t now, int shared, uint64_t epoch, qk_event_sink *sink)
+qk__store_consume_fast_n(qk_slot *sl, qk__store_slot *ss, qk_service s, uint64_t n, unsigned flags,
+                         int64_t now, int shared, uint64_t epoch, qk_event_sink *sink,
+                         const unsigned nw)
 {
-    const unsigned nw = sl->n_windows;
     int wake = 0;
     for (unsigned i = 0; i < nw; i++) {
         const qk_window *w = &sl->w[i];
@@ -162,6 +162,19 @@ qk__store_consume_fast(qk_slot *sl, qk__store_slot *ss, qk_service s, uint64_t n
     if (wake)
         qk__store_add_wake(sink, s);
     return QK_OK;
+}
+
+/* One window (the common definition) compiles to straight code; more take the loops. A state
+ * file's journal is a constant on each path too. */
+static inline __attribute__((always_inline)) int
+qk__store_consume_fast(qk_slot *sl, qk__store_slot *ss, qk_service s, uint64_t n, unsigned flags,
+                       int64_t now, int shared, uint64_t epoch, qk_event_sink *sink)
+{
+    if (shared)
+        return qk__store_consume_fast_n(sl, ss, s, n, flags, now, 1, epoch, sink, sl->n_windows);
+    if (sl->n_windows == 1)
+        return qk__store_consume_fast_n(sl, ss, s, n, flags, now, 0, epoch, sink, 1);
+    return qk__store_consume_fast_n(sl, ss, s, n, flags, now, 0, epoch, sink, sl->n_windows);
 }
 
 /* After QK__ESYNC: syncs service s for n more calls, then tries the consume once more. */
