@@ -78,8 +78,7 @@ static inline __attribute__((always_inline)) int apply_locked(qk_tracker *t, qk_
 {
     qk_slot *sl = &t->slots[s];
     if (special) {
-        if (t->mode & QK__MODE_READONLY)
-            return QK_EREADONLY; /* under the lock, before anything changed */
+        /* A store tracker is never read-only (qk_tracker_new refuses both): its test first. */
         if (t->mode & QK__MODE_STORE) {
             if (op->kind == QK_OP_CONSUME) {
                 const int rc =
@@ -93,6 +92,8 @@ static inline __attribute__((always_inline)) int apply_locked(qk_tracker *t, qk_
             const qk_op copy = *op;
             return qk__store_apply(t, s, &copy, now, sink, tripped, epoch);
         }
+        if (t->mode & QK__MODE_READONLY)
+            return QK_EREADONLY; /* under the lock, before anything changed */
         qk__slot_begin(sl, epoch, sl->n_windows);
     }
     const int rc = qk__slot_apply(sl, s, op, now, sink, tripped);
