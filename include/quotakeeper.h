@@ -293,6 +293,17 @@ typedef struct {
 /* Errors: QK_EINVAL (NULL t/out, t has no store, unsupported out->version). */
 QK_EXTERN int qk_store_status(qk_tracker *t, qk_store_info *out);
 
+/* Makes what the store at url needs before trackers use it, once, as an operator would (qkctl
+ * store init calls it); a tracker never creates anything. DynamoDB: creates the table (partition
+ * key pk, a string; on-demand billing) and waits until it is ACTIVE, or finds it there with that
+ * key. Redis: nothing to make; checks that the server answers with these credentials.
+ * *created (may be NULL) is 1 when something was made, 0 when it was already there. timeout_ms:
+ * 0 means 30 s. Errors: QK_EINVAL (NULL or malformed url, a scheme this build lacks, a negative
+ * timeout, a DynamoDB table of that name with another key), QK_EUNAVAIL (the store did not
+ * answer in time, or the new table was not ACTIVE in time: call again), QK_EIO (the store
+ * answered with an error, named in qk_errmsg()), QK_ENOMEM. */
+QK_EXTERN int qk_store_init(int *created, const char *url, int64_t timeout_ms);
+
 /* Never NULL: "unknown error" for codes outside the table. */
 QK_EXTERN const char *qk_strerror(int code);
 /* The code's name in the table ("QK_ELIMIT"), stable across versions, for logs, JSON and

@@ -147,7 +147,7 @@ static void stop_server(void)
     perf_server_stop(&server);
 }
 
-/* The table, as scripts/ddb-init.sh creates it; active at once (--createTableMs 0). */
+/* The table, as qk_store_init creates it; active at once (--createTableMs 0). */
 static int create_table(char *err, size_t len)
 {
     snprintf(table, sizeof table, "qk_perf_%ld", (long)getpid());

@@ -3,7 +3,7 @@
  * stopped by pid at exit (a crashed qk_perf takes it along: PR_SET_PDEATHSIG). The script is
  * $QK_DYNALITE, else the one `scripts/need.sh --npm build/node dynalite@4.0.0` installs (the
  * tests' default, tests/support/servers.h); node must be on PATH. At start it also creates one
- * table, quotakeeper's schema (scripts/ddb-init.sh: partition key pk, a string), for the
+ * table, quotakeeper's schema (qk_store_init: partition key pk, a string), for the
  * process. Requests go through perf_ddb_call, whose handles are signed with dummy credentials
  * (dynalite accepts any signature), which also go into the environment for the library. */
 #ifndef QK_PERF_DDB_SERVER_H

@@ -132,8 +132,8 @@ static int missing_table(const qk__store_conn *c)
 {
     return qk__fail(QK_EIO,
                     "dynamodb table '%s' does not exist (region %s, %s): create it with "
-                    "scripts/ddb-init.sh 'dynamodb://%s?region=%s'; the library never creates "
-                    "tables",
+                    "qkctl store init 'dynamodb://%s?region=%s' (or qk_store_init); a tracker "
+                    "never creates tables",
                     c->target.table, c->target.region, c->target.endpoint, c->target.table,
                     c->target.region);
 }
@@ -355,10 +355,44 @@ static int server_time(qk__store_conn *c, int64_t *server_ms, int64_t deadline_m
     return QK_OK;
 }
 
+/* CreateTable, or the table already there: then its key is checked. Either way it is waited
+ * for until ACTIVE (a new table is CREATING for a while, and answers nothing before). */
+static int init_table(qk__store_conn *c, int64_t deadline_ms, int *created)
+{
+    qk__ddb_answer a;
+    int rc = call(c, "CreateTable", qk__ddb_json_create_table(c->target.table), deadline_ms, &a);
+    if (rc != QK_OK)
+        return rc;
+    if (a.status == 200)
+        *created = 1;
+    else if (strcmp(a.error_type, "ResourceInUseException") == 0)
+        *created = 0;
+    else
+        return answer_error(c, "CreateTable", &a);
+    for (;;) {
+        rc = call(c, "DescribeTable", qk__ddb_json_describe(c->target.table), deadline_ms, &a);
+        if (rc != QK_OK)
+            return rc;
+        if (a.status != 200)
+            return answer_error(c, "DescribeTable", &a);
+        if ((rc = qk__ddb_json_check_table(a.body, a.len, c->target.table)) != QK_OK)
+            return rc;
+        if (qk__ddb_json_table_active(a.body, a.len))
+            return QK_OK;
+        if (qk__store_now_ms() + 100 >= deadline_ms)
+            return qk__fail(QK_EUNAVAIL,
+                            "dynamodb table '%s' was not ACTIVE before the timeout; it is being "
+                            "created: call again later",
+                            c->target.table);
+        sleep_ms(100);
+    }
+}
+
 const qk__store_backend qk__store_dynamodb = {QK__STORE_BACKEND_VERSION,
                                               "dynamodb",
                                               check_url,
                                               open_conn,
                                               sync_service,
                                               server_time,
-                                              close_conn};
+                                              close_conn,
+                                              init_table};

@@ -91,6 +91,10 @@ void qk__ddb_window_name(char *buf, size_t len, qk_period period, int64_t start_
 /* Request bodies, malloc'd (NULL: no memory). */
 char *qk__ddb_json_describe(const char *table);
 char *qk__ddb_json_get(const char *table, const char *service);
+/* CreateTable: partition key pk (a string), no sort key, on-demand billing. */
+char *qk__ddb_json_create_table(const char *table);
+/* Whether a DescribeTable answer says the table is ACTIVE (not CREATING). */
+int qk__ddb_json_table_active(const char *body, size_t len);
 /* A conditional put of it: on version it->version when it->exists, else only if absent. The
  * written item carries version + 1. */
 char *qk__ddb_json_put(const char *table, const char *service, const qk__ddb_item *it);

@@ -54,6 +54,24 @@ char *qk__ddb_json_describe(const char *table)
     return dump(json_pack("{s:s}", "TableName", table));
 }
 
+char *qk__ddb_json_create_table(const char *table)
+{
+    return dump(json_pack("{s:s, s:[{s:s, s:s}], s:[{s:s, s:s}], s:s}", "TableName", table,
+                          "AttributeDefinitions", "AttributeName", "pk", "AttributeType", "S",
+                          "KeySchema", "AttributeName", "pk", "KeyType", "HASH", "BillingMode",
+                          "PAY_PER_REQUEST"));
+}
+
+int qk__ddb_json_table_active(const char *body, size_t len)
+{
+    json_t *root = json_loadb(body, len, 0, NULL);
+    const char *status = NULL;
+    const int active = json_unpack(root, "{s:{s:s}}", "Table", "TableStatus", &status) == 0 &&
+                       strcmp(status, "ACTIVE") == 0;
+    json_decref(root);
+    return active;
+}
+
 char *qk__ddb_json_get(const char *table, const char *service)
 {
     return dump(json_pack("{s:s, s:{s:{s:s}}, s:b}", "TableName", table, "Key", "pk", "S", service,
@@ -263,7 +281,7 @@ int qk__ddb_json_check_table(const char *body, size_t len, const char *table)
     if (!ok)
         return qk__fail(QK_EINVAL,
                         "dynamodb table '%s' does not have quotakeeper's key (pk, a string, as "
-                        "its only key): use another table, made by scripts/ddb-init.sh",
+                        "its only key): use another table, made by qkctl store init",
                         table);
     return QK_OK;
 }

@@ -477,17 +477,28 @@ static int server_time(qk__store_conn *c, int64_t *server_ms, int64_t deadline_m
     return QK_OK;
 }
 
+/* Redis needs nothing made in advance (keys appear at the first sync): init checks that the
+ * server answers, with these credentials. */
+static int init_nothing(qk__store_conn *c, int64_t deadline_ms, int *created)
+{
+    int64_t server_ms;
+    *created = 0;
+    return server_time(c, &server_ms, deadline_ms);
+}
+
 const qk__store_backend qk__store_redis = {QK__STORE_BACKEND_VERSION,
                                            "redis",
                                            check_url,
                                            open_conn,
                                            sync_service,
                                            server_time,
-                                           close_conn};
+                                           close_conn,
+                                           init_nothing};
 const qk__store_backend qk__store_redis_unix = {QK__STORE_BACKEND_VERSION,
                                                 "redis+unix",
                                                 check_url,
                                                 open_conn,
                                                 sync_service,
                                                 server_time,
-                                                close_conn};
+                                                close_conn,
+                                                init_nothing};

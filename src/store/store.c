@@ -207,6 +207,29 @@ int qk__store_url_parse(qk__store_url *out, const char *url)
     return QK_OK;
 }
 
+int qk_store_init(int *created, const char *url, int64_t timeout_ms)
+{
+    if (url == NULL)
+        return qk__fail(QK_EINVAL, "url is NULL");
+    if (timeout_ms < 0)
+        return qk__fail(QK_EINVAL, "timeout_ms is negative (%lld)", (long long)timeout_ms);
+    const qk__store_backend *b;
+    qk__store_url parsed;
+    int rc = qk__store_check(url, &b, &parsed);
+    if (rc != QK_OK)
+        return rc;
+    qk__store_conn *c = NULL;
+    if ((rc = b->open(&c, &parsed)) != QK_OK)
+        return rc;
+    int made = 0;
+    const int64_t deadline = qk__store_now_ms() + (timeout_ms ? timeout_ms : QK__STORE_INIT_MS);
+    rc = b->init(c, deadline, &made);
+    b->close(c);
+    if (rc == QK_OK && created != NULL)
+        *created = made;
+    return rc;
+}
+
 int qk__store_check(const char *url, const qk__store_backend **backend, qk__store_url *parsed)
 {
     int rc = qk__store_url_parse(parsed, url);

@@ -19,7 +19,7 @@
 
 /* Bumped whenever qk__store_backend changes shape; a backend states the version it implements
  * and the registry refuses any other. */
-#define QK__STORE_BACKEND_VERSION 1u
+#define QK__STORE_BACKEND_VERSION 2u /* 2: init */
 
 enum {
     QK__STORE_SCHEME_MAX = 16,
@@ -101,7 +101,15 @@ typedef struct {
                 int64_t deadline_ms);
     int (*server_time)(qk__store_conn *c, int64_t *server_ms, int64_t deadline_ms);
     void (*close)(qk__store_conn *c); /* NULL-safe */
+    /* qk_store_init: makes what the store needs before any tracker uses it (*created = 1), or
+     * finds it there and fit for use (*created = 0). Only an operator's explicit call runs it:
+     * a tracker never creates anything. */
+    int (*init)(qk__store_conn *c, int64_t deadline_ms, int *created);
 } qk__store_backend;
+
+/* qk_store_init's timeout when it is given 0: a new DynamoDB table takes seconds to become
+ * ACTIVE. */
+#define QK__STORE_INIT_MS 30000
 
 /* The monotonic clock deadlines are measured on, in ms. */
 int64_t qk__store_now_ms(void);

@@ -186,6 +186,12 @@ static void wrong_password(int from_env)
     assert_no_secret(qk_errmsg(), secret);
     cr_assert_eq(qk_try_consume(t, 0, 1, 0, NULL), QK_EUNAVAIL);
     assert_no_secret(qk_errmsg(), secret);
+    /* qk_store_init (qkctl store init) is how an operator checks a Redis store: it says so. */
+    int created = 7;
+    cr_assert_eq(qk_store_init(&created, url, CALM_TIMEOUT_MS), QK_EIO, "%s", qk_errmsg());
+    cr_assert_eq(created, 7);
+    assert_errmsg_has("AUTH");
+    assert_no_secret(qk_errmsg(), secret);
     status_buf sb;
     const qk_store_info *in = status_of(t, &sb);
     cr_assert_not_null(strstr(in->last_error, "AUTH"), "last_error: '%s'", in->last_error);
@@ -199,6 +205,9 @@ static void wrong_password(int from_env)
     else
         snprintf(url, sizeof url, "redis://:right-horse-battery@127.0.0.1:%d", srv.port);
     const qk_options ok = store_options(&d, 1, url, CALM_TIMEOUT_MS, NULL);
+    created = 7;
+    cr_assert_eq(qk_store_init(&created, url, CALM_TIMEOUT_MS), QK_OK, "%s", qk_errmsg());
+    cr_assert_eq(created, 0, "Redis has nothing to create");
     t = store_tracker(&ok);
     cr_assert_eq(qk_record(t, 0, 1, NULL), QK_OK);
     cr_assert_eq(qk_store_sync(t), QK_OK, "%s", qk_errmsg());

@@ -1,5 +1,5 @@
 /* What the DynamoDB store suites share: dynalite from tests/support with a table made the way
- * scripts/ddb-init.sh makes it, trackers attached to it, and the store's view of a quota read
+ * qk_store_init makes it, trackers attached to it, and the store's view of a quota read
  * straight from the table (GetItem with libcurl and jansson, independent of the backend's
  * code), through the item layout of docs/store.md: pk = service, v, and per window an attribute
  * w_<period letter><start_ms> with s, e, L, G, U and h.<host id>.{g,u,r,t}. Criterion only. */
@@ -119,7 +119,7 @@ static inline void create_table_keyed(int port, const char *table, const char *k
     }
 }
 
-/* dynalite with the quota table (what scripts/ddb-init.sh makes). */
+/* dynalite with the quota table (what qk_store_init makes). */
 static inline void start_dynalite(qkt_server *s)
 {
     fake_credentials();

@@ -102,7 +102,7 @@ Test(ddb_faults, a_missing_table_names_itself_and_the_command)
     cr_assert_eq(qk_record(t, 0, 1, NULL), QK_OK);
     cr_assert_eq(qk_store_sync(t), QK_EIO);
     cr_assert(strstr(qk_errmsg(), "'qk_not_there' does not exist") != NULL, "%s", qk_errmsg());
-    cr_assert(strstr(qk_errmsg(), "scripts/ddb-init.sh") != NULL, "%s", qk_errmsg());
+    cr_assert(strstr(qk_errmsg(), "qkctl store init") != NULL, "%s", qk_errmsg());
     cr_assert(strstr(qk_errmsg(), "qk-test-secret") == NULL, "%s", qk_errmsg());
     qk_tracker_free(t);
     long status = 0;

@@ -103,6 +103,11 @@ int main(int argc, char **argv)
     }
     if (tg.state_path != NULL && tg.config_path != NULL)
         return qkctl_usage_error("give -f STATEFILE or -c CONFIG, not both");
+    if (strcmp(cmd, "store") == 0) {
+        if (tg.state_path != NULL || tg.config_path != NULL)
+            return qkctl_usage_error("store init takes a store URL, not a state or config file");
+        return qkctl_cmd_store(argc - i, argv + i);
+    }
     if (strcmp(cmd, "check") == 0) {
         if (tg.state_path != NULL)
             return qkctl_usage_error("check reads a config file, not a state file (-f)");

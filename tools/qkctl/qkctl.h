@@ -38,6 +38,8 @@ int qkctl_cmd_set(const qkctl_target *tg, int argc, char **argv);
 int qkctl_cmd_refund(const qkctl_target *tg, int argc, char **argv);
 int qkctl_cmd_record(const qkctl_target *tg, int argc, char **argv);
 int qkctl_cmd_consume(const qkctl_target *tg, int argc, char **argv);
+/* store init URL: needs no state file. */
+int qkctl_cmd_store(int argc, char **argv);
 /* check takes CONFIG as its argument, or the -c option when it has none. */
 int qkctl_cmd_check(const char *config_opt, int argc, char **argv);
 
