@@ -170,8 +170,9 @@ static int call(qk__store_conn *c, const char *op, char *json, int64_t deadline_
     return rc;
 }
 
-/* DescribeTable: the table exists and has our key. Also the cheap request for the time. */
-static int describe(qk__store_conn *c, int64_t deadline_ms, int64_t *date_ms)
+/* DescribeTable: the table exists and has our key. Also the cheap request for the time, and
+ * how init learns that a new table is ACTIVE (*active, when asked). */
+static int describe(qk__store_conn *c, int64_t deadline_ms, int64_t *date_ms, int *active)
 {
     qk__ddb_answer a;
     int rc = call(c, "DescribeTable", qk__ddb_json_describe(c->target.table), deadline_ms, &a);
@@ -184,6 +185,8 @@ static int describe(qk__store_conn *c, int64_t deadline_ms, int64_t *date_ms)
     c->table_checked = 1;
     if (date_ms != NULL)
         *date_ms = a.date_ms;
+    if (active != NULL)
+        *active = qk__ddb_json_table_active(a.body, a.len);
     return QK_OK;
 }
 
@@ -289,7 +292,7 @@ static int sync_service(qk__store_conn *c, const qk__store_sync_req *req,
                         qk__store_sync_reply *reply, int64_t deadline_ms)
 {
     int rc;
-    if (!c->table_checked && (rc = describe(c, deadline_ms, NULL)) != QK_OK)
+    if (!c->table_checked && (rc = describe(c, deadline_ms, NULL, NULL)) != QK_OK)
         return rc;
     for (unsigned attempt = 0;; attempt++) {
         qk__ddb_answer a;
@@ -345,7 +348,7 @@ static int sync_service(qk__store_conn *c, const qk__store_sync_req *req,
 static int server_time(qk__store_conn *c, int64_t *server_ms, int64_t deadline_ms)
 {
     int64_t date = -1;
-    const int rc = describe(c, deadline_ms, &date);
+    const int rc = describe(c, deadline_ms, &date, NULL);
     if (rc != QK_OK)
         return rc;
     if (date < 0)
@@ -370,15 +373,9 @@ static int init_table(qk__store_conn *c, int64_t deadline_ms, int *created)
     else
         return answer_error(c, "CreateTable", &a);
     for (;;) {
-        rc = call(c, "DescribeTable", qk__ddb_json_describe(c->target.table), deadline_ms, &a);
-        if (rc != QK_OK)
+        int active = 0;
+        if ((rc = describe(c, deadline_ms, NULL, &active)) != QK_OK || active)
             return rc;
-        if (a.status != 200)
-            return answer_error(c, "DescribeTable", &a);
-        if ((rc = qk__ddb_json_check_table(a.body, a.len, c->target.table)) != QK_OK)
-            return rc;
-        if (qk__ddb_json_table_active(a.body, a.len))
-            return QK_OK;
         if (qk__store_now_ms() + 100 >= deadline_ms)
             return qk__fail(QK_EUNAVAIL,
                             "dynamodb table '%s' was not ACTIVE before the timeout; it is being "
