@@ -40,32 +40,13 @@ static void adapter_destroy(void *state)
     perf_leased_free(l);
 }
 
-static inline void adapter_record(void *state, uint32_t s)
-{
-    qk_record(((perf_leased *)state)->tracker, s, 1, NULL);
-}
-
-static inline bool adapter_consume(void *state, uint32_t s)
-{
-    return perf_leased_consume(state, s);
-}
-
-static inline void adapter_refund(void *state, uint32_t s)
-{
-    qk_refund(((perf_leased *)state)->tracker, s, 1);
-}
-
-static void adapter_snapshot(void *state, uint64_t *used)
-{
-    perf_leased_snapshot(state, used);
-}
-
 static uint64_t adapter_store_ops(void *state)
 {
     perf_leased *l = state;
     return perf_leased_syncs(l) - l->ops_at_start;
 }
 
+#include "leased_ops.h"
 #define ADAPTER_STORE_OPS
 #define ADAPTER_SYMBOL perf_adapter_leased
 #include "strategy_template.h"
