@@ -126,7 +126,7 @@ static int refuse_readonly(const char *what)
  * system clock, rather than through its trampoline (store_clock, which this must match). */
 static inline __attribute__((always_inline)) int64_t special_clock(const qk_tracker *t)
 {
-    if ((t->mode & QK__MODE_STORE) && t->store->user_clock == NULL)
+    if (t->mode & QK__MODE_STORE_SYSCLOCK)
         return qk__system_clock_ms(NULL) +
                atomic_load_explicit(&t->store->offset_ms, memory_order_relaxed);
     return qk__read_clock(t);

@@ -14,6 +14,7 @@ enum {
     QK__MODE_SHARED = 1u << 0,   /* the region is a state file: journal every update (slot.h) */
     QK__MODE_READONLY = 1u << 1, /* QK_OPEN_READONLY: refuse every change, roll only copies */
     QK__MODE_STORE = 1u << 2,    /* a shared store: consumes go through the leases (store/) */
+    QK__MODE_STORE_SYSCLOCK = 1u << 3, /* and the built-in clock: its reading is inlined */
 };
 
 struct qk__store;

@@ -693,7 +693,7 @@ int qk__store_attach(qk_tracker *t, const qk_options *o)
     t->clock_ctx = t;
     t->on_event = store_on_event;
     t->payload = t;
-    t->mode |= QK__MODE_STORE;
+    t->mode |= QK__MODE_STORE | (st->user_clock == NULL ? QK__MODE_STORE_SYSCLOCK : 0u);
     return QK_OK;
 }
 
