@@ -75,13 +75,19 @@ static inline void qk__slot_set_used(qk_slot *sl, qk_service s, unsigned i, uint
         qk__slot_level_changed(sl, s, i, to, sink);
 }
 
+/* Whether window w of sl refuses n more calls: only QK_PRIORITY consumers may use the reserve. */
+static inline int qk__window_refuses(const qk_slot *sl, const qk_window *w, uint64_t n,
+                                     unsigned flags)
+{
+    const uint64_t cap = (flags & QK_PRIORITY) ? w->limit : w->limit - sl->reserve;
+    return w->used > cap || n > cap - w->used;
+}
+
 static inline int qk__slot_consume_refused(const qk_slot *sl, uint64_t n, unsigned flags,
                                            int *tripped)
 {
     for (unsigned i = 0; i < sl->n_windows; i++) {
-        const qk_window *w = &sl->w[i];
-        const uint64_t cap = (flags & QK_PRIORITY) ? w->limit : w->limit - sl->reserve;
-        if (w->used > cap || n > cap - w->used) {
+        if (qk__window_refuses(sl, &sl->w[i], n, flags)) {
             *tripped = (int)i;
             return 1;
         }

@@ -47,13 +47,12 @@ static inline __attribute__((always_inline)) void align_all(qk__store_slot *ss, 
         align_lease(ss, sl, i);
 }
 
-/* n more calls used: wake the thread when that made the lease low, once per crossing, so a
- * host running on a low lease does not signal on every call. */
+/* n more calls used; 1 when that made the lease low (the sync thread is to be woken). */
 static int use_lease(qk__lease *l, uint64_t n)
 {
-    const int was_low = qk__lease_low(l);
+    const int wake = qk__lease_crosses_low(l, n);
     l->used += n;
-    return !was_low && qk__lease_low(l);
+    return wake;
 }
 
 /* The lock that keeps one sync of a service at a time: striped, so a tracker of a million slots

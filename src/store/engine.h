@@ -136,16 +136,10 @@ qk__store_consume_fast_n(qk_slot *sl, qk__store_slot *ss, qk_service s, uint64_t
     for (unsigned i = 0; i < nw; i++) {
         const qk_window *w = &sl->w[i];
         const qk__lease *l = &ss->cur[i];
-        const uint64_t cap = (flags & QK_PRIORITY) ? w->limit : w->limit - sl->reserve;
         if (qk__window_ended(w, now) || l->start_ms != w->start_ms || l->end_ms != w->end_ms ||
-            l->limit != w->limit || w->used > cap || n > cap - w->used)
+            l->limit != w->limit || qk__window_refuses(sl, w, n, flags) || !qk__lease_fits(l, n))
             return QK__ESLOW;
-        const uint64_t left = qk__lease_left(l);
-        if (n > left)
-            return QK__ESLOW;
-        /* As use_lease: wake once, when this consume makes the lease low. */
-        const uint64_t tenth = (l->granted - l->released) / 10;
-        wake |= left >= tenth && (left == n || left - n < tenth);
+        wake |= qk__lease_crosses_low(l, n);
     }
     if (shared)
         qk__slot_begin(sl, epoch, nw);

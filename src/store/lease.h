@@ -53,10 +53,22 @@ static inline uint64_t qk__lease_left(const qk__lease *l)
 
 /* Whether the lease is low enough (empty, or under a tenth of what is held) to be refilled
  * before a consume has to wait for it. */
+static inline int qk__lease_low_at(uint64_t left, const qk__lease *l)
+{
+    return left == 0 || left < (l->granted - l->released) / 10;
+}
+
 static inline int qk__lease_low(const qk__lease *l)
 {
+    return qk__lease_low_at(qk__lease_left(l), l);
+}
+
+/* Whether using n more calls makes the lease low: the moment to wake the sync thread, once per
+ * crossing, so a host running on a low lease does not signal on every call. */
+static inline int qk__lease_crosses_low(const qk__lease *l, uint64_t n)
+{
     const uint64_t left = qk__lease_left(l);
-    return left == 0 || left < (l->granted - l->released) / 10;
+    return !qk__lease_low_at(left, l) && qk__lease_low_at(left > n ? left - n : 0, l);
 }
 
 /* This host's use the store has not seen yet (net of refunds). */
