@@ -57,17 +57,16 @@ static void adapter_destroy(void *state)
     free(st);
 }
 
-/* qk_record's path (src/tracker.c: the public checks, the mode test, the service checked
- * against the published count, the built-in clock read under the lock, an event buffer when a
- * callback is set, the usage copied out when asked for, events delivered after the unlock),
- * with the slot lock replaced by the global one. Kept in step with tracker.c by hand. */
+/* qk_record's path (src/tracker.c: the public function tests the tracker and its mode and jumps
+ * to an out-of-line path, which checks n and the service against the published count, reads
+ * the built-in clock under the lock, sets up an event buffer when a callback is set, copies the
+ * usage out when asked for and delivers events after the unlock), with the slot lock replaced
+ * by the global one. Kept in step with tracker.c by hand. */
 static inline __attribute__((always_inline)) int apply(global_slot_state *st, uint32_t s,
                                                        qk_op_kind kind, uint64_t n, qk_usage *out)
 {
-    if (st == NULL || n == 0)
+    if (n == 0)
         return QK_EINVAL;
-    if (__builtin_expect(st->mode != 0, 0))
-        perf_die("global-slot is a private tracker");
     if (s >= atomic_load_explicit(&st->hdr->n_services, memory_order_acquire))
         perf_die("service %u of %u", s, atomic_load(&st->hdr->n_services));
     const int builtin = st->clock == qk__system_clock_ms;
@@ -92,22 +91,27 @@ static inline __attribute__((always_inline)) int apply(global_slot_state *st, ui
     return rc;
 }
 
-/* One out-of-line function per operation, as qk_record and qk_try_consume are: the adapter's
- * call, then the library's. */
-__attribute__((noinline)) static int record_call(global_slot_state *st, uint32_t s)
-{
-    return apply(st, s, QK_OP_RECORD, 1, NULL);
-}
-
-__attribute__((noinline)) static int consume_call(global_slot_state *st, uint32_t s)
-{
-    return apply(st, s, QK_OP_CONSUME, 1, NULL);
-}
-
-__attribute__((noinline)) static int refund_call(global_slot_state *st, uint32_t s)
-{
-    return apply(st, s, QK_OP_REFUND, 1, NULL);
-}
+/* Two out-of-line functions per operation, as qk_record and qk_try_consume are: the public
+ * function's test and jump, then its private path. noipa: the path must not learn n (a
+ * constant here, the caller's argument in the library). */
+#define GLOBAL_SLOT_CALL(name, kind)                                                               \
+    __attribute__((noipa)) static int name##_private(global_slot_state *st, uint32_t s,            \
+                                                     uint64_t n, qk_usage *out)                    \
+    {                                                                                              \
+        return apply(st, s, kind, n, out);                                                         \
+    }                                                                                              \
+    __attribute__((noinline)) static int name##_call(global_slot_state *st, uint32_t s)            \
+    {                                                                                              \
+        if (st == NULL)                                                                            \
+            return QK_EINVAL;                                                                      \
+        if (__builtin_expect(st->mode != 0, 0))                                                    \
+            perf_die("global-slot is a private tracker");                                          \
+        return name##_private(st, s, 1, NULL);                                                     \
+    }
+GLOBAL_SLOT_CALL(record, QK_OP_RECORD)
+GLOBAL_SLOT_CALL(consume, QK_OP_CONSUME)
+GLOBAL_SLOT_CALL(refund, QK_OP_REFUND)
+#undef GLOBAL_SLOT_CALL
 
 QK_PERF_TRACKER_CALL void adapter_record(void *state, uint32_t s)
 {

@@ -21,11 +21,11 @@ void qk__slot_level_changed(qk_slot *sl, qk_service s, unsigned i, qk_level to, 
     w->level = (uint8_t)to;
 }
 
-void qk__slot_roll_window(qk_slot *sl, qk_service s, unsigned i, int64_t now_ms,
-                          qk_event_sink *sink)
+void qk__slot_roll_ended(qk_slot *sl, qk_service s, int64_t now_ms, qk_event_sink *sink)
 {
-    if (qk__window_roll(&sl->w[i], now_ms))
-        qk__slot_set_used(sl, s, i, 0, sink);
+    for (unsigned i = 0; i < sl->n_windows; i++)
+        if (qk__window_ended(&sl->w[i], now_ms) && qk__window_roll(&sl->w[i], now_ms))
+            qk__slot_set_used(sl, s, i, 0, sink);
 }
 
 void qk__slot_usage(const qk_slot *sl, qk_service s, int tripped, qk_usage *out)
