@@ -80,10 +80,10 @@ static inline __attribute__((always_inline)) int apply_locked(qk_tracker *t, qk_
     if (special) {
         /* A store tracker is never read-only (qk_tracker_new refuses both): its test first. */
         if (t->mode & QK__MODE_STORE) {
-            if (op->kind == QK_OP_CONSUME) {
+            if (op->kind == QK_OP_CONSUME || op->kind == QK_OP_RECORD) {
                 const int rc =
-                    qk__store_consume_fast(sl, &t->store->area.slots[s], s, op->n, op->flags, now,
-                                           t->mode & QK__MODE_SHARED, epoch, sink);
+                    qk__store_use_fast(sl, &t->store->area.slots[s], s, op->kind, op->n, op->flags,
+                                       now, t->mode & QK__MODE_SHARED, epoch, sink);
                 if (rc != QK__ESLOW)
                     return rc;
             }

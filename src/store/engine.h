@@ -92,7 +92,7 @@ struct qk__store {
 
 /* Internal results of qk__store_apply for a consume whose lease is short. */
 #define QK__ESYNC (-1000) /* sync, then try again */
-/* Internal result of qk__store_consume_fast: not the common case; qk__store_apply decides. */
+/* Internal result of qk__store_use_fast: not the common case; qk__store_apply decides. */
 #define QK__ESLOW (-1001)
 /* Internal qk_try_consume flags for the try after a sync. */
 #define QK__CONSUME_AFTER_SYNC   (1u << 29) /* the store answered: short means the fleet is full */
@@ -122,23 +122,29 @@ static inline void qk__store_add_wake(qk_event_sink *sink, qk_service s)
     }
 }
 
-/* The common consume of a store tracker, with the slot lock held: every window current, its
- * lease on it, under its local limit and holding n more calls. Then it is counted in one pass
- * over the windows, and the store's health is not looked at (it matters only past the lease).
- * Anything else returns QK__ESLOW having changed nothing, and qk__store_apply decides. Inline,
- * so that the consume path of a store tracker is one straight path like a private one's. */
+/* The common consume or record of a store tracker, with the slot lock held: every window
+ * current and its lease on it; for a consume, under its local limit and with n more calls in
+ * the lease; for a record (a fact: past the lease it is an overdraft), n more fitting in every
+ * count. Then it is counted in one pass over the windows, and the store's health is not looked
+ * at (it matters only past the lease). Anything else returns QK__ESLOW having changed nothing,
+ * and qk__store_apply decides. Inline, so that these paths of a store tracker are one straight
+ * path like a private one's; `kind` is a constant. */
 static inline __attribute__((always_inline)) int
-qk__store_consume_fast_n(qk_slot *sl, qk__store_slot *ss, qk_service s, uint64_t n, unsigned flags,
-                         int64_t now, int shared, uint64_t epoch, qk_event_sink *sink,
-                         const unsigned nw)
+qk__store_use_fast_n(qk_slot *sl, qk__store_slot *ss, qk_service s, qk_op_kind kind, uint64_t n,
+                     unsigned flags, int64_t now, int shared, uint64_t epoch, qk_event_sink *sink,
+                     const unsigned nw)
 {
     int wake = 0;
     for (unsigned i = 0; i < nw; i++) {
         const qk_window *w = &sl->w[i];
         const qk__lease *l = &ss->cur[i];
         if (qk__window_ended(w, now) || l->start_ms != w->start_ms || l->end_ms != w->end_ms ||
-            l->limit != w->limit || qk__window_refuses(sl, w, n, flags) || !qk__lease_fits(l, n))
+            l->limit != w->limit)
             return QK__ESLOW;
+        if (kind == QK_OP_CONSUME && (qk__window_refuses(sl, w, n, flags) || !qk__lease_fits(l, n)))
+            return QK__ESLOW;
+        if (kind == QK_OP_RECORD && n > UINT64_MAX - w->used)
+            return QK__ESLOW; /* QK_ERANGE, from the general path */
         wake |= qk__lease_crosses_low(l, n);
     }
     if (shared)
@@ -161,14 +167,14 @@ qk__store_consume_fast_n(qk_slot *sl, qk__store_slot *ss, qk_service s, uint64_t
 /* One window (the common definition) compiles to straight code; more take the loops. A state
  * file's journal is a constant on each path too. */
 static inline __attribute__((always_inline)) int
-qk__store_consume_fast(qk_slot *sl, qk__store_slot *ss, qk_service s, uint64_t n, unsigned flags,
-                       int64_t now, int shared, uint64_t epoch, qk_event_sink *sink)
+qk__store_use_fast(qk_slot *sl, qk__store_slot *ss, qk_service s, qk_op_kind kind, uint64_t n,
+                   unsigned flags, int64_t now, int shared, uint64_t epoch, qk_event_sink *sink)
 {
     if (shared)
-        return qk__store_consume_fast_n(sl, ss, s, n, flags, now, 1, epoch, sink, sl->n_windows);
+        return qk__store_use_fast_n(sl, ss, s, kind, n, flags, now, 1, epoch, sink, sl->n_windows);
     if (sl->n_windows == 1)
-        return qk__store_consume_fast_n(sl, ss, s, n, flags, now, 0, epoch, sink, 1);
-    return qk__store_consume_fast_n(sl, ss, s, n, flags, now, 0, epoch, sink, sl->n_windows);
+        return qk__store_use_fast_n(sl, ss, s, kind, n, flags, now, 0, epoch, sink, 1);
+    return qk__store_use_fast_n(sl, ss, s, kind, n, flags, now, 0, epoch, sink, sl->n_windows);
 }
 
 /* After QK__ESYNC: syncs service s for n more calls, then tries the consume once more. */
