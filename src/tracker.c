@@ -195,61 +195,16 @@ slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *out, int special
     return rc; /* QK_ELIMIT is an answer, not a fault: out->tripped tells which window */
 }
 
-/* A tracker that is not private (a state file, read-only, a store) takes one out-of-line call,
- * compiled once per operation kind so the kind stays a constant there too (one function for
- * every kind ran the slot's apply as a run-time switch: a state file's record cost 40 % more).
- * The operation's fields go as values: its address must not escape the caller. */
-#define QK__SLOT_OP_SPECIAL(kind)                                                                  \
-    static __attribute__((noinline)) int slot_op_special_##kind(                                   \
-        qk_tracker *t, qk_service s, uint64_t n, unsigned flags, unsigned window, qk_usage *out)   \
-    {                                                                                              \
-        const qk_op op = {kind, n, flags, window};                                                 \
-        return slot_op(t, s, &op, out, 1);                                                         \
-    }
-QK__SLOT_OP_SPECIAL(QK_OP_PEEK)
-QK__SLOT_OP_SPECIAL(QK_OP_RECORD)
-QK__SLOT_OP_SPECIAL(QK_OP_CONSUME)
-QK__SLOT_OP_SPECIAL(QK_OP_REFUND)
-QK__SLOT_OP_SPECIAL(QK_OP_SET_USED)
-QK__SLOT_OP_SPECIAL(QK_OP_RESET)
-#undef QK__SLOT_OP_SPECIAL
-
-static inline __attribute__((always_inline)) int slot_op_special(qk_tracker *t, qk_service s,
-                                                                 const qk_op *op, qk_usage *out)
-{
-    switch (op->kind) { /* a constant: one call remains */
-    case QK_OP_PEEK:
-        return slot_op_special_QK_OP_PEEK(t, s, op->n, op->flags, op->window, out);
-    case QK_OP_RECORD:
-        return slot_op_special_QK_OP_RECORD(t, s, op->n, op->flags, op->window, out);
-    case QK_OP_CONSUME:
-        return slot_op_special_QK_OP_CONSUME(t, s, op->n, op->flags, op->window, out);
-    case QK_OP_REFUND:
-        return slot_op_special_QK_OP_REFUND(t, s, op->n, op->flags, op->window, out);
-    case QK_OP_SET_USED:
-        return slot_op_special_QK_OP_SET_USED(t, s, op->n, op->flags, op->window, out);
-    case QK_OP_RESET:
-        break;
-    }
-    return slot_op_special_QK_OP_RESET(t, s, op->n, op->flags, op->window, out);
-}
-
-/* The test of t->mode is the one instruction a private tracker pays for everything else. */
-static inline __attribute__((always_inline)) int run_slot_op(qk_tracker *t, qk_service s,
-                                                             const qk_op *op, qk_usage *out)
-{
-    if (__builtin_expect(t->mode != 0, 0))
-        return slot_op_special(t, s, op, out);
-    return slot_op(t, s, op, out, 0);
-}
-
-/* qk_record, qk_try_consume and qk_refund, the operations a program calls per request: each is
- * written once, with its checks (an always_inline body, `special` a constant), and compiled
- * twice, for a private tracker and for the others. The public function tests t and its mode
- * and jumps to one of the two, so neither pays for the other: inlined into the public function,
- * the private path's prologue (six saved registers, a frame for the events) ran before a store
- * tracker's jump, 20 of its 281 instructions per consume; out of line it costs a private
- * tracker a jump and a test (docs/perf/hot-path.md). t is checked by the caller: nonnull. */
+/* Every single-service operation is written once, with its checks (an always_inline body whose
+ * `special` is a constant), and compiled twice, out of line: a path for a private tracker and
+ * one for the others (a state file, read-only, a store). The public function tests t and its
+ * mode word and jumps to one of the two, so neither pays for the other. Three things keep it so,
+ * each measured (docs/design.md, docs/perf/hot-path.md): one function per operation kind (one
+ * for every kind ran the slot's apply as a run-time switch: a state file's record cost 40 %
+ * more); the operation's fields go as values (its address escaping made gcc reload its kind);
+ * and the private path out of line too (inlined into the public function, its prologue ran
+ * before a store tracker's jump: 20 of a store consume's 281 instructions; a private tracker
+ * pays a test and a jump). t is checked by the public function: nonnull. */
 #define QK__PATHS(name, params, args)                                                              \
     static __attribute__((noinline, nonnull(1))) int name##_private params                         \
     {                                                                                              \
@@ -288,12 +243,6 @@ int qk_record(qk_tracker *t, qk_service s, uint64_t n, qk_usage *out)
     QK__DISPATCH(record, (t, s, n, out));
 }
 
-int qk__consume(qk_tracker *t, qk_service s, uint64_t n, unsigned flags, qk_usage *out)
-{
-    const qk_op op = {QK_OP_CONSUME, n, flags, 0};
-    return run_slot_op(t, s, &op, out);
-}
-
 static inline __attribute__((always_inline)) int try_consume_path(qk_tracker *t, qk_service s,
                                                                   uint64_t n, unsigned flags,
                                                                   qk_usage *out, int special)
@@ -313,6 +262,13 @@ int qk_try_consume(qk_tracker *t, qk_service s, uint64_t n, unsigned flags, qk_u
     QK__DISPATCH(try_consume, (t, s, n, flags, out));
 }
 
+int qk__consume(qk_tracker *t, qk_service s, uint64_t n, unsigned flags, qk_usage *out)
+{
+    /* The store's second try (engine.c): a store tracker, with the internal flags. */
+    const qk_op op = {QK_OP_CONSUME, n, flags, 0};
+    return slot_op(t, s, &op, out, 1);
+}
+
 static inline __attribute__((always_inline)) int refund_path(qk_tracker *t, qk_service s,
                                                              uint64_t n, int special)
 {
@@ -327,9 +283,6 @@ int qk_refund(qk_tracker *t, qk_service s, uint64_t n)
 {
     QK__DISPATCH(refund, (t, s, n));
 }
-#undef QK__PATHS
-#undef QK__ARGS
-#undef QK__DISPATCH
 
 static int peek_readonly(qk_tracker *t, qk_service s, qk_usage *out)
 {
@@ -345,31 +298,52 @@ static int peek_readonly(qk_tracker *t, qk_service s, qk_usage *out)
     return QK_OK;
 }
 
+static inline __attribute__((always_inline)) int peek_path(qk_tracker *t, qk_service s,
+                                                           qk_usage *out, int special)
+{
+    const qk_op op = {QK_OP_PEEK, 0, 0, 0};
+    return slot_op(t, s, &op, out, special);
+}
+QK__PATHS(peek, (qk_tracker * t, qk_service s, qk_usage *out), (t, s, out))
+
 int qk_peek(qk_tracker *t, qk_service s, qk_usage *out)
 {
     if (t == NULL || out == NULL)
         return qk__fail(QK_EINVAL, t ? "out is NULL" : "tracker is NULL");
     if (t->mode & QK__MODE_READONLY)
         return peek_readonly(t, s, out);
-    const qk_op op = {QK_OP_PEEK, 0, 0, 0};
-    return run_slot_op(t, s, &op, out);
+    QK__DISPATCH(peek, (t, s, out));
 }
+
+static inline __attribute__((always_inline)) int
+set_used_path(qk_tracker *t, qk_service s, unsigned window, uint64_t used, int special)
+{
+    const qk_op op = {QK_OP_SET_USED, used, 0, window};
+    return slot_op(t, s, &op, NULL, special);
+}
+QK__PATHS(set_used, (qk_tracker * t, qk_service s, unsigned window, uint64_t used),
+          (t, s, window, used))
 
 int qk_set_used(qk_tracker *t, qk_service s, unsigned window, uint64_t used)
 {
-    if (t == NULL)
-        return qk__fail(QK_EINVAL, "tracker is NULL");
-    const qk_op op = {QK_OP_SET_USED, used, 0, window};
-    return run_slot_op(t, s, &op, NULL);
+    QK__DISPATCH(set_used, (t, s, window, used));
 }
+
+static inline __attribute__((always_inline)) int reset_path(qk_tracker *t, qk_service s,
+                                                            int special)
+{
+    const qk_op op = {QK_OP_RESET, 0, 0, 0};
+    return slot_op(t, s, &op, NULL, special);
+}
+QK__PATHS(reset, (qk_tracker * t, qk_service s), (t, s))
 
 int qk_reset(qk_tracker *t, qk_service s)
 {
-    if (t == NULL)
-        return qk__fail(QK_EINVAL, "tracker is NULL");
-    const qk_op op = {QK_OP_RESET, 0, 0, 0};
-    return run_slot_op(t, s, &op, NULL);
+    QK__DISPATCH(reset, (t, s));
 }
+#undef QK__PATHS
+#undef QK__ARGS
+#undef QK__DISPATCH
 
 /* Applies op to every service at one instant: snapshot lock, then every slot lock in ascending
  * order, so the whole pass is one consistent cut. out (cap entries) receives the usages. In a

@@ -52,8 +52,8 @@ static inline uint64_t qk__lease_left(const qk__lease *l)
 }
 
 /* Whether the lease is low enough (empty, or under an eighth of what is held) to be refilled
- * before a consume has to wait for it. An eighth, not a tenth: a shift instead of a multiply
- * on every consume, 4 % of the store's fast consume (docs/perf/hot-path.md). */
+ * before a consume has to wait for it. An eighth, not a tenth: a shift where a tenth took a
+ * multiply on every consume (docs/perf/hot-path.md). */
 static inline int qk__lease_low_at(uint64_t left, const qk__lease *l)
 {
     return left == 0 || left < (l->granted - l->released) / 8;
