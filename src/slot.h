@@ -83,10 +83,11 @@ static inline int qk__window_refuses(const qk_slot *sl, const qk_window *w, uint
     return w->used > cap || n > cap - w->used;
 }
 
-static inline int qk__slot_consume_refused(const qk_slot *sl, uint64_t n, unsigned flags,
-                                           int *tripped)
+static inline __attribute__((always_inline)) int
+qk__slot_consume_refused_n(const qk_slot *sl, uint64_t n, unsigned flags, int *tripped,
+                           const unsigned nw)
 {
-    for (unsigned i = 0; i < sl->n_windows; i++) {
+    for (unsigned i = 0; i < nw; i++) {
         if (qk__window_refuses(sl, &sl->w[i], n, flags)) {
             *tripped = (int)i;
             return 1;
@@ -95,15 +96,21 @@ static inline int qk__slot_consume_refused(const qk_slot *sl, uint64_t n, unsign
     return 0;
 }
 
+static inline int qk__slot_consume_refused(const qk_slot *sl, uint64_t n, unsigned flags,
+                                           int *tripped)
+{
+    return qk__slot_consume_refused_n(sl, n, flags, tripped, sl->n_windows);
+}
+
 /* Rolls every window whose period ended, then applies op. Returns QK_OK, QK_ERANGE (a record
  * would overflow; nothing counted), QK_ELIMIT (a consume was refused by window *tripped;
  * nothing counted) or QK_EINVAL (set_used of a window the service does not have).
  * Inline so that each operation, whose kind is a constant, compiles to its own short path. */
-static inline __attribute__((always_inline)) int qk__slot_apply(qk_slot *sl, qk_service s,
-                                                                const qk_op *op, int64_t now_ms,
-                                                                qk_event_sink *sink, int *tripped)
+static inline __attribute__((always_inline)) int qk__slot_apply_n(qk_slot *sl, qk_service s,
+                                                                  const qk_op *op, int64_t now_ms,
+                                                                  qk_event_sink *sink, int *tripped,
+                                                                  const unsigned nw)
 {
-    const unsigned nw = sl->n_windows;
     /* Windows that ended are rolled out of line, so the common pass is a loop without a call
      * (a call in it cost spills of its registers on every operation). */
     int ended = 0;
@@ -127,7 +134,7 @@ static inline __attribute__((always_inline)) int qk__slot_apply(qk_slot *sl, qk_
             qk__slot_set_used(sl, s, i, sl->w[i].used + op->n, sink);
         break;
     case QK_OP_CONSUME:
-        if (qk__slot_consume_refused(sl, op->n, op->flags, tripped))
+        if (qk__slot_consume_refused_n(sl, op->n, op->flags, tripped, nw))
             return QK_ELIMIT;
         for (unsigned i = 0; i < nw; i++)
             qk__slot_set_used(sl, s, i, sl->w[i].used + op->n, sink);
@@ -150,6 +157,17 @@ static inline __attribute__((always_inline)) int qk__slot_apply(qk_slot *sl, qk_
         break;
     }
     return QK_OK;
+}
+
+/* One window (the common definition) compiles to straight code, without the loops' counters;
+ * more take the loops. */
+static inline __attribute__((always_inline)) int qk__slot_apply(qk_slot *sl, qk_service s,
+                                                                const qk_op *op, int64_t now_ms,
+                                                                qk_event_sink *sink, int *tripped)
+{
+    if (sl->n_windows == 1)
+        return qk__slot_apply_n(sl, s, op, now_ms, sink, tripped, 1);
+    return qk__slot_apply_n(sl, s, op, now_ms, sink, tripped, sl->n_windows);
 }
 
 /* Journals the slot's state (its first n_copy windows) before an update. */
