@@ -16,7 +16,8 @@
 #include "error.h"
 #include "store/engine.h"
 
-#define AREA_VERSION 3u /* 3: 128-byte blocks for the health and every slot */
+/* 3: 128-byte blocks for the health and every slot; 4: the leases' gates */
+#define AREA_VERSION 4u
 static const char AREA_MAGIC[8] = "QKSTORE";
 
 static uint64_t magic_word(void)

@@ -47,6 +47,24 @@ static inline __attribute__((always_inline)) void align_all(qk__store_slot *ss, 
         align_lease(ss, sl, i);
 }
 
+/* The fast path's gates (qk__lease.gate). Closed before a lease's g, x or r may go down in
+ * effect (a give-back, a merge), opened after every change: a process killed in between leaves
+ * them closed, and the next general pass opens them. The fences order the stores against such a
+ * kill, as the slot's journal does. A lease given back stays closed until its next use. */
+static void close_gates(qk__store_slot *ss)
+{
+    for (unsigned i = 0; i < QK_MAX_WINDOWS; i++)
+        ss->cur[i].gate = 0;
+    atomic_signal_fence(memory_order_seq_cst);
+}
+
+static void open_gates(qk__store_slot *ss, unsigned nw)
+{
+    atomic_signal_fence(memory_order_seq_cst);
+    for (unsigned i = 0; i < nw; i++)
+        ss->cur[i].gate = ss->released ? 0 : qk__lease_gate(&ss->cur[i]);
+}
+
 /* n more calls used; 1 when that made the lease low (the sync thread is to be woken). */
 static int use_lease(qk__lease *l, uint64_t n)
 {
@@ -151,6 +169,7 @@ int qk__store_apply(qk_tracker *t, qk_service s, const qk_op *op, int64_t now, q
         rc = qk__slot_apply(sl, s, op, now, sink, tripped);
         break;
     }
+    open_gates(ss, nw); /* every change above only opens them further */
     if ((t->mode & QK__MODE_SHARED) && epoch == 0)
         qk__slot_end(sl);
     if (wake)
@@ -255,6 +274,7 @@ static void plan_sync(qk_tracker *t, qk_service s, uint64_t need, int release, i
     p->req.service = t->names[s];
     p->req.host_id = st->area.hdr->host_id;
     p->req.n_windows = 0;
+    close_gates(ss);
     if (release)
         ss->released = 1; /* cleared by the next consume or record */
     for (unsigned i = 0; i < sl->n_windows; i++) {
@@ -273,6 +293,7 @@ static void plan_sync(qk_tracker *t, qk_service s, uint64_t need, int release, i
             add_window(p, l, (qk_period)sl->w[i].period, l->granted, 1, i);
         }
     }
+    open_gates(ss, sl->n_windows);
 }
 
 /* Merges the store's answer into the leases and shows the fleet's use in the windows. */
@@ -283,6 +304,7 @@ static void merge_sync(qk_tracker *t, qk_service s, const sync_plan *p,
     qk__store_slot *ss = &t->store->area.slots[s];
     if (t->mode & QK__MODE_SHARED)
         qk__slot_begin(sl, 0, sl->n_windows);
+    close_gates(ss);
     for (unsigned k = 0; k < p->req.n_windows; k++) {
         const qk__store_window_req *q = &p->req.w[k];
         const qk__store_window_reply *a = &r->w[k];
@@ -301,6 +323,7 @@ static void merge_sync(qk_tracker *t, qk_service s, const sync_plan *p,
         if (p->where[k] == 1 && qk__lease_unsynced(l) == 0)
             memset(l, 0, sizeof *l);
     }
+    open_gates(ss, sl->n_windows);
     if (t->mode & QK__MODE_SHARED)
         qk__slot_end(sl);
 }

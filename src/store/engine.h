@@ -123,12 +123,16 @@ static inline void qk__store_add_wake(qk_event_sink *sink, qk_service s)
 }
 
 /* The common consume or record of a store tracker, with the slot lock held: every window
- * current and its lease on it; for a consume, under its local limit and with n more calls in
- * the lease; for a record (a fact: past the lease it is an overdraft), n more fitting in every
- * count. Then it is counted in one pass over the windows, and the store's health is not looked
- * at (it matters only past the lease). Anything else returns QK__ESLOW having changed nothing,
- * and qk__store_apply decides. Inline, so that these paths of a store tracker are one straight
- * path like a private one's; `kind` is a constant. */
+ * current and its lease on it; for a consume, under its local limit and under the lease's gate
+ * (the calls fit and leave it not low: a consume that makes it low takes the general path,
+ * which wakes the sync thread); for a record (a fact: past the lease it is an overdraft), n more
+ * fitting in every count. Then it is counted in one pass over the windows, and the store's
+ * health is not looked at (it matters only past the lease). Anything else returns QK__ESLOW
+ * having changed nothing, and qk__store_apply decides. Inline, so that these paths of a store
+ * tracker are one straight path like a private one's; `kind` is a constant.
+ *
+ * The lease's limit is not compared: only a sync reads it, and plan_sync aligns it first. A
+ * lease given back (ss->released) has its gates closed, so only a record looks at the flag. */
 static inline __attribute__((always_inline)) int
 qk__store_use_fast_n(qk_slot *sl, qk__store_slot *ss, qk_service s, qk_op_kind kind, uint64_t n,
                      unsigned flags, int64_t now, int shared, uint64_t epoch, qk_event_sink *sink,
@@ -138,14 +142,17 @@ qk__store_use_fast_n(qk_slot *sl, qk__store_slot *ss, qk_service s, qk_op_kind k
     for (unsigned i = 0; i < nw; i++) {
         const qk_window *w = &sl->w[i];
         const qk__lease *l = &ss->cur[i];
+        uint64_t after;
         if (qk__window_ended(w, now) || l->start_ms != w->start_ms || l->end_ms != w->end_ms ||
-            l->limit != w->limit)
+            __builtin_add_overflow(l->used, n, &after))
             return QK__ESLOW;
-        if (kind == QK_OP_CONSUME && (qk__window_refuses(sl, w, n, flags) || !qk__lease_fits(l, n)))
+        if (kind == QK_OP_CONSUME && (qk__window_refuses(sl, w, n, flags) || after >= l->gate))
             return QK__ESLOW;
-        if (kind == QK_OP_RECORD && n > UINT64_MAX - w->used)
-            return QK__ESLOW; /* QK_ERANGE, from the general path */
-        wake |= qk__lease_crosses_low(l, n);
+        if (kind == QK_OP_RECORD) {
+            if (n > UINT64_MAX - w->used)
+                return QK__ESLOW;                          /* QK_ERANGE, from the general path */
+            wake |= l->used < l->gate && after >= l->gate; /* qk__lease_crosses_low */
+        }
     }
     if (shared)
         qk__slot_begin(sl, epoch, nw);
@@ -155,11 +162,11 @@ qk__store_use_fast_n(qk_slot *sl, qk__store_slot *ss, qk_service s, qk_op_kind k
     }
     if (ss->last_use_ms != now)
         ss->last_use_ms = now;
-    if (ss->released)
-        ss->released = 0;
+    if (kind == QK_OP_RECORD && ss->released)
+        ss->released = 0; /* its gates open at the next general pass or merge */
     if (shared && epoch == 0)
         qk__slot_end(sl);
-    if (wake)
+    if (kind == QK_OP_RECORD && wake)
         qk__store_add_wake(sink, s);
     return QK_OK;
 }

@@ -26,12 +26,17 @@
 
 /* One window's counters, as this host holds them. */
 typedef struct {
-    int64_t start_ms;  /* the window they belong to; 0 with all counters 0: nothing yet */
-    int64_t end_ms;    /* QK_NEVER for QK_FOREVER */
+    int64_t start_ms; /* the window they belong to; 0 with all counters 0: nothing yet */
+    int64_t end_ms;   /* QK_NEVER for QK_FOREVER */
+    uint64_t used;    /* u: calls this host counted in this window (consumed or recorded) */
+    /* The consume's fast path in one compare: n more calls with used + n < gate fit the lease
+     * and leave it not low (qk__lease_gate). Derived from g, x and r, so no use moves it; the
+     * engine closes it (0) before a change that could lower it and sets it after every change,
+     * so a process killed in between leaves it closed, never stale. 0: the general path. */
+    uint64_t gate;
     uint64_t limit;    /* the window's limit when last synced */
     uint64_t granted;  /* g: the store's grants to this host in this window, in total */
     uint64_t released; /* x: what it gave back, in total */
-    uint64_t used;     /* u: calls this host counted in this window (consumed or recorded) */
     uint64_t refunded; /* r: calls it gave back */
     /* What the store acknowledged at the last successful sync. */
     uint64_t acked_used, acked_refunded;
@@ -70,6 +75,20 @@ static inline int qk__lease_crosses_low(const qk__lease *l, uint64_t n)
 {
     const uint64_t left = qk__lease_left(l);
     return !qk__lease_low_at(left, l) && qk__lease_low_at(left > n ? left - n : 0, l);
+}
+
+/* The gate for the lease's g, x and r: the least use at which the lease is low,
+ * (g - x) + r - max(1, (g - x) / 8) + 1, 0 when that does not fit. Then, for any u,
+ * u + n < gate exactly when n calls fit (qk__lease_fits) and leave the lease not low, and
+ * u < gate <= u + n exactly when they make it low (qk__lease_crosses_low). */
+static inline uint64_t qk__lease_gate(const qk__lease *l)
+{
+    const uint64_t held = l->granted - l->released;
+    const uint64_t low = held / 8 > 0 ? held / 8 : 1;
+    uint64_t top;
+    if (__builtin_add_overflow(held, l->refunded, &top))
+        return 0; /* counts near 2^64 take the general path */
+    return top >= low ? top - low + 1 : 0;
 }
 
 /* This host's use the store has not seen yet (net of refunds). */

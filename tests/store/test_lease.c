@@ -63,3 +63,50 @@ Test(store_lease, a_give_back_survives_a_late_answer)
     qk__lease_merge(&l, 14, 6, 8, 4, 1000, 1, 4, 0); /* a later grant of 4 more */
     cr_assert_eq(qk__lease_left(&l), 4);
 }
+
+/* The gate (one compare on the fast path) must say exactly what the two checks it replaces say:
+ * u + n < gate iff n calls fit and leave the lease not low, and u < gate <= u + n iff they make it
+ * low. Every lease with small g, x <= g, r <= u and n, then the edges near 2^64. Catches: a gate
+ * one too high (a consume past the lease or past the low mark on the fast path, which never wakes
+ * the sync thread), one too low (a needless general pass), an eighth taken of the wrong total. */
+static void check_gate(uint64_t g, uint64_t x, uint64_t u, uint64_t r, uint64_t n)
+{
+    qk__lease l;
+    qk__lease_start(&l, 0, QK_NEVER, 1000);
+    l.granted = g;
+    l.released = x;
+    l.used = u;
+    l.refunded = r;
+    const uint64_t gate = qk__lease_gate(&l);
+    uint64_t after;
+    const int overflow = __builtin_add_overflow(u, n, &after);
+    qk__lease then = l;
+    then.used = u + n;
+    const int left_path = qk__lease_fits(&l, n) && !qk__lease_low(&then);
+    if (!overflow) {
+        cr_assert_eq(after < gate, left_path, "g %lu x %lu u %lu r %lu n %lu: gate %lu",
+                     (unsigned long)g, (unsigned long)x, (unsigned long)u, (unsigned long)r,
+                     (unsigned long)n, (unsigned long)gate);
+        cr_assert_eq(u < gate && after >= gate, qk__lease_crosses_low(&l, n),
+                     "g %lu x %lu u %lu r %lu n %lu: gate %lu crossing", (unsigned long)g,
+                     (unsigned long)x, (unsigned long)u, (unsigned long)r, (unsigned long)n,
+                     (unsigned long)gate);
+    }
+}
+
+Test(store_lease, the_gate_says_what_fits_and_low_say)
+{
+    for (uint64_t g = 0; g <= 40; g++)
+        for (uint64_t x = 0; x <= g; x++)
+            for (uint64_t u = 0; u <= 45; u++)
+                for (uint64_t r = 0; r <= u; r += 3)
+                    for (uint64_t n = 0; n <= 12; n++)
+                        check_gate(g, x, u, r, n);
+    const uint64_t big[] = {UINT64_MAX, UINT64_MAX - 1, UINT64_MAX / 2, UINT64_MAX - 9};
+    for (size_t i = 0; i < sizeof big / sizeof big[0]; i++)
+        for (uint64_t d = 0; d < 20; d++) {
+            check_gate(big[i], 0, big[i] - d, 0, d / 2);
+            check_gate(big[i], d, d, d, 1);
+            check_gate(big[i], big[i] - d, 0, 0, d);
+        }
+}
