@@ -44,6 +44,9 @@ typedef enum { PERF_ROLE_PEER, PERF_ROLE_SUBJECT, PERF_ROLE_BASELINE } perf_role
       "lc rgb '#8c564b' pt 4",                                                                     \
       "one mutex, as `global`, around quotakeeper's own slot update (windows, rollover, levels, "  \
       "overflow): the spec's fix doing quotakeeper's work")                                        \
+    X(combining, "combining", PERF_SNAPSHOT_CONSISTENT, PERF_ROLE_PEER, "lc rgb '#aec7e8' pt 8",   \
+      "`global-slot`'s work with a mutex per slot whose holder applies the operations that "       \
+      "waiters published meanwhile (flat combining; a prototype)")                                 \
     X(rwlock, "rwlock", PERF_SNAPSHOT_CONSISTENT, PERF_ROLE_PEER, "lc rgb '#ff7f0e' pt 9",         \
       "one rwlock: updates as writers, snapshots as readers")                                      \
     X(sharded, "sharded", PERF_SNAPSHOT_CONSISTENT, PERF_ROLE_SUBJECT, "lc rgb '#1f77b4' pt 7",    \
