@@ -68,6 +68,18 @@ static int check_service(const qk_tracker *t, qk_service s)
     return QK_OK;
 }
 
+/* `special`, a constant in every caller: 0 for the private path; QK__PATH_SPECIAL for the path of
+ * every other tracker, which reads the mode word; QK__PATH_STORE for the path of the common store
+ * tracker (private, on the built-in clock), whose mode is then a constant too. */
+#define QK__PATH_SPECIAL 1
+#define QK__PATH_STORE   2
+#define QK__STORE_MODE   (QK__MODE_STORE | QK__MODE_STORE_SYSCLOCK)
+
+static inline __attribute__((always_inline)) unsigned path_mode(const qk_tracker *t, int special)
+{
+    return special == QK__PATH_STORE ? QK__STORE_MODE : special ? t->mode : 0;
+}
+
 /* Applies op to a locked slot: directly for a private tracker; for the others (`special`),
  * journaled when the slot is shared between processes, through the leases with a store, and not
  * at all when read-only (its peeks use view_slot). */
@@ -78,12 +90,13 @@ static inline __attribute__((always_inline)) int apply_locked(qk_tracker *t, qk_
 {
     qk_slot *sl = &t->slots[s];
     if (special) {
+        const unsigned mode = path_mode(t, special);
         /* A store tracker is never read-only (qk_tracker_new refuses both): its test first. */
-        if (t->mode & QK__MODE_STORE) {
+        if (mode & QK__MODE_STORE) {
             if (op->kind == QK_OP_CONSUME || op->kind == QK_OP_RECORD) {
                 const int rc =
                     qk__store_use_fast(sl, &t->store->area.slots[s], s, op->kind, op->n, op->flags,
-                                       now, t->mode & QK__MODE_SHARED, epoch, sink);
+                                       now, mode & QK__MODE_SHARED, epoch, sink);
                 if (rc != QK__ESLOW)
                     return rc;
             }
@@ -92,7 +105,7 @@ static inline __attribute__((always_inline)) int apply_locked(qk_tracker *t, qk_
             const qk_op copy = *op;
             return qk__store_apply(t, s, &copy, now, sink, tripped, epoch);
         }
-        if (t->mode & QK__MODE_READONLY)
+        if (mode & QK__MODE_READONLY)
             return QK_EREADONLY; /* under the lock, before anything changed */
         qk__slot_begin(sl, epoch, sl->n_windows);
     }
@@ -124,9 +137,10 @@ static int refuse_readonly(const char *what)
 /* The clock of a tracker that is not private: a store tracker's is the store's (the system
  * clock plus the offset measured at each sync), read here inline as the private path reads the
  * system clock, rather than through its trampoline (store_clock, which this must match). */
-static inline __attribute__((always_inline)) int64_t special_clock(const qk_tracker *t)
+static inline __attribute__((always_inline)) int64_t special_clock(const qk_tracker *t,
+                                                                   unsigned mode)
 {
-    if (t->mode & QK__MODE_STORE_SYSCLOCK)
+    if (mode & QK__MODE_STORE_SYSCLOCK)
         return qk__system_clock_ms(NULL) +
                atomic_load_explicit(&t->store->offset_ms, memory_order_relaxed);
     return qk__read_clock(t);
@@ -170,7 +184,9 @@ slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *out, int special
      * on a hot service a thread's unlock-to-lock gap is shorter (docs/perf/hot-path.md). A
      * caller's clock is a callback, read before the lock like every clock of the others. */
     const int builtin = !special && t->clock == qk__system_clock_ms;
-    int64_t now = builtin ? 0 : special ? special_clock(t) : qk__read_clock(t);
+    int64_t now = builtin   ? 0
+                  : special ? special_clock(t, path_mode(t, special))
+                            : qk__read_clock(t);
     qk_event ev[QK_EVENTS_PER_SLOT_OP];
     qk_event_sink sink = {t->on_event ? ev : NULL, 0};
     int tripped = -1;
@@ -204,7 +220,9 @@ slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *out, int special
  * more); the operation's fields go as values (its address escaping made gcc reload its kind);
  * and the private path out of line too (inlined into the public function, its prologue ran
  * before a store tracker's jump: 20 of a store consume's 281 instructions; a private tracker
- * pays a test and a jump). t is checked by the public function: nonnull. */
+ * pays a test and a jump). qk_record and qk_try_consume, which a store's fast path serves, get a
+ * third path for the common store tracker (QK__PATHS_STORE). t is checked by the public function:
+ * nonnull. */
 #define QK__PATHS(name, params, args)                                                              \
     static __attribute__((noinline, nonnull(1))) int name##_private params                         \
     {                                                                                              \
@@ -212,7 +230,16 @@ slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *out, int special
     }                                                                                              \
     static __attribute__((noinline, nonnull(1))) int name##_special params                         \
     {                                                                                              \
-        return name##_path(QK__ARGS args, 1);                                                      \
+        return name##_path(QK__ARGS args, QK__PATH_SPECIAL);                                       \
+    }
+/* And a third path, for the two operations the store's fast path serves, compiled for the common
+ * store tracker (private, on the built-in clock): its mode a constant, it skips three tests of the
+ * mode word (docs/perf/hot-path.md). */
+#define QK__PATHS_STORE(name, params, args)                                                        \
+    QK__PATHS(name, params, args)                                                                  \
+    static __attribute__((noinline, nonnull(1))) int name##_store params                           \
+    {                                                                                              \
+        return name##_path(QK__ARGS args, QK__PATH_STORE);                                         \
     }
 #define QK__ARGS(...) __VA_ARGS__
 #define QK__DISPATCH(name, args)                                                                   \
@@ -221,6 +248,15 @@ slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *out, int special
             return qk__fail(QK_EINVAL, "tracker is NULL");                                         \
         if (__builtin_expect(t->mode != 0, 0))                                                     \
             return name##_special args;                                                            \
+        return name##_private args;                                                                \
+    } while (0)
+#define QK__DISPATCH_STORE(name, args)                                                             \
+    do {                                                                                           \
+        if (t == NULL)                                                                             \
+            return qk__fail(QK_EINVAL, "tracker is NULL");                                         \
+        const unsigned mode = t->mode;                                                             \
+        if (__builtin_expect(mode != 0, 0))                                                        \
+            return mode == QK__STORE_MODE ? name##_store args : name##_special args;               \
         return name##_private args;                                                                \
     } while (0)
 
@@ -232,7 +268,7 @@ static inline __attribute__((always_inline)) int record_path(qk_tracker *t, qk_s
     const qk_op op = {QK_OP_RECORD, n, 0, 0};
     return slot_op(t, s, &op, out, special);
 }
-QK__PATHS(record, (qk_tracker * t, qk_service s, uint64_t n, qk_usage *out), (t, s, n, out))
+QK__PATHS_STORE(record, (qk_tracker * t, qk_service s, uint64_t n, qk_usage *out), (t, s, n, out))
 
 int qk_record(qk_tracker *t, qk_service s, uint64_t n, qk_usage *out)
 {
@@ -240,7 +276,7 @@ int qk_record(qk_tracker *t, qk_service s, uint64_t n, qk_usage *out)
     if (t != NULL && n != 0)
         return qk__mutant_racy_record(t, s, n, out); /* tests/mutation only */
 #endif
-    QK__DISPATCH(record, (t, s, n, out));
+    QK__DISPATCH_STORE(record, (t, s, n, out));
 }
 
 static inline __attribute__((always_inline)) int try_consume_path(qk_tracker *t, qk_service s,
@@ -254,19 +290,20 @@ static inline __attribute__((always_inline)) int try_consume_path(qk_tracker *t,
     const qk_op op = {QK_OP_CONSUME, n, flags, 0};
     return slot_op(t, s, &op, out, special);
 }
-QK__PATHS(try_consume, (qk_tracker * t, qk_service s, uint64_t n, unsigned flags, qk_usage *out),
-          (t, s, n, flags, out))
+QK__PATHS_STORE(try_consume,
+                (qk_tracker * t, qk_service s, uint64_t n, unsigned flags, qk_usage *out),
+                (t, s, n, flags, out))
 
 int qk_try_consume(qk_tracker *t, qk_service s, uint64_t n, unsigned flags, qk_usage *out)
 {
-    QK__DISPATCH(try_consume, (t, s, n, flags, out));
+    QK__DISPATCH_STORE(try_consume, (t, s, n, flags, out));
 }
 
 int qk__consume(qk_tracker *t, qk_service s, uint64_t n, unsigned flags, qk_usage *out)
 {
     /* The store's second try (engine.c): a store tracker, with the internal flags. */
     const qk_op op = {QK_OP_CONSUME, n, flags, 0};
-    return slot_op(t, s, &op, out, 1);
+    return slot_op(t, s, &op, out, QK__PATH_SPECIAL);
 }
 
 static inline __attribute__((always_inline)) int refund_path(qk_tracker *t, qk_service s,
@@ -390,7 +427,7 @@ static int run_all_op(qk_tracker *t, const qk_op *op, qk_usage *out, size_t cap,
             continue;
         }
         if (t->mode != 0)
-            apply_locked(t, s, op, now, &sink, &unused, epoch, 1);
+            apply_locked(t, s, op, now, &sink, &unused, epoch, QK__PATH_SPECIAL);
         else
             apply_locked(t, s, op, now, &sink, &unused, epoch, 0);
         if (out != NULL)
