@@ -176,21 +176,7 @@ COMBINING_CALL(record, QK_OP_RECORD)
 COMBINING_CALL(consume, QK_OP_CONSUME)
 COMBINING_CALL(refund, QK_OP_REFUND)
 #undef COMBINING_CALL
-
-QK_PERF_TRACKER_CALL void adapter_record(void *state, uint32_t s)
-{
-    record_call(state, s);
-}
-
-QK_PERF_TRACKER_CALL bool adapter_consume(void *state, uint32_t s)
-{
-    return consume_call(state, s) == QK_OK;
-}
-
-QK_PERF_TRACKER_CALL void adapter_refund(void *state, uint32_t s)
-{
-    refund_call(state, s);
-}
+#include "call_ops.h"
 
 /* Every slot lock in ascending order (the only taker of more than one), each slot rolled and
  * read; what is published meanwhile is applied by the snapshot's release. */

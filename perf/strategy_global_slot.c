@@ -112,21 +112,7 @@ GLOBAL_SLOT_CALL(record, QK_OP_RECORD)
 GLOBAL_SLOT_CALL(consume, QK_OP_CONSUME)
 GLOBAL_SLOT_CALL(refund, QK_OP_REFUND)
 #undef GLOBAL_SLOT_CALL
-
-QK_PERF_TRACKER_CALL void adapter_record(void *state, uint32_t s)
-{
-    record_call(state, s);
-}
-
-QK_PERF_TRACKER_CALL bool adapter_consume(void *state, uint32_t s)
-{
-    return consume_call(state, s) == QK_OK;
-}
-
-QK_PERF_TRACKER_CALL void adapter_refund(void *state, uint32_t s)
-{
-    refund_call(state, s);
-}
+#include "call_ops.h"
 
 /* Every slot rolled and read under the one lock, as qk_snapshot does under all of its. */
 static void adapter_snapshot(void *state, uint64_t *used)
