@@ -6,9 +6,22 @@
 #include <stdint.h>
 
 typedef enum {
-    QK_TP_SLOT_UPDATED /* a slot's update is written but not committed; its lock is held */
+    QK_TP_SLOT_UPDATED, /* a slot's update is written but not committed; its lock is held */
+    /* a service's unused leases are given back in the store area (qk_store_sync) and their
+     * gates not yet opened again; the slot lock is held */
+    QK_TP_STORE_GIVEN_BACK
 } qk_test_point;
 
 extern void (*qk__test_hook)(qk_test_point point, uint32_t service);
+
+#ifdef QK_TEST_HOOKS
+#define TEST_POINT(point, service)                                                                 \
+    do {                                                                                           \
+        if (qk__test_hook != NULL)                                                                 \
+            qk__test_hook((point), (service));                                                     \
+    } while (0)
+#else
+#define TEST_POINT(point, service) ((void)0)
+#endif
 
 #endif

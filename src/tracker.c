@@ -23,16 +23,9 @@
 #include "mutant.h"
 #endif
 
-#ifdef QK_TEST_HOOKS
 #include "test_hooks.h"
+#ifdef QK_TEST_HOOKS
 void (*qk__test_hook)(qk_test_point point, uint32_t service);
-#define TEST_POINT(point, service)                                                                 \
-    do {                                                                                           \
-        if (qk__test_hook != NULL)                                                                 \
-            qk__test_hook((point), (service));                                                     \
-    } while (0)
-#else
-#define TEST_POINT(point, service) ((void)0)
 #endif
 
 int64_t qk__system_clock_ms(void *ctx)

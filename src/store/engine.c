@@ -11,6 +11,7 @@
 #include "error.h"
 #include "locking.h"
 #include "store/engine.h"
+#include "test_hooks.h"
 #include "tracker.h"
 
 /* The background thread's rhythm: how often it looks, how old unsynced use may get, when an
@@ -293,6 +294,8 @@ static void plan_sync(qk_tracker *t, qk_service s, uint64_t need, int release, i
             add_window(p, l, (qk_period)sl->w[i].period, l->granted, 1, i);
         }
     }
+    if (release)
+        TEST_POINT(QK_TP_STORE_GIVEN_BACK, s); /* state_kill_store: a kill here */
     open_gates(ss, sl->n_windows);
 }
 
