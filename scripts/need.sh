@@ -41,7 +41,7 @@ fi
 if [ ${#apt_missing[@]} -gt 0 ]; then
     echo "need.sh: installing ${apt_missing[*]}" >&2
     as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_missing[@]}" >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
 fi
 
 if [ ${#npm_missing[@]} -gt 0 ]; then

@@ -13,7 +13,7 @@ root=$PWD
 # checks its signatures (tests/store_ddb).
 scripts/need.sh build-essential cmake ninja-build pkg-config libhiredis-dev libcriterion-dev valgrind libck-dev \
   gnuplot-nox clang libclang-rt-14-dev clang-format redis-server libjansson-dev libmicrohttpd-dev \
-  prometheus curl python3 libinih-dev scdoc man-db python3-cffi python3-pytest python3-dev \
+  python3-prometheus-client curl python3 libinih-dev scdoc man-db python3-cffi python3-pytest python3-dev \
   python3-setuptools python3-wheel python3-venv python3-pip libcurl4-openssl-dev python3-botocore \
   --npm build/node dynalite@4.0.0
 

@@ -2,14 +2,14 @@
 # qkctl end to end (ctest label cli): the real qkctl against state files made by the real
 # library (qkctl_mkstate), one case per ctest test:
 #
-#   cli.sh CASE      with QKCTL, QKCTL_MKSTATE, PROMTOOL, CURL, PYTHON in the environment
+#   cli.sh CASE      with QKCTL, QKCTL_MKSTATE, METRICS_CHECK, CURL, PYTHON in the environment
 #
 # Every check compares an exact value; "nothing changed" means the file's bytes and mtime for a
 # file qkctl must not touch (missing, corrupt, a usage error: never opened), and every count for
 # a file it opened and must leave as it was (a writer's open may roll a window's bookkeeping).
 set -uo pipefail
 
-: "${QKCTL:?}" "${QKCTL_MKSTATE:?}" "${PROMTOOL:=promtool}" "${CURL:=curl}" "${PYTHON:=/usr/bin/python3}"
+: "${QKCTL:?}" "${QKCTL_MKSTATE:?}" "${METRICS_CHECK:=$(dirname "$0")/check_metrics.py}" "${CURL:=curl}" "${PYTHON:=/usr/bin/python3}"
 case_name=${1:?usage: cli.sh CASE}
 
 # The files have minute windows and the checks exact counts: a minute (and so a day or a month)
@@ -286,8 +286,8 @@ metrics)
     make_state s.qkstate
     run 0 "$QKCTL" -f s.qkstate metrics
     cp out.txt m.txt
-    "$PROMTOOL" check metrics <m.txt >lint.txt 2>&1 || fail "promtool: $(cat lint.txt)"
-    [ ! -s lint.txt ] || fail "promtool lint: $(cat lint.txt)"
+    "$METRICS_CHECK" <m.txt >lint.txt 2>&1 || fail "exposition check: $(cat lint.txt)"
+    [ ! -s lint.txt ] || fail "exposition lint: $(cat lint.txt)"
     has m.txt 'quotakeeper_used{service="finnhub",window="minute"} 45'
     has m.txt 'quotakeeper_limit{service="finnhub",window="day"} 1000'
     has m.txt 'quotakeeper_remaining{service="tiingo",window="month"} 497'
@@ -317,7 +317,7 @@ serve)
     [ -n "$port" ] || { fail "serve did not start: $(cat serve.txt serve.err)"; exit 1; }
     code=$("$CURL" -s -o body.txt -w '%{http_code} %{content_type}' "http://127.0.0.1:$port/metrics")
     eq "$code" "200 text/plain; version=0.0.4; charset=utf-8" "/metrics"
-    "$PROMTOOL" check metrics <body.txt >lint.txt 2>&1 || fail "promtool on /metrics: $(cat lint.txt)"
+    "$METRICS_CHECK" <body.txt >lint.txt 2>&1 || fail "exposition check on /metrics: $(cat lint.txt)"
     has body.txt 'quotakeeper_used{service="finnhub",window="minute"} 45'
     # A writer's count shows in the next scrape.
     "$QKCTL" -f s.qkstate record finnhub 2 >/dev/null
