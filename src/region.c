@@ -18,6 +18,7 @@
 
 #include "error.h"
 #include "region.h"
+#include "test_hooks.h"
 #include "service_def.h"
 
 #define OPEN_LOCK_BYTE  0
@@ -113,6 +114,7 @@ static void publish(qk_header *h)
     memcpy(&copy, h, offsetof(qk_header, checksum));
     copy.magic.word = magic_word(MAGIC_READY);
     h->checksum = header_checksum(&copy);
+    TEST_POINT(QK_TP_HEADER_CHECKSUMMED, QK_TP_NO_SERVICE); /* state_kill: a kill in between */
     __atomic_store_n(&h->magic.word, magic_word(MAGIC_READY), __ATOMIC_RELEASE);
 }
 

@@ -9,8 +9,15 @@ typedef enum {
     QK_TP_SLOT_UPDATED, /* a slot's update is written but not committed; its lock is held */
     /* a service's unused leases are given back in the store area (qk_store_sync) and their
      * gates not yet opened again; the slot lock is held */
-    QK_TP_STORE_GIVEN_BACK
+    QK_TP_STORE_GIVEN_BACK,
+    /* creation: the header's checksum is stored, the ready magic not yet (src/region.c) */
+    QK_TP_HEADER_CHECKSUMMED,
+    /* a window's start is moved forward, its end not yet; the slot lock is held (window.h) */
+    QK_TP_WINDOW_HALF_ROLLED
 } qk_test_point;
+
+/* The service argument of a point that is not about one service. */
+#define QK_TP_NO_SERVICE UINT32_MAX
 
 extern void (*qk__test_hook)(qk_test_point point, uint32_t service);
 

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "calendar.h"
+#include "test_hooks.h"
 
 typedef struct {
     uint64_t used;
@@ -51,6 +52,7 @@ static inline int qk__window_roll(qk_window *w, int64_t now_ms)
     if (!qk__window_ended(w, now_ms))
         return 0;
     w->start_ms = qk__period_start((qk_period)w->period, now_ms);
+    TEST_POINT(QK_TP_WINDOW_HALF_ROLLED, QK_TP_NO_SERVICE); /* state_procs: an open in between */
     w->end_ms = qk__period_end((qk_period)w->period, w->start_ms);
     return 1;
 }
