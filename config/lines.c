@@ -63,6 +63,16 @@ char *qk__config_lines_read(char *str, int num, void *lines)
         return NULL;
     }
     l->lineno++;
+    /* A config file is text: libinih and every check below read a line up to its first NUL,
+     * so a NUL inside a value, a key or a section name would cut it short unseen. */
+    const char *nul = memchr(l->buf, '\0', (size_t)got);
+    if (nul != NULL) {
+        qk__config_problem_set(l->problem, QK_EINVAL, l->lineno,
+                               "a NUL byte at column %zu: a config file is text, and the line "
+                               "would be cut short there",
+                               (size_t)(nul - l->buf) + 1);
+        return NULL;
+    }
     char *text = l->buf;
     /* libinih skips a UTF-8 byte-order mark on the first line; it is skipped here instead,
      * before the indentation, so that the header test below sees what libinih sees. */

@@ -169,3 +169,50 @@ Test(config_errors, the_message_is_per_thread)
     cr_assert_str_eq((const char *)other, "no error");
     cr_assert_str_eq(qk_config_errmsg(), "qk_config_load: path is NULL");
 }
+
+/* A NUL byte inside a value, a key or a section name: libinih would read the line only up to
+ * it (a value cut short, a key or a name shortened) and take the file as valid. Each is refused
+ * with the line and the NUL's byte column, and *out stays as it was. */
+typedef struct {
+    const char *text;
+    size_t len; /* with the NUL */
+    unsigned line, column;
+} nul_file;
+
+#define NUL_FILE(s, line, column)                                                                  \
+    {                                                                                              \
+        s, sizeof(s) - 1, line, column                                                             \
+    }
+
+static const nul_file nul_cases[] = {
+    NUL_FILE("[service a]\nminute = 6\0"
+             "0\n",
+             2, 11),                                         /* in a value: 6 would stay */
+    NUL_FILE("[quotakeeper]\nstate = a.qk\0state\n", 2, 13), /* in a path */
+    NUL_FILE("[service a]\nmin\0ute = 60\n", 2, 4),          /* in a key */
+    NUL_FILE("[service a]\nminute = 1\n[service b\0c]\nday = 1\n", 3, 11), /* in a name */
+    NUL_FILE("[service a]\n  minute = 1\0\n", 2, 13), /* counted before indentation */
+};
+
+Test(config_errors, a_nul_byte_is_refused_with_its_line_and_column, .init = config_setup,
+     .fini = config_teardown)
+{
+    for (size_t i = 0; i < sizeof nul_cases / sizeof nul_cases[0]; i++) {
+        char path[PATH_MAX], name[32], want[PATH_MAX + 128];
+        snprintf(name, sizeof name, "nul%zu.ini", i);
+        qkt_path(path, test_dir, name);
+        qkt_write_file(path, nul_cases[i].text, nul_cases[i].len, 0644);
+        qk_config *const untouched = (qk_config *)&nul_cases[i];
+        qk_config *cfg = untouched;
+        const int rc = qk_config_load(&cfg, path);
+        cr_expect_eq(rc, QK_EINVAL, "case %zu: rc %d (%s)", i, rc, qk_config_errmsg());
+        cr_expect_eq(cfg, untouched, "case %zu: *out changed", i);
+        snprintf(want, sizeof want,
+                 "%s:%u: a NUL byte at column %u: a config file is text, and the line would be "
+                 "cut short there",
+                 path, nul_cases[i].line, nul_cases[i].column);
+        cr_expect_str_eq(qk_config_errmsg(), want, "case %zu", i);
+        if (rc == QK_OK)
+            qk_config_free(cfg);
+    }
+}
