@@ -502,6 +502,99 @@ INI
     run 2 "$QKCTL" -f q.qkstate check q.ini
     ;;
 
+escape)
+    # Untrusted text is printed escaped (docs/qkctl.md, "Untrusted text"): ESC, BEL, CR and a
+    # CSI sequence in arguments, in a path, in a config's service name and state path, and in
+    # a store URL reach stdout and stderr as \xHH, never raw; well-formed UTF-8 stays itself,
+    # except the C1 and bidirectional controls; a byte that is not UTF-8 is \xHH.
+    # raw FILE: fails when FILE holds a control byte other than LF, or a C1 or bidirectional
+    # control in UTF-8 (bytes, so LC_ALL=C).
+    raw() {
+        ! LC_ALL=C grep -qP '[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\x8e\x8f\xa8-\xae]|\xe2\x81[\xa6-\xa9]' "$1" ||
+            fail "$1 holds a raw control byte ($2): $(od -c "$1" | head -4)"
+    }
+    make_state s.qkstate
+    bad=$'x\e[31mred\a\rz'          # ESC, a CSI sequence (ESC [ 31 m), BEL, CR
+    shown='x\x1b[31mred\x07\x0dz'   # as qkctl must show it
+    for args in "show" "show --json" "record" "consume" "reset" "set"; do
+        case $args in
+        show*) run 1 "$QKCTL" -f s.qkstate $args "$bad" ;;
+        set) run 1 "$QKCTL" -f s.qkstate set "$bad" 0 1 ;;
+        reset) run 1 "$QKCTL" -f s.qkstate reset "$bad" ;;
+        *) run 1 "$QKCTL" -f s.qkstate $args "$bad" 1 ;;
+        esac
+        has err.txt "no service '$shown' in the file"
+        raw err.txt "$args: a service name argument"
+        raw out.txt "$args: a service name argument"
+    done
+    # Usage errors echo their argument; so do unknown options and commands.
+    run 2 "$QKCTL" -f s.qkstate record finnhub "5$bad"
+    has err.txt "N '5$shown' is not a whole number"
+    raw err.txt "a count"
+    run 2 "$QKCTL" -f s.qkstate show "--$bad"
+    has err.txt "unknown option '--$shown'"
+    raw err.txt "an option"
+    run 2 "$QKCTL" -f s.qkstate "$bad"
+    has err.txt "unknown command '$shown'"
+    raw err.txt "a command"
+    run 2 "$QKCTL" -f s.qkstate serve --listen "127.0.0.1:$bad"
+    raw err.txt "--listen"
+    # A path: missing, and a real state file whose name holds the bytes.
+    run 1 "$QKCTL" -f "$bad.qkstate" show
+    has err.txt "no state file at '$shown.qkstate'"
+    raw err.txt "a missing path"
+    cp s.qkstate "$bad.qkstate"
+    run 0 "$QKCTL" -f "$bad.qkstate" watch --count 1
+    has out.txt "$shown.qkstate every "
+    raw out.txt "watch's header"
+    run 0 "$QKCTL" -f "$bad.qkstate" show --json # JSON's own escape, \u001b, and parsed back
+    raw out.txt "show --json"
+    eq "$(json out.txt 'd["file"] == "x\x1b[31mred\x07\rz.qkstate"')" True "the JSON file name"
+    "$QKCTL" -f "$bad.qkstate" serve --listen 127.0.0.1:0 >serve.txt 2>serve.err &
+    pid=$!
+    bg_pids+=("$pid")
+    for _ in $(seq 200); do grep -q '/metrics' serve.txt 2>/dev/null && break; sleep 0.05; done
+    has serve.txt "/metrics from $shown.qkstate (Ctrl-C to stop)"
+    raw serve.txt "serve's first line"
+    kill -TERM "$pid"
+    wait "$pid"
+    bg_pids=()
+    # A state file whose stored name holds ESC: the library refuses the file (a bad stored
+    # name), and the message holds no raw byte either.
+    "$PYTHON" - <<'PY' || exit 2
+b = bytearray(open("s.qkstate", "rb").read())
+i = b.index(b"tiingo\0")
+open("escname.qkstate", "wb").write(b[:i] + b"t\x1b[2J\x07" + b[i + 6:])
+PY
+    run 1 "$QKCTL" -f escname.qkstate show
+    has err.txt "state file 'escname.qkstate'"
+    raw err.txt "a stored name"
+    # A config: a service name and a state path holding the bytes.
+    printf '[service a%sb]\nminute = 1\n' "$bad" >name.ini
+    run 1 "$QKCTL" check name.ini
+    has err.txt "name.ini:1: service name 'a${shown}b' has a character outside"
+    raw err.txt "a config's service name"
+    printf '[quotakeeper]\nstate = %s.qkstate\n[service a]\nminute = 1\n' "$bad" >path.ini
+    run 0 "$QKCTL" check path.ini
+    has out.txt "state file: $shown.qkstate"
+    raw out.txt "a config's state path"
+    run 0 "$QKCTL" -c path.ini show
+    run 1 "$QKCTL" check "$bad.ini"
+    has err.txt "$shown.ini: cannot open"
+    raw err.txt "a config path"
+    # A store URL, in the library's message.
+    run 1 "$QKCTL" store init "redis://127.0.0.1:1$bad" --timeout 1
+    has err.txt "store URL 'redis://127.0.0.1:1$shown'"
+    raw err.txt "a store URL"
+    # UTF-8: letters stay themselves; C1 (U+009B, a one-byte CSI), a bidirectional override
+    # (U+202E), a line separator (U+2028) and a byte that is not UTF-8 (0xff) are escaped, and
+    # a backslash is doubled so that no escape can be forged.
+    run 1 "$QKCTL" -f s.qkstate show $'d\xc3\xa9j\xc3\xa0 \xc2\x9b1m \xe2\x80\xae \xe2\x80\xa8 \xff \\x1b'
+    has err.txt $'no service \'d\xc3\xa9j\xc3\xa0 \\u009b1m \\u202e \\u2028 \\xff \\\\x1b\' in'
+    raw err.txt "UTF-8"
+    eq "$(counts s.qkstate)" "[('finnhub', [('minute', 45, 60), ('day', 45, 1000)]), ('tiingo', [('month', 3, 500)]), ('ever', [('forever', 5, 5)])]" "nothing counted"
+    ;;
+
 *)
     echo "cli.sh: unknown case '$case_name'" >&2
     exit 2

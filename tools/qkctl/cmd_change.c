@@ -7,6 +7,7 @@
 
 #include "args.h"
 #include "cut.h"
+#include "esc.h"
 #include "open.h"
 #include "qkctl.h"
 #include "table.h"
@@ -108,10 +109,11 @@ int qkctl_cmd_refund(const qkctl_target *tg, int argc, char **argv)
 static void print_refusal(const qk_usage *u, uint64_t n, bool priority, int64_t now_ms)
 {
     const qk_window_usage *w = &u->windows[u->tripped >= 0 ? u->tripped : 0];
-    char at[32], in[32];
+    char at[32], in[32], name[QKCTL_ESC_SIZE(QK_NAME_MAX)];
+    qkctl_esc(name, sizeof name, u->name);
     printf("refused: %s %" PRIu64 " would exceed its %s window (window %d): %" PRIu64 "/%" PRIu64
            " used, %" PRIu64 " left",
-           u->name, n, qkctl_period_name(w->period), u->tripped, w->used, w->limit, w->remaining);
+           name, n, qkctl_period_name(w->period), u->tripped, w->used, w->limit, w->remaining);
     if (!priority && n <= w->remaining)
         printf(" (the rest is the reserve, for --priority)");
     printf("\n");
@@ -139,7 +141,9 @@ int qkctl_cmd_consume(const qkctl_target *tg, int argc, char **argv)
         qk_usage u;
         const int got = qk_try_consume(tk.t, s, n, priority ? QK_PRIORITY : 0, &u);
         if (got == QK_OK) {
-            printf("granted: %s %" PRIu64 "\n", name, n);
+            char shown[QKCTL_ESC_SIZE(QK_NAME_MAX)];
+            qkctl_esc(shown, sizeof shown, u.name);
+            printf("granted: %s %" PRIu64 "\n", shown, n);
             qkctl_usage_print(stdout, &u, qkctl_now_ms());
             rc = fflush(stdout) == 0 ? QKCTL_OK : QKCTL_ERROR;
         } else if (got == QK_ELIMIT) {

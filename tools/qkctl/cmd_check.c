@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "args.h"
+#include "esc.h"
 #include "open.h"
 #include "qkctl.h"
 
@@ -14,15 +15,21 @@
 
 static void print_config(const char *path, const qk_options *o)
 {
-    printf("%s: valid\n", path);
-    if (o->path != NULL)
-        printf("state file: %s\n", o->path);
-    else
+    qkctl_fputs_esc(path, stdout);
+    printf(": valid\n");
+    if (o->path != NULL) {
+        printf("state file: ");
+        qkctl_fputs_esc(o->path, stdout);
+        putchar('\n');
+    } else {
         printf("state file: none (counts in each process's memory)\n");
+    }
     printf("%zu service%s\n", o->n_services, o->n_services == 1 ? "" : "s");
     for (size_t i = 0; i < o->n_services; i++) {
         const qk_service_def *d = &o->services[i];
-        printf("  %s:", d->name);
+        printf("  ");
+        qkctl_fputs_esc(d->name, stdout);
+        putchar(':');
         for (unsigned w = 0; w < QK_MAX_WINDOWS && d->windows[w].limit != 0; w++)
             printf("%s %s %" PRIu64, w ? "," : "", qkctl_period_name(d->windows[w].period),
                    d->windows[w].limit);

@@ -9,6 +9,7 @@
 
 #include "args.h"
 #include "cut.h"
+#include "esc.h"
 #include "json.h"
 #include "metrics.h"
 #include "open.h"
@@ -129,8 +130,9 @@ int qkctl_cmd_watch(const qkctl_target *tg, int argc, char **argv)
         fputs(SCREEN_ENTER, stdout);
     for (uint64_t round = 1;; round++) {
         char at[32];
-        fprintf(stdout, "%s%s every %lld.%03llds at %s (Ctrl-C to stop)\n\n",
-                tty ? SCREEN_HOME : (round > 1 ? "\n" : ""), tk.path,
+        fputs(tty ? SCREEN_HOME : (round > 1 ? "\n" : ""), stdout);
+        qkctl_fputs_esc(tk.path, stdout);
+        fprintf(stdout, " every %lld.%03llds at %s (Ctrl-C to stop)\n\n",
                 (long long)(interval_ms / 1000), (long long)(interval_ms % 1000),
                 qkctl_iso8601(c.now_ms, at));
         qkctl_table_print(stdout, &c, color);

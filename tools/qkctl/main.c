@@ -2,18 +2,38 @@
  * This file reads the global options and hands the rest to the subcommand. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <quotakeeper.h>
 
+#include "esc.h"
 #include "qkctl.h"
+
+/* The message, formatted, then escaped as a whole (esc.h): it may quote arguments, paths,
+ * config values and the library's or the store's words, any of which may hold bytes a
+ * terminal would obey. */
+static void put_message(const char *fmt, va_list ap)
+{
+    char small[1024];
+    va_list again;
+    va_copy(again, ap);
+    const int len = vsnprintf(small, sizeof small, fmt, ap);
+    char *text = small;
+    if (len >= (int)sizeof small && (text = malloc((size_t)len + 1)) != NULL)
+        vsnprintf(text, (size_t)len + 1, fmt, again);
+    va_end(again);
+    fputs("qkctl: ", stderr);
+    qkctl_fputs_esc(text != NULL ? text : small, stderr); /* cut short when out of memory */
+    if (text != small)
+        free(text);
+}
 
 void qkctl_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("qkctl: ", stderr);
-    vfprintf(stderr, fmt, ap);
+    put_message(fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
 }
@@ -22,8 +42,7 @@ int qkctl_usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("qkctl: ", stderr);
-    vfprintf(stderr, fmt, ap);
+    put_message(fmt, ap);
     fputs("\n(qkctl --help lists the commands)\n", stderr);
     va_end(ap);
     return QKCTL_USAGE;

@@ -16,6 +16,7 @@
 
 #include "args.h"
 #include "cut.h"
+#include "esc.h"
 #include "metrics.h"
 #include "open.h"
 #include "qkctl.h"
@@ -61,7 +62,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         FILE *f = open_memstream(&msg, &len);
         if (f == NULL)
             return MHD_NO;
-        fprintf(f, "cannot read the state file: %s\n", c.msg);
+        fputs("cannot read the state file: ", f); /* curl may print it to a terminal */
+        qkctl_fputs_esc(c.msg, f);
+        fputc('\n', f);
         fclose(f);
         return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", msg, len,
                      MHD_RESPMEM_MUST_FREE);
@@ -136,9 +139,10 @@ int qkctl_cmd_serve(const qkctl_target *tg, int argc, char **argv)
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&addr)->sin6_addr, host, sizeof host);
     else
         inet_ntop(AF_INET, &((struct sockaddr_in *)&addr)->sin_addr, host, sizeof host);
-    printf("serving http://%s%s%s:%u/metrics from %s (Ctrl-C to stop)\n",
-           addr.ss_family == AF_INET6 ? "[" : "", host, addr.ss_family == AF_INET6 ? "]" : "",
-           info != NULL ? (unsigned)info->port : 0u, tk.path);
+    printf("serving http://%s%s%s:%u/metrics from ", addr.ss_family == AF_INET6 ? "[" : "", host,
+           addr.ss_family == AF_INET6 ? "]" : "", info != NULL ? (unsigned)info->port : 0u);
+    qkctl_fputs_esc(tk.path, stdout);
+    printf(" (Ctrl-C to stop)\n");
     fflush(stdout);
 
     int sig = 0;

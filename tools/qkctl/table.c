@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "esc.h"
 #include "timefmt.h"
 
 enum { COLS = 8 };
@@ -43,14 +44,14 @@ static const char *level_color(qk_level l)
 }
 
 typedef struct {
-    char cell[COLS][QK_NAME_MAX + 8];
+    char cell[COLS][QKCTL_ESC_SIZE(QK_NAME_MAX)]; /* the name, escaped, is the longest */
     qk_level level;
 } row;
 
 static void fill(row *r, const qk_usage *u, unsigned w, int64_t now_ms)
 {
     const qk_window_usage *wu = &u->windows[w];
-    snprintf(r->cell[0], sizeof r->cell[0], "%s", u->name);
+    qkctl_esc(r->cell[0], sizeof r->cell[0], u->name);
     snprintf(r->cell[1], sizeof r->cell[1], "%s", qkctl_period_name(wu->period));
     snprintf(r->cell[2], sizeof r->cell[2], "%" PRIu64, wu->used);
     snprintf(r->cell[3], sizeof r->cell[3], "%" PRIu64, wu->limit);
@@ -110,9 +111,10 @@ void qkctl_usage_print(FILE *out, const qk_usage *u, int64_t now_ms)
 {
     for (unsigned w = 0; w < u->n_windows; w++) {
         const qk_window_usage *wu = &u->windows[w];
-        char at[32], in[32];
-        fprintf(out, "%s %s: %" PRIu64 "/%" PRIu64 " used, %" PRIu64 " left, %s, resets %s",
-                u->name, qkctl_period_name(wu->period), wu->used, wu->limit, wu->remaining,
+        char at[32], in[32], name[QKCTL_ESC_SIZE(QK_NAME_MAX)];
+        qkctl_esc(name, sizeof name, u->name);
+        fprintf(out, "%s %s: %" PRIu64 "/%" PRIu64 " used, %" PRIu64 " left, %s, resets %s", name,
+                qkctl_period_name(wu->period), wu->used, wu->limit, wu->remaining,
                 qk_level_name(wu->level), qkctl_iso8601(wu->reset_at_ms, at));
         if (wu->reset_at_ms != QK_NEVER)
             fprintf(out, " (in %s)", qkctl_duration(now_ms, wu->reset_at_ms, in));
