@@ -355,6 +355,44 @@ serve)
     [ ! -e missing.qkstate ] || fail "serve created the file"
     ;;
 
+serve_slow)
+    # One client holding 1,200 slow connections (partial requests, a header line every 0.5 s:
+    # never idle, never done) from 127.0.0.2 must not starve the scraper at 127.0.0.1: serve
+    # caps connections per client and in all, and the time a connection may sit idle
+    # (docs/qkctl.md, "serve"). 30 scrapes, each given 2 s, all answer 200.
+    make_state s.qkstate
+    "$QKCTL" -f s.qkstate serve --listen 127.0.0.1:0 >serve.txt 2>serve.err &
+    pid=$!
+    bg_pids+=("$pid")
+    for _ in $(seq 200); do grep -q '/metrics' serve.txt 2>/dev/null && break; sleep 0.05; done
+    port=$(sed -n 's|^serving http://127.0.0.1:\([0-9]*\)/metrics from s.qkstate.*|\1|p' serve.txt)
+    [ -n "$port" ] || { fail "serve did not start: $(cat serve.txt serve.err)"; exit 1; }
+    "$PYTHON" "$(dirname "$METRICS_CHECK")/slow_client.py" "$port" 1200 127.0.0.2 60 >slow.txt 2>&1 &
+    slow=$!
+    bg_pids+=("$slow")
+    for _ in $(seq 600); do grep -q '^ready' slow.txt 2>/dev/null && break; sleep 0.05; done
+    grep -q '^ready' slow.txt || { fail "the slow client did not start: $(cat slow.txt)"; exit 1; }
+    kill -0 "$slow" 2>/dev/null || fail "the slow client died: $(cat slow.txt)"
+    ok=0
+    codes=""
+    for i in $(seq 30); do
+        code=$("$CURL" -s -o "scrape$i.txt" --max-time 2 -w '%{http_code}' "http://127.0.0.1:$port/metrics")
+        codes="$codes $code"
+        [ "$code" = 200 ] && grep -qF 'quotakeeper_used{service="finnhub",window="minute"} 45' "scrape$i.txt" &&
+            ok=$((ok + 1))
+    done
+    eq "$ok" 30 "scrapes answered while one client held 1,200 slow connections (codes:$codes)"
+    kill -0 "$slow" 2>/dev/null || fail "the slow client ended before the scrapes did: $(cat slow.txt)"
+    # Thousands of refused connections, but the same message printed at most once per 10 s.
+    [ "$(wc -l <serve.err)" -le 10 ] || fail "serve's stderr: $(wc -l <serve.err) lines: $(head -3 serve.err)"
+    kill -KILL "$slow"
+    wait "$slow" 2>/dev/null
+    kill -TERM "$pid"
+    wait "$pid"
+    eq "$?" 0 "serve's exit after SIGTERM"
+    bg_pids=()
+    ;;
+
 missing)
     # Inspecting never creates a file; changing with -f never does either.
     for cmd in "show" "show --json" "metrics" "watch --count 1" "record finnhub 1" \

@@ -4,7 +4,12 @@
  * The metrics name every service and its usage and the server has no authentication, so it
  * listens on loopback unless --allow-remote says otherwise. SIGINT and SIGTERM are blocked
  * before the server's thread starts (it inherits the mask) and taken with sigwait by the main
- * thread, which then stops the server and closes the file. */
+ * thread, which then stops the server and closes the file.
+ *
+ * One client must not starve the scrapes (docs/qkctl.md, "serve"): the server polls with epoll
+ * (MHD_USE_AUTO), not select, whose FD_SETSIZE of 1024 descriptors a client holding that many
+ * connections used up, so that every new one was closed at once; and it bounds connections per
+ * client address, in all, and the time a connection may sit idle. */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -13,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "args.h"
 #include "cut.h"
@@ -20,6 +26,52 @@
 #include "metrics.h"
 #include "open.h"
 #include "qkctl.h"
+
+/* The bounds, documented in docs/qkctl.md. A scraper uses one connection at a time (Prometheus
+ * keeps one alive per target), so 8 per address leaves room for a few scrapers behind one
+ * proxy; 256 in all bounds the descriptors and memory (32 KB each, MHD's default) a crowd of
+ * clients can take; 5 s idle is far more than a scrape's request needs to arrive, and a
+ * connection kept alive between scrapes is simply opened again. */
+enum {
+    SERVE_PER_CLIENT = 8,
+    SERVE_CONNECTIONS = 256,
+    SERVE_IDLE_S = 5,
+};
+
+/* libmicrohttpd's messages, on stderr as "qkctl: serve: ...", escaped. A client held off by the
+ * bounds above makes one message per refused connection, thousands a second: a message the same
+ * as the last is printed at most once every LOG_EVERY_S seconds, with how many were left out. */
+#define LOG_EVERY_S 10
+
+static void log_mhd(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static char last[256];
+    static time_t last_at;
+    static unsigned long held;
+    char text[sizeof last];
+    vsnprintf(text, sizeof text, fmt, ap);
+    const size_t len = strlen(text);
+    if (len > 0 && text[len - 1] == '\n')
+        text[len - 1] = '\0';
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    pthread_mutex_lock(&mu);
+    if (strcmp(text, last) == 0 && now.tv_sec - last_at < LOG_EVERY_S) {
+        held++;
+    } else {
+        fputs("qkctl: serve: ", stderr);
+        qkctl_fputs_esc(text, stderr);
+        if (held > 0 && strcmp(text, last) == 0)
+            fprintf(stderr, " (and %lu more in the last %d s)", held, LOG_EVERY_S);
+        fputc('\n', stderr);
+        memcpy(last, text, sizeof last);
+        last_at = now.tv_sec;
+        held = 0;
+    }
+    pthread_mutex_unlock(&mu);
+}
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type,
                              char *body, size_t len, enum MHD_ResponseMemoryMode mode)
@@ -120,11 +172,14 @@ int qkctl_cmd_serve(const qkctl_target *tg, int argc, char **argv)
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         return QKCTL_ERROR;
     }
-    const unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+    const unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
                            (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-    struct MHD_Daemon *d =
-        MHD_start_daemon(flags, 0, NULL, NULL, handle, tk.t, MHD_OPTION_SOCK_ADDR, &addr,
-                         MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+    /* The logger first: options before it would log through MHD's own. */
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, 0, NULL, NULL, handle, tk.t, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
+        MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)SERVE_PER_CLIENT,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVE_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)SERVE_IDLE_S, MHD_OPTION_END);
     if (d == NULL) {
         qkctl_error("cannot listen on %s (in use, or not an address of this host?)", listen);
         qkctl_close(&tk);
