@@ -232,6 +232,7 @@ int qk_store_init(int *created, const char *url, int64_t timeout_ms)
 
 int qk__store_check(const char *url, const qk__store_backend **backend, qk__store_url *parsed)
 {
+    *backend = NULL; /* on every failure too: callers may not read an unset pointer */
     int rc = qk__store_url_parse(parsed, url);
     if (rc != QK_OK)
         return rc;
