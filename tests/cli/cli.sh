@@ -633,6 +633,57 @@ PY
     eq "$(counts s.qkstate)" "[('finnhub', [('minute', 45, 60), ('day', 45, 1000)]), ('tiingo', [('month', 3, 500)]), ('ever', [('forever', 5, 5)])]" "nothing counted"
     ;;
 
+check_store)
+    # check's store line: the store the config names, the password shown as ***, and whether
+    # it answers now, against a real redis-server that requires a password. An answer or its
+    # absence is reported with exit 0 (the file is valid); a URL the library refuses is a bad
+    # config, exit 1. Nothing is written to the store.
+    command -v redis-server >/dev/null || { fail "redis-server is not on PATH (scripts/need.sh redis-server)"; exit 1; }
+    free_port() { "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+    port=$(free_port)
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --requirepass s3cret \
+        --daemonize no >redis.log 2>&1 &
+    rpid=$!
+    bg_pids+=("$rpid")
+    for _ in $(seq 100); do "$PYTHON" -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2)' "$port" 2>/dev/null && break; sleep 0.05; done
+    ini() { printf '[quotakeeper]\nstate = q.qkstate\nstore = %s\n[service a]\nminute = 5\n' "$1" >st.ini; }
+    printf '[service a]\nminute = 5\n' >none.ini
+    run 0 "$QKCTL" check none.ini
+    has out.txt "store: none (the counts are this host's alone)"
+    ini "redis://:s3cret@127.0.0.1:$port"
+    run 0 "$QKCTL" check st.ini
+    has out.txt "st.ini: valid"
+    has out.txt "store: redis://:***@127.0.0.1:$port: reachable"
+    lacks out.txt s3cret
+    ini "redis://:wrong@127.0.0.1:$port"
+    run 0 "$QKCTL" -c st.ini check --timeout 2
+    has out.txt "store: redis://:***@127.0.0.1:$port: refused: "
+    has out.txt "WRONGPASS"
+    lacks out.txt wrong@
+    closed=$(free_port)
+    ini "redis://:s3cret@127.0.0.1:$closed"
+    run 0 "$QKCTL" check st.ini
+    has out.txt "store: redis://:***@127.0.0.1:$closed: unreachable: "
+    lacks out.txt s3cret
+    ini "dynamodb://quota?region=us-east-1&endpoint=http://127.0.0.1:$closed"
+    run 0 "$QKCTL" check st.ini
+    has out.txt "store: dynamodb://quota?region=us-east-1&endpoint=http://127.0.0.1:$closed: not contacted"
+    # A URL the library refuses: what a program using the file would hear, and exit 1.
+    ini "redis://:s3cret@127.0.0.1:99999"
+    run 1 "$QKCTL" check st.ini
+    has err.txt "st.ini: store: "
+    has err.txt "the port is not a number"
+    lacks err.txt s3cret
+    [ ! -s out.txt ] || fail "a refused store URL printed: $(cat out.txt)"
+    ini "mongo://127.0.0.1"
+    run 1 "$QKCTL" check st.ini
+    has err.txt "no backend for scheme 'mongo'"
+    run 2 "$QKCTL" check st.ini --timeout 0
+    [ ! -e q.qkstate ] || fail "check created the state file"
+    # Nothing was written to the store.
+    eq "$(REDISCLI_AUTH=s3cret redis-cli -p "$port" dbsize)" 0 "keys in the store after check"
+    ;;
+
 *)
     echo "cli.sh: unknown case '$case_name'" >&2
     exit 2
