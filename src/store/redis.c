@@ -117,7 +117,11 @@ static qk__mutant_store_ack *mutant_ack(const char *key, const char *host)
     for (size_t i = 0; i < 64; i++) {
         qk__mutant_store_ack *a = &qk__mutant_store_acked[i];
         if (a->key[0] == '\0') {
-            snprintf(a->key, sizeof a->key, "%s", key);
+            /* Keys are made in buffers of this size; a longer one, cut, would alias another. */
+            const size_t len = strlen(key);
+            if (len >= sizeof a->key)
+                abort();
+            memcpy(a->key, key, len + 1);
             snprintf(a->host, sizeof a->host, "%s", host);
         }
         if (strcmp(a->key, key) == 0 && strcmp(a->host, host) == 0)
