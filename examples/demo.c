@@ -260,8 +260,11 @@ int main(int argc, char **argv)
     if (store != NULL) {
         /* Send the last counts and give back the unused leases, then show the fleet. */
         if (qk_store_sync(tracker) != QK_OK)
-            fprintf(stderr, "demo: %s (the counts stay here and go with the next sync)\n",
-                    qk_errmsg());
+            fprintf(stderr, "demo: %s (%s)\n", qk_errmsg(),
+                    path != NULL ? "the counts stay in the state file and go with the next run's "
+                                   "sync"
+                                 : "--private: these counts end with the demo unless the store "
+                                   "answers before it exits");
         qk_store_info info = {.version = QK_STORE_INFO_VERSION};
         if (qk_store_status(tracker, &info) == QK_OK) {
             printf("\nThis host in the store: %s\n", info.host_id);
