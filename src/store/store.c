@@ -40,15 +40,24 @@ const qk__store_backend *qk__store_backend_find(const char *scheme)
     return NULL;
 }
 
+/* Where a URL's user information ends (its '@'), or NULL if it has none. The rule: the user
+ * information runs from "://" to the LAST '@' of the URL, so a user name or password may hold
+ * '/', '?', '#', ':' and '@' raw or %-escaped; a URL whose text after "://" starts with '/' has
+ * an empty authority and no user information (redis+unix:///path). The price: a URL with user
+ * information must not hold a raw '@' after its host (path, query): it would be read as part of
+ * the password, which then fails to parse as a host and is hidden in the message either way. */
+static const char *userinfo_end(const char *auth)
+{
+    if (*auth == '/')
+        return NULL;
+    return strrchr(auth, '@');
+}
+
 void qk__store_url_redact(char *buf, size_t len, const char *url)
 {
     const char *sep = strstr(url, "://");
     const char *auth = sep ? sep + 3 : url;
-    const size_t auth_len = strcspn(auth, "/?");
-    const char *at = NULL; /* the last '@' of the authority ends the user information */
-    for (const char *p = auth; p < auth + auth_len; p++)
-        if (*p == '@')
-            at = p;
+    const char *at = userinfo_end(auth);
     const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
     if (colon == NULL) {
         snprintf(buf, len, "%s", url);
@@ -170,12 +179,9 @@ int qk__store_url_parse(qk__store_url *out, const char *url)
     memcpy(u.scheme, url, scheme_len);
 
     const char *auth = sep + 3;
-    const size_t auth_len = strcspn(auth, "/?"); /* a query may hold '/' (an endpoint URL) */
-    const char *at = NULL;
-    for (const char *p = auth; p < auth + auth_len; p++)
-        if (*p == '@')
-            at = p;
-    const char *host = auth;
+    const char *at = userinfo_end(auth); /* before the host part: a password may hold '/' */
+    const char *host = at ? at + 1 : auth;
+    const size_t host_len = strcspn(host, "/?"); /* a query may hold '/' (an endpoint URL) */
     if (at != NULL) {
         const char *colon = memchr(auth, ':', (size_t)(at - auth));
         const size_t user_len = colon ? (size_t)(colon - auth) : (size_t)(at - auth);
@@ -184,26 +190,34 @@ int qk__store_url_parse(qk__store_url *out, const char *url)
         if (colon != NULL) {
             u.has_password = 1;
             if (qk__store_url_decode(u.password, sizeof u.password, colon + 1,
-                                     (size_t)(at - colon - 1)) != 0)
+                                     (size_t)(at - colon - 1)) != 0) {
+                explicit_bzero(&u, sizeof u);
                 return bad_url(url, "the password is too long or has a bad %-escape");
+            }
         }
-        host = at + 1;
     }
-    const int rc = parse_host_port(&u, url, host, (size_t)(auth + auth_len - host));
-    if (rc != QK_OK)
+    int rc = parse_host_port(&u, url, host, host_len);
+    if (rc != QK_OK) {
+        explicit_bzero(&u, sizeof u);
         return rc;
-    const char *path = auth + auth_len;
+    }
+    const char *path = host + host_len;
     const size_t path_len = strcspn(path, "?");
-    if (path_len >= sizeof u.path)
+    if (path_len >= sizeof u.path) {
+        explicit_bzero(&u, sizeof u);
         return bad_url(url, "the path is too long");
+    }
     memcpy(u.path, path, path_len);
     u.path[path_len] = '\0';
     if (path[path_len] == '?') {
-        if (strlen(path + path_len + 1) >= sizeof u.query)
+        if (strlen(path + path_len + 1) >= sizeof u.query) {
+            explicit_bzero(&u, sizeof u);
             return bad_url(url, "the query is too long");
+        }
         strcpy(u.query, path + path_len + 1);
     }
     *out = u;
+    explicit_bzero(&u, sizeof u); /* the password's stack copy: a wipe the compiler keeps */
     return QK_OK;
 }
 
@@ -219,7 +233,9 @@ int qk_store_init(int *created, const char *url, int64_t timeout_ms)
     if (rc != QK_OK)
         return rc;
     qk__store_conn *c = NULL;
-    if ((rc = b->open(&c, &parsed)) != QK_OK)
+    rc = b->open(&c, &parsed);
+    explicit_bzero(&parsed, sizeof parsed); /* the connection keeps its own copy */
+    if (rc != QK_OK)
         return rc;
     int made = 0;
     const int64_t deadline = qk__store_now_ms() + (timeout_ms ? timeout_ms : QK__STORE_INIT_MS);
@@ -238,6 +254,7 @@ int qk__store_check(const char *url, const qk__store_backend **backend, qk__stor
         return rc;
     const qk__store_backend *b = qk__store_backend_find(parsed->scheme);
     if (b == NULL) {
+        explicit_bzero(parsed->password, sizeof parsed->password);
         char shown[80];
         shown_url(shown, sizeof shown, url);
         return qk__fail(QK_EINVAL, "store URL '%s': this build has no backend for scheme '%s'",

@@ -112,13 +112,55 @@ Test(store_url, password_never_in_a_message)
     cr_assert_str_eq(shown, "redis+unix:///tmp/a:b@c", "a path is not user information");
 }
 
+/* Catches: the authority cut at the first '/' or '?' before the user information is found, so
+ * a password holding one was read as host and path, and shown whole in the message. The rule
+ * (store.c): the user information ends at the URL's last '@'. */
+Test(store_url, password_with_separators)
+{
+    static const struct {
+        const char *url, *password, *host, *path;
+    } cases[] = {
+        {"redis://app:pa/ss@h:1/2", "pa/ss", "h", "/2"},
+        {"redis://:pa?ss@h:1", "pa?ss", "h", ""},
+        {"redis://:pa#ss@h", "pa#ss", "h", ""},
+        {"redis://:p@ss@h/3", "p@ss", "h", "/3"},
+        {"redis://u:a:b/c?d#e@f@[::1]:7/4", "a:b/c?d#e@f", "[::1]", "/4"},
+        {"redis://:p%2F%3F%23%40@h", "p/?#@", "h", ""},
+        {"redis+unix://:s/e?c@/run/r.sock", "s/e?c", "", "/run/r.sock"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const qk__store_url u = parse_ok(cases[i].url);
+        cr_assert_eq(u.has_password, 1, "%s", cases[i].url);
+        cr_assert_str_eq(u.password, cases[i].password, "%s", cases[i].url);
+        cr_assert_str_eq(u.host, cases[i].host, "%s", cases[i].url);
+        cr_assert_str_eq(u.path, cases[i].path, "%s", cases[i].url);
+        char shown[128];
+        qk__store_url_redact(shown, sizeof shown, cases[i].url);
+        cr_assert_not_null(strstr(shown, ":***@"), "%s shown as %s", cases[i].url, shown);
+        cr_assert_null(strstr(shown, "ss"), "%s shown as %s", cases[i].url, shown);
+    }
+    /* Each refused (bad port, no backend, a query on redis): the password in no message. */
+    const char *bad[] = {
+        "redis://:Sec/ret?x#y@host:99999", "redis://:Sec/ret@host:0/1", "nope://:Sec?ret@h",
+        "redis://:Sec#ret@h:x/1",          "redis://:Sec@ret@[::1",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const qk__store_backend *b = NULL;
+        qk__store_url u;
+        cr_assert_eq(qk__store_check(bad[i], &b, &u), QK_EINVAL, "%s", bad[i]);
+        cr_assert_null(strstr(qk_errmsg(), "Sec"), "%s: '%s'", bad[i], qk_errmsg());
+        cr_assert_null(strstr(qk_errmsg(), "ret"), "%s: '%s'", bad[i], qk_errmsg());
+        cr_assert_not_null(strstr(qk_errmsg(), ":***@"), "%s: '%s'", bad[i], qk_errmsg());
+    }
+}
+
 Test(store_url, schemes_and_backends)
 {
     const qk__store_backend *b = (const qk__store_backend *)&b;
     qk__store_url u;
     cr_assert_eq(qk__store_check("memcached://127.0.0.1:11211", &b, &u), QK_EINVAL);
     cr_assert_not_null(strstr(qk_errmsg(), "no backend for scheme 'memcached'"), "%s", qk_errmsg());
-    cr_assert_eq(b, (const qk__store_backend *)&b, "backend written on error");
+    cr_assert_null(b, "on error the backend is NULL (store.c: callers may not read it unset)");
     cr_assert_null(qk__store_backend_find(""));
     /* The test builds have the Redis backend (tests/run.sh installs hiredis). */
     cr_assert_eq(qk__store_check("redis://127.0.0.1:6379/2", &b, &u), QK_OK, "%s", qk_errmsg());
