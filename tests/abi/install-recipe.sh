@@ -45,10 +45,13 @@ cmake --install "$b" --prefix "$prefix" >/dev/null
 libdir=$prefix/lib
 [ -e "$libdir/libquotakeeper.so.0" ] || fail "no libquotakeeper.so.0 in $libdir"
 "$prefix/bin/qkctl" --version >/dev/null || fail "the installed qkctl does not run"
-if command -v scdoc >/dev/null; then
+# The man pages are built when scdoc is found (QK_BUILD_MANPAGES): required then, said if not.
+if grep -q '^QK_BUILD_MANPAGES:BOOL=ON' "$b/CMakeCache.txt"; then
   for page in man1/qkctl.1 man3/quotakeeper.3 man5/quotakeeper.ini.5; do
     [ -f "$prefix/share/man/$page" ] || fail "man page $page not installed"
   done
+else
+  echo "install-recipe: NOTE: no scdoc here, so the recipe built no man pages; not checked"
 fi
 # Nothing installed loads libquotakeeper.so, so none needs an rpath (CMakeLists.txt says so).
 for f in "$prefix/bin/qkctl" "$libdir/libquotakeeper_config.so"; do
