@@ -24,6 +24,7 @@
 
 #include "clock.h"
 #include "lockorder.h"
+#include "procs.h"
 #include "quotakeeper.h"
 #include "tracker.h"
 
@@ -87,9 +88,11 @@ static void expect_abort_saying(scenario fn, const char *want)
     int fds[2];
     cr_assert_eq(pipe(fds), 0);
     fflush(NULL);
+    const pid_t me = getpid();
     const pid_t pid = fork();
     cr_assert_geq(pid, 0, "fork");
     if (pid == 0) {
+        qkt_child_bounds(me, 10);
         dup2(fds[1], STDERR_FILENO);
         close(fds[0]);
         fn();

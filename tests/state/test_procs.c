@@ -437,9 +437,10 @@ Test(procs, fork_with_a_private_tracker, .timeout = 120)
     for (int round = 0; round < 40; round++) {
         fflush(NULL);
         qk_atfork_prepare(t);
+        const pid_t me = getpid();
         const pid_t pid = fork();
         if (pid == 0) {
-            alarm(10);
+            qkt_child_bounds(me, 10);
             qk_atfork_child(t);
             _exit(private_child_checks(t));
         }
@@ -533,16 +534,21 @@ Test(procs, two_trackers_in_one_process, .timeout = 30)
  * once a period per service, and a writer preempted between the two stores keeps the window
  * open for a whole time slice. Expected: the open succeeds (after waiting for the slot lock).
  *
- * On x86_64 the interleaving is forced: the writer is traced with a hardware watchpoint on its
- * window's start_ms, so it stops right after that store and before the end_ms store; an opener
- * then runs against that state. Elsewhere, or where ptrace is not allowed, the writer rolls on
- * every record (its clock moves two minutes a call) while the test opens the file many times. */
+ * Forced two ways. On every machine by the hooked library's test point between the two stores
+ * (QK_TP_WINDOW_HALF_ROLLED): the writer stops itself there, its slot lock held, and an opener
+ * runs against that state. Where a one-time probe shows that this machine fires hardware
+ * watchpoints, also by a watchpoint on the writer's window start, which needs no hook. And
+ * everywhere, as a third try at natural timing, the writer rolls on every record (its clock
+ * moves two minutes a call) while the test opens the file many times. With the open's check
+ * put back outside the slot lock (src/tracker_open.c), the test point variant fails every time
+ * (checked: "service 0 window 0 is inconsistent"). */
+#include "test_hooks.h"
 #include "tracker.h"
 
 #define ROLL_OPENS 400
 
 static _Atomic int *roll_stop;
-static int roll_ready_fd, roll_go_fd;
+static int roll_ready_fd, roll_go_fd, roll_hook_fd, roll_release_fd;
 
 /* Each call is two minutes after the last, so every record rolls the MINUTE window. */
 static int64_t racing_clock(void *ctx)
@@ -557,9 +563,23 @@ static qk_options roll_opts(qk_service_def *d)
     return st_opts(ppath, d, 1, 0, NULL);
 }
 
+/* In the writer, once, with the slot lock held and the window half-rolled: says so and waits
+ * until the parent lets it go on. */
+static void stop_half_rolled(qk_test_point point, uint32_t service)
+{
+    (void)service;
+    if (point != QK_TP_WINDOW_HALF_ROLLED)
+        return;
+    qk__test_hook = NULL;
+    char c = 'h';
+    if (write(roll_hook_fd, &c, 1) != 1 || read(roll_release_fd, &c, 1) < 0)
+        _exit(20);
+}
+
+/* arg non-NULL: stop at the test point. The loop ends on the flag, or after 40 s whatever
+ * happens to the parent. */
 static int rolling_writer(void *arg)
 {
-    (void)arg;
     qk_service_def d;
     int64_t now = T0;
     qk_options o = roll_opts(&d);
@@ -573,11 +593,14 @@ static int rolling_writer(void *arg)
     char c;
     if (write(roll_ready_fd, &addr, sizeof addr) != sizeof addr || read(roll_go_fd, &c, 1) != 1)
         return 3;
-    while (!atomic_load(roll_stop))
+    if (arg != NULL)
+        qk__test_hook = stop_half_rolled;
+    const time_t give_up = time(NULL) + 40;
+    while (!atomic_load(roll_stop) && time(NULL) < give_up)
         if (qk_record(t, 0, 1, NULL) != QK_OK)
             return 4;
     qk_tracker_free(t);
-    return QKT_CHILD_OK;
+    return atomic_load(roll_stop) ? QKT_CHILD_OK : 5;
 }
 
 static int open_live_file(void *arg)
@@ -595,65 +618,133 @@ static int open_live_file(void *arg)
     return 2;
 }
 
-Test(procs, open_while_another_process_rolls_a_window, .timeout = 60)
+typedef struct {
+    pid_t writer;
+    int go;      /* write end: the writer starts recording */
+    int hook;    /* read end: the writer reached the test point */
+    int release; /* write end: the writer goes on from the test point */
+    uintptr_t addr;
+} roll_run;
+
+static roll_run start_rolling_writer(bool hooked)
 {
     st_path(ppath, "state.qk");
     qk_service_def d;
     const qk_options o = roll_opts(&d);
     qk_tracker_free(st_open(&o));
     roll_stop = qkt_shared_mem(sizeof *roll_stop);
-    int ready[2], go[2];
+    int ready[2], go[2], hook[2], release[2];
     cr_assert_eq(pipe(ready), 0);
     cr_assert_eq(pipe(go), 0);
+    cr_assert_eq(pipe(hook), 0);
+    cr_assert_eq(pipe(release), 0);
     roll_ready_fd = ready[1];
     roll_go_fd = go[0];
-    const pid_t writer = qkt_fork_run(rolling_writer, NULL, 50);
+    roll_hook_fd = hook[1];
+    roll_release_fd = release[0];
+    roll_run r = {.writer = qkt_fork_run(rolling_writer, hooked ? &roll_hook_fd : NULL, 50),
+                  .go = go[1],
+                  .hook = hook[0],
+                  .release = release[1]};
     close(ready[1]);
     close(go[0]);
-    uintptr_t addr = 0;
-    cr_assert_eq(read(ready[0], &addr, sizeof addr), (ssize_t)sizeof addr, "no writer");
+    close(hook[1]);
+    close(release[0]);
+    cr_assert_eq(read(ready[0], &r.addr, sizeof r.addr), (ssize_t)sizeof r.addr, "no writer");
     close(ready[0]);
+    return r;
+}
+
+/* The writer is stopped between its two stores: an opener must wait for the slot lock (or
+ * answer OK), never refuse the file. let_go resumes the writer. */
+static void open_against_half_rolled(roll_run *r, void (*let_go)(roll_run *))
+{
+    /* Precondition: the window really is half-rolled on the shared pages now. */
+    st_image im = st_image_map(ppath);
+    const int64_t start = im.slots[0].w[0].start_ms, end = im.slots[0].w[0].end_ms;
+    st_image_unmap(&im);
+
+    const pid_t opener = qkt_fork_run(open_live_file, NULL, 30);
+    /* Either it already answered (the old bug), or it waits for the slot lock as it should. */
+    int opener_status = -1;
+    for (int i = 0; i < 100000 && opener_status < 0; i++) {
+        int ws;
+        if (waitpid(opener, &ws, WNOHANG) == opener)
+            opener_status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 1000 + WTERMSIG(ws);
+        else if (qkt_in_futex(opener, 0))
+            break;
+        else
+            nanosleep(&(struct timespec){0, 100000}, NULL);
+    }
+    let_go(r);
+    atomic_store(roll_stop, 1);
+    close(r->go);
+    assert_child_ok(r->writer, "rolling writer");
+    if (opener_status < 0)
+        opener_status = qkt_wait_child(opener);
+    cr_assert_eq(opener_status, QKT_CHILD_OK,
+                 "a live, healthy file was refused while a window was half-rolled");
+    cr_assert_gt(start, end, "not stopped between the two stores");
+}
+
+static void release_from_test_point(roll_run *r)
+{
+    cr_assert_eq(write(r->release, "r", 1), 1);
+    close(r->release);
+    close(r->hook);
+}
+
+Test(procs, open_while_another_process_rolls_a_window, .timeout = 60)
+{
+    roll_run r = start_rolling_writer(true);
+    cr_assert_eq(write(r.go, "g", 1), 1);
+    char c;
+    ssize_t n;
+    do
+        n = read(r.hook, &c, 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 1)
+        cr_assert_fail("the writer never reached the test point (exit %d)",
+                       qkt_wait_child(r.writer));
+    open_against_half_rolled(&r, release_from_test_point);
+}
 
 #if QKT_HAVE_WATCHPOINTS
-    if (qkt_trace(writer, false)) {
-        qkt_watch_writes(writer, addr);
-        cr_assert_eq(ptrace(PTRACE_CONT, writer, 0, 0), 0);
-        cr_assert_eq(write(go[1], "g", 1), 1);
-        int status;
-        cr_assert_eq(waitpid(writer, &status, 0), writer);
-        cr_assert(WIFSTOPPED(status) && WSTOPSIG(status) == SIGTRAP,
-                  "the writer did not stop at the watchpoint");
-        /* Precondition: the window really is half-rolled on the shared pages now. */
-        st_image im = st_image_map(ppath);
-        const int64_t start = im.slots[0].w[0].start_ms, end = im.slots[0].w[0].end_ms;
-        st_image_unmap(&im);
-        cr_assert_gt(start, end, "not stopped between the two stores");
-
-        const pid_t opener = qkt_fork_run(open_live_file, NULL, 30);
-        /* Either it already answered (the old bug), or it waits for the slot lock as it should. */
-        int opener_status = -1;
-        for (int i = 0; i < 100000 && opener_status < 0; i++) {
-            int ws;
-            if (waitpid(opener, &ws, WNOHANG) == opener)
-                opener_status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 1000 + WTERMSIG(ws);
-            else if (qkt_in_futex(opener, 0))
-                break;
-            else
-                nanosleep(&(struct timespec){0, 100000}, NULL);
-        }
-        qkt_untrace(writer);
-        atomic_store(roll_stop, 1);
-        close(go[1]);
-        assert_child_ok(writer, "rolling writer");
-        if (opener_status < 0)
-            opener_status = qkt_wait_child(opener);
-        cr_assert_eq(opener_status, QKT_CHILD_OK,
-                     "a live, healthy file was refused while a window was half-rolled");
-        return;
-    }
+static void release_from_watchpoint(roll_run *r)
+{
+    qkt_untrace(r->writer);
+    close(r->release);
+    close(r->hook);
+}
 #endif
-    cr_assert_eq(write(go[1], "g", 1), 1);
-    close(go[1]);
+
+Test(procs, open_while_another_process_rolls_a_window_by_watchpoint, .timeout = 60)
+{
+#if QKT_HAVE_WATCHPOINTS
+    const char *why = NULL;
+    if (!qkt_watchpoints_fire(&why))
+        cr_skip_test("no watchpoint on this machine (%s); the same interleaving is forced by the "
+                     "test point in procs::open_while_another_process_rolls_a_window",
+                     why);
+    roll_run r = start_rolling_writer(false);
+    cr_assert(qkt_trace(r.writer, false), "ptrace worked for the probe but not here");
+    qkt_watch_writes(r.writer, r.addr);
+    cr_assert_eq(write(r.go, "g", 1), 1);
+    cr_assert(qkt_wait_watchpoint(r.writer, 20000), "the writer did not stop at the watchpoint");
+    open_against_half_rolled(&r, release_from_watchpoint);
+#else
+    cr_skip_test("needs x86_64 debug registers; the same interleaving is forced by the test "
+                 "point in procs::open_while_another_process_rolls_a_window");
+#endif
+}
+
+Test(procs, opens_while_another_process_rolls_windows, .timeout = 60)
+{
+    roll_run r = start_rolling_writer(false);
+    qk_service_def d;
+    const qk_options o = roll_opts(&d);
+    cr_assert_eq(write(r.go, "g", 1), 1);
+    close(r.go);
     int refused = 0;
     char first[256] = "";
     for (int i = 0; i < ROLL_OPENS; i++) {
@@ -665,7 +756,9 @@ Test(procs, open_while_another_process_rolls_a_window, .timeout = 60)
             snprintf(first, sizeof first, "%s: %s", qk_strerror(rc), qk_errmsg());
     }
     atomic_store(roll_stop, 1);
-    assert_child_ok(writer, "rolling writer");
+    assert_child_ok(r.writer, "rolling writer");
+    close(r.hook);
+    close(r.release);
     cr_assert_eq(refused, 0, "%d of %d opens of a live, healthy file refused; first: %s", refused,
                  ROLL_OPENS, first);
 }

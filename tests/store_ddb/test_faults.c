@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "ddb_test.h"
+#include "procs.h"
 
 TestSuite(ddb_faults, .fini = qkt_servers_stop_all, .timeout = 240);
 
@@ -34,8 +35,10 @@ Test(ddb_faults, late_requests_count_once)
                          qk_errmsg());
         } else {
             /* A sync in flight when the server stops: its write may land after the timeout. */
+            const pid_t me = getpid();
             pid_t pid = fork();
             if (pid == 0) {
+                qkt_child_bounds(me, 10);
                 sleep_ms(1 + round % 5);
                 kill(srv.pid, SIGSTOP);
                 _exit(0);

@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -11,13 +13,21 @@
 
 #include "fail.h"
 
+void qkt_child_bounds(pid_t parent, unsigned limit_s)
+{
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+        _exit(125); /* the parent died before the death signal was set up */
+    alarm(limit_s);
+}
+
 pid_t qkt_fork_run(int (*fn)(void *), void *arg, unsigned limit_s)
 {
     fflush(NULL);
+    const pid_t parent = getpid();
     const pid_t pid = fork();
     QKT_REQUIRE(pid != -1, "fork: %s", strerror(errno));
     if (pid == 0) {
-        alarm(limit_s);
+        qkt_child_bounds(parent, limit_s);
         _exit(fn(arg));
     }
     return pid;

@@ -14,8 +14,15 @@
 #define QKT_CHILD_OK 0
 
 /* Forks a child that runs fn(arg) and _exits with its result. A child still running after
- * limit_s seconds is killed by SIGALRM, so a deadlocked child becomes a failure, not a hang. */
+ * limit_s seconds is killed by SIGALRM, so a deadlocked child becomes a failure, not a hang, and
+ * a child whose parent dies (a test killed by its timeout) is killed with it. */
 pid_t qkt_fork_run(int (*fn)(void *), void *arg, unsigned limit_s);
+
+/* What every forked test helper runs first, in the child: it dies with the parent whose pid is
+ * given (PR_SET_PDEATHSIG, and at once if that parent is already gone) and after limit_s
+ * seconds (alarm). A traced child's alarm reaches it only through its tracer: the tracer must
+ * pass signals on (tests/support/watchpoint.c does) or bound the child itself. */
+void qkt_child_bounds(pid_t parent, unsigned limit_s);
 
 /* Reaps the child: its exit status, or 1000 + the signal that ended it. */
 int qkt_wait_child(pid_t pid);
