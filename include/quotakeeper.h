@@ -222,7 +222,10 @@ QK_EXTERN int qk_record(qk_tracker *t, qk_service s, uint64_t n, qk_usage *out);
 /* Atomically checks every window and counts n in all of them, or in none.
  * Without QK_PRIORITY the last `reserve` calls of each window are off limits.
  * Errors: QK_EINVAL (NULL t, n == 0, unknown flag bits), QK_ENOENT, QK_ELIMIT (nothing
- * counted; out->tripped names the window), QK_EREADONLY. `out` may be NULL. */
+ * counted; out->tripped names the window), QK_EREADONLY, QK_EUNAVAIL (with a store: it cannot
+ * be reached and the service's outage policy allows no more calls past this host's lease;
+ * nothing counted), QK_ECORRUPT or QK_EIO (a state file whose lock cannot be taken or
+ * flushed). `out` may be NULL. */
 QK_EXTERN int qk_try_consume(qk_tracker *t, qk_service s, uint64_t n, unsigned flags,
                              qk_usage *out);
 
