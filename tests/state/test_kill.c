@@ -97,13 +97,9 @@ static pid_t start_victim(kop *op)
     hook_fd = p[1];
     const pid_t pid = qkt_fork_run(victim, op, 15);
     close(p[1]);
-    char c;
-    ssize_t r;
-    do
-        r = read(p[0], &c, 1);
-    while (r < 0 && errno == EINTR);
+    const bool reached = qkt_read_byte(p[0]);
     close(p[0]);
-    if (r != 1) {
+    if (!reached) {
         const int rc = qkt_wait_child(pid);
         cr_assert_fail("the victim never reached the test point (exit %d)", rc);
     }
@@ -529,13 +525,9 @@ Test(kill, creator_killed_between_checksum_and_magic, .timeout = 60)
     close(p[1]);
     cr_assert_eq(write(go, "g", 1), 1);
     close(go);
-    char c;
-    ssize_t r;
-    do
-        r = read(p[0], &c, 1);
-    while (r < 0 && errno == EINTR);
+    const bool reached = qkt_read_byte(p[0]);
     close(p[0]);
-    if (r != 1)
+    if (!reached)
         cr_assert_fail("the creator never reached the test point (exit %d)", qkt_wait_child(pid));
     kill_creator_and_reopen(pid);
 }
@@ -543,11 +535,7 @@ Test(kill, creator_killed_between_checksum_and_magic, .timeout = 60)
 Test(kill, creator_killed_between_checksum_and_magic_by_watchpoint, .timeout = 60)
 {
 #if QKT_HAVE_WATCHPOINTS
-    const char *why = NULL;
-    if (!qkt_watchpoints_fire(&why))
-        cr_skip_test("no watchpoint on this machine (%s); the same kill is forced by the test "
-                     "point in kill::creator_killed_between_checksum_and_magic",
-                     why);
+    QKT_NEED_WATCHPOINTS("kill::creator_killed_between_checksum_and_magic (test point)");
     st_path(kpath, "state.qk");
     int go;
     const pid_t pid = start_creator(false, &go);

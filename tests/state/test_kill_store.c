@@ -93,13 +93,9 @@ Test(kill_store, a_give_back_killed_before_the_gates_open_leaves_them_closed)
     hook_fd = p[1];
     const pid_t pid = qkt_fork_run(victim, NULL, 30);
     close(p[1]);
-    char c;
-    ssize_t r;
-    do
-        r = read(p[0], &c, 1);
-    while (r < 0 && errno == EINTR);
+    const bool reached = qkt_read_byte(p[0]);
     close(p[0]);
-    if (r != 1)
+    if (!reached)
         cr_assert_fail("the victim never gave its lease back (exit %d)", qkt_wait_child(pid));
 
     /* The store goes out of reach first, so nothing can refill the lease afterwards. */

@@ -698,12 +698,8 @@ Test(procs, open_while_another_process_rolls_a_window, .timeout = 60)
 {
     roll_run r = start_rolling_writer(true);
     cr_assert_eq(write(r.go, "g", 1), 1);
-    char c;
-    ssize_t n;
-    do
-        n = read(r.hook, &c, 1);
-    while (n < 0 && errno == EINTR);
-    if (n != 1)
+    const bool reached = qkt_read_byte(r.hook);
+    if (!reached)
         cr_assert_fail("the writer never reached the test point (exit %d)",
                        qkt_wait_child(r.writer));
     open_against_half_rolled(&r, release_from_test_point);
@@ -721,11 +717,7 @@ static void release_from_watchpoint(roll_run *r)
 Test(procs, open_while_another_process_rolls_a_window_by_watchpoint, .timeout = 60)
 {
 #if QKT_HAVE_WATCHPOINTS
-    const char *why = NULL;
-    if (!qkt_watchpoints_fire(&why))
-        cr_skip_test("no watchpoint on this machine (%s); the same interleaving is forced by the "
-                     "test point in procs::open_while_another_process_rolls_a_window",
-                     why);
+    QKT_NEED_WATCHPOINTS("procs::open_while_another_process_rolls_a_window (test point)");
     roll_run r = start_rolling_writer(false);
     cr_assert(qkt_trace(r.writer, false), "ptrace worked for the probe but not here");
     qkt_watch_writes(r.writer, r.addr);

@@ -33,6 +33,16 @@ pid_t qkt_fork_run(int (*fn)(void *), void *arg, unsigned limit_s)
     return pid;
 }
 
+bool qkt_read_byte(int fd)
+{
+    char c;
+    ssize_t r;
+    do
+        r = read(fd, &c, 1);
+    while (r < 0 && errno == EINTR);
+    return r == 1;
+}
+
 int qkt_wait_child(pid_t pid)
 {
     int status = 0;

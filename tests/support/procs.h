@@ -24,6 +24,10 @@ pid_t qkt_fork_run(int (*fn)(void *), void *arg, unsigned limit_s);
  * pass signals on (tests/support/watchpoint.c does) or bound the child itself. */
 void qkt_child_bounds(pid_t parent, unsigned limit_s);
 
+/* Reads one byte from fd (a pipe a child writes to when it reaches a point), retrying after
+ * signals; false at end of file (every writer gone: the child died first) or on an error. */
+bool qkt_read_byte(int fd);
+
 /* Reaps the child: its exit status, or 1000 + the signal that ended it. */
 int qkt_wait_child(pid_t pid);
 

@@ -30,6 +30,16 @@
  * false, says what the probe saw. */
 bool qkt_watchpoints_fire(const char **why_not);
 
+/* In a Criterion test: skips it, saying why and which test proves the same property without a
+ * watchpoint, where watchpoints do not fire here. */
+#define QKT_NEED_WATCHPOINTS(proven_by)                                                            \
+    do {                                                                                           \
+        const char *qkt_why_ = NULL;                                                               \
+        if (!qkt_watchpoints_fire(&qkt_why_))                                                      \
+            cr_skip_test("no watchpoint on this machine (%s); the same property is proven by %s",  \
+                         qkt_why_, proven_by);                                                     \
+    } while (0)
+
 /* Seizes pid and brings it into a group stop. false (and pid untouched) where tracing is not
  * allowed. With syscalls, syscall stops are marked (PTRACE_O_TRACESYSGOOD) for
  * qkt_run_to_shared_mmap. */
