@@ -17,27 +17,9 @@ case_name=${1:?usage: cli.sh CASE}
 # minute's last 15 s waits for the next minute.
 while [ $(($(date +%s) % 60)) -ge 45 ]; do sleep 0.5; done
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/qkctl-cli-XXXXXX")
-bg_pids=()
-cleanup() {
-    for p in "${bg_pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work" || exit 2
-
-failures=0
-fail() { echo "FAIL [$case_name]: $*" >&2; failures=$((failures + 1)); }
-
-# run EXPECTED_RC CMD...: runs it with stdout in out.txt and stderr in err.txt.
-run() {
-    local want=$1; shift
-    "$@" >out.txt 2>err.txt
-    local got=$?
-    [ "$got" -eq "$want" ] || fail "'$*' exited $got, wanted $want; stderr: $(head -c 400 err.txt)"
-}
-has() { grep -qF -- "$2" "$1" || fail "$1 lacks '$2': $(head -c 400 "$1")"; }
-lacks() { ! grep -qF -- "$2" "$1" || fail "$1 has '$2'"; }
+case_kind=qkctl-cli
+# shellcheck source=../support/case.sh
+. "$(cd "$(dirname "$0")/../support" && pwd)/case.sh"
 
 # A file with finnhub (minute 60, day 1000, reserve 10) at 45, tiingo (month 500) at 3, and
 # ever (forever 5) at 5.

@@ -14,28 +14,11 @@ set -uo pipefail
 : "${QK_DEMO:?}" "${PYTHON:=/usr/bin/python3}"
 case_name=${1:?usage: demo.sh CASE}
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/qk-demo-XXXXXX")
+case_kind=demo
+after_run=no_null
+# shellcheck source=../support/case.sh
+. "$(cd "$(dirname "$0")/../support" && pwd)/case.sh"
 redis_pid=
-cleanup() {
-    [ -n "$redis_pid" ] && kill -KILL "$redis_pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work" || exit 2
-
-failures=0
-fail() { echo "FAIL [$case_name]: $*" >&2; failures=$((failures + 1)); }
-
-# run EXPECTED_RC CMD...: runs it with stdout in out.txt and stderr in err.txt.
-run() {
-    local want=$1; shift
-    "$@" >out.txt 2>err.txt
-    local got=$?
-    [ "$got" -eq "$want" ] || fail "'$*' exited $got, wanted $want; stderr: $(head -c 600 err.txt)"
-    no_null
-}
-has() { grep -qF -- "$2" "$1" || fail "$1 lacks '$2': $(head -c 1500 "$1")"; }
-lacks() { ! grep -qF -- "$2" "$1" || fail "$1 has '$2': $(grep -F -- "$2" "$1" | head -3)"; }
 # A NULL passed to %s prints as "(null)" with glibc: never in the demo's output.
 no_null() { lacks out.txt "(null)"; lacks err.txt "(null)"; }
 # The demo's summary: "G calls granted, R refused, U not allowed while the store was out, ..."
@@ -105,6 +88,7 @@ redis)
         setpriv --pdeathsig KILL "$server" --port "$port" --bind 127.0.0.1 --dir "$work/redis" \
             --save '' --appendonly yes --appendfsync always --daemonize no >>redis.log 2>&1 &
         redis_pid=$!
+        bg_pids+=("$redis_pid")
         local i
         for i in $(seq 100); do
             ping_redis && return 0
