@@ -179,8 +179,9 @@ typedef struct {
  * qk_service_add), QK_EEXIST (duplicate names), QK_ENOMEM, QK_EFULL (the file has no room for
  * the configured services), QK_EIO (the file cannot be opened, locked, sized or mapped; a
  * symbolic link is refused; a read-only open of a missing or unfinished file; a build without
- * robust process-shared mutexes), QK_ECORRUPT (truncated, corrupt, foreign or other-version
- * file; it is left untouched). On error *out is left untouched. A store URL's password never
+ * robust process-shared mutexes; no room left on the filesystem for a new file: its blocks are
+ * reserved before it is mapped), QK_ECORRUPT (truncated, corrupt, foreign or other-version
+ * file, or an empty or half-created one that another process has open; it is left untouched). On error *out is left untouched. A store URL's password never
  * appears in qk_errmsg().
  */
 QK_EXTERN int qk_tracker_new(qk_tracker **out, const qk_options *opts);
@@ -233,7 +234,9 @@ QK_EXTERN int qk_try_consume(qk_tracker *t, qk_service s, uint64_t n, unsigned f
  * stops at 0. Errors: QK_EINVAL (NULL t, n == 0), QK_ENOENT, QK_EREADONLY. */
 QK_EXTERN int qk_refund(qk_tracker *t, qk_service s, uint64_t n);
 
-/* Current usage. Errors: QK_EINVAL (NULL t/out), QK_ENOENT. */
+/* Current usage. Errors: QK_EINVAL (NULL t/out), QK_ENOENT, QK_ECORRUPT (a state file that
+ * shrank while open, or whose slot fails its check: a bound or a level that does not match its
+ * count; the message names the service and window; nothing is rolled), QK_EIO (fstat failed). */
 QK_EXTERN int qk_peek(qk_tracker *t, qk_service s, qk_usage *out);
 
 /* Sets the current window's count, e.g. to the provider's own figure.
@@ -241,13 +244,15 @@ QK_EXTERN int qk_peek(qk_tracker *t, qk_service s, qk_usage *out);
 QK_EXTERN int qk_set_used(qk_tracker *t, qk_service s, unsigned window, uint64_t used);
 
 /* Zeroes every current window of one service / of all services, atomically against records.
- * Errors: QK_EINVAL (NULL t), QK_ENOENT (qk_reset), QK_ENOMEM (qk_reset_all), QK_EREADONLY. */
+ * Errors: QK_EINVAL (NULL t), QK_ENOENT (qk_reset), QK_ENOMEM (qk_reset_all), QK_EREADONLY,
+ * QK_ECORRUPT or QK_EIO (qk_reset_all: as for qk_snapshot). */
 QK_EXTERN int qk_reset(qk_tracker *t, qk_service s);
 QK_EXTERN int qk_reset_all(qk_tracker *t);
 
 /* A consistent cut of every service: no record is half-seen, and the cut lies between
  * operations. Errors: QK_EINVAL (NULL t/count, NULL out with cap > 0), QK_ERANGE (cap too
- * small; *count is the number needed), QK_ENOMEM. */
+ * small; *count is the number needed), QK_ENOMEM, QK_ECORRUPT and QK_EIO as for qk_peek (also
+ * from qk_reset_all, which checks every slot the same way before changing any). */
 QK_EXTERN int qk_snapshot(qk_tracker *t, qk_usage *out, size_t cap, size_t *count);
 
 /* ---- The shared store (docs/store.md): one quota shared by a fleet of hosts ---- */

@@ -131,11 +131,22 @@ int qk__region_new_private(qk_region *r, uint32_t capacity)
     return QK_OK;
 }
 
+/* Besides the definition's invariants, what ties a window's words together (docs/state-file.md,
+ * "Bad files"): its bounds are the calendar period that starts at start_ms, so a changed bit in
+ * start_ms or end_ms breaks the equalities (a period starts on a whole second and 2^k ms never
+ * is one), and its stored level is the level of its count, so a changed count that crosses a
+ * threshold, or reaches the limit, is caught too. A count that stays within its level cannot be
+ * told from a real one: nothing in the file records it twice. */
 static int window_ok(const qk_window *w, uint64_t reserve)
 {
-    return qk__period_valid(w->period) && w->limit != 0 && reserve < w->limit &&
-           w->warn_at <= w->critical_at && w->critical_at <= w->limit &&
-           w->level <= QK_LEVEL_EXHAUSTED && w->start_ms <= w->end_ms;
+    if (!(qk__period_valid(w->period) && w->limit != 0 && reserve < w->limit &&
+          w->warn_at <= w->critical_at && w->critical_at <= w->limit &&
+          w->level <= QK_LEVEL_EXHAUSTED && w->start_ms <= w->end_ms))
+        return 0;
+    const qk_period p = (qk_period)w->period;
+    return qk__period_start(p, w->start_ms) == w->start_ms &&
+           qk__period_end(p, w->start_ms) == w->end_ms &&
+           qk__window_level(w, w->used) == (qk_level)w->level;
 }
 
 int qk__region_check_slot(const qk_slot *sl, const char *name, uint32_t s, char *why,
@@ -145,9 +156,16 @@ int qk__region_check_slot(const qk_slot *sl, const char *name, uint32_t s, char 
         snprintf(why, why_len, "service %u has %u windows", s, sl->n_windows);
         return QK_ECORRUPT;
     }
+    /* The name only once it is known to be printable. */
+    const size_t len = strnlen(name, QK_NAME_MAX);
+    const int name_ok = len > 0 && len < QK_NAME_MAX && qk__name_bad_char(name, len) == len;
     for (unsigned i = 0; i < sl->n_windows; i++)
         if (!window_ok(&sl->w[i], sl->reserve)) {
-            snprintf(why, why_len, "service %u window %u is inconsistent", s, i);
+            snprintf(why, why_len,
+                     "service %u window %u is inconsistent (service '%s', window %u: count %llu, "
+                     "bounds %lld..%lld, level %u)",
+                     s, i, name_ok ? name : "?", i, (unsigned long long)sl->w[i].used,
+                     (long long)sl->w[i].start_ms, (long long)sl->w[i].end_ms, sl->w[i].level);
             return QK_ECORRUPT;
         }
     /* An update in flight when its process died: the undo copy is what recovery restores, so
@@ -164,8 +182,7 @@ int qk__region_check_slot(const qk_slot *sl, const char *name, uint32_t s, char 
                 return QK_ECORRUPT;
             }
     }
-    const size_t len = strnlen(name, QK_NAME_MAX);
-    if (len == 0 || len == QK_NAME_MAX || qk__name_bad_char(name, len) != len) {
+    if (!name_ok) {
         snprintf(why, why_len, "service %u has an invalid name", s);
         return QK_ECORRUPT;
     }
@@ -246,6 +263,29 @@ int qk__region_check(const void *image, size_t size, char *why, size_t why_len)
     return QK_OK;
 }
 
+int qk__region_size_ok(const qk_region *r)
+{
+    if (r->fd < 0)
+        return QK_OK;
+    struct stat st;
+    if (fstat(r->fd, &st) != 0)
+        return qk__fail(QK_EIO, "cannot stat the state file: %s", strerror(errno));
+    if (st.st_size < 0 || (uint64_t)st.st_size < r->size)
+        return qk__fail(QK_ECORRUPT,
+                        "the state file shrank to %lld bytes while open (it needs %zu): someone "
+                        "truncated it; its counts are gone",
+                        (long long)st.st_size, r->size);
+    return QK_OK;
+}
+
+int qk__region_verify_slot(const qk_region *r, uint32_t s)
+{
+    char why[256];
+    if (qk__region_check_slot(&r->slots[s], r->names[s], s, why, sizeof why) != QK_OK)
+        return qk__fail(QK_ECORRUPT, "state file: %s", why);
+    return QK_OK;
+}
+
 static int ofd_lock(int fd, int byte, short type, int wait)
 {
     struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1};
@@ -278,9 +318,17 @@ static int create_image(qk_region *r, int fd, uint32_t capacity, const char *pat
 {
     const size_t size = qk__region_size(capacity);
     if (ftruncate(fd, 0) != 0 ||
-        pwrite(fd, MAGIC_BUILDING, sizeof MAGIC_BUILDING, 0) != (ssize_t)sizeof MAGIC_BUILDING ||
-        ftruncate(fd, (off_t)size) != 0)
+        pwrite(fd, MAGIC_BUILDING, sizeof MAGIC_BUILDING, 0) != (ssize_t)sizeof MAGIC_BUILDING)
         return io_error(fd, NULL, 0, "cannot size state file", path);
+    /* Every block is reserved before the file is mapped: a sparse file on a full filesystem
+     * would otherwise kill the process with SIGBUS at the first store to a page without one.
+     * Left "QKINIT" on failure, so the next opener rebuilds it. */
+    const int err = posix_fallocate(fd, 0, (off_t)size);
+    if (err != 0) {
+        close(fd);
+        return qk__fail(QK_EIO, "cannot reserve %zu bytes for state file '%s': %s", size, path,
+                        strerror(err));
+    }
     void *map = map_file(fd, size);
     if (map == NULL)
         return io_error(fd, NULL, 0, "cannot map state file", path);
@@ -331,6 +379,25 @@ int qk__region_open_file(qk_region *r, const char *path, unsigned mode, uint32_t
     /* An empty file, or one whose creator died while building it (it held the open lock we
      * now hold, so it is gone), is built afresh. */
     *created = st.st_size == 0 || memcmp(magic, MAGIC_BUILDING, sizeof magic) == 0;
+    /* ... but only while nobody has it open: a finished file is in use from the moment its
+     * creator publishes it, so an empty or half-built file that another process holds (the
+     * alive lock) was truncated or overwritten under it, and rebuilding it would take lost
+     * counts for a fresh start. */
+    if (*created && !readonly) {
+        if (ofd_lock(fd, ALIVE_LOCK_BYTE, F_WRLCK, 0) != 0) {
+            const int busy = errno == EAGAIN || errno == EACCES;
+            if (!busy)
+                return io_error(fd, NULL, 0, "cannot lock state file", path);
+            close(fd);
+            return qk__fail(QK_ECORRUPT,
+                            "state file '%s' is %s but another process has it open: it was "
+                            "truncated or overwritten under it, not new",
+                            path, st.st_size == 0 ? "empty" : "marked as being created");
+        }
+        struct flock un = {
+            .l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = ALIVE_LOCK_BYTE, .l_len = 1};
+        fcntl(fd, F_OFD_SETLK, &un);
+    }
     if (*created && readonly) {
         close(fd);
         return qk__fail(QK_EIO, "state file '%s' is not finished yet (empty or being created)",

@@ -74,6 +74,15 @@ int qk__region_check_slot(const qk_slot *sl, const char *name, uint32_t s, char 
  * and makes m usable again. Out of line: private mutexes never get here. QK_ECORRUPT. */
 int qk__region_lock_failed(qk_region *r, pthread_mutex_t *m, qk_slot *sl, int rc);
 
+/* Whether the state file still has the size it was mapped with: a file truncated under a live
+ * process would kill it with SIGBUS at the next access past its new end. Call it before taking a
+ * lock in the region; a truncation after the check still faults (docs/state-file.md). QK_OK for
+ * private memory; QK_ECORRUPT, or QK_EIO when fstat fails. */
+int qk__region_size_ok(const qk_region *r);
+/* qk__region_check_slot for published slot s of r, with its lock held: QK_ECORRUPT with the
+ * message set. */
+int qk__region_verify_slot(const qk_region *r, uint32_t s);
+
 int qk__region_flush(qk_region *r);
 void qk__region_free(qk_region *r);
 

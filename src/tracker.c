@@ -170,7 +170,14 @@ static __attribute__((noinline)) int slot_op_failed(qk_tracker *t, qk_service s,
 static inline __attribute__((always_inline)) int
 slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *out, int special)
 {
-    int rc = check_service(t, s);
+    /* A peek of a state file reads it with care (docs/state-file.md, "Damage"): its size before
+     * anything in it (the header's service count first), the slot's words under its lock.
+     * op->kind is a constant: no other operation pays. */
+    const int careful = special && op->kind == QK_OP_PEEK && t->region.fd >= 0;
+    int rc;
+    if (careful && (rc = qk__region_size_ok(&t->region)) != QK_OK)
+        return rc;
+    rc = check_service(t, s);
     if (rc != QK_OK)
         return rc;
     /* A private tracker reads the built-in clock under the lock: a vDSO read, no callback, and
@@ -187,6 +194,10 @@ slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *out, int special
     rc = slot_lock(&t->region, s);
     if (rc != QK_OK)
         return rc;
+    if (careful && (rc = qk__region_verify_slot(&t->region, s)) != QK_OK) {
+        slot_unlock(&t->region, s);
+        return rc;
+    }
     if (builtin)
         now = qk__system_clock_ms(NULL);
     rc = apply_locked(t, s, op, now, &sink, &tripped, 0, special);
@@ -316,12 +327,18 @@ int qk_refund(qk_tracker *t, qk_service s, uint64_t n)
 
 static int peek_readonly(qk_tracker *t, qk_service s, qk_usage *out)
 {
-    int rc = check_service(t, s);
+    int rc = qk__region_size_ok(&t->region); /* before the header's service count */
     if (rc != QK_OK)
+        return rc;
+    if ((rc = check_service(t, s)) != QK_OK)
         return rc;
     const int64_t now = qk__read_clock(t);
     if ((rc = slot_lock(&t->region, s)) != QK_OK)
         return rc;
+    if ((rc = qk__region_verify_slot(&t->region, s)) != QK_OK) {
+        slot_unlock(&t->region, s);
+        return rc;
+    }
     view_slot(&t->slots[s], s, now, out);
     slot_unlock(&t->region, s);
     memcpy(out->name, t->names[s], QK_NAME_MAX);
@@ -383,7 +400,10 @@ static int run_all_op(qk_tracker *t, const qk_op *op, qk_usage *out, size_t cap,
     const int64_t now = qk__read_clock(t);
     qk_event *ev = NULL;
 
-    int rc = snapshot_lock(&t->region);
+    int rc = qk__region_size_ok(&t->region); /* before any lock in a file shrunk under us */
+    if (rc != QK_OK)
+        return rc;
+    rc = snapshot_lock(&t->region);
     if (rc != QK_OK)
         return rc;
     const uint32_t n = qk__published(t); /* stable: service_add needs the snapshot lock */
@@ -407,6 +427,13 @@ static int run_all_op(qk_tracker *t, const qk_op *op, qk_usage *out, size_t cap,
         free(ev);
         return rc;
     }
+    /* Every slot's words, before any changes (nothing is rolled from a damaged slot). */
+    for (uint32_t s = 0; t->region.fd >= 0 && s < n; s++)
+        if ((rc = qk__region_verify_slot(&t->region, s)) != QK_OK) {
+            unlock_all(&t->region, n); /* and the snapshot lock */
+            free(ev);
+            return rc;
+        }
     qk_event_sink sink = {ev, 0};
     const int readonly = (t->mode & QK__MODE_READONLY) != 0; /* only a snapshot gets here */
     const int journal = (t->mode & QK__MODE_SHARED) && !readonly;
