@@ -209,10 +209,11 @@ QK_EXTERN void qk_atfork_child(qk_tracker *t);
  * policy), QK_EEXIST, QK_EFULL (capacity reached), QK_EREADONLY. `out` may be NULL. */
 QK_EXTERN int qk_service_add(qk_tracker *t, const qk_service_def *def, qk_service *out);
 
-/* Errors: QK_EINVAL (NULL argument), QK_ENOENT (no service of that name). */
+/* Errors: QK_EINVAL (NULL argument), QK_ENOENT (no service of that name), QK_ECORRUPT (a state
+ * file that shrank while open), QK_EIO (fstat failed). */
 QK_EXTERN int qk_service_find(const qk_tracker *t, const char *name, qk_service *out);
 
-/* Number of registered services; 0 for NULL. */
+/* Number of registered services; 0 for NULL and for a state file that shrank while open. */
 QK_EXTERN size_t qk_service_count(const qk_tracker *t);
 
 /* Counts n calls already made, in every window. Never refuses for being over the limit.

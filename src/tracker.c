@@ -550,6 +550,9 @@ int qk_service_find(const qk_tracker *t, const char *name, qk_service *out)
 {
     if (t == NULL || name == NULL || out == NULL)
         return qk__fail(QK_EINVAL, "%s is NULL", t == NULL ? "tracker" : name ? "out" : "name");
+    const int rc = qk__region_size_ok(&t->region); /* the names live in the file */
+    if (rc != QK_OK)
+        return rc;
     const int i = qk__find_name(t, name, qk__published(t));
     if (i < 0)
         return qk__fail(QK_ENOENT, "no service named '%.*s'", QK_NAME_MAX, name);
@@ -559,5 +562,9 @@ int qk_service_find(const qk_tracker *t, const char *name, qk_service *out)
 
 size_t qk_service_count(const qk_tracker *t)
 {
-    return t ? qk__published(t) : 0;
+    /* A state file shrunk under us has no services left to read (and reading would fault):
+     * 0, and the next call that can say so fails with QK_ECORRUPT. */
+    if (t == NULL || qk__region_size_ok(&t->region) != QK_OK)
+        return 0;
+    return qk__published(t);
 }

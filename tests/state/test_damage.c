@@ -64,6 +64,10 @@ static void shrink_under_live_tracker(off_t to, int second_code, const char *sec
 
     qk_usage u;
     expect_rc(qk_peek(t, 0, &u), QK_ECORRUPT, "qk_peek", "shrank");
+    cr_assert_eq(qk_service_count(t), 0, "the services of a file that shrank");
+    qk_service found = 9;
+    expect_rc(qk_service_find(t, "b", &found), QK_ECORRUPT, "qk_service_find", "shrank");
+    cr_assert_eq(found, 9);
     qk_usage all[4];
     size_t n = 0;
     expect_rc(qk_snapshot(t, all, 4, &n), QK_ECORRUPT, "qk_snapshot", "shrank");
