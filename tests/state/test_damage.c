@@ -105,7 +105,9 @@ enum { CHILD_TMPFS_OK = 10, CHILD_RLIMIT_OK = 11, CHILD_WRONG_RC = 20 };
 
 /* In a child: a tmpfs of 64 KiB in a private mount namespace (root here), or, where mounting is
  * not allowed, a file-size limit of 64 KiB (posix_fallocate then fails with EFBIG). A state file
- * of 1000 slots (about 700 KiB) cannot fit: QK_EIO, not SIGBUS. */
+ * of 1000 slots (about 700 KiB) cannot fit: QK_EIO, not SIGBUS. Only the tmpfs way tells the fix
+ * (posix_fallocate) from the old sparse ftruncate, which a file-size limit refuses as well: the
+ * test prints which way ran. */
 static int full_fs_child(const char *dir)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
