@@ -181,8 +181,8 @@ typedef struct {
  * symbolic link is refused; a read-only open of a missing or unfinished file; a build without
  * robust process-shared mutexes; no room left on the filesystem for a new file: its blocks are
  * reserved before it is mapped), QK_ECORRUPT (truncated, corrupt, foreign or other-version
- * file, or an empty or half-created one that another process has open; it is left untouched). On error *out is left untouched. A store URL's password never
- * appears in qk_errmsg().
+ * file, or an empty or half-created one that another process has open; it is left untouched). On
+ * error *out is left untouched. A store URL's password never appears in qk_errmsg().
  */
 QK_EXTERN int qk_tracker_new(qk_tracker **out, const qk_options *opts);
 
