@@ -9,10 +9,14 @@
  * I/O (and a pending one drained) without touching the process's signal disposition. */
 #include <errno.h>
 #include <hiredis/hiredis.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -134,7 +138,12 @@ static qk__mutant_store_ack *mutant_ack(const char *key, const char *host)
 struct qk__store_conn {
     redisContext *ctx;
     qk__store_url url;
-    char sha[41]; /* the script's SHA1 once loaded on this connection's server */
+    char sha[41];      /* the script's SHA1 once loaded on this connection's server */
+    long long replies; /* replies read on ctx: a connection that served before may be stale */
+    int closed;        /* the last command found ctx closed before any of its reply */
+    int reconnect;     /* ... and unreachable() dropped it: connect again and resend, once */
+    int why_rc;        /* why the last command failed: its code and words */
+    char why[256];
 };
 
 static const char PERIOD_LETTER[] = {'m', 'h', 'd', 'M', 'f'};
@@ -176,7 +185,7 @@ static void close_conn(qk__store_conn *c)
         return;
     if (c->ctx != NULL)
         redisFree(c->ctx);
-    memset(&c->url, 0, sizeof c->url); /* the password does not outlive the connection */
+    explicit_bzero(&c->url, sizeof c->url); /* the password does not outlive the connection */
     free(c);
 }
 
@@ -218,25 +227,197 @@ static void pipe_unblock(pipe_guard *g)
     pthread_sigmask(SIG_SETMASK, &g->old, NULL);
 }
 
+/* Replies are bounded before they are believed or even allocated: the largest real one is a sync
+ * of QK__STORE_SYNC_WINDOWS windows (a few hundred bytes), so a reply over REPLY_BYTES_MAX bytes,
+ * or one announcing more than REPLY_ELEMENTS_MAX array elements in all, is a broken or hostile
+ * server (QK_EIO), refused before hiredis's reader allocates what it announced. */
+#define REPLY_BYTES_MAX    (64 * 1024)
+#define REPLY_ELEMENTS_MAX 4096
+
+typedef struct {
+    redisReplyObjectFunctions *base; /* hiredis's own reply builders */
+    long long elements;              /* announced so far in this reply */
+    long long refused;               /* the announcement over the cap, 0 if none */
+} reply_budget;
+
+static _Thread_local reply_budget *budget_now;
+
+static void *bounded_array(const redisReadTask *task, int n)
+{
+    reply_budget *b = budget_now;
+    if (n > REPLY_ELEMENTS_MAX || b->elements + n > REPLY_ELEMENTS_MAX) {
+        b->refused = n;
+        return NULL; /* the reader stops with an error, nothing allocated */
+    }
+    b->elements += n;
+    return b->base->createArray(task, n);
+}
+static void *bounded_string(const redisReadTask *task, char *s, size_t len)
+{
+    return budget_now->base->createString(task, s, len);
+}
+static void *bounded_integer(const redisReadTask *task, long long v)
+{
+    return budget_now->base->createInteger(task, v);
+}
+static void *bounded_nil(const redisReadTask *task)
+{
+    return budget_now->base->createNil(task);
+}
+static void bounded_free(void *reply)
+{
+    budget_now->base->freeObject(reply);
+}
+static redisReplyObjectFunctions bounded_fns = {bounded_string, bounded_array, bounded_integer,
+                                                bounded_nil, bounded_free};
+
+/* Why the last command failed, for unreachable(): the code and the words. */
+static void why(qk__store_conn *c, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void why(qk__store_conn *c, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->why, sizeof c->why, fmt, ap);
+    va_end(ap);
+    c->why_rc = rc;
+}
+
+/* Waits for fd to be ready for events until deadline_ms: 1 ready, 0 the deadline passed. */
+static int wait_fd(int fd, short events, int64_t deadline_ms)
+{
+    for (;;) {
+        const int64_t left = deadline_ms - qk__store_now_ms();
+        if (left <= 0)
+            return 0;
+        struct pollfd p = {fd, events, 0};
+        const int n = poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+        if (n > 0)
+            return 1;
+        if (n < 0 && errno != EINTR)
+            return 1; /* let the send or recv itself report the error */
+    }
+}
+
+/* The whole of buf, by deadline_ms. MSG_DONTWAIT per call rather than O_NONBLOCK on the fd, so
+ * the context stays usable by hiredis's own blocking calls; MSG_NOSIGNAL: no SIGPIPE. */
+static int send_all(qk__store_conn *c, const char *buf, size_t len, int64_t deadline_ms)
+{
+    for (size_t done = 0; done < len;) {
+        const ssize_t n = send(c->ctx->fd, buf + done, len - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            done += (size_t)n;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            if (!wait_fd(c->ctx->fd, POLLOUT, deadline_ms)) {
+                why(c, QK_EUNAVAIL, "the request could not be sent within the timeout");
+                return -1;
+            }
+        } else {
+            c->closed = c->replies > 0;
+            why(c, QK_EUNAVAIL, "the server closed the connection (%s)", strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* One reply, read by deadline_ms however the server spaces its bytes, and bounded (above). */
+static redisReply *read_reply(qk__store_conn *c, int64_t deadline_ms)
+{
+    redisReader *reader = redisReaderCreate();
+    if (reader == NULL) {
+        why(c, QK_ENOMEM, "no memory for a reply reader");
+        return NULL;
+    }
+    reply_budget budget = {reader->fn, 0, 0};
+    reader->fn = &bounded_fns;
+    budget_now = &budget;
+    void *reply = NULL;
+    size_t got = 0;
+    char buf[4096];
+    for (;;) {
+        if (redisReaderGetReply(reader, &reply) != REDIS_OK) {
+            if (budget.refused)
+                why(c, QK_EIO, "a reply announcing %lld elements (at most %d in all)",
+                    budget.refused, REPLY_ELEMENTS_MAX);
+            else
+                why(c, QK_EIO, "a malformed reply (%s)", reader->errstr);
+            break;
+        }
+        if (reply != NULL)
+            break;
+        const ssize_t n = recv(c->ctx->fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n > 0) {
+            got += (size_t)n;
+            if (got > REPLY_BYTES_MAX) {
+                why(c, QK_EIO, "a reply over %d bytes", REPLY_BYTES_MAX);
+                break;
+            }
+            if (redisReaderFeed(reader, buf, (size_t)n) != REDIS_OK) {
+                why(c, QK_ENOMEM, "no memory for the reply");
+                break;
+            }
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            if (!wait_fd(c->ctx->fd, POLLIN, deadline_ms)) {
+                why(c, QK_EUNAVAIL, "no whole reply within the timeout (%zu bytes came)", got);
+                break;
+            }
+        } else {
+            /* Closed before a byte of the reply: the server went away since the last command
+             * (a restart, an idle timeout), and the caller may reconnect and send it again. */
+            c->closed = got == 0 && c->replies > 0;
+            why(c, QK_EUNAVAIL, "the server closed the connection%s%s",
+                got ? " in the middle of a reply" : "", n < 0 ? " (reset)" : "");
+            break;
+        }
+    }
+    redisReaderFree(reader); /* may free a partial reply through bounded_free */
+    budget_now = NULL;
+    if (reply != NULL)
+        c->replies++;
+    return reply;
+}
+
+/* One command and its reply, all of it by deadline_ms (hiredis 0.14's own timeout is per read:
+ * a server sending a byte at a time would hold a call for ever). NULL on failure, with c->why
+ * set for unreachable(), which drops the context. The formatted command is wiped: it may be an
+ * AUTH. */
+static redisReply *command(qk__store_conn *c, int64_t deadline_ms, int argc, const char **argv,
+                           const size_t *lens)
+{
+    c->closed = 0;
+    c->why[0] = '\0';
+    char *cmd = NULL;
+    const int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+    if (len < 0) {
+        why(c, QK_ENOMEM, "no memory for the command");
+        return NULL;
+    }
+    const int sent = send_all(c, cmd, (size_t)len, deadline_ms);
+    explicit_bzero(cmd, (size_t)len);
+    redisFreeCommand(cmd);
+    return sent == 0 ? read_reply(c, deadline_ms) : NULL;
+}
+
+/* A failed command: the context is dropped (a failed hiredis context stays failed, and a reply
+ * cut off leaves the stream out of step), so the next call connects anew. c->reconnect says the
+ * server closed a connection that had served before, with nothing of this reply sent: the caller
+ * connects again at once and resends, within the same deadline (every command here is
+ * idempotent: the sync script moves cumulative totals). */
 static int unreachable(qk__store_conn *c, const char *what)
 {
-    const char *why = c->ctx ? c->ctx->errstr : "no memory";
-    const int rc = qk__fail(QK_EUNAVAIL, "redis %s: %s", what, why[0] ? why : "no answer");
+    const char *words = c->why[0] ? c->why : c->ctx ? c->ctx->errstr : "no memory";
+    const int rc = qk__fail(c->why[0] ? c->why_rc : QK_EUNAVAIL, "redis %s: %s", what,
+                            words[0] ? words : "no answer");
+    c->reconnect = c->closed;
+    c->closed = 0;
+    c->why[0] = '\0';
     if (c->ctx != NULL) {
-        redisFree(c->ctx); /* a failed hiredis context stays failed: make a new one next time */
+        redisFree(c->ctx);
         c->ctx = NULL;
     }
     c->sha[0] = '\0';
     return rc;
-}
-
-/* One command with the time left; the reply (NULL on failure, then the context is gone). */
-static redisReply *command(qk__store_conn *c, int64_t deadline_ms, int argc, const char **argv,
-                           const size_t *lens)
-{
-    if (redisSetTimeout(c->ctx, time_left(deadline_ms)) != REDIS_OK)
-        return NULL;
-    return redisCommandArgv(c->ctx, argc, argv, lens);
 }
 
 /* An error reply as a message: the server's words, which never hold the password. */
@@ -245,6 +426,41 @@ static int server_error(redisReply *r, const char *what)
     const int rc = qk__fail(QK_EIO, "redis %s: %.*s", what, (int)r->len, r->str);
     freeReplyObject(r);
     return rc;
+}
+
+/* AUTH, formatted into a buffer of ours and written to the socket here, so hiredis's output
+ * buffer (which it frees without wiping) never holds the password; the buffer is wiped with
+ * explicit_bzero, a wipe the compiler cannot remove. redisGetReply then only reads: its reader's
+ * buffer holds the reply ("+OK" or the error), never the command. */
+static redisReply *auth_command(qk__store_conn *c, int64_t deadline_ms, const char *password)
+{
+    const int with_user = c->url.user[0] != '\0';
+    const char *argv[3] = {"AUTH", with_user ? c->url.user : password, password};
+    const size_t lens[3] = {4, strlen(argv[1]), strlen(password)};
+    if (redisSetTimeout(c->ctx, time_left(deadline_ms)) != REDIS_OK)
+        return NULL;
+    char *cmd = NULL;
+    const int len = redisFormatCommandArgv(&cmd, with_user ? 3 : 2, argv, lens);
+    if (len < 0)
+        return NULL;
+    int ok = 1;
+    for (int done = 0; ok && done < len;) {
+        const ssize_t n = send(c->ctx->fd, cmd + done, (size_t)(len - done), MSG_NOSIGNAL);
+        if (n > 0)
+            done += (int)n;
+        else if (n < 0 && errno == EINTR)
+            continue;
+        else
+            ok = 0; /* the send timeout (redisSetTimeout's) or a closed peer */
+    }
+    explicit_bzero(cmd, (size_t)len);
+    redisFreeCommand(cmd);
+    if (!ok) {
+        c->ctx->err = REDIS_ERR_IO;
+        snprintf(c->ctx->errstr, sizeof c->ctx->errstr, "%s", strerror(errno));
+        return NULL;
+    }
+    return read_reply(c, deadline_ms); /* bounded as every reply is */
 }
 
 static int connect_if_needed(qk__store_conn *c, int64_t deadline_ms)
@@ -259,17 +475,21 @@ static int connect_if_needed(qk__store_conn *c, int64_t deadline_ms)
     c->ctx = strcmp(c->url.scheme, "redis+unix") == 0
                  ? redisConnectUnixWithTimeout(c->url.path, tv)
                  : redisConnectWithTimeout(c->url.host, c->url.port ? c->url.port : 6379, tv);
-    if (c->ctx == NULL || c->ctx->err)
-        return unreachable(c, "connect");
+    if (c->ctx == NULL || c->ctx->err) {
+        /* Which server was tried, so a wrong host or port in the URL shows (issue 19). */
+        const char *words = c->ctx ? c->ctx->errstr : "no memory";
+        if (strcmp(c->url.scheme, "redis+unix") == 0)
+            why(c, QK_EUNAVAIL, "%s: %s", c->url.path, words);
+        else
+            why(c, QK_EUNAVAIL, "%s:%d: %s", c->url.host, c->url.port ? c->url.port : 6379, words);
+        return unreachable(c, "connect to");
+    }
     c->sha[0] = '\0';
+    c->replies = 0;
+    c->closed = 0;
     const char *password = c->url.has_password ? c->url.password : getenv("QK_REDIS_PASSWORD");
     if (password != NULL) {
-        const char *argv[3] = {"AUTH", c->url.user, password};
-        const size_t lens[3] = {4, strlen(c->url.user), strlen(password)};
-        const int with_user = c->url.user[0] != '\0';
-        redisReply *r = with_user ? command(c, deadline_ms, 3, argv, lens)
-                                  : command(c, deadline_ms, 2, (const char *[]){"AUTH", password},
-                                            (const size_t[]){4, lens[2]});
+        redisReply *r = auth_command(c, deadline_ms, password);
         if (r == NULL)
             return unreachable(c, "AUTH");
         if (r->type == REDIS_REPLY_ERROR) {
@@ -434,10 +654,15 @@ static int sync_service(qk__store_conn *c, const qk__store_sync_req *req,
 #undef ARG
     pipe_guard g;
     pipe_block(&g);
-    int rc = connect_if_needed(c, deadline_ms);
+    int rc;
     redisReply *r = NULL;
-    if (rc == QK_OK)
-        r = run_script(c, deadline_ms, argc, argv, lens, &rc);
+    for (int attempt = 0; attempt < 2 && r == NULL; attempt++) {
+        if (attempt > 0 && !c->reconnect)
+            break;
+        c->reconnect = 0;
+        if ((rc = connect_if_needed(c, deadline_ms)) == QK_OK)
+            r = run_script(c, deadline_ms, argc, argv, lens, &rc);
+    }
     pipe_unblock(&g);
 #ifdef QK_MUTANT_STORE_DELTAS
     if (r == NULL)
@@ -462,11 +687,16 @@ static int server_time(qk__store_conn *c, int64_t *server_ms, int64_t deadline_m
 {
     pipe_guard g;
     pipe_block(&g);
-    int rc = connect_if_needed(c, deadline_ms);
+    int rc = QK_OK;
     redisReply *r = NULL;
-    if (rc == QK_OK &&
-        (r = command(c, deadline_ms, 1, (const char *[]){"TIME"}, (const size_t[]){4})) == NULL)
-        rc = unreachable(c, "TIME");
+    for (int attempt = 0; attempt < 2 && r == NULL; attempt++) {
+        if (attempt > 0 && !c->reconnect)
+            break;
+        c->reconnect = 0;
+        if ((rc = connect_if_needed(c, deadline_ms)) == QK_OK &&
+            (r = command(c, deadline_ms, 1, (const char *[]){"TIME"}, (const size_t[]){4})) == NULL)
+            rc = unreachable(c, "TIME");
+    }
     pipe_unblock(&g);
     if (rc != QK_OK)
         return rc;
