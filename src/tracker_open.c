@@ -66,7 +66,9 @@ static int check_options(const qk_options *o)
     if (o->store != NULL) {
         const qk__store_backend *backend;
         qk__store_url url;
-        if ((rc = qk__store_check(o->store, &backend, &url)) != QK_OK)
+        rc = qk__store_check(o->store, &backend, &url);
+        explicit_bzero(&url, sizeof url); /* only checked here: no copy of the password stays */
+        if (rc != QK_OK)
             return rc;
     }
     return QK_OK;

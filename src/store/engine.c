@@ -320,7 +320,7 @@ static void merge_sync(qk_tracker *t, qk_service s, const sync_plan *p,
                             a->active_hosts, q->used, q->refunded);
         if (current && p->where[k] == 0 && i < sl->n_windows && sl->w[i].start_ms == l->start_ms) {
             /* The fleet's use as of the store's answer, plus what this host did since. */
-            const uint64_t fleet = a->used + qk__lease_unsynced(l);
+            const uint64_t fleet = l->fleet_used + qk__lease_unsynced(l); /* never below ours */
             qk__slot_set_used(sl, s, i, fleet, sink);
         }
         if (p->where[k] == 1 && qk__lease_unsynced(l) == 0)
@@ -403,7 +403,9 @@ static int sync_one(qk_tracker *t, qk_service s, uint64_t need, int release, int
     if (rc == QK_OK) {
         const int64_t back_at =
             st->user_clock ? st->user_clock(st->user_clock_ctx) : qk__system_clock_ms(NULL);
-        atomic_store(&st->offset_ms, reply.server_ms - (sent_at + (back_at - sent_at) / 2));
+        atomic_store(&st->offset_ms, qk__store_offset_believed(
+                                         atomic_load(&st->offset_ms),
+                                         reply.server_ms - (sent_at + (back_at - sent_at) / 2)));
         if ((rc = slot_lock(&t->region, s)) == QK_OK) {
             merge_sync(t, s, &plan, &reply, &sink);
             if (k != NULL)
@@ -678,6 +680,7 @@ int qk__store_attach(qk_tracker *t, const qk_options *o)
     qk__store_url url;
     int rc = qk__store_check(o->store, &st->backend, &url);
     st->url = url;
+    explicit_bzero(&url, sizeof url);
     st->timeout_ms = o->store_timeout_ms ? o->store_timeout_ms : 100;
     st->outage = calloc(t->capacity, sizeof *st->outage);
     st->lease_max = calloc(t->capacity, sizeof *st->lease_max);
@@ -691,7 +694,7 @@ int qk__store_attach(qk_tracker *t, const qk_options *o)
         free(st->outage);
         free(st->lease_max);
         free(st->sync_locks);
-        memset(&st->url, 0, sizeof st->url);
+        explicit_bzero(&st->url, sizeof st->url);
         free(st);
         return rc;
     }
@@ -755,7 +758,7 @@ void qk__store_detach(qk_tracker *t)
     free(st->sync_locks);
     free(st->outage);
     free(st->lease_max);
-    memset(&st->url, 0, sizeof st->url);
+    explicit_bzero(&st->url, sizeof st->url); /* a wipe the optimiser keeps */
     free(st);
     t->store = NULL;
 }

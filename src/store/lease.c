@@ -72,17 +72,31 @@ int qk__lease_merge(qk__lease *l, uint64_t granted_host, uint64_t released_host,
         l->acked_used = sent_used;
     if (sent_refunded > l->acked_refunded)
         l->acked_refunded = sent_refunded;
-    l->fleet_granted = fleet_granted;
-    l->fleet_used = fleet_used;
+    /* The store's figures are believed only as far as they cover what this host knows of
+     * itself: an answer (a store that lost or never kept this host's counters, a liar) never
+     * lowers the fleet's use below this host's acknowledged use, nor its grants below what
+     * this host holds. */
+    const uint64_t own_used =
+        l->acked_used > l->acked_refunded ? l->acked_used - l->acked_refunded : 0;
+    const uint64_t own_held = l->granted > l->released ? l->granted - l->released : 0;
+    l->fleet_granted = fleet_granted > own_held ? fleet_granted : own_held;
+    l->fleet_used = fleet_used > own_used ? fleet_used : own_used;
     l->limit = limit;
     l->active_hosts = active_hosts ? active_hosts : 1;
     l->synced = 1;
     /* While the store answers, the outage allowance is re-measured from what the fleet has
      * left: a quarter of it, shared by the hosts seen lately. */
-    const uint64_t left = fleet_granted < limit ? limit - fleet_granted : 0;
+    const uint64_t left = l->fleet_granted < limit ? limit - l->fleet_granted : 0;
     l->outage_allowance = left * QK__OUTAGE_SAFE_PCT / 100 / l->active_hosts;
     l->outage_used = 0;
     return 1;
+}
+
+int64_t qk__store_offset_believed(int64_t believed_ms, int64_t measured_ms)
+{
+    if (measured_ms > QK__STORE_SKEW_MAX_MS || measured_ms < -QK__STORE_SKEW_MAX_MS)
+        return believed_ms;
+    return measured_ms;
 }
 
 int qk__health_count(qk__store_health *h, int ok)

@@ -119,6 +119,14 @@ int qk__lease_fits_outage(const qk__lease *l, uint64_t n, qk_outage policy);
  * current; 0 when it answers a request older than one already merged (another process of the
  * host synced meanwhile): then only the host's totals are taken, and the fleet's figures stay
  * those of the newer answer. */
+/* The store's clock is believed within QK__STORE_SKEW_MAX_MS of the host's only: a measured
+ * offset (store - host) beyond it is not taken and the last believed one stays (0 at first), so
+ * a store whose clock is wrong by years cannot move a window past where the local clock puts
+ * it, give or take that bound. A minute: NTP keeps a fleet within milliseconds, and a host a
+ * minute off still works, it just gets no grants near a window's edge. */
+#define QK__STORE_SKEW_MAX_MS INT64_C(60000)
+int64_t qk__store_offset_believed(int64_t believed_ms, int64_t measured_ms);
+
 int qk__lease_merge(qk__lease *l, uint64_t granted_host, uint64_t released_host,
                     uint64_t fleet_granted, uint64_t fleet_used, uint64_t limit,
                     uint32_t active_hosts, uint64_t sent_used, uint64_t sent_refunded);
