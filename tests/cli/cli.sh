@@ -21,6 +21,17 @@ case_kind=qkctl-cli
 # shellcheck source=../support/case.sh
 . "$(cd "$(dirname "$0")/../support" && pwd)/case.sh"
 
+# Starts `qkctl serve` on s.qkstate on a port the kernel picks (port 0: no race with another
+# test), which serve prints; sets pid and port, and ends the case when it does not start.
+start_serve() {
+    "$QKCTL" -f s.qkstate serve --listen 127.0.0.1:0 >serve.txt 2>serve.err &
+    pid=$!
+    bg_pids+=("$pid")
+    for _ in $(seq 200); do grep -q '/metrics' serve.txt 2>/dev/null && break; sleep 0.05; done
+    port=$(sed -n 's|^serving http://127.0.0.1:\([0-9]*\)/metrics from s.qkstate.*|\1|p' serve.txt)
+    [ -n "$port" ] || { fail "serve did not start: $(cat serve.txt serve.err)"; exit 1; }
+}
+
 # A file with finnhub (minute 60, day 1000, reserve 10) at 45, tiingo (month 500) at 3, and
 # ever (forever 5) at 5.
 make_state() {
@@ -290,13 +301,7 @@ metrics)
 
 serve)
     make_state s.qkstate
-    # Port 0: the kernel picks a free port, which serve prints; no race with another test.
-    "$QKCTL" -f s.qkstate serve --listen 127.0.0.1:0 >serve.txt 2>serve.err &
-    pid=$!
-    bg_pids+=("$pid")
-    for _ in $(seq 200); do grep -q '/metrics' serve.txt 2>/dev/null && break; sleep 0.05; done
-    port=$(sed -n 's|^serving http://127.0.0.1:\([0-9]*\)/metrics from s.qkstate.*|\1|p' serve.txt)
-    [ -n "$port" ] || { fail "serve did not start: $(cat serve.txt serve.err)"; exit 1; }
+    start_serve
     code=$("$CURL" -s -o body.txt -w '%{http_code} %{content_type}' "http://127.0.0.1:$port/metrics")
     eq "$code" "200 text/plain; version=0.0.4; charset=utf-8" "/metrics"
     "$METRICS_CHECK" <body.txt >lint.txt 2>&1 || fail "exposition check on /metrics: $(cat lint.txt)"
@@ -343,12 +348,7 @@ serve_slow)
     # caps connections per client and in all, and the time a connection may sit idle
     # (docs/qkctl.md, "serve"). 30 scrapes, each given 2 s, all answer 200.
     make_state s.qkstate
-    "$QKCTL" -f s.qkstate serve --listen 127.0.0.1:0 >serve.txt 2>serve.err &
-    pid=$!
-    bg_pids+=("$pid")
-    for _ in $(seq 200); do grep -q '/metrics' serve.txt 2>/dev/null && break; sleep 0.05; done
-    port=$(sed -n 's|^serving http://127.0.0.1:\([0-9]*\)/metrics from s.qkstate.*|\1|p' serve.txt)
-    [ -n "$port" ] || { fail "serve did not start: $(cat serve.txt serve.err)"; exit 1; }
+    start_serve
     "$PYTHON" "$(dirname "$METRICS_CHECK")/slow_client.py" "$port" 1200 127.0.0.2 60 >slow.txt 2>&1 &
     slow=$!
     bg_pids+=("$slow")

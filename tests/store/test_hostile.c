@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "hostile_resp.h"
 #include "store_test.h"
 
@@ -21,13 +22,6 @@ TestSuite(store_hostile, .fini = qkt_servers_stop_all);
 #define TIMEOUT_MS    200
 #define SLACK_MS      300
 #define MAX_GROWTH_MB 64
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The process's peak resident memory, in kB (VmHWM). */
 static long peak_kb(void)
@@ -46,9 +40,9 @@ static long peak_kb(void)
 
 #define BOUNDED(what, call)                                                                        \
     do {                                                                                           \
-        const int64_t t0_ = mono_ms();                                                             \
+        const int64_t t0_ = qkt_mono_ms();                                                         \
         const int rc_ = (call);                                                                    \
-        const int64_t took_ = mono_ms() - t0_;                                                     \
+        const int64_t took_ = qkt_mono_ms() - t0_;                                                 \
         cr_assert_leq(took_, TIMEOUT_MS + SLACK_MS,                                                \
                       "%s took %lld ms (rc %s) with a %d ms timeout", what, (long long)took_,      \
                       qk_err_name(rc_), TIMEOUT_MS);                                               \
@@ -69,9 +63,9 @@ static void against(qkt_resp_mode mode)
     qk_tracker *t = store_tracker(&o);
     BOUNDED("qk_try_consume", qk_try_consume(t, 0, 1, 0, NULL));
     BOUNDED("qk_store_sync", qk_store_sync(t));
-    const int64_t t0 = mono_ms();
+    const int64_t t0 = qkt_mono_ms();
     qk_tracker_free(t);
-    const int64_t took = mono_ms() - t0;
+    const int64_t took = qkt_mono_ms() - t0;
     cr_assert_leq(took, TIMEOUT_MS + SLACK_MS, "qk_tracker_free took %lld ms", (long long)took);
 
     const long grown_mb = (peak_kb() - before) / 1024;

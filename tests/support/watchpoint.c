@@ -13,18 +13,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "fail.h"
 
 #ifndef TRAP_HWBKPT
 #define TRAP_HWBKPT 4
 #endif
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The tracee's next stop or end, or false when deadline (monotonic ms) passes first. */
 static bool next_status(pid_t pid, int *status, int64_t deadline)
@@ -34,7 +28,7 @@ static bool next_status(pid_t pid, int *status, int64_t deadline)
         if (r == pid)
             return true;
         QKT_REQUIRE(r == 0 || errno == EINTR, "waitpid: %s", strerror(errno));
-        if (now_ms() >= deadline)
+        if (qkt_mono_ms() >= deadline)
             return false;
         nanosleep(&(struct timespec){0, 200000}, NULL);
     }
@@ -68,7 +62,7 @@ static void cont(pid_t pid, int sig)
  * that arrive meanwhile are passed on. */
 static void await_group_stop(pid_t pid)
 {
-    const int64_t deadline = now_ms() + 10000;
+    const int64_t deadline = qkt_mono_ms() + 10000;
     for (;;) {
         int status;
         QKT_REQUIRE(next_status(pid, &status, deadline), "the tracee never reached a group stop");
@@ -111,7 +105,7 @@ void qkt_watch_writes(pid_t pid, uintptr_t addr)
 
 bool qkt_wait_watchpoint(pid_t pid, unsigned limit_ms)
 {
-    const int64_t deadline = now_ms() + limit_ms;
+    const int64_t deadline = qkt_mono_ms() + limit_ms;
     for (;;) {
         int status;
         if (!next_status(pid, &status, deadline)) {
@@ -141,7 +135,7 @@ void qkt_untrace(pid_t pid)
 
 uintptr_t qkt_run_to_shared_mmap(pid_t pid, size_t len, unsigned limit_ms)
 {
-    const int64_t deadline = now_ms() + limit_ms;
+    const int64_t deadline = qkt_mono_ms() + limit_ms;
     int sig = 0;
     for (;;) {
         QKT_REQUIRE(ptrace(PTRACE_SYSCALL, pid, 0, sig) == 0, "PTRACE_SYSCALL: %s",
