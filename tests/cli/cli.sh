@@ -666,6 +666,56 @@ check_store)
     eq "$(REDISCLI_AUTH=s3cret redis-cli -p "$port" dbsize)" 0 "keys in the store after check"
     ;;
 
+hostile_store)
+    # qkctl's store calls against a hostile Redis (tests/support/qkt_hostile_resp: one byte every
+    # 20 ms, a reply that never ends, an array of 10^8 elements, no answer): `consume` through a
+    # config naming the store, and `store init --timeout 2`, each exit 1 with the library's
+    # message within their bound, never hanging (`timeout 30` ends a hang as a failure, exit
+    # 124). consume makes two store calls, each bounded by store_timeout_ms: the consume's sync
+    # and qk_tracker_free's last word; its bound is both plus slack_ms. Before one deadline per
+    # call (2d01090) they took 11-20 s and 2.6-10 s.
+    : "${QKT_HOSTILE_RESP:?}"
+    store_ms=500
+    slack_ms=500
+    ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
+    # bounded LIMIT_MS WHAT CMD...: CMD exits 1 within LIMIT_MS.
+    bounded() {
+        local limit=$1 what=$2; shift 2
+        local t0; t0=$(ms)
+        run 1 timeout -k 1 30 "$@"
+        local took=$(($(ms) - t0))
+        echo "$mode $what: ${took} ms (bound ${limit} ms)"
+        [ "$took" -le "$limit" ] || fail "$mode: $what took $took ms, over its $limit ms"
+    }
+    # hostile MODE: a fresh server for each command (its life is 20 s), in hport and hpid.
+    hostile() {
+        [ -z "${hpid:-}" ] || { kill -KILL "$hpid" 2>/dev/null; wait "$hpid" 2>/dev/null; }
+        "$QKT_HOSTILE_RESP" "$1" >hostile.txt 2>hostile.err &
+        hpid=$!
+        bg_pids+=("$hpid")
+        for _ in $(seq 100); do grep -q '^port ' hostile.txt 2>/dev/null && break; sleep 0.05; done
+        hport=$(sed -n 's/^port \([0-9]*\)$/\1/p' hostile.txt)
+        [ -n "$hport" ] || { fail "$1: the hostile server did not start: $(cat hostile.err)"; exit 1; }
+    }
+    for mode in drip endless huge_array silent; do
+        hostile "$mode"
+        printf '[quotakeeper]\nstate = h.qkstate\nstore = redis://127.0.0.1:%s\nstore_timeout_ms = %s\n[service a]\nminute = 5\noutage = closed\n' \
+            "$hport" "$store_ms" >h.ini
+        bounded $((2 * store_ms + slack_ms)) consume "$QKCTL" -c h.ini consume a 1
+        has err.txt "qkctl: consume a 1: the shared store cannot be reached: "
+        eq "$(counts h.qkstate)" "[('a', [('minute', 0, 5)])]" "$mode: counts after the refused consume"
+        rm -f h.qkstate
+        hostile "$mode"
+        bounded $((2000 + slack_ms)) "store init" "$QKCTL" store init "redis://127.0.0.1:$hport" --timeout 2
+        case $mode in
+        drip) has err.txt "qkctl: store init: the shared store cannot be reached: redis TIME: no whole reply within the timeout" ;;
+        endless) has err.txt "qkctl: store init: input/output error: redis TIME: a reply over 65536 bytes" ;;
+        huge_array) has err.txt "qkctl: store init: input/output error: redis TIME: a reply announcing 100000000 elements" ;;
+        silent) has err.txt "qkctl: store init: the shared store cannot be reached: redis TIME: no whole reply within the timeout (0 bytes came)" ;;
+        esac
+    done
+    ;;
+
 *)
     echo "cli.sh: unknown case '$case_name'" >&2
     exit 2

@@ -23,16 +23,16 @@ static int send_some(int fd, const char *p, size_t n)
 /* What one connection is sent next, by mode; drip keeps its place in the reply. */
 static int feed(const qkt_hostile_resp *h, int fd, size_t *at)
 {
-    /* A bulk string of 100 bytes: about 2 s at a byte every 20 ms, each byte well inside any
-     * read timeout, the whole far past any call's. */
-    static const char drip[] =
-        "$100\r\n"
-        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-        "aaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+    /* A bulk string of 500 bytes, "$500\r\n" then 'a's then "\r\n": about 10 s at a byte every
+     * 20 ms, each byte well inside any read timeout, the whole far past any call's (qkctl store
+     * init's 2 s included: the whole reply must take longer than a timeout of seconds too). */
+    enum { DRIP_LEN = 500, DRIP_REPLY = 6 + DRIP_LEN + 2 };
     static char filler[16384];
     switch (h->mode) {
     case QKT_RESP_DRIP: {
-        const int rc = send_some(fd, &drip[*at % (sizeof drip - 1)], 1);
+        const size_t i = *at % DRIP_REPLY;
+        const char byte = i < 6 ? "$500\r\n"[i] : i < 6 + DRIP_LEN ? 'a' : "\r\n"[i - 6 - DRIP_LEN];
+        const int rc = send_some(fd, &byte, 1);
         ++*at;
         return rc;
     }

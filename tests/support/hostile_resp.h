@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 typedef enum {
-    QKT_RESP_DRIP,       /* a valid 100-byte reply, one byte every 20 ms */
+    QKT_RESP_DRIP,       /* a valid 500-byte reply, one byte every 20 ms (10 s) */
     QKT_RESP_ENDLESS,    /* a bulk string announced as 1 GB, its bytes sent as fast as read */
     QKT_RESP_HUGE_ARRAY, /* "*100000000\r\n", then integers as fast as read */
     QKT_RESP_SILENT,     /* reads the command and never answers (a read timeout suffices) */
