@@ -206,7 +206,8 @@ QK_EXTERN void qk_atfork_child(qk_tracker *t);
  * layout of the options version t was opened with.
  * Errors: QK_EINVAL (NULL t/def, bad name, no windows, a window after the list's end, unknown
  * period, pct above 100, warn above critical, reserve not below every limit, unknown outage
- * policy), QK_EEXIST, QK_EFULL (capacity reached), QK_EREADONLY. `out` may be NULL. */
+ * policy), QK_EEXIST, QK_EFULL (capacity reached), QK_EREADONLY, QK_ECORRUPT (a state file that
+ * shrank while open), QK_EIO (fstat failed). `out` may be NULL. */
 QK_EXTERN int qk_service_add(qk_tracker *t, const qk_service_def *def, qk_service *out);
 
 /* Errors: QK_EINVAL (NULL argument), QK_ENOENT (no service of that name), QK_ECORRUPT (a state
@@ -218,7 +219,7 @@ QK_EXTERN size_t qk_service_count(const qk_tracker *t);
 
 /* Counts n calls already made, in every window. Never refuses for being over the limit.
  * Errors: QK_EINVAL (NULL t, n == 0), QK_ENOENT, QK_ERANGE (a count would overflow),
- * QK_EREADONLY. */
+ * QK_EREADONLY, QK_ECORRUPT and QK_EIO as for a counting call on a state file (below). */
 QK_EXTERN int qk_record(qk_tracker *t, qk_service s, uint64_t n, qk_usage *out);
 
 /* Atomically checks every window and counts n in all of them, or in none.
@@ -226,27 +227,37 @@ QK_EXTERN int qk_record(qk_tracker *t, qk_service s, uint64_t n, qk_usage *out);
  * Errors: QK_EINVAL (NULL t, n == 0, unknown flag bits), QK_ENOENT, QK_ELIMIT (nothing
  * counted; out->tripped names the window), QK_EREADONLY, QK_EUNAVAIL (with a store: it cannot
  * be reached and the service's outage policy allows no more calls past this host's lease;
- * nothing counted), QK_ECORRUPT or QK_EIO (a state file whose lock cannot be taken or
- * flushed). `out` may be NULL. */
+ * nothing counted), QK_ECORRUPT or QK_EIO (a state file whose lock cannot be taken or flushed,
+ * or as below). `out` may be NULL.
+ *
+ * A counting call on a state file (qk_record, qk_try_consume, qk_refund, qk_set_used,
+ * qk_reset) also fails with QK_ECORRUPT, counting nothing, when the service's slot fails its
+ * seal (a word changed outside the library) and once the file is known to have shrunk while
+ * open (a truncation faults, or its size is seen shorter: looked at every 100 ms of the
+ * tracker's clock), and from then on; QK_EIO when that fstat fails (docs/state-file.md). */
 QK_EXTERN int qk_try_consume(qk_tracker *t, qk_service s, uint64_t n, unsigned flags,
                              qk_usage *out);
 
 /* Gives back n calls that never reached the provider, in the current windows; a window's count
- * stops at 0. Errors: QK_EINVAL (NULL t, n == 0), QK_ENOENT, QK_EREADONLY. */
+ * stops at 0. Errors: QK_EINVAL (NULL t, n == 0), QK_ENOENT, QK_EREADONLY, QK_ECORRUPT and
+ * QK_EIO as for qk_try_consume on a state file. */
 QK_EXTERN int qk_refund(qk_tracker *t, qk_service s, uint64_t n);
 
 /* Current usage. Errors: QK_EINVAL (NULL t/out), QK_ENOENT, QK_ECORRUPT (a state file that
  * shrank while open, or whose slot fails its check: a bound or a level that does not match its
- * count; the message names the service and window; nothing is rolled), QK_EIO (fstat failed). */
+ * count, or its seal; the message names the service and window; nothing is rolled), QK_EIO
+ * (fstat failed). */
 QK_EXTERN int qk_peek(qk_tracker *t, qk_service s, qk_usage *out);
 
 /* Sets the current window's count, e.g. to the provider's own figure.
- * Errors: QK_EINVAL (NULL t, window out of range), QK_ENOENT, QK_EREADONLY. */
+ * Errors: QK_EINVAL (NULL t, window out of range), QK_ENOENT, QK_EREADONLY, QK_ECORRUPT and
+ * QK_EIO as for qk_try_consume on a state file. */
 QK_EXTERN int qk_set_used(qk_tracker *t, qk_service s, unsigned window, uint64_t used);
 
 /* Zeroes every current window of one service / of all services, atomically against records.
  * Errors: QK_EINVAL (NULL t), QK_ENOENT (qk_reset), QK_ENOMEM (qk_reset_all), QK_EREADONLY,
- * QK_ECORRUPT or QK_EIO (qk_reset_all: as for qk_snapshot). */
+ * QK_ECORRUPT or QK_EIO (qk_reset: as for qk_try_consume on a state file; qk_reset_all: as for
+ * qk_snapshot). */
 QK_EXTERN int qk_reset(qk_tracker *t, qk_service s);
 QK_EXTERN int qk_reset_all(qk_tracker *t);
 

@@ -29,6 +29,16 @@ static inline void slot_unlock(qk_region *r, qk_service s)
     qk__lockorder_release(QK_RANK_SLOT(s));
 }
 
+/* slot_lock for a call that will change the slot: in a state file its seal is checked first, so
+ * a word changed outside the library is refused (QK_ECORRUPT) rather than sealed again. */
+static inline int slot_lock_sealed(qk_region *r, qk_service s)
+{
+    int rc = slot_lock(r, s);
+    if (rc == QK_OK && r->fd >= 0 && (rc = qk__region_check_seal(r, s)) != QK_OK)
+        slot_unlock(r, s);
+    return rc;
+}
+
 static inline int snapshot_lock(qk_region *r)
 {
     qk__lockorder_acquire(QK_RANK_SNAPSHOT);

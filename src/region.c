@@ -126,6 +126,9 @@ int qk__region_new_private(qk_region *r, uint32_t capacity)
         return qk__fail(QK_ENOMEM, "no memory for %u service slots", capacity);
     memset(base, 0, size);
     r->fd = -1;
+    r->watch = NULL;
+    atomic_init(&r->size_checked_ms, 0);
+    atomic_init(&r->shrunk, 0);
     init_image(r, base, size, capacity, 0);
     publish(r->hdr);
     return QK_OK;
@@ -184,6 +187,14 @@ int qk__region_check_slot(const qk_slot *sl, const char *name, uint32_t s, char 
     }
     if (!name_ok) {
         snprintf(why, why_len, "service %u has an invalid name", s);
+        return QK_ECORRUPT;
+    }
+    /* Only a closed journal's words are sealed: an open one is rolled back by recovery. */
+    if ((sl->journal & 1u) == 0 && !qk__slot_sealed(sl)) {
+        snprintf(why, why_len,
+                 "service %u (service '%s') fails its seal: a count, bound or limit of its "
+                 "windows was changed outside the library",
+                 s, name);
         return QK_ECORRUPT;
     }
     return QK_OK;
@@ -263,18 +274,46 @@ int qk__region_check(const void *image, size_t size, char *why, size_t why_len)
     return QK_OK;
 }
 
-int qk__region_size_ok(const qk_region *r)
+int qk__region_lost_error(const qk_region *r)
+{
+    return qk__fail(QK_ECORRUPT,
+                    "the state file shrank while open (it needs %zu bytes): someone truncated it; "
+                    "its counts are gone and this tracker no longer counts",
+                    r->size);
+}
+
+int qk__region_seal_failed(const qk_region *r, uint32_t s)
+{
+    if (qk__region_lost(r))
+        return qk__region_lost_error(r);
+    return qk__region_verify_slot(r, s); /* says which word, or that the seal alone fails */
+}
+
+int qk__region_size_ok_every(qk_region *r, int64_t now_ms, int64_t interval_ms)
+{
+    const int64_t last = atomic_load_explicit(&r->size_checked_ms, memory_order_relaxed);
+    if (now_ms >= last && now_ms - last < interval_ms)
+        return QK_OK;
+    atomic_store_explicit(&r->size_checked_ms, now_ms, memory_order_relaxed);
+    return qk__region_size_ok(r);
+}
+
+int qk__region_size_ok(qk_region *r)
 {
     if (r->fd < 0)
         return QK_OK;
+    if (qk__region_lost(r))
+        return qk__region_lost_error(r);
     struct stat st;
     if (fstat(r->fd, &st) != 0)
         return qk__fail(QK_EIO, "cannot stat the state file: %s", strerror(errno));
-    if (st.st_size < 0 || (uint64_t)st.st_size < r->size)
+    if (st.st_size < 0 || (uint64_t)st.st_size < r->size) {
+        atomic_store_explicit(&r->shrunk, 1, memory_order_relaxed);
         return qk__fail(QK_ECORRUPT,
                         "the state file shrank to %lld bytes while open (it needs %zu): someone "
                         "truncated it; its counts are gone",
                         (long long)st.st_size, r->size);
+    }
     return QK_OK;
 }
 
@@ -296,19 +335,29 @@ static int ofd_lock(int fd, int byte, short type, int wait)
     return rc;
 }
 
-static int io_error(int fd, void *map, size_t size, const char *what, const char *path)
+static int io_error(int fd, const char *what, const char *path)
 {
     const int err = errno;
-    if (map != NULL && map != MAP_FAILED)
-        munmap(map, size);
     close(fd);
     return qk__fail(QK_EIO, "%s '%s': %s", what, path, strerror(err));
 }
 
-static void *map_file(int fd, size_t size)
+/* Maps the file and watches the mapping for a truncation under it (fault.h). */
+static void *map_file(qk_region *r, int fd, size_t size)
 {
     void *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    return map == MAP_FAILED ? NULL : map;
+    if (map == MAP_FAILED)
+        return NULL;
+    r->watch = qk__fault_watch_add(map, size);
+    return map;
+}
+
+/* A lost mapping stays: a thread's robust-mutex list may still point into it. */
+static void unmap_file(qk_region *r, void *map, size_t size)
+{
+    if (!qk__fault_watch_remove(r->watch))
+        munmap(map, size);
+    r->watch = NULL;
 }
 
 /* Builds a new state file. The "QKINIT" magic goes to disk first, so a creator that dies
@@ -319,7 +368,7 @@ static int create_image(qk_region *r, int fd, uint32_t capacity, const char *pat
     const size_t size = qk__region_size(capacity);
     if (ftruncate(fd, 0) != 0 ||
         pwrite(fd, MAGIC_BUILDING, sizeof MAGIC_BUILDING, 0) != (ssize_t)sizeof MAGIC_BUILDING)
-        return io_error(fd, NULL, 0, "cannot size state file", path);
+        return io_error(fd, "cannot size state file", path);
     /* Every block is reserved before the file is mapped: a sparse file on a full filesystem
      * would otherwise kill the process with SIGBUS at the first store to a page without one.
      * Left "QKINIT" on failure, so the next opener rebuilds it. */
@@ -329,9 +378,9 @@ static int create_image(qk_region *r, int fd, uint32_t capacity, const char *pat
         return qk__fail(QK_EIO, "cannot reserve %zu bytes for state file '%s': %s", size, path,
                         strerror(err));
     }
-    void *map = map_file(fd, size);
+    void *map = map_file(r, fd, size);
     if (map == NULL)
-        return io_error(fd, NULL, 0, "cannot map state file", path);
+        return io_error(fd, "cannot map state file", path);
     r->fd = fd;
     init_image(r, map, size, capacity, 1);
     publish(r->hdr);
@@ -359,22 +408,25 @@ int qk__region_open_file(qk_region *r, const char *path, unsigned mode, uint32_t
     return qk__fail(QK_EIO, "state file '%s': this build has no robust process-shared mutexes",
                     path);
 #endif
+    r->watch = NULL;
+    atomic_init(&r->size_checked_ms, 0);
+    atomic_init(&r->shrunk, 0);
     /* Read-only still opens for writing: reading a consistent cut takes the file's locks. */
     const int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | (readonly ? 0 : O_CREAT), mode);
     if (fd < 0)
         return qk__fail(QK_EIO, "cannot open state file '%s': %s", path, strerror(errno));
     if (ofd_lock(fd, OPEN_LOCK_BYTE, F_WRLCK, 1) != 0)
-        return io_error(fd, NULL, 0, "cannot lock state file", path);
+        return io_error(fd, "cannot lock state file", path);
     struct stat st;
     if (fstat(fd, &st) != 0)
-        return io_error(fd, NULL, 0, "cannot stat state file", path);
+        return io_error(fd, "cannot stat state file", path);
     if (!S_ISREG(st.st_mode)) {
         close(fd);
         return qk__fail(QK_EIO, "state file '%s' is not a regular file", path);
     }
     char magic[sizeof MAGIC_BUILDING] = {0};
     if (st.st_size > 0 && pread(fd, magic, sizeof magic, 0) < 0)
-        return io_error(fd, NULL, 0, "cannot read state file", path);
+        return io_error(fd, "cannot read state file", path);
 
     /* An empty file, or one whose creator died while building it (it held the open lock we
      * now hold, so it is gone), is built afresh. */
@@ -387,7 +439,7 @@ int qk__region_open_file(qk_region *r, const char *path, unsigned mode, uint32_t
         if (ofd_lock(fd, ALIVE_LOCK_BYTE, F_WRLCK, 0) != 0) {
             const int busy = errno == EAGAIN || errno == EACCES;
             if (!busy)
-                return io_error(fd, NULL, 0, "cannot lock state file", path);
+                return io_error(fd, "cannot lock state file", path);
             close(fd);
             return qk__fail(QK_ECORRUPT,
                             "state file '%s' is %s but another process has it open: it was "
@@ -413,12 +465,12 @@ int qk__region_open_file(qk_region *r, const char *path, unsigned mode, uint32_t
             return rc;
     } else {
         const size_t size = (size_t)st.st_size;
-        void *map = map_file(fd, size);
+        void *map = map_file(r, fd, size);
         if (map == NULL)
-            return io_error(fd, NULL, 0, "cannot map state file", path);
+            return io_error(fd, "cannot map state file", path);
         char why[160];
         if (qk__region_check_header(map, size, why, sizeof why) != QK_OK) {
-            munmap(map, size);
+            unmap_file(r, map, size);
             close(fd);
             return qk__fail(QK_ECORRUPT, "state file '%s': %s", path, why);
         }
@@ -430,7 +482,7 @@ int qk__region_open_file(qk_region *r, const char *path, unsigned mode, uint32_t
         /* Nobody else can touch the slots: check them all, and only then repair. */
         char why[160];
         if (qk__region_check(r->hdr, r->size, why, sizeof why) != QK_OK) {
-            munmap(r->hdr, r->size);
+            unmap_file(r, r->hdr, r->size);
             close(fd);
             return qk__fail(QK_ECORRUPT, "state file '%s': %s", path, why);
         }
@@ -438,8 +490,12 @@ int qk__region_open_file(qk_region *r, const char *path, unsigned mode, uint32_t
     }
     /* A cold opener turns its exclusive alive lock into a shared one (atomically); a warm one
      * waits only for a cold opener's repair, which holds the open lock we hold, so never. */
-    if (ofd_lock(fd, ALIVE_LOCK_BYTE, F_RDLCK, 1) != 0)
-        return io_error(fd, r->hdr, r->size, "cannot lock state file", path);
+    if (ofd_lock(fd, ALIVE_LOCK_BYTE, F_RDLCK, 1) != 0) {
+        const int err = errno;
+        unmap_file(r, r->hdr, r->size);
+        close(fd);
+        return qk__fail(QK_EIO, "cannot lock state file '%s': %s", path, strerror(err));
+    }
     return QK_OK;
 }
 
@@ -484,7 +540,8 @@ void qk__region_free(qk_region *r)
         free(r->hdr);
         return;
     }
-    msync(r->hdr, r->size, MS_SYNC);
-    munmap(r->hdr, r->size);
+    if (!qk__region_lost(r))
+        msync(r->hdr, r->size, MS_SYNC);
+    unmap_file(r, r->hdr, r->size);
     close(r->fd); /* releases this process's OFD locks */
 }

@@ -7,9 +7,10 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "fault.h"
 #include "slot.h"
 
-#define QK_LAYOUT_VERSION 1u
+#define QK_LAYOUT_VERSION 2u /* 2: slots carry a seal */
 #define QK_BYTE_ORDER     0x01020304u
 /* Ceiling on capacity: keeps the region size far from overflow. */
 #define QK_CAPACITY_MAX (UINT32_C(1) << 20)
@@ -43,7 +44,12 @@ typedef struct {
     qk_slot *slots;
     char (*names)[QK_NAME_MAX];
     size_t size;
-    int fd; /* -1 for private memory */
+    int fd;                 /* -1 for private memory */
+    qk__fault_watch *watch; /* a state file's SIGBUS guard (fault.h); NULL when unwatched */
+    /* When a mutating call last compared the file's size with the mapping (tracker.c), and
+     * whether a comparison found it shorter: from then on no call trusts the file. */
+    _Atomic int64_t size_checked_ms;
+    atomic_int shrunk;
 } qk_region;
 
 size_t qk__region_size(uint32_t capacity);
@@ -78,10 +84,33 @@ int qk__region_lock_failed(qk_region *r, pthread_mutex_t *m, qk_slot *sl, int rc
  * process would kill it with SIGBUS at the next access past its new end. Call it before taking a
  * lock in the region; a truncation after the check still faults (docs/state-file.md). QK_OK for
  * private memory; QK_ECORRUPT, or QK_EIO when fstat fails. */
-int qk__region_size_ok(const qk_region *r);
+int qk__region_size_ok(qk_region *r);
 /* qk__region_check_slot for published slot s of r, with its lock held: QK_ECORRUPT with the
  * message set. */
 int qk__region_verify_slot(const qk_region *r, uint32_t s);
+
+/* Whether the state file was found truncated: its mapping lost to a fault (fault.h; accesses
+ * then read zeros, so every answer computed since is void), or its size seen shorter. */
+static inline int qk__region_lost(const qk_region *r)
+{
+    return qk__fault_lost(r->watch) || atomic_load_explicit(&r->shrunk, memory_order_relaxed);
+}
+/* The error for a lost mapping: QK_ECORRUPT, message set. Out of line. */
+int qk__region_lost_error(const qk_region *r);
+
+/* A mutating call's cheap guard, with the slot's lock held: QK_OK when published slot s still
+ * holds its seal; otherwise QK_ECORRUPT, message set (out of line). For a state file only. */
+int qk__region_seal_failed(const qk_region *r, uint32_t s);
+static inline int qk__region_check_seal(const qk_region *r, uint32_t s)
+{
+    const qk_slot *sl = &r->slots[s];
+    return __builtin_expect(qk__slot_sealed(sl), 1) ? QK_OK : qk__region_seal_failed(r, s);
+}
+
+/* At most every interval_ms of the caller's clock (and whenever now goes back),
+ * qk__region_size_ok: a file truncated to a size that leaves the pages a call touches in place
+ * raises no fault, so mutating calls look at the size now and then. */
+int qk__region_size_ok_every(qk_region *r, int64_t now_ms, int64_t interval_ms);
 
 int qk__region_flush(qk_region *r);
 void qk__region_free(qk_region *r);

@@ -24,6 +24,9 @@ typedef struct {
     uint32_t journal; /* odd while an update is being written (shared regions only) */
     uint64_t seq;     /* level changes so far; numbers the events */
     uint64_t reserve; /* calls only QK_PRIORITY consumers may take */
+    /* Shared regions: qk__slot_seal_of the words above and the windows, stored by every
+     * qk__slot_end, so a changed word is refused rather than counted (docs/state-file.md). */
+    uint64_t seal;
     qk_window w[QK_MAX_WINDOWS];
     /* Undo journal, in the slot's colder lines: the state before the update in progress, so
      * that a process killed mid-update leaves nothing torn. The next locker gets EOWNERDEAD and
@@ -170,6 +173,36 @@ static inline __attribute__((always_inline)) int qk__slot_apply(qk_slot *sl, qk_
     return qk__slot_apply_n(sl, s, op, now_ms, sink, tripped, sl->n_windows);
 }
 
+/* The seal: a sum of the slot's live words, each times its own odd multiplier, from a non-zero
+ * basis. A change confined to one word moves it by delta * odd, never 0 modulo 2^64, so every
+ * such change (every flipped bit) is caught; a zeroed slot (a truncated page) has seal 0 and sum
+ * the basis. Independent multiplies: a few nanoseconds for one window. */
+#define QK__SEAL_BASIS   UINT64_C(0x51a1ed0c0ffee001)
+#define QK__SEAL_MUL(j)  (UINT64_C(0x9e3779b97f4a7c15) + 2 * (uint64_t)(j))
+#define QK__SEAL_WORDS_W 7
+
+static inline uint64_t qk__slot_seal_of(const qk_slot *sl)
+{
+    const unsigned nw = sl->n_windows <= QK_MAX_WINDOWS ? sl->n_windows : QK_MAX_WINDOWS;
+    uint64_t h = QK__SEAL_BASIS + sl->n_windows * QK__SEAL_MUL(0) + sl->seq * QK__SEAL_MUL(1) +
+                 sl->reserve * QK__SEAL_MUL(2);
+    for (unsigned i = 0; i < nw; i++) {
+        const qk_window *w = &sl->w[i];
+        const unsigned j = 3 + QK__SEAL_WORDS_W * i;
+        h += w->used * QK__SEAL_MUL(j) + (uint64_t)w->start_ms * QK__SEAL_MUL(j + 1) +
+             (uint64_t)w->end_ms * QK__SEAL_MUL(j + 2) + w->limit * QK__SEAL_MUL(j + 3) +
+             w->warn_at * QK__SEAL_MUL(j + 4) + w->critical_at * QK__SEAL_MUL(j + 5) +
+             ((uint64_t)w->period | (uint64_t)w->level << 8) * QK__SEAL_MUL(j + 6);
+    }
+    return h;
+}
+
+/* Whether a slot whose journal is closed still holds what its last update sealed. */
+static inline int qk__slot_sealed(const qk_slot *sl)
+{
+    return sl->seal == qk__slot_seal_of(sl);
+}
+
 /* Journals the slot's state (its first n_copy windows) before an update. */
 static inline void qk__slot_begin(qk_slot *sl, uint64_t epoch, unsigned n_copy)
 {
@@ -186,8 +219,11 @@ static inline void qk__slot_begin(qk_slot *sl, uint64_t epoch, unsigned n_copy)
     atomic_signal_fence(memory_order_seq_cst);
 }
 
+/* Seals the update, then closes the journal: a process killed in between leaves it open, and
+ * recovery rolls it back and seals again. */
 static inline void qk__slot_end(qk_slot *sl)
 {
+    sl->seal = qk__slot_seal_of(sl);
     atomic_signal_fence(memory_order_seq_cst);
     sl->journal++;
     atomic_signal_fence(memory_order_seq_cst);

@@ -67,6 +67,9 @@ static int check_service(const qk_tracker *t, qk_service s)
 #define QK__PATH_SPECIAL 1
 #define QK__PATH_STORE   2
 #define QK__STORE_MODE   (QK__MODE_STORE | QK__MODE_STORE_SYSCLOCK)
+/* How often, on the tracker's clock, a mutating call on a state file compares the file's size
+ * with its mapping: an fstat costs about 1.2 us here, too much for every call. */
+#define QK__SIZE_CHECK_MS 100
 
 static inline __attribute__((always_inline)) unsigned path_mode(const qk_tracker *t, int special)
 {
@@ -170,16 +173,21 @@ static __attribute__((noinline)) int slot_op_failed(qk_tracker *t, qk_service s,
 static inline __attribute__((always_inline)) int
 slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *out, int special)
 {
-    /* A peek of a state file reads it with care (docs/state-file.md, "Damage"): its size before
-     * anything in it (the header's service count first), the slot's words under its lock.
-     * op->kind is a constant: no other operation pays. */
-    const int careful = special && op->kind == QK_OP_PEEK && t->region.fd >= 0;
+    /* A state file (docs/state-file.md, "Damage"): a peek reads it with care, its size before
+     * anything in it (the header's service count first) and every word of the slot under its
+     * lock; the other operations check the slot's seal under the lock, and the size every
+     * QK__SIZE_CHECK_MS. Whatever the check, a mapping lost to a truncation (fault.h) voids the
+     * answer. op->kind and special are constants: a private tracker pays nothing. */
+    const int file = special && t->region.fd >= 0;
+    const int careful = file && op->kind == QK_OP_PEEK;
     int rc;
+    if (file && qk__region_lost(&t->region))
+        return qk__region_lost_error(&t->region);
     if (careful && (rc = qk__region_size_ok(&t->region)) != QK_OK)
         return rc;
     rc = check_service(t, s);
     if (rc != QK_OK)
-        return rc;
+        return file && qk__region_lost(&t->region) ? qk__region_lost_error(&t->region) : rc;
     /* A private tracker reads the built-in clock under the lock: a vDSO read, no callback, and
      * on a hot service a thread's unlock-to-lock gap is shorter (docs/perf/hot-path.md). A
      * caller's clock is a callback, read before the lock like every clock of the others. */
@@ -191,10 +199,14 @@ slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *out, int special
     qk_event_sink sink = {t->on_event ? ev : NULL, 0};
     int tripped = -1;
 
+    if (file && !careful && (rc = qk__region_size_ok_every(&t->region, now, QK__SIZE_CHECK_MS)))
+        return rc;
+
     rc = slot_lock(&t->region, s);
     if (rc != QK_OK)
         return rc;
-    if (careful && (rc = qk__region_verify_slot(&t->region, s)) != QK_OK) {
+    if (file && (rc = careful ? qk__region_verify_slot(&t->region, s)
+                              : qk__region_check_seal(&t->region, s)) != QK_OK) {
         slot_unlock(&t->region, s);
         return rc;
     }
@@ -206,6 +218,8 @@ slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *out, int special
         qk__slot_usage(&t->slots[s], s, tripped, out);
     slot_unlock(&t->region, s);
 
+    if (file && __builtin_expect(qk__region_lost(&t->region), 0))
+        return qk__region_lost_error(&t->region); /* computed on zeros: no answer, no events */
     if (out != NULL && answered)
         memcpy(out->name, t->names[s], QK_NAME_MAX);
     if (sink.n > 0)
@@ -459,6 +473,10 @@ static int run_all_op(qk_tracker *t, const qk_op *op, qk_usage *out, size_t cap,
             qk__slot_end(&t->slots[s]);
     }
     unlock_all(&t->region, n);
+    if (qk__region_lost(&t->region)) {
+        free(ev);
+        return qk__region_lost_error(&t->region);
+    }
 
     if (out != NULL)
         for (uint32_t s = 0; s < n; s++)
@@ -511,6 +529,7 @@ void qk__add_locked(qk_tracker *t, const qk__checked_def *d, int64_t now)
     sl->journal = 0;
     sl->seq = 0;
     qk__slot_configure(sl, n, &d->def, d->n_windows, now, &none);
+    sl->seal = qk__slot_seal_of(sl);
     memset(t->names[n], 0, QK_NAME_MAX);
     strcpy(t->names[n], d->def.name);
     /* Slot n is invisible to other threads, and processes, until this store. */
@@ -530,7 +549,10 @@ int qk_service_add(qk_tracker *t, const qk_service_def *def, qk_service *out)
     def = &d.def;
     const int64_t now = qk__read_clock(t);
 
-    int rc = snapshot_lock(&t->region);
+    int rc = qk__region_size_ok(&t->region); /* an add is rare: it can afford the fstat */
+    if (rc != QK_OK)
+        return rc;
+    rc = snapshot_lock(&t->region);
     if (rc != QK_OK)
         return rc;
     const uint32_t n = qk__published(t);
@@ -541,6 +563,8 @@ int qk_service_add(qk_tracker *t, const qk_service_def *def, qk_service *out)
     else
         qk__add_locked(t, &d, now);
     snapshot_unlock(&t->region);
+    if (qk__region_lost(&t->region))
+        return qk__region_lost_error(&t->region);
     if (rc == QK_OK && out != NULL)
         *out = n;
     return rc;
@@ -550,10 +574,15 @@ int qk_service_find(const qk_tracker *t, const char *name, qk_service *out)
 {
     if (t == NULL || name == NULL || out == NULL)
         return qk__fail(QK_EINVAL, "%s is NULL", t == NULL ? "tracker" : name ? "out" : "name");
-    const int rc = qk__region_size_ok(&t->region); /* the names live in the file */
+    /* The names live in the file. The region's shrunk flag is the one word a const tracker's
+     * check may set (a tracker is never defined const: qk_tracker_new allocates it). */
+    qk_region *r = (qk_region *)&t->region;
+    const int rc = qk__region_size_ok(r);
     if (rc != QK_OK)
         return rc;
     const int i = qk__find_name(t, name, qk__published(t));
+    if (qk__region_lost(r))
+        return qk__region_lost_error(r);
     if (i < 0)
         return qk__fail(QK_ENOENT, "no service named '%.*s'", QK_NAME_MAX, name);
     *out = (qk_service)i;
@@ -564,7 +593,8 @@ size_t qk_service_count(const qk_tracker *t)
 {
     /* A state file shrunk under us has no services left to read (and reading would fault):
      * 0, and the next call that can say so fails with QK_ECORRUPT. */
-    if (t == NULL || qk__region_size_ok(&t->region) != QK_OK)
+    if (t == NULL || qk__region_size_ok((qk_region *)&t->region) != QK_OK)
         return 0;
-    return qk__published(t);
+    const uint32_t n = qk__published(t);
+    return qk__region_lost(&t->region) ? 0 : n;
 }

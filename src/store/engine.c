@@ -378,7 +378,7 @@ static int sync_one(qk_tracker *t, qk_service s, uint64_t need, int release, int
     if (pthread_mutex_timedlock(sync_lock_of(st, s), &until) != 0)
         return qk__fail(QK_EUNAVAIL, "service '%s': another sync of it did not finish in time",
                         t->names[s]);
-    int rc = slot_lock(&t->region, s);
+    int rc = slot_lock_sealed(&t->region, s);
     if (rc != QK_OK) {
         pthread_mutex_unlock(sync_lock_of(st, s));
         return rc;
@@ -406,7 +406,7 @@ static int sync_one(qk_tracker *t, qk_service s, uint64_t need, int release, int
         atomic_store(&st->offset_ms, qk__store_offset_believed(
                                          atomic_load(&st->offset_ms),
                                          reply.server_ms - (sent_at + (back_at - sent_at) / 2)));
-        if ((rc = slot_lock(&t->region, s)) == QK_OK) {
+        if ((rc = slot_lock_sealed(&t->region, s)) == QK_OK) {
             merge_sync(t, s, &plan, &reply, &sink);
             if (k != NULL)
                 consume_locked(t, s, k, &sink);
