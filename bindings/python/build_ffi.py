@@ -119,6 +119,39 @@ typedef struct {
     ...;
 } qk_usage;
 
+#define QK_STORE_INFO_VERSION ...
+
+typedef struct {
+    qk_period period;
+    int64_t window_start_ms;
+    uint64_t held;
+    uint64_t unsynced;
+    uint64_t fleet_used;
+    uint64_t fleet_limit;
+    uint64_t overdraft;
+    ...;
+} qk_store_window_info;
+
+typedef struct {
+    qk_service service;
+    unsigned n_windows;
+    qk_store_window_info windows[...];
+    ...;
+} qk_store_service_info;
+
+typedef struct {
+    unsigned version;
+    int degraded;
+    uint32_t consecutive_failures, consecutive_successes;
+    uint64_t syncs, failures;
+    int64_t clock_offset_ms;
+    char host_id[...];
+    char last_error[...];
+    qk_store_service_info *services;
+    size_t cap, count;
+    ...;
+} qk_store_info;
+
 int qk_tracker_new(qk_tracker **out, const qk_options *opts);
 void qk_tracker_free(qk_tracker *t);
 int qk_tracker_flush(qk_tracker *t);
@@ -136,6 +169,9 @@ int qk_set_used(qk_tracker *t, qk_service s, unsigned window, uint64_t used);
 int qk_reset(qk_tracker *t, qk_service s);
 int qk_reset_all(qk_tracker *t);
 int qk_snapshot(qk_tracker *t, qk_usage *out, size_t cap, size_t *count);
+int qk_store_sync(qk_tracker *t);
+int qk_store_status(qk_tracker *t, qk_store_info *out);
+int qk_store_init(int *created, const char *url, int64_t timeout_ms);
 const char *qk_strerror(int code);
 const char *qk_err_name(int code);
 const char *qk_level_name(qk_level level);

@@ -16,21 +16,24 @@ the library's, and the GIL is released while it works. See docs/python.md.
 new code; ``quotakeeper.compat`` is a drop-in for the original module.
 """
 
-from ._core import BINDING_MAJOR, Service, Tracker, version, version_string
+from ._core import (BINDING_MAJOR, Service, Tracker, redact_url, store_init, version,
+                    version_string)
 from ._quota_tracker import QuotaTracker, ServiceUsage
 from .errors import (CorruptStateFileError, InvalidArgumentError, OutOfMemoryError,
                      OutOfRangeError, QuotaExceeded, QuotaKeeperError, ReadOnlyError,
-                     ServiceExistsError, StateFileError, StoreUnavailableError,
+                     ServiceExistsError, StateFileError, StoreError, StoreUnavailableError,
                      TrackerClosedError, TrackerFullError, UnknownServiceError)
-from .types import (Event, EventKind, Level, Period, ServiceDef, Usage, Window, WindowUsage)
+from .types import (Event, EventKind, Level, Outage, Period, ServiceDef, StoreServiceStatus,
+                    StoreStatus, StoreWindowStatus, Usage, Window, WindowUsage)
 
 __version__ = "0.2.0"
 
 __all__ = [
     "Tracker", "QuotaTracker", "ServiceUsage", "Service", "ServiceDef", "Window", "Period",
-    "Level", "EventKind", "Event", "Usage", "WindowUsage", "version", "version_string",
-    "BINDING_MAJOR", "QuotaKeeperError", "InvalidArgumentError", "UnknownServiceError",
-    "ServiceExistsError", "OutOfMemoryError", "QuotaExceeded", "TrackerFullError",
-    "OutOfRangeError", "StateFileError", "CorruptStateFileError", "StoreUnavailableError",
-    "ReadOnlyError", "TrackerClosedError",
+    "Level", "EventKind", "Outage", "Event", "Usage", "WindowUsage", "StoreStatus",
+    "StoreServiceStatus", "StoreWindowStatus", "store_init", "redact_url", "version",
+    "version_string", "BINDING_MAJOR", "QuotaKeeperError", "InvalidArgumentError",
+    "UnknownServiceError", "ServiceExistsError", "OutOfMemoryError", "QuotaExceeded",
+    "TrackerFullError", "OutOfRangeError", "StateFileError", "StoreError",
+    "CorruptStateFileError", "StoreUnavailableError", "ReadOnlyError", "TrackerClosedError",
 ]

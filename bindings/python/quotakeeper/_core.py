@@ -13,8 +13,9 @@ from typing import (Any, Callable, Dict, Iterable, List, Optional, Tuple, Union)
 
 from . import errors as _errors
 from .errors import (InvalidArgumentError, QuotaExceeded, QuotaKeeperError, TrackerClosedError)
-from .types import (Event, EventKind, Level, Period, ServiceDef, ServiceSpec, Usage, Window,
-                    WindowUsage, _enum_or_int, _iter_services)
+from .types import (Event, EventKind, Level, Period, ServiceDef, ServiceSpec, StoreServiceStatus,
+                    StoreStatus, StoreWindowStatus, Usage, Window, WindowUsage, _enum_or_int,
+                    _iter_services)
 
 try:
     from ._native import ffi, lib
@@ -23,7 +24,7 @@ except ImportError as exc:  # pragma: no cover - depends on the install
         "quotakeeper: the compiled part (quotakeeper._native) is missing or cannot load "
         f"libquotakeeper ({exc}); build it as docs/python.md says") from exc
 
-__all__ = ["Tracker", "version", "version_string", "BINDING_MAJOR", "Service"]
+__all__ = ["Tracker", "version", "version_string", "BINDING_MAJOR", "Service", "store_init"]
 
 #: The library's major version this binding was written for (include/quotakeeper.h at 0.2).
 BINDING_MAJOR = 0
@@ -78,16 +79,36 @@ def version_string() -> str:
     return ffi.string(lib.qk_version_string()).decode()
 
 
-def _error(rc: int, message: Optional[str] = None) -> QuotaKeeperError:
+def _error(rc: int, message: Optional[str] = None, store: bool = False) -> QuotaKeeperError:
     """The exception for a failed call; reads qk_errmsg() unless a message is given, so call
-    it right after the failing call, in the same thread."""
+    it right after the failing call, in the same thread. ``store``: the call's I/O is the
+    store's, so QK_EIO is raised as StoreError (a StateFileError subclass)."""
     if message is None:
         message = ffi.string(lib.qk_errmsg()).decode("utf-8", "replace")
     cls = _ERROR_CLASSES.get(rc)
     if cls is None:
         name = ffi.string(lib.qk_err_name(rc)).decode()
         cls = _errors.class_for(name if name != "unknown" else f"QK_E{-rc}")
+    if store and cls is _errors.StateFileError:
+        cls = _errors.StoreError
     return cls(message, rc)
+
+
+def redact_url(url: str) -> str:
+    """A store URL with its password shown as ``***``, by the library's own rule
+    (src/store/store.c, qk__store_url_redact): the user information runs from "://" to the
+    URL's last '@' (none when the text after "://" starts with '/'), and its password is what
+    follows the first ':' in it. A URL without a password is returned as it is."""
+    sep = url.find("://")
+    start = sep + 3 if sep >= 0 else 0
+    auth = url[start:]
+    if auth.startswith("/"):
+        return url
+    at = auth.rfind("@")
+    colon = auth.find(":", 0, at) if at >= 0 else -1
+    if colon < 0:
+        return url
+    return url[:start + colon] + ":***" + auth[at:]
 
 
 _BAD_NUMBER = object()  # a count or index that does not fit the C type
@@ -262,8 +283,13 @@ class Tracker:
         capacity: most services ever (0: as many as ``services``).
         mode: permissions of a newly created state file (0: 0o600).
         readonly: inspect an existing state file; every change raises :class:`ReadOnlyError`.
-        store: the shared store's URL (reserved: this library version refuses any).
-        store_timeout_ms: the longest a store call may block (0: 100).
+        store: the URL of a shared store through which a fleet of hosts shares each quota
+            (docs/store.md): ``redis://[user:password@]host:port[/db]``,
+            ``redis+unix:///path``, ``dynamodb://table?region=...``. The tracker opens while
+            the store is down (it syncs when it can); a malformed URL or a scheme this build
+            lacks raises :class:`InvalidArgumentError`. Its password never appears in a
+            message, ``repr`` or :attr:`store` (``***``).
+        store_timeout_ms: the longest any store call may block a caller (0: 100).
         on_event_error: ``f(exception, event)`` to report a raising ``on_event`` or ``clock``.
 
     Use it as a context manager, or call :meth:`close`. Every method is thread-safe; the GIL is
@@ -282,6 +308,7 @@ class Tracker:
         self._names: Dict[Any, int] = {}
         self._path = os.fspath(path) if path is not None else None
         self._readonly = bool(readonly)
+        self._store: Optional[str] = None
         defs = _iter_services(services)
         self._cbs = _Callbacks(on_event, on_event_error, clock)
         self._handle = ffi.new_handle(self._cbs)
@@ -314,14 +341,20 @@ class Tracker:
             opts.path = p
         if readonly:
             opts.flags = lib.QK_OPEN_READONLY
+        store_c = None
         if store is not None:
-            s = ffi.new("char[]", _c_string(store, "store"))
-            keep.append(s)
-            opts.store = s
+            store_c = ffi.new("char[]", _c_string(store, "store"))
+            opts.store = store_c
         out = ffi.new("qk_tracker **")
-        rc = lib.qk_tracker_new(out, opts)
+        try:
+            rc = lib.qk_tracker_new(out, opts)
+        finally:
+            if store_c is not None:  # the library keeps its own copy; wipe the binding's
+                ffi.memmove(store_c, b"\0" * len(store_c), len(store_c))
         if rc:
             raise _error(rc)
+        if store is not None:
+            self._store = redact_url(store)
         self._t = out[0]
         _ALL.add(self)
 
@@ -341,6 +374,8 @@ class Tracker:
             cdef.warn_pct = d.warn_pct
             cdef.critical_pct = d.critical_pct
             cdef.reserve = d.reserve
+            cdef.outage = int(d.outage)
+            cdef.lease_max = d.lease_max
         except (OverflowError, TypeError) as exc:
             raise _py_error(InvalidArgumentError,
                             f"invalid argument: service '{d.name}': {exc}") from None
@@ -397,6 +432,11 @@ class Tracker:
     @property
     def readonly(self) -> bool:
         return self._readonly
+
+    @property
+    def store(self) -> Optional[str]:
+        """The shared store's URL with its password as ``***``; None without a store."""
+        return self._store
 
     @property
     def callback_errors(self) -> int:
@@ -626,10 +666,104 @@ class Tracker:
         if rc:
             raise _error(rc)
 
+    # -- the shared store (docs/store.md) -------------------------------------------------
+
+    def store_sync(self) -> None:
+        """Sends every service's counts to the store and gives back the lease this host holds
+        but has not used (call it before a short-lived process or a Lambda handler returns).
+        Returns once the store has them; blocks at most ``store_timeout_ms`` (the GIL is
+        released meanwhile).
+
+        Raises :class:`InvalidArgumentError` (the tracker has no store),
+        :class:`StoreUnavailableError` (the store did not answer in time; nothing is lost: the
+        counts stay here and go with the next sync), :class:`StoreError` (the store answered
+        with an error, named in the message; the other services were still synced),
+        :class:`OutOfMemoryError`.
+        """
+        t = self._begin()
+        try:
+            rc = lib.qk_store_sync(t)
+        finally:
+            self._end()
+        if rc:
+            raise _error(rc, store=True)
+
+    def store_status(self) -> StoreStatus:
+        """This host's view of the store: degraded or not, operation counts, the last error,
+        the clock offset, the host id and per service and window the lease held, the use not
+        yet synced, the fleet's use and limit and the overdraft. Makes no store call.
+
+        Raises :class:`InvalidArgumentError` (the tracker has no store).
+        """
+        info = ffi.new("qk_store_info *")
+        t = self._begin()
+        try:
+            cap = int(lib.qk_service_count(t)) + 4
+            while True:
+                arr = ffi.new("qk_store_service_info[]", cap)
+                info.version = lib.QK_STORE_INFO_VERSION
+                info.services = arr
+                info.cap = cap
+                rc = lib.qk_store_status(t, info)
+                if rc == 0 and info.count > cap:  # services were added meanwhile
+                    cap = int(info.count) + 4
+                    continue
+                break
+        finally:
+            self._end()
+        if rc:
+            raise _error(rc, store=True)
+        names = self.services  # read after the status: it names every index the status has
+        services: Dict[str, StoreServiceStatus] = {}
+        for i in range(info.count):
+            si = arr[i]
+            wins = tuple(
+                StoreWindowStatus(_period(w.period), w.window_start_ms, w.held, w.unsynced,
+                                  w.fleet_used, w.fleet_limit, w.overdraft)
+                for w in (si.windows[j] for j in range(si.n_windows)))
+            idx = int(si.service)
+            name = names[idx] if idx < len(names) else str(idx)
+            services[name] = StoreServiceStatus(name, idx, wins)
+        last = ffi.string(info.last_error).decode("utf-8", "replace")
+        return StoreStatus(bool(info.degraded), info.consecutive_failures,
+                           info.consecutive_successes, info.syncs, info.failures,
+                           info.clock_offset_ms, ffi.string(info.host_id).decode(),
+                           last or None, services)
+
     def __repr__(self) -> str:
         where = f"path={self._path!r}" if self._path else "private"
+        if self._store is not None:
+            where += f" store={self._store!r}"  # redacted: no password
         state = "closed" if self._t is None else where
         return f"<quotakeeper.Tracker {state}>"
+
+
+def store_init(url: str, timeout_ms: int = 0) -> bool:
+    """Makes what the store at ``url`` needs before trackers use it, once, as an operator would
+    (``qkctl store init``); a tracker never creates anything. DynamoDB: creates the table and
+    waits until it is ACTIVE, or finds it there with quotakeeper's key. Redis: nothing to
+    make; checks that the server answers with these credentials.
+
+    Returns True when something was made, False when it was already there. ``timeout_ms``: 0
+    means 30 s. Raises :class:`InvalidArgumentError` (a malformed URL, a scheme this build
+    lacks, a negative timeout, a DynamoDB table of that name with another key),
+    :class:`StoreUnavailableError` (no answer in time, or the new table was not ACTIVE in
+    time: call again), :class:`StoreError` (the store answered with an error),
+    :class:`OutOfMemoryError`. No message holds the URL's password.
+    """
+    u = ffi.new("char[]", _c_string(url, "store URL"))
+    created = ffi.new("int *")
+    try:
+        rc = lib.qk_store_init(created, u, timeout_ms)
+    except (OverflowError, TypeError):  # not an int64: refused before any C call
+        rc = _BAD_NUMBER
+    finally:
+        ffi.memmove(u, b"\0" * len(u), len(u))  # the binding's copy of the password
+    if rc is _BAD_NUMBER:
+        raise _failure(rc, f"timeout_ms={timeout_ms!r}")
+    if rc:
+        raise _error(rc, store=True)
+    return bool(created[0])
 
 
 def _c_string(value: str, what: str) -> bytes:

@@ -22,6 +22,7 @@ __all__ = [
     "TrackerFullError",
     "OutOfRangeError",
     "StateFileError",
+    "StoreError",
     "CorruptStateFileError",
     "StoreUnavailableError",
     "ReadOnlyError",
@@ -113,6 +114,15 @@ class StateFileError(QuotaKeeperError, OSError):
         QuotaKeeperError.__init__(self, message, code, name)
 
 
+class StoreError(StateFileError):
+    """QK_EIO from a store call (``store_sync``, ``store_init``): the shared store answered
+    with an error, which the message names (never with a password).
+
+    QK_EIO is one code for every I/O failure, so this is a :class:`StateFileError` (and an
+    ``OSError``) too: ``except StateFileError`` still catches every QK_EIO, and ``except
+    StoreError`` only the store's. Nothing is lost: unsynced counts stay on the host."""
+
+
 class CorruptStateFileError(QuotaKeeperError):
     """QK_ECORRUPT: the state file is truncated, corrupt, foreign or of another version.
 
@@ -122,7 +132,9 @@ class CorruptStateFileError(QuotaKeeperError):
 
 
 class StoreUnavailableError(QuotaKeeperError):
-    """QK_EUNAVAIL: the shared store cannot be reached."""
+    """QK_EUNAVAIL: the shared store did not answer within ``store_timeout_ms`` (a sync, an
+    init, or a consume of a service whose outage policy is ``CLOSED``). Nothing is lost: the
+    counts stay on the host and go with the next sync."""
 
     name = "QK_EUNAVAIL"
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, Mapping, Optional, Sequence, Tuple, Union
 
-__all__ = ["Period", "Level", "EventKind", "Window", "ServiceDef", "WindowUsage", "Usage",
-           "Event", "ServiceSpec"]
+__all__ = ["Period", "Level", "EventKind", "Outage", "Window", "ServiceDef", "WindowUsage",
+           "Usage", "Event", "ServiceSpec", "StoreWindowStatus", "StoreServiceStatus",
+           "StoreStatus"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -44,6 +45,15 @@ class EventKind(enum.IntEnum):
     LEVEL = 0  #: a window's level changed
     STORE_DEGRADED = 1  #: the shared store stopped answering
     STORE_RECOVERED = 2  #: the shared store answers again
+
+
+class Outage(enum.IntEnum):
+    """What a service's consumes do beyond the host's lease while the shared store cannot be
+    reached (docs/store.md, "Outage"); used only by a tracker with a ``store``."""
+
+    SAFE = 0  #: a bounded share of what was left at the last sync (the default)
+    CLOSED = 1  #: refuse, with StoreUnavailableError
+    OPEN = 2  #: the local limit only: the fleet may admit up to hosts x limit
 
 
 def _enum_or_int(cls, value):
@@ -84,6 +94,9 @@ class ServiceDef:
     ``windows`` takes :class:`Window` values or ``(period, limit)`` pairs, the period as a
     :class:`Period` or its name (``("minute", 60)``). ``warn_pct``/``critical_pct`` of 0 mean
     50 and 80. ``reserve`` calls of each window are kept for ``priority`` consumers.
+    ``outage`` (an :class:`Outage` or its name, ``"closed"``) and ``lease_max`` (most calls one
+    host holds at a time; 0: adaptive, 1: every consume asks the store) matter only with a
+    shared store.
     """
 
     name: str
@@ -91,9 +104,21 @@ class ServiceDef:
     warn_pct: int = 0
     critical_pct: int = 0
     reserve: int = 0
+    outage: Union[Outage, str, int] = Outage.SAFE
+    lease_max: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "windows", tuple(Window.of(w) for w in self.windows))
+        outage = self.outage
+        if isinstance(outage, str):
+            try:
+                outage = Outage[outage.upper()]
+            except KeyError:
+                raise ValueError(f"unknown outage policy {outage!r}: one of "
+                                 f"{', '.join(o.name.lower() for o in Outage)}") from None
+        else:
+            outage = _enum_or_int(Outage, outage)  # a number the library may know: it checks
+        object.__setattr__(self, "outage", outage)
 
     @staticmethod
     def of(value: "ServiceSpec") -> "ServiceDef":
@@ -187,6 +212,54 @@ class Event:
     def window_start(self) -> datetime:
         """When the window that changed began, an aware UTC datetime."""
         return ms_to_datetime(self.window_start_ms)
+
+
+@dataclass(frozen=True)
+class StoreWindowStatus:
+    """One window of one service as this host holds it in the shared store (a copy)."""
+
+    period: Period
+    window_start_ms: int
+    held: int  #: granted to this host and not used yet: consumes stay local
+    unsynced: int  #: used here and not yet acknowledged by the store
+    fleet_used: int  #: every host's use at the last sync
+    fleet_limit: int  #: the limit at the last sync
+    overdraft: int  #: use recorded beyond the limit, fleet-wide, at the last sync
+
+    @property
+    def window_start(self) -> datetime:
+        """When the window began, an aware UTC datetime."""
+        return ms_to_datetime(self.window_start_ms)
+
+
+@dataclass(frozen=True)
+class StoreServiceStatus:
+    """One service's windows in the shared store, as this host holds them."""
+
+    service: str
+    index: int
+    windows: Tuple[StoreWindowStatus, ...] = ()
+
+
+@dataclass(frozen=True)
+class StoreStatus:
+    """A tracker's view of its shared store (``qk_store_status``), copied out; no secret.
+
+    ``degraded``: the store is treated as unreachable (docs/store.md, "Outage"). ``syncs`` and
+    ``failures`` count store operations since the tracker opened. ``last_error`` is the last
+    failure in the library's words (never a password), None when there was none.
+    ``services`` maps each service's name, in index order, to its windows.
+    """
+
+    degraded: bool
+    consecutive_failures: int
+    consecutive_successes: int
+    syncs: int
+    failures: int
+    clock_offset_ms: int  #: the store's clock minus this host's, at the last sync
+    host_id: str  #: this host in the store's keys (32 hex digits)
+    last_error: Optional[str]
+    services: Mapping[str, StoreServiceStatus] = field(default_factory=dict)
 
 
 def _iter_services(services: Optional[Iterable[ServiceSpec]]) -> Tuple[ServiceDef, ...]:
