@@ -44,3 +44,67 @@ def pytest_runtest_makereport(item, call):
 def state_path(tmp_path):
     """A fresh state file path in a private directory."""
     return str(tmp_path / "quota.qkstate")
+
+
+def _server(start, tmp_path_factory, *args):
+    import servers  # tests/servers.py: real redis-server and dynalite, stopped by pid
+
+    if start is servers.start_redis and servers.redis_binary() is None:
+        pytest.skip("redis-server is not on PATH (scripts/need.sh redis-server)")
+    d = str(tmp_path_factory.mktemp("store"))
+    return start(d, *args)
+
+
+@pytest.fixture
+def redis_server(tmp_path_factory):
+    """A real redis-server on a free loopback port, killed by pid when the test ends."""
+    import servers
+
+    srv = _server(servers.start_redis, tmp_path_factory)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+REDIS_PASSWORD = "pw-S3cret/x?y#z"  # what no message, repr or status may show
+
+
+@pytest.fixture
+def redis_with_password(tmp_path_factory):
+    """A real redis-server that requires REDIS_PASSWORD."""
+    import servers
+
+    srv = _server(servers.start_redis, tmp_path_factory, REDIS_PASSWORD)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def dynalite_server(tmp_path_factory, monkeypatch):
+    """A real dynalite on a free loopback port, with fake AWS credentials in the environment
+    (the library signs with them; dynalite accepts any)."""
+    import servers
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDQKTEST")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "qk-test-secret")
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    srv = _server(servers.start_dynalite, tmp_path_factory)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def silent_server():
+    """A loopback port that accepts and never answers."""
+    import servers
+
+    srv = servers.SilentServer()
+    try:
+        yield srv
+    finally:
+        srv.close()

@@ -180,10 +180,15 @@ def test_enomem_when_the_address_space_is_full():
     assert out.stdout.strip() == "ENOMEM QK_ENOMEM"
 
 
-def test_eunavail_is_mapped():
-    """No backend returns QK_EUNAVAIL yet; its class is there for when one does."""
+def test_eunavail_and_a_store_eio_are_mapped():
+    """test_store.py raises both from a real store that is down or refuses; here the mapping:
+    QK_EIO from a store call is StoreError, still a StateFileError (and an OSError)."""
     err = _core._error(lib.QK_EUNAVAIL, "store down")
     assert isinstance(err, StoreUnavailableError) and err.name == "QK_EUNAVAIL"
+    err = _core._error(lib.QK_EIO, "store said no", store=True)
+    assert type(err) is quotakeeper.StoreError and err.name == "QK_EIO"
+    assert isinstance(err, StateFileError) and isinstance(err, OSError)
+    assert type(_core._error(lib.QK_EIO, "file")) is StateFileError
 
 
 def test_closed_tracker():
