@@ -226,7 +226,8 @@ static void drop_old(qk__ddb_item *it, int64_t now_ms)
     it->n_windows = keep;
 }
 
-/* Applies req to it at the store's time now_ms and fills reply. QK_ENOMEM. */
+/* Applies req to it at the store's time now_ms and fills reply. QK_ENOMEM; QK_EIO for a window
+ * the merge refuses (src/store/merge.h). */
 static int merge_item(qk__ddb_item *it, const qk__store_sync_req *req, int64_t now_ms,
                       qk__store_sync_reply *reply)
 {
@@ -259,7 +260,12 @@ static int merge_item(qk__ddb_item *it, const qk__store_sync_req *req, int64_t n
         }
         qk__store_counts counts = {w->granted,  w->used, h->granted,
                                    h->released, h->used, h->refunded};
-        qk__store_merge_window(&counts, q, now_ms);
+        const int merged = qk__store_merge_window(&counts, q, now_ms);
+        if (merged != QK__MERGE_OK) /* nothing is written: the caller drops the item */
+            return qk__fail(QK_EIO, "dynamodb sync: window %s of '%s' %s", name, req->service,
+                            merged == QK__MERGE_REFUNDS_PAST_USE
+                                ? "refunds more than it used"
+                                : "holds totals below what its hosts hold");
         w->granted = counts.fleet_granted;
         w->used = counts.fleet_used;
         h->granted = counts.granted;

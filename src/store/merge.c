@@ -1,43 +1,60 @@
 #include "store/merge.h"
 
-void qk__store_merge_window(qk__store_counts *c, const qk__store_window_req *req, int64_t now_ms)
+int qk__store_merge_window(qk__store_counts *c, const qk__store_window_req *req, int64_t now_ms)
 {
+    /* A host never refunds more than it used (src/store/engine.c): a request that does is
+     * refused, as the script refuses it. */
+    if (req->refunded > req->used)
+        return QK__MERGE_REFUNDS_PAST_USE;
+    /* G and U are sums over the hosts (of g - x and of u - r), moved by exact signed
+     * differences: never floored at 0, or G would stop being the sum of what the hosts hold
+     * after the store forgot a window that its hosts then re-assert (docs/store.md). */
+    qk__store_counts n = *c;
+    int64_t G = (int64_t)n.fleet_granted, U = (int64_t)n.fleet_used;
     /* Reports: each counter keeps the larger value; the fleet's use moves by the difference. */
-    if (req->used > c->used) {
-        c->fleet_used += req->used - c->used;
-        c->used = req->used;
+    if (req->used > n.used) {
+        U += (int64_t)(req->used - n.used);
+        n.used = req->used;
     }
-    if (req->refunded > c->refunded) {
-        const uint64_t d = req->refunded - c->refunded;
-        c->fleet_used = c->fleet_used > d ? c->fleet_used - d : 0;
-        c->refunded = req->refunded;
+    if (req->refunded > n.refunded) {
+        U -= (int64_t)(req->refunded - n.refunded);
+        n.refunded = req->refunded;
     }
     /* Give-backs: the host's total only grows; the fleet's grants drop by the difference. */
-    if (req->released > c->released) {
-        const uint64_t d = req->released - c->released;
-        c->fleet_granted = c->fleet_granted > d ? c->fleet_granted - d : 0;
-        c->released = req->released;
+    if (req->released > n.released) {
+        G -= (int64_t)(req->released - n.released);
+        n.released = req->released;
     }
     /* Overdraft: use past what the host holds (records, outage use) raises its grant to match. */
-    const uint64_t net = c->used > c->refunded ? c->used - c->refunded : 0;
-    const uint64_t held = c->granted > c->released ? c->granted - c->released : 0;
+    const int64_t net = (int64_t)n.used - (int64_t)n.refunded;
+    const int64_t held = (int64_t)n.granted - (int64_t)n.released;
+    int64_t g = (int64_t)n.granted;
     if (net > held) {
-        c->fleet_granted += net - held;
-        c->granted += net - held;
+        G += net - held;
+        g += net - held;
     }
+    /* Grants: only what is left of the limit, only while the store's time is inside the window. */
     const int forever = req->end_ms == QK_NEVER;
     const int inside = forever || (now_ms >= req->start_ms && now_ms < req->end_ms);
-    if (req->granted > c->granted && c->fleet_granted < req->limit && inside) {
-        uint64_t give = req->granted - c->granted;
-        if (give > req->limit - c->fleet_granted)
-            give = req->limit - c->fleet_granted;
-        c->granted += give;
-        c->fleet_granted += give;
+    if ((int64_t)req->granted > g && G < (int64_t)req->limit && inside) {
+        int64_t give = (int64_t)req->granted - g;
+        if (give > (int64_t)req->limit - G)
+            give = (int64_t)req->limit - G;
+        g += give;
+        G += give;
     }
+    /* With requests as hosts send them a total never ends below zero: one that would was
+     * changed behind the hosts' backs, and is refused rather than floored. */
+    if (G < 0 || U < 0 || g < 0)
+        return QK__MERGE_BELOW_ZERO;
+    n.fleet_granted = (uint64_t)G;
+    n.fleet_used = (uint64_t)U;
+    n.granted = (uint64_t)g;
+    *c = n;
+    return QK__MERGE_OK;
 }
 
 int64_t qk__store_retention_ms(int64_t start_ms, int64_t end_ms)
 {
-    const int64_t day = INT64_C(86400000);
-    return end_ms - start_ms > day ? end_ms - start_ms : day;
+    return end_ms - start_ms > QK__STORE_RETENTION_MS ? end_ms - start_ms : QK__STORE_RETENTION_MS;
 }
