@@ -54,7 +54,7 @@ static void *adapter_create(const perf_setup *setup)
     atomic_store(&st->n_services, setup->n_services);
     st->locks = perf_alloc(setup->n_services * sizeof *st->locks);
     st->slots = perf_alloc(setup->n_services * sizeof *st->slots);
-    qk_event_sink no_events = {NULL, 0};
+    qk_event_sink no_events = {NULL, 0, 0};
     const int64_t now = qk__system_clock_ms(NULL);
     for (uint32_t s = 0; s < setup->n_services; s++) {
         pthread_mutex_init(&st->locks[s].lock, NULL);
@@ -83,7 +83,7 @@ static inline __attribute__((always_inline)) request *combine(combining_state *s
                                                               int64_t now)
 {
     combining_lock *cl = &st->locks[s];
-    qk_event_sink no_events = {NULL, 0};
+    qk_event_sink no_events = {NULL, 0, 0};
     request *applied = NULL, *r;
     /* Looked at before it is taken: an exchange is a locked instruction, and a lone thread
      * would pay it at every call. */
@@ -139,7 +139,7 @@ static inline __attribute__((always_inline)) int apply(combining_state *st, uint
     if (pthread_mutex_trylock(&cl->lock) == 0) { /* uncontended: as `sharded` */
         const int64_t now = qk__system_clock_ms(NULL);
         int tripped = -1;
-        qk_event_sink no_events = {NULL, 0};
+        qk_event_sink no_events = {NULL, 0, 0};
         const int rc = qk__slot_apply(&st->slots[s], s, &op, now, &no_events, &tripped);
         release(st, s, combine(st, s, now));
         return rc;
@@ -186,7 +186,7 @@ static void adapter_snapshot(void *state, uint64_t *used)
     const uint32_t n = atomic_load(&st->n_services);
     const int64_t now = qk__system_clock_ms(NULL);
     const qk_op peek = {QK_OP_PEEK, 0, 0, 0};
-    qk_event_sink no_events = {NULL, 0};
+    qk_event_sink no_events = {NULL, 0, 0};
     int tripped = -1;
     for (uint32_t s = 0; s < n; s++)
         pthread_mutex_lock(&st->locks[s].lock);

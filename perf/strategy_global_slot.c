@@ -36,7 +36,7 @@ static void *adapter_create(const perf_setup *setup)
     atomic_store(&st->hdr->n_services, setup->n_services);
     st->slots = perf_alloc(setup->n_services * sizeof *st->slots);
     st->names = perf_alloc(setup->n_services * sizeof *st->names);
-    qk_event_sink no_events = {NULL, 0};
+    qk_event_sink no_events = {NULL, 0, 0};
     const int64_t now = qk__system_clock_ms(NULL);
     for (uint32_t s = 0; s < setup->n_services; s++) {
         const qk_service_def def = {.name = setup->names[s],
@@ -72,7 +72,7 @@ static inline __attribute__((always_inline)) int apply(global_slot_state *st, ui
     const int builtin = st->clock == qk__system_clock_ms;
     int64_t now = builtin ? 0 : st->clock(NULL);
     qk_event ev[QK_EVENTS_PER_SLOT_OP];
-    qk_event_sink sink = {st->on_event ? ev : NULL, 0};
+    qk_event_sink sink = {st->on_event ? ev : NULL, 0, 0};
     int tripped = -1;
     if (pthread_mutex_lock(&st->lock) != 0)
         perf_die("global-slot: lock failed");
@@ -121,7 +121,7 @@ static void adapter_snapshot(void *state, uint64_t *used)
     const uint32_t n = atomic_load(&st->hdr->n_services);
     const int64_t now = qk__system_clock_ms(NULL);
     const qk_op peek = {QK_OP_PEEK, 0, 0, 0};
-    qk_event_sink no_events = {NULL, 0};
+    qk_event_sink no_events = {NULL, 0, 0};
     int tripped = -1;
     pthread_mutex_lock(&st->lock);
     for (uint32_t s = 0; s < n; s++) {

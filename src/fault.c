@@ -67,6 +67,9 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
         if (p == MAP_FAILED)
             break; /* cannot repair: the fault stands */
         atomic_store_explicit(&w->lost, 1, memory_order_relaxed);
+        qk__fault_watch *also = atomic_load_explicit(&w->also, memory_order_relaxed);
+        if (also != NULL)
+            atomic_store_explicit(&also->lost, 1, memory_order_relaxed);
         errno = saved_errno;
         return; /* the access runs again, on zeros */
     }
@@ -98,7 +101,7 @@ __attribute__((destructor)) static void uninstall(void)
         sigaction(SIGBUS, &previous, NULL);
 }
 
-qk__fault_watch *qk__fault_watch_add(void *base, size_t size)
+qk__fault_watch *qk__fault_watch_add(void *base, size_t size, qk__fault_watch *also)
 {
     pthread_once(&install_once, install);
     if (!atomic_load(&installed) || base == NULL || size == 0)
@@ -111,6 +114,7 @@ qk__fault_watch *qk__fault_watch_add(void *base, size_t size)
         if (!atomic_compare_exchange_strong(&w->base, &expected, (uintptr_t)1))
             continue;
         atomic_store_explicit(&w->lost, 0, memory_order_relaxed);
+        atomic_store_explicit(&w->also, also, memory_order_relaxed);
         atomic_store_explicit(&w->size, size, memory_order_relaxed);
         atomic_store_explicit(&w->base, (uintptr_t)base, memory_order_release);
         return w;
@@ -125,5 +129,6 @@ int qk__fault_watch_remove(qk__fault_watch *w)
     const int lost = atomic_load(&w->lost);
     atomic_store_explicit(&w->size, 0, memory_order_relaxed);
     atomic_store_explicit(&w->base, 0, memory_order_release);
+    atomic_store_explicit(&w->also, NULL, memory_order_relaxed);
     return lost;
 }

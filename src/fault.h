@@ -14,16 +14,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct {
+typedef struct qk__fault_watch qk__fault_watch;
+struct qk__fault_watch {
     _Atomic uintptr_t base; /* 0: a free entry */
     _Atomic size_t size;
     atomic_int lost;
-} qk__fault_watch;
+    qk__fault_watch *_Atomic also; /* marked lost with this one: another mapping of the file */
+};
 
-/* Watches [base, base + size). NULL when every entry is taken (the mapping is then unwatched:
- * a truncation kills the process as it would without the library) or the handler could not be
- * installed. */
-qk__fault_watch *qk__fault_watch_add(void *base, size_t size);
+/* Watches [base, base + size); a fault in it marks `also` (NULL: none) lost too, so a second
+ * mapping of the same file (the store area) voids the tracker that checks the first. NULL when
+ * every entry is taken (the mapping is then unwatched: a truncation kills the process as it
+ * would without the library) or the handler could not be installed. */
+qk__fault_watch *qk__fault_watch_add(void *base, size_t size, qk__fault_watch *also);
 
 /* Stops watching; returns whether the mapping was lost, in which case the caller must leave it
  * mapped (glibc's robust-mutex list of a thread that held a lock in it may still point there). */

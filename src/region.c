@@ -348,7 +348,7 @@ static void *map_file(qk_region *r, int fd, size_t size)
     void *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (map == MAP_FAILED)
         return NULL;
-    r->watch = qk__fault_watch_add(map, size);
+    r->watch = qk__fault_watch_add(map, size, NULL);
     return map;
 }
 

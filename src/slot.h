@@ -15,8 +15,8 @@
 #include "window.h"
 
 /* A single-slot operation changes each window's level at most twice (rollover, then the
- * operation itself); a store tracker's may add one internal wake-up. */
-#define QK_EVENTS_PER_SLOT_OP (2 * QK_MAX_WINDOWS + 1)
+ * operation itself). */
+#define QK_EVENTS_PER_SLOT_OP (2 * QK_MAX_WINDOWS)
 
 typedef struct {
     _Alignas(128) pthread_mutex_t lock;
@@ -38,10 +38,12 @@ typedef struct {
 } qk_slot;
 
 /* Where level changes go while the slot lock is held. ev == NULL counts them (seq) but keeps
- * none: nobody listens. */
+ * none: nobody listens. wake_store: a store tracker's lease ran low, and its sync thread is to
+ * be woken once every lock is released (a flag, not an event: nobody else ever sees it). */
 typedef struct {
     qk_event *ev;
     size_t n;
+    unsigned wake_store;
 } qk_event_sink;
 
 typedef enum {

@@ -40,11 +40,9 @@ int64_t qk__system_clock_ms(void *ctx)
 
 void qk__deliver(qk_tracker *t, qk_event *ev, size_t n)
 {
+    if (t->on_event == NULL)
+        return;
     for (size_t i = 0; i < n; i++) {
-        if (ev[i].kind == QK__EVENT_STORE_WAKE) {
-            qk__store_wake(t); /* outside every lock, as a wake-up must be */
-            continue;
-        }
         /* A callback written before version 3 knows level changes only. */
         if (ev[i].kind != QK_EVENT_LEVEL && t->api_version < 3)
             continue;
@@ -118,7 +116,7 @@ static void view_slot(const qk_slot *sl, qk_service s, int64_t now, qk_usage *ou
 {
     qk_slot copy;
     memcpy(&copy, sl, sizeof copy);
-    qk_event_sink none = {NULL, 0};
+    qk_event_sink none = {NULL, 0, 0};
     const qk_op peek = {QK_OP_PEEK, 0, 0, 0};
     int unused = -1;
     qk__slot_apply(&copy, s, &peek, now, &none, &unused);
@@ -196,7 +194,7 @@ slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *out, int special
                   : special ? special_clock(t, path_mode(t, special))
                             : qk__read_clock(t);
     qk_event ev[QK_EVENTS_PER_SLOT_OP];
-    qk_event_sink sink = {t->on_event ? ev : NULL, 0};
+    qk_event_sink sink = {t->on_event ? ev : NULL, 0, 0};
     int tripped = -1;
 
     if (file && !careful && (rc = qk__region_size_ok_every(&t->region, now, QK__SIZE_CHECK_MS)))
@@ -224,6 +222,8 @@ slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *out, int special
         memcpy(out->name, t->names[s], QK_NAME_MAX);
     if (sink.n > 0)
         qk__deliver(t, ev, sink.n);
+    if (special && __builtin_expect(sink.wake_store, 0))
+        qk__store_wake(t); /* outside every lock, as a wake-up must be */
     if (__builtin_expect(rc != QK_OK && rc != QK_ELIMIT, 0))
         return slot_op_failed(t, s, *op, out, rc);
     return rc; /* QK_ELIMIT is an answer, not a fault: out->tripped tells which window */
@@ -448,7 +448,7 @@ static int run_all_op(qk_tracker *t, const qk_op *op, qk_usage *out, size_t cap,
             free(ev);
             return rc;
         }
-    qk_event_sink sink = {ev, 0};
+    qk_event_sink sink = {ev, 0, 0};
     const int readonly = (t->mode & QK__MODE_READONLY) != 0; /* only a snapshot gets here */
     const int journal = (t->mode & QK__MODE_SHARED) && !readonly;
     const uint64_t epoch = journal ? atomic_load(&t->region.hdr->all_op_started) + 1 : 0;
@@ -485,6 +485,8 @@ static int run_all_op(qk_tracker *t, const qk_op *op, qk_usage *out, size_t cap,
         *count = n;
     if (sink.n > 0)
         qk__deliver(t, ev, sink.n);
+    if (sink.wake_store)
+        qk__store_wake(t);
     free(ev);
     return QK_OK;
 }
@@ -524,7 +526,7 @@ void qk__add_locked(qk_tracker *t, const qk__checked_def *d, int64_t now)
 {
     const uint32_t n = qk__published(t);
     qk_slot *sl = &t->slots[n];
-    qk_event_sink none = {NULL, 0}; /* a new window starts at OK: no level changes */
+    qk_event_sink none = {NULL, 0, 0}; /* a new window starts at OK: no level changes */
     sl->n_windows = 0;
     sl->journal = 0;
     sl->seq = 0;

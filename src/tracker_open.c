@@ -148,7 +148,7 @@ static int reconcile(qk_tracker *t, qk_event **events, size_t *n_events)
     if (rc != QK_OK)
         return rc;
 
-    qk_event_sink sink = {ev, 0};
+    qk_event_sink sink = {ev, 0, 0};
     for (uint32_t s = 0; s < stored; s++) {
         const qk__checked_def *d = configured(t, t->names[s]);
         rc = slot_lock(&t->region, s);

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "error.h"
-#include "store/engine.h"
+#include "store/area.h"
 
 /* 3: 128-byte blocks for the health and every slot; 4: the leases' gates */
 #define AREA_VERSION 4u
@@ -65,6 +65,14 @@ static int init_header(qk__store_area_header *h, uint32_t capacity)
     return rc;
 }
 
+/* A lost mapping stays mapped, as the region's does (src/region.c, unmap_file). */
+static void unmap_area(qk__store_area *a)
+{
+    if (!qk__fault_watch_remove(a->watch))
+        munmap(a->hdr, a->size);
+    a->watch = NULL;
+}
+
 int qk__store_area_open(qk__store_area *a, const qk_region *r)
 {
     const uint32_t capacity = r->hdr->capacity;
@@ -75,7 +83,8 @@ int qk__store_area_open(qk__store_area *a, const qk_region *r)
             memset(base, 0, size);
         if (base == NULL)
             return qk__fail(QK_ENOMEM, "no memory for the leases of %u services", capacity);
-        *a = (qk__store_area){base, (qk__store_slot *)((char *)base + sizeof *a->hdr), size, 0};
+        *a = (qk__store_area){base, (qk__store_slot *)((char *)base + sizeof *a->hdr), size, 0,
+                              NULL};
         const int rc = init_header(a->hdr, capacity);
         if (rc != QK_OK)
             free(base);
@@ -96,18 +105,20 @@ int qk__store_area_open(qk__store_area *a, const qk_region *r)
     void *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, offset);
     if (map == MAP_FAILED)
         return qk__fail(QK_EIO, "cannot map the state file's store area: %s", strerror(errno));
-    *a = (qk__store_area){map, (qk__store_slot *)((char *)map + sizeof *a->hdr), size, 1};
+    *a = (qk__store_area){map, (qk__store_slot *)((char *)map + sizeof *a->hdr), size, 1, NULL};
+    /* Guarded like the region (src/fault.h): a fault here voids the region's tracker too. */
+    a->watch = qk__fault_watch_add(map, size, r->watch);
     qk__store_area_header *h = a->hdr;
     if (__atomic_load_n(&h->magic.word, __ATOMIC_ACQUIRE) != magic_word()) {
         memset(map, 0, size); /* a creator died part-way, or the area is new */
         const int rc = init_header(h, capacity);
         if (rc != QK_OK)
-            munmap(map, size);
+            unmap_area(a);
         return rc;
     }
     if (h->version != AREA_VERSION || h->capacity != capacity ||
         h->slot_size != sizeof(qk__store_slot)) {
-        munmap(map, size);
+        unmap_area(a);
         return qk__fail(QK_ECORRUPT,
                         "the state file's store area is version %u for %u services (slot %u "
                         "bytes); this library writes version %u for %u (slot %zu bytes)",
@@ -122,8 +133,9 @@ void qk__store_area_close(qk__store_area *a)
     if (a->hdr == NULL)
         return;
     if (a->mapped) {
-        msync(a->hdr, a->size, MS_SYNC);
-        munmap(a->hdr, a->size);
+        if (!qk__fault_lost(a->watch))
+            msync(a->hdr, a->size, MS_SYNC);
+        unmap_area(a);
     } else {
         free(a->hdr);
     }

@@ -362,9 +362,9 @@ static int sync_one(qk_tracker *t, qk_service s, uint64_t need, int release, int
                     qk__store_conn *c, sync_consume *k)
 {
     qk__store *st = t->store;
-    /* The plan's rolls, the merge's and the consume's level changes, a wake-up, the health. */
-    qk_event ev[2 * QK_EVENTS_PER_SLOT_OP + 2];
-    qk_event_sink sink = {ev, 0};
+    /* The plan's rolls, the merge's and the consume's level changes, the health. */
+    qk_event ev[2 * QK_EVENTS_PER_SLOT_OP + 1];
+    qk_event_sink sink = {ev, 0, 0};
     sync_plan plan;
     /* One sync of a service at a time in this process, so answers are merged in the order the
      * store applied them. Waiting counts against the same deadline. */
@@ -391,6 +391,8 @@ static int sync_one(qk_tracker *t, qk_service s, uint64_t need, int release, int
         pthread_mutex_unlock(sync_lock_of(st, s));
         if (sink.n > 0)
             qk__deliver(t, ev, sink.n);
+        if (sink.wake_store)
+            qk__store_wake(t);
         return QK_OK;
     }
     plan_sync(t, s, need, release, store_clock(t), &sink, &plan);
@@ -420,6 +422,8 @@ static int sync_one(qk_tracker *t, qk_service s, uint64_t need, int release, int
     /* Last, with nothing held: a callback may consume, and so sync this service again. */
     if (sink.n > 0)
         qk__deliver(t, ev, sink.n);
+    if (sink.wake_store)
+        qk__store_wake(t);
     return rc;
 }
 
@@ -662,16 +666,6 @@ static int64_t store_clock(void *ctx)
     return raw + atomic_load_explicit(&((qk__store *)st)->offset_ms, memory_order_relaxed);
 }
 
-/* The tracker's callback for a store tracker (wake-ups never reach it: qk__deliver takes them):
- * the caller's, if any. Installed so that a store tracker's operations always have an event
- * buffer for their wake-ups. */
-static void store_on_event(const qk_event *ev, void *payload)
-{
-    const qk_tracker *t = payload;
-    if (t->store->user_on_event != NULL)
-        t->store->user_on_event(ev, t->store->user_payload);
-}
-
 int qk__store_attach(qk_tracker *t, const qk_options *o)
 {
     qk__store *st = calloc(1, sizeof *st);
@@ -714,13 +708,9 @@ int qk__store_attach(qk_tracker *t, const qk_options *o)
     pthread_condattr_destroy(&ca);
     st->user_clock = t->clock == qk__system_clock_ms ? NULL : t->clock;
     st->user_clock_ctx = t->clock_ctx;
-    st->user_on_event = t->on_event;
-    st->user_payload = t->payload;
     t->store = st;
     t->clock = store_clock;
     t->clock_ctx = t;
-    t->on_event = store_on_event;
-    t->payload = t;
     t->mode |= QK__MODE_STORE | (st->user_clock == NULL ? QK__MODE_STORE_SYSCLOCK : 0u);
     return QK_OK;
 }

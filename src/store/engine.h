@@ -11,46 +11,9 @@
 #include <string.h>
 
 #include "region.h"
+#include "store/area.h"
 #include "store/lease.h"
 #include "store/store.h"
-
-/* A service's leases and use statistics; guarded by the service's slot lock. In its own
- * 128-byte blocks, as the slots are: every consume writes its lease, and two threads on
- * neighbouring services must not share a line (unaligned, the 2-thread consume scaled 1.0). */
-typedef struct {
-    _Alignas(128) qk__lease cur[QK_MAX_WINDOWS]; /* the windows the slot has now */
-    qk__lease prev[QK_MAX_WINDOWS]; /* the one before each, until its last counts are acked */
-    int64_t last_use_ms;            /* the last consume or record, by the tracker's clock */
-    int64_t rate_mark_ms;           /* the rate estimate: use since this time ... */
-    uint64_t rate_mark_used;        /* ... counted from this many calls of window 0 */
-    double rate_per_s;              /* smoothed calls per second */
-    uint32_t released;              /* the idle lease was given back; a new use clears it */
-    uint32_t pad;
-} qk__store_slot;
-
-/* The store area: a header, then one qk__store_slot per slot of the region. In a state file it
- * starts on the first page boundary after the region, so older libraries, which never look
- * there, still open the file. */
-typedef struct {
-    union {
-        char text[8];
-        uint64_t word;
-    } magic; /* "QKSTORE" once ready */
-    uint32_t version;
-    uint32_t capacity;
-    uint32_t slot_size;
-    uint32_t pad;
-    char host_id[40]; /* 32 hex digits, drawn when the area is made */
-    /* The host's, shared by its processes; written at every sync, so in a block of its own. */
-    _Alignas(128) qk__store_health health;
-} qk__store_area_header;
-
-typedef struct {
-    qk__store_area_header *hdr;
-    qk__store_slot *slots;
-    size_t size;
-    int mapped; /* 1: mmap of the state file; 0: heap */
-} qk__store_area;
 
 typedef struct qk__store qk__store;
 
@@ -60,11 +23,9 @@ struct qk__store {
     int64_t timeout_ms;
     qk__store_area area;
     _Atomic int64_t offset_ms; /* store clock - host clock, last measured */
-    /* The caller's clock and callback: the tracker's are this engine's trampolines. */
+    /* The caller's clock: the tracker's is this engine's trampoline (store_clock). */
     int64_t (*user_clock)(void *ctx);
     void *user_clock_ctx;
-    qk_event_fn user_on_event;
-    void *user_payload;
     /* One sync of a service at a time (per process): taken with no tracker lock held, and slot
      * locks are taken inside it, never the other way round; nothing is delivered under it. */
     pthread_mutex_t *sync_locks;
@@ -85,10 +46,6 @@ struct qk__store {
 
 /* Stripes of the per-service sync locks. */
 #define QK__SYNC_LOCKS_MAX 256
-
-/* Internal event kind: a consume left a lease low; delivering it wakes the sync thread. Never
- * reaches a callback. */
-#define QK__EVENT_STORE_WAKE ((qk_event_kind)1000)
 
 /* Internal results of qk__store_apply for a consume whose lease is short. */
 #define QK__ESYNC (-1000) /* sync, then try again */
@@ -111,15 +68,12 @@ void qk__store_detach(qk_tracker *t);
 /* A single-slot operation on a store tracker, with the slot lock held (tracker.c's apply). */
 int qk__store_apply(qk_tracker *t, qk_service s, const qk_op *op, int64_t now, qk_event_sink *sink,
                     int *tripped, uint64_t epoch);
-/* Asks (through the sink, delivered with no lock held) for the sync thread to wake. */
+/* Asks for the sync thread to wake, once the caller has released every lock (the sink's
+ * wake_store: the tracker then calls qk__store_wake). */
 static inline void qk__store_add_wake(qk_event_sink *sink, qk_service s)
 {
-    if (sink->ev != NULL) {
-        qk_event *e = &sink->ev[sink->n++];
-        memset(e, 0, sizeof *e);
-        e->service = s;
-        e->kind = QK__EVENT_STORE_WAKE;
-    }
+    (void)s;
+    sink->wake_store = 1;
 }
 
 /* The common consume or record of a store tracker, with the slot lock held: every window
@@ -189,9 +143,5 @@ int qk__store_consume_after_sync(qk_tracker *t, qk_service s, uint64_t n, unsign
                                  qk_usage *out);
 /* Wakes the sync thread (no lock held). */
 void qk__store_wake(qk_tracker *t);
-
-/* The area (area.c). */
-int qk__store_area_open(qk__store_area *a, const qk_region *r);
-void qk__store_area_close(qk__store_area *a);
 
 #endif

@@ -98,25 +98,3 @@ int64_t qk__store_offset_believed(int64_t believed_ms, int64_t measured_ms)
         return believed_ms;
     return measured_ms;
 }
-
-int qk__health_count(qk__store_health *h, int ok)
-{
-    if (ok) {
-        atomic_fetch_add(&h->total_oks, 1);
-        atomic_store(&h->fails, 0);
-        const uint32_t oks = atomic_fetch_add(&h->oks, 1) + 1;
-        uint32_t was = 1;
-        if (oks >= QK__STORE_OKS_TO_RECOVER &&
-            atomic_compare_exchange_strong(&h->degraded, &was, 0))
-            return -1;
-        return 0;
-    }
-    atomic_fetch_add(&h->total_fails, 1);
-    atomic_store(&h->oks, 0);
-    const uint32_t fails = atomic_fetch_add(&h->fails, 1) + 1;
-    uint32_t was = 0;
-    if (fails >= QK__STORE_FAILS_TO_DEGRADE &&
-        atomic_compare_exchange_strong(&h->degraded, &was, 1))
-        return 1;
-    return 0;
-}

@@ -20,9 +20,6 @@
 #define QK__OUTAGE_SAFE_PCT 25
 /* A grant aims to cover this much of the host's recent use. */
 #define QK__LEASE_TARGET_MS 10000
-/* Failures that enter the degraded state, successes that leave it (the original's numbers). */
-#define QK__STORE_FAILS_TO_DEGRADE 3
-#define QK__STORE_OKS_TO_RECOVER   5
 
 /* One window's counters, as this host holds them. */
 typedef struct {
@@ -130,19 +127,5 @@ int64_t qk__store_offset_believed(int64_t believed_ms, int64_t measured_ms);
 int qk__lease_merge(qk__lease *l, uint64_t granted_host, uint64_t released_host,
                     uint64_t fleet_granted, uint64_t fleet_used, uint64_t limit,
                     uint32_t active_hosts, uint64_t sent_used, uint64_t sent_refunded);
-
-/* The degraded/up hysteresis: consecutive failures and successes of store operations. Atomic
- * fields: with a state file it lives in the store area, shared by every process of the host,
- * each counting its own operations; the process whose count crosses a threshold makes the
- * transition (and reports it). */
-typedef struct {
-    _Atomic uint32_t degraded;
-    _Atomic uint32_t fails, oks; /* consecutive */
-    _Atomic uint64_t total_fails, total_oks;
-} qk__store_health;
-
-/* Counts one operation's outcome; returns +1 when it entered the degraded state, -1 when it
- * left it, 0 otherwise. */
-int qk__health_count(qk__store_health *h, int ok);
 
 #endif

@@ -66,7 +66,7 @@ static void use_like_a_tracker(unsigned char *image, size_t size)
     /* Then what operations do with it. */
     for (uint32_t s = 0; s < n; s++) {
         qk_event ev[QK_EVENTS_PER_SLOT_OP];
-        qk_event_sink sink = {ev, 0};
+        qk_event_sink sink = {ev, 0, 0};
         int tripped = -1;
         const qk_op peek = {QK_OP_PEEK, 0, 0, 0};
         const qk_op record = {QK_OP_RECORD, 1, 0, 0};
