@@ -23,6 +23,7 @@
 struct qk__ddb_http {
     CURL *curl;
     char url[QK__DDB_ENDPOINT_MAX + 2];
+    char endpoint[QK__DDB_ENDPOINT_MAX]; /* named in every message about an answer */
     char sigv4[QK__DDB_REGION_MAX + 32];
     char *body;
     size_t len, cap;
@@ -93,6 +94,7 @@ int qk__ddb_http_new(qk__ddb_http **out, const qk__ddb_target *t)
         return qk__fail(QK_ENOMEM, "dynamodb: no memory for an HTTP handle");
     }
     snprintf(h->url, sizeof h->url, "%s/", t->endpoint);
+    snprintf(h->endpoint, sizeof h->endpoint, "%s", t->endpoint);
     snprintf(h->sigv4, sizeof h->sigv4, "aws:amz:%s:dynamodb", t->region);
     h->rng = (uint64_t)(uintptr_t)h ^ (uint64_t)time(NULL) * 0x9e3779b97f4a7c15u;
     CURL *c = h->curl;
@@ -214,19 +216,21 @@ int qk__ddb_call(qk__ddb_http *h, const char *op, const char *json, int64_t dead
     for (unsigned attempt = 0;; attempt++) {
         const int64_t left = deadline_ms - qk__store_now_ms();
         if (left <= 0)
-            return qk__fail(QK_EUNAVAIL, "dynamodb %s: no answer in time (%s)", op, why);
+            return qk__fail(QK_EUNAVAIL, "dynamodb %s at %s: no answer in time (%s)", op,
+                            h->endpoint, why);
         const CURLcode rc = perform(h, op, json, left, key, secret, token);
         memset(a, 0, sizeof *a);
         if (rc == CURLE_OUT_OF_MEMORY || (rc == CURLE_WRITE_ERROR && !h->overflow))
             return qk__fail(QK_ENOMEM, "dynamodb %s: no memory for the request or answer", op);
         if (rc == CURLE_WRITE_ERROR)
-            return qk__fail(QK_EIO, "dynamodb %s: an answer over %u bytes", op, BODY_MAX);
+            return qk__fail(QK_EIO, "dynamodb %s at %s: an answer over %u bytes", op, h->endpoint,
+                            BODY_MAX);
         if (rc == CURLE_PARTIAL_FILE)
-            return qk__fail(QK_EIO, "dynamodb %s: the answer was cut short (%s)", op,
-                            h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
+            return qk__fail(QK_EIO, "dynamodb %s at %s: the answer was cut short (%s)", op,
+                            h->endpoint, h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
         if (rc == CURLE_OPERATION_TIMEDOUT)
-            return qk__fail(QK_EUNAVAIL, "dynamodb %s: no answer in time (%s)", op,
-                            h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
+            return qk__fail(QK_EUNAVAIL, "dynamodb %s at %s: no answer in time (%s)", op,
+                            h->endpoint, h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
         int retry = 0;
         if (rc != CURLE_OK) {
             /* Refused, reset, closed before an answer: the server may be restarting. */
@@ -253,7 +257,8 @@ int qk__ddb_call(qk__ddb_http *h, const char *op, const char *json, int64_t dead
             backoff = BACKOFF_CAP_MS;
         const int64_t wait = jitter(h, backoff), rest = deadline_ms - qk__store_now_ms();
         if (wait >= rest)
-            return qk__fail(QK_EUNAVAIL, "dynamodb %s: no answer in time (%s)", op, why);
+            return qk__fail(QK_EUNAVAIL, "dynamodb %s at %s: no answer in time (%s)", op,
+                            h->endpoint, why);
         sleep_ms(wait);
     }
 }
