@@ -13,6 +13,7 @@
 
 #include "error.h"
 #include "store/dynamodb.h"
+#include "store/lease.h"
 
 /* A body larger than this is not a DynamoDB answer (an item is at most 400 KB). */
 #define BODY_MAX (2u << 20)
@@ -152,6 +153,21 @@ static int retryable_type(const char *type)
     return 0;
 }
 
+/* Whether the Date header (1 s resolution, rounded down) is within QK__STORE_SKEW_MAX_MS of the
+ * host's clock. Past it the answer is refused, not used with the host's time instead: DynamoDB's
+ * Date is the time the store-side merge runs at, and a far-future one makes every window of the
+ * item "ended long ago", so writing the merge back would erase the other hosts' counts, and no
+ * grant would be given. Refusing changes nothing in the store; the host's counts wait, unsynced,
+ * for an answer with a true Date. *off_s gets the distance in seconds. */
+static int date_believed(int64_t date_ms, long long *off_s)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    const int64_t off = date_ms + 500 - ((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+    *off_s = (long long)(off / 1000);
+    return off <= QK__STORE_SKEW_MAX_MS + 500 && off >= -QK__STORE_SKEW_MAX_MS - 500;
+}
+
 /* One signed POST. CURLE_OK with the answer in h, or curl's error. */
 static CURLcode perform(qk__ddb_http *h, const char *op, const char *json, int64_t left_ms,
                         const char *key, const char *secret, const char *token)
@@ -241,6 +257,20 @@ int qk__ddb_call(qk__ddb_http *h, const char *op, const char *json, int64_t dead
             a->body = h->body != NULL ? h->body : "";
             a->len = h->len;
             a->date_ms = h->date_ms;
+            long long off_s = 0;
+            if (a->date_ms >= 0 && !date_believed(a->date_ms, &off_s)) {
+                char shown[32] = "?";
+                const time_t d = (time_t)(a->date_ms / 1000);
+                struct tm tm;
+                if (gmtime_r(&d, &tm) != NULL)
+                    strftime(shown, sizeof shown, "%Y-%m-%dT%H:%M:%SZ", &tm);
+                return qk__fail(QK_EIO,
+                                "dynamodb %s at %s: the answer's Date header (%s) is %lld s from "
+                                "this host's clock, past the %lld s a store's clock is believed: "
+                                "the answer is not used",
+                                op, h->endpoint, shown, off_s,
+                                (long long)(QK__STORE_SKEW_MAX_MS / 1000));
+            }
             if (a->status != 200)
                 qk__ddb_json_error(a->body, a->len, a->error_type, sizeof a->error_type, a->message,
                                    sizeof a->message);
