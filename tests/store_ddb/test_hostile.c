@@ -79,7 +79,7 @@ static void against(qkt_http_mode mode, int want_rc, const char *want_words)
 {
     qkt_server srv;
     start_dynalite(&srv);
-    qkt_hostile_http h;
+    static qkt_hostile_http h; /* static: its thread may outlive a failed assertion's frame */
     cr_assert_eq(qkt_hostile_http_start(&h, mode, srv.port), 0, "hostile endpoint: %s",
                  strerror(errno));
     char url[128], endpoint[64];
@@ -210,7 +210,7 @@ static void lying_date(int64_t date_s, const char *what)
         sleep_ms(1000);
     qkt_server srv;
     start_dynalite(&srv);
-    qkt_hostile_http h;
+    static qkt_hostile_http h; /* static: its thread may outlive a failed assertion's frame */
     cr_assert_eq(qkt_hostile_http_start(&h, QKT_HTTP_FORWARD, srv.port), 0, "relay: %s",
                  strerror(errno));
     char url[128], direct[128];
