@@ -118,6 +118,14 @@ static void publish(qk_header *h)
     __atomic_store_n(&h->magic.word, magic_word(MAGIC_READY), __ATOMIC_RELEASE);
 }
 
+int qk__region_find_name(const qk_region *r, const char *name, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (strcmp(r->names[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
 int qk__region_new_private(qk_region *r, uint32_t capacity)
 {
     const size_t size = qk__region_size(capacity);

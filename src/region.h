@@ -54,6 +54,16 @@ typedef struct {
 
 size_t qk__region_size(uint32_t capacity);
 
+/* Services registered so far; a slot below it is fully initialised (acquire pairs with the
+ * release that published it). */
+static inline uint32_t qk__region_published(const qk_region *r)
+{
+    return atomic_load_explicit(&r->hdr->n_services, memory_order_acquire);
+}
+
+/* Index of the service called name among the first n, or -1. */
+int qk__region_find_name(const qk_region *r, const char *name, uint32_t n);
+
 /* Private memory, fully initialised. QK_ENOMEM. */
 int qk__region_new_private(qk_region *r, uint32_t capacity);
 

@@ -16,7 +16,6 @@
 #include "error.h"
 #include "locking.h"
 #include "service_def.h"
-#include "store/engine.h"
 #include "tracker.h"
 
 #ifdef QK_MUTANT_RACY_RECORD
@@ -27,16 +26,6 @@
 #ifdef QK_TEST_HOOKS
 void (*qk__test_hook)(qk_test_point point, uint32_t service);
 #endif
-
-int64_t qk__system_clock_ms(void *ctx)
-{
-    (void)ctx;
-    /* The coarse clock costs a tenth of the precise one and its few milliseconds of resolution
-     * do not matter for windows of a minute and more. */
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void qk__deliver(qk_tracker *t, qk_event *ev, size_t n)
 {
@@ -97,7 +86,7 @@ static inline __attribute__((always_inline)) int apply_locked(qk_tracker *t, qk_
             /* A copy: were op's own address to escape, gcc would reload its kind and fields
              * from memory after every call instead of treating them as the constants they are. */
             const qk_op copy = *op;
-            return qk__store_apply(t, s, &copy, now, sink, tripped, epoch);
+            return qk__store_apply(t->store, s, &copy, now, sink, tripped, epoch);
         }
         if (mode & QK__MODE_READONLY)
             return QK_EREADONLY; /* under the lock, before anything changed */
@@ -128,16 +117,14 @@ static int refuse_readonly(const char *what)
     return qk__fail(QK_EREADONLY, "cannot %s: the tracker was opened with QK_OPEN_READONLY", what);
 }
 
-/* The clock of a tracker that is not private: a store tracker's is the store's (the system
- * clock plus the offset measured at each sync), read here inline as the private path reads the
- * system clock, rather than through its trampoline (store_clock, which this must match). */
+/* The clock of a tracker that is not private: a store tracker on the built-in clock reads it
+ * inline, as the private path does, rather than through a call. */
 static inline __attribute__((always_inline)) int64_t special_clock(const qk_tracker *t,
                                                                    unsigned mode)
 {
     if (mode & QK__MODE_STORE_SYSCLOCK)
-        return qk__system_clock_ms(NULL) +
-               atomic_load_explicit(&t->store->offset_ms, memory_order_relaxed);
-    return qk__read_clock(t);
+        return qk__store_clock_of(t->store, qk__system_clock_ms(NULL));
+    return qk__tracker_now(t);
 }
 
 /* What a single-service operation that did not answer says, out of the hot path; a store
@@ -153,8 +140,19 @@ static __attribute__((noinline)) int slot_op_failed(qk_tracker *t, qk_service s,
         return qk__fail(rc, "service '%s' has no window %u", t->names[s], op.window);
     case QK_EREADONLY:
         return refuse_readonly("change a count");
-    case QK__ESYNC:
-        return qk__store_consume_after_sync(t, s, op.n, op.flags, out);
+    case QK__ESYNC: {
+        /* Short of lease: the store syncs and tries once in the same hold of the slot lock as
+         * its merge; if it could not answer, this tracker tries again with what it learnt. */
+        unsigned again = 0;
+        rc = qk__store_sync_for_consume(t->store, s, op.n, op.flags, qk__tracker_now(t), out,
+                                        &again);
+        if (rc != QK__ESYNC) {
+            if (out != NULL)
+                memcpy(out->name, t->names[s], QK_NAME_MAX);
+            return rc;
+        }
+        return qk__consume(t, s, op.n, again, out);
+    }
     case QK_EUNAVAIL:
         return qk__fail(rc,
                         "service '%s': the store cannot be reached and its outage policy "
@@ -223,7 +221,7 @@ slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *out, int special
     if (sink.n > 0)
         qk__deliver(t, ev, sink.n);
     if (special && __builtin_expect(sink.wake_store, 0))
-        qk__store_wake(t); /* outside every lock, as a wake-up must be */
+        qk__store_wake(t->store); /* outside every lock, as a wake-up must be */
     if (__builtin_expect(rc != QK_OK && rc != QK_ELIMIT, 0))
         return slot_op_failed(t, s, *op, out, rc);
     return rc; /* QK_ELIMIT is an answer, not a fault: out->tripped tells which window */
@@ -411,7 +409,7 @@ int qk_reset(qk_tracker *t, qk_service s)
  * shared file the pass is one journal epoch: a crash part-way rolls every slot back. */
 static int run_all_op(qk_tracker *t, const qk_op *op, qk_usage *out, size_t cap, size_t *count)
 {
-    const int64_t now = qk__read_clock(t);
+    const int64_t now = qk__tracker_now(t);
     qk_event *ev = NULL;
 
     int rc = qk__region_size_ok(&t->region); /* before any lock in a file shrunk under us */
@@ -486,7 +484,7 @@ static int run_all_op(qk_tracker *t, const qk_op *op, qk_usage *out, size_t cap,
     if (sink.n > 0)
         qk__deliver(t, ev, sink.n);
     if (sink.wake_store)
-        qk__store_wake(t);
+        qk__store_wake(t->store);
     free(ev);
     return QK_OK;
 }
@@ -516,10 +514,7 @@ int qk_snapshot(qk_tracker *t, qk_usage *out, size_t cap, size_t *count)
 
 int qk__find_name(const qk_tracker *t, const char *name, uint32_t n)
 {
-    for (uint32_t i = 0; i < n; i++)
-        if (strcmp(t->names[i], name) == 0)
-            return (int)i;
-    return -1;
+    return qk__region_find_name(&t->region, name, n);
 }
 
 void qk__add_locked(qk_tracker *t, const qk__checked_def *d, int64_t now)
@@ -549,7 +544,7 @@ int qk_service_add(qk_tracker *t, const qk_service_def *def, qk_service *out)
     if (rc_def != QK_OK)
         return rc_def;
     def = &d.def;
-    const int64_t now = qk__read_clock(t);
+    const int64_t now = qk__tracker_now(t);
 
     int rc = qk__region_size_ok(&t->region); /* an add is rare: it can afford the fstat */
     if (rc != QK_OK)
@@ -599,4 +594,22 @@ size_t qk_service_count(const qk_tracker *t)
         return 0;
     const uint32_t n = qk__published(t);
     return qk__region_lost(&t->region) ? 0 : n;
+}
+
+/* ---- the store's public calls: the tracker's checks, the engine's work ---- */
+
+int qk_store_sync(qk_tracker *t)
+{
+    if (t == NULL || t->store == NULL)
+        return qk__fail(QK_EINVAL, t ? "the tracker has no store" : "tracker is NULL");
+    return qk__store_sync(t->store);
+}
+
+int qk_store_status(qk_tracker *t, qk_store_info *out)
+{
+    if (t == NULL || out == NULL || t->store == NULL)
+        return qk__fail(QK_EINVAL, t == NULL     ? "tracker is NULL"
+                                   : out == NULL ? "out is NULL"
+                                                 : "the tracker has no store");
+    return qk__store_status(t->store, out);
 }

@@ -4,8 +4,10 @@
 
 #include <stdatomic.h>
 
+#include "calendar.h"
 #include "region.h"
 #include "service_def.h"
+#include "store/engine.h"
 
 /* What sets a tracker apart from a private one, as bits of qk_tracker.mode. The hot path tests
  * mode once, where it used to test for a journal: a private tracker runs the instructions it ran
@@ -37,9 +39,6 @@ struct qk_tracker {
     qk__checked_def configured[];
 };
 
-/* The default clock: CLOCK_REALTIME_COARSE, in ms since the epoch. */
-int64_t qk__system_clock_ms(void *ctx);
-
 /* The clock, read with no lock held. The default is read inline: an indirect call would cost
  * a tenth of a record. */
 static inline int64_t qk__read_clock(const qk_tracker *t)
@@ -49,11 +48,19 @@ static inline int64_t qk__read_clock(const qk_tracker *t)
     return qk__system_clock_ms(NULL);
 }
 
+/* The tracker's clock: the caller's (or the system's) plus, with a store, the store's offset
+ * (qk__store_clock_of, the one place it is added). Read with no lock held. */
+static inline int64_t qk__tracker_now(const qk_tracker *t)
+{
+    const int64_t raw = qk__read_clock(t);
+    return t->store != NULL ? qk__store_clock_of(t->store, raw) : raw;
+}
+
 /* Services registered so far; a slot below it is fully initialised (acquire pairs with the
  * release that published it). */
 static inline uint32_t qk__published(const qk_tracker *t)
 {
-    return atomic_load_explicit(&t->region.hdr->n_services, memory_order_acquire);
+    return qk__region_published(&t->region);
 }
 
 /* Outside every lock: names the events and hands them to the callback. */

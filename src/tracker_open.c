@@ -171,6 +171,30 @@ static int reconcile(qk_tracker *t, qk_event **events, size_t *n_events)
     return QK_OK;
 }
 
+/* The store's one way up: its sync thread's events, delivered like the tracker's own. */
+static void deliver_from_store(void *owner, qk_event *ev, size_t n)
+{
+    qk__deliver(owner, ev, n);
+}
+
+/* The store sees the region, the caller's clock and the callback above, never the tracker; its
+ * clock offset reaches the tracker through qk__tracker_now. */
+static int attach_store(qk_tracker *t, const qk_options *o)
+{
+    const qk__store_ctx ctx = {
+        .region = &t->region,
+        .shared = (t->mode & QK__MODE_SHARED) != 0,
+        .clock = t->clock == qk__system_clock_ms ? NULL : t->clock,
+        .clock_ctx = t->clock_ctx,
+        .deliver = deliver_from_store,
+        .owner = t,
+    };
+    const int rc = qk__store_attach(&t->store, &ctx, o, t->configured, t->n_configured);
+    if (rc == QK_OK)
+        t->mode |= QK__MODE_STORE | (ctx.clock == NULL ? QK__MODE_STORE_SYSCLOCK : 0u);
+    return rc;
+}
+
 /* Opens the region o asks for and brings it in line with t's configured services. */
 static int open_region(qk_tracker *t, const qk_options *o, qk_event **ev, size_t *n_ev)
 {
@@ -198,12 +222,13 @@ static int open_region(qk_tracker *t, const qk_options *o, qk_event **ev, size_t
     }
     /* Under the open lock: a state file's store area is made or checked by one process. */
     if (rc == QK_OK && o->store != NULL)
-        rc = qk__store_attach(t, o);
+        rc = attach_store(t, o);
     qk__region_open_done(&t->region);
     if (rc == QK_OK && t->store != NULL)
-        rc = qk__store_start(t);
+        rc = qk__store_start(t->store);
     if (rc != QK_OK) {
-        qk__store_detach(t);
+        qk__store_detach(t->store);
+        t->store = NULL;
         qk__region_free(&t->region);
         return rc;
     }
@@ -255,7 +280,8 @@ int qk_tracker_new(qk_tracker **out, const qk_options *opts)
 void qk_tracker_free(qk_tracker *t)
 {
     if (t != NULL) {
-        qk__store_detach(t); /* the last counts out, unused leases back */
+        qk__store_detach(t->store); /* the last counts out, unused leases back */
+        t->store = NULL;
         qk__region_free(&t->region);
         free(t);
     }

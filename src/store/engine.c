@@ -12,7 +12,6 @@
 #include "locking.h"
 #include "store/engine.h"
 #include "test_hooks.h"
-#include "tracker.h"
 
 /* The background thread's rhythm: how often it looks, how old unsynced use may get, when an
  * idle lease goes back. */
@@ -111,13 +110,12 @@ static int lease_decision(qk__store *st, qk_service s, const qk__store_slot *ss,
     return QK_OK;
 }
 
-int qk__store_apply(qk_tracker *t, qk_service s, const qk_op *op, int64_t now, qk_event_sink *sink,
+int qk__store_apply(qk__store *st, qk_service s, const qk_op *op, int64_t now, qk_event_sink *sink,
                     int *tripped, uint64_t epoch)
 {
-    qk__store *st = t->store;
-    qk_slot *sl = &t->slots[s];
+    qk_slot *sl = &st->ctx.region->slots[s];
     qk__store_slot *ss = &st->area.slots[s];
-    if (t->mode & QK__MODE_SHARED)
+    if (st->ctx.shared)
         qk__slot_begin(sl, epoch, sl->n_windows);
     const qk_op roll = {QK_OP_PEEK, 0, 0, 0};
     int rc = qk__slot_apply(sl, s, &roll, now, sink, tripped);
@@ -171,7 +169,7 @@ int qk__store_apply(qk_tracker *t, qk_service s, const qk_op *op, int64_t now, q
         break;
     }
     open_gates(ss, nw); /* every change above only opens them further */
-    if ((t->mode & QK__MODE_SHARED) && epoch == 0)
+    if (st->ctx.shared && epoch == 0)
         qk__slot_end(sl);
     if (wake)
         qk__store_add_wake(sink, s);
@@ -249,18 +247,17 @@ static void add_window(sync_plan *p, const qk__lease *l, qk_period period, uint6
 
 /* Builds service s's request: every current window (asking for `need` more calls, or giving
  * back what is not used when release), and every ended window with counts the store lacks. */
-static void plan_sync(qk_tracker *t, qk_service s, uint64_t need, int release, int64_t now,
+static void plan_sync(qk__store *st, qk_service s, uint64_t need, int release, int64_t now,
                       qk_event_sink *sink, sync_plan *p)
 {
-    qk__store *st = t->store;
-    qk_slot *sl = &t->slots[s];
+    qk_slot *sl = &st->ctx.region->slots[s];
     qk__store_slot *ss = &st->area.slots[s];
     const qk_op roll = {QK_OP_PEEK, 0, 0, 0};
     int unused = -1;
-    if (t->mode & QK__MODE_SHARED)
+    if (st->ctx.shared)
         qk__slot_begin(sl, 0, sl->n_windows);
     qk__slot_apply(sl, s, &roll, now, sink, &unused);
-    if (t->mode & QK__MODE_SHARED)
+    if (st->ctx.shared)
         qk__slot_end(sl);
     align_all(ss, sl);
     /* The rate of the last stretch, smoothed, sizes the next grant. */
@@ -272,7 +269,7 @@ static void plan_sync(qk_tracker *t, qk_service s, uint64_t need, int release, i
     ss->rate_mark_ms = now;
     ss->rate_mark_used = ss->cur[0].used;
 
-    p->req.service = t->names[s];
+    p->req.service = st->ctx.region->names[s];
     p->req.host_id = st->area.hdr->host_id;
     p->req.n_windows = 0;
     close_gates(ss);
@@ -300,12 +297,12 @@ static void plan_sync(qk_tracker *t, qk_service s, uint64_t need, int release, i
 }
 
 /* Merges the store's answer into the leases and shows the fleet's use in the windows. */
-static void merge_sync(qk_tracker *t, qk_service s, const sync_plan *p,
+static void merge_sync(qk__store *st, qk_service s, const sync_plan *p,
                        const qk__store_sync_reply *r, qk_event_sink *sink)
 {
-    qk_slot *sl = &t->slots[s];
-    qk__store_slot *ss = &t->store->area.slots[s];
-    if (t->mode & QK__MODE_SHARED)
+    qk_slot *sl = &st->ctx.region->slots[s];
+    qk__store_slot *ss = &st->area.slots[s];
+    if (st->ctx.shared)
         qk__slot_begin(sl, 0, sl->n_windows);
     close_gates(ss);
     for (unsigned k = 0; k < p->req.n_windows; k++) {
@@ -327,11 +324,27 @@ static void merge_sync(qk_tracker *t, qk_service s, const sync_plan *p,
             memset(l, 0, sizeof *l);
     }
     open_gates(ss, sl->n_windows);
-    if (t->mode & QK__MODE_SHARED)
+    if (st->ctx.shared)
         qk__slot_end(sl);
 }
 
-static int64_t store_clock(void *ctx);
+/* The caller's clock (or the system's), with no store offset. */
+static int64_t raw_clock(const qk__store *st)
+{
+    return st->ctx.clock ? st->ctx.clock(st->ctx.clock_ctx) : qk__system_clock_ms(NULL);
+}
+
+/* The fleet's clock: every host of the fleet cuts windows at the same moments. */
+static int64_t store_clock(const qk__store *st)
+{
+    return qk__store_clock_of(st, raw_clock(st));
+}
+
+/* Events of a sync, handed up through the callback the tracker stored: with no lock held. */
+static void deliver(qk__store *st, qk_event *ev, size_t n)
+{
+    st->ctx.deliver(st->ctx.owner, ev, n);
+}
 
 /* A consume that waited for a sync, applied in the same hold of the slot lock as the merge of
  * the store's answer (or as the finding that another sync already brought enough): between an
@@ -346,22 +359,21 @@ typedef struct {
     int rc;
 } sync_consume;
 
-static void consume_locked(qk_tracker *t, qk_service s, sync_consume *k, qk_event_sink *sink)
+static void consume_locked(qk__store *st, qk_service s, sync_consume *k, qk_event_sink *sink)
 {
     const qk_op op = {QK_OP_CONSUME, k->n, k->flags | QK__CONSUME_AFTER_SYNC, 0};
     int tripped = -1;
-    k->rc = qk__store_apply(t, s, &op, k->now, sink, &tripped, 0);
+    k->rc = qk__store_apply(st, s, &op, k->now, sink, &tripped, 0);
     if (k->out != NULL && (k->rc == QK_OK || k->rc == QK_ELIMIT))
-        qk__slot_usage(&t->slots[s], s, tripped, k->out);
+        qk__slot_usage(&st->ctx.region->slots[s], s, tripped, k->out);
 }
 
 /* One sync of service s, start to end, bounded by deadline_ms; with k, a consume of k->n that
  * needs it (need = k->n). Events (level changes the merge or the consume caused, a change of
  * the store's state) are delivered before it returns. */
-static int sync_one(qk_tracker *t, qk_service s, uint64_t need, int release, int64_t deadline_ms,
+static int sync_one(qk__store *st, qk_service s, uint64_t need, int release, int64_t deadline_ms,
                     qk__store_conn *c, sync_consume *k)
 {
-    qk__store *st = t->store;
     /* The plan's rolls, the merge's and the consume's level changes, the health. */
     qk_event ev[2 * QK_EVENTS_PER_SLOT_OP + 1];
     qk_event_sink sink = {ev, 0, 0};
@@ -377,42 +389,40 @@ static int sync_one(qk_tracker *t, qk_service s, uint64_t need, int release, int
     until.tv_nsec %= 1000000000L;
     if (pthread_mutex_timedlock(sync_lock_of(st, s), &until) != 0)
         return qk__fail(QK_EUNAVAIL, "service '%s': another sync of it did not finish in time",
-                        t->names[s]);
-    int rc = slot_lock_sealed(&t->region, s);
+                        st->ctx.region->names[s]);
+    int rc = slot_lock_sealed(st->ctx.region, s);
     if (rc != QK_OK) {
         pthread_mutex_unlock(sync_lock_of(st, s));
         return rc;
     }
-    if (need > 0 && lease_holds(&st->area.slots[s], &t->slots[s], need)) {
+    if (need > 0 && lease_holds(&st->area.slots[s], &st->ctx.region->slots[s], need)) {
         /* The sync this one waited for brought what the consume needs. */
         if (k != NULL)
-            consume_locked(t, s, k, &sink);
-        slot_unlock(&t->region, s);
+            consume_locked(st, s, k, &sink);
+        slot_unlock(st->ctx.region, s);
         pthread_mutex_unlock(sync_lock_of(st, s));
         if (sink.n > 0)
-            qk__deliver(t, ev, sink.n);
+            deliver(st, ev, sink.n);
         if (sink.wake_store)
-            qk__store_wake(t);
+            qk__store_wake(st);
         return QK_OK;
     }
-    plan_sync(t, s, need, release, store_clock(t), &sink, &plan);
-    slot_unlock(&t->region, s);
+    plan_sync(st, s, need, release, store_clock(st), &sink, &plan);
+    slot_unlock(st->ctx.region, s);
 
-    const int64_t sent_at =
-        st->user_clock ? st->user_clock(st->user_clock_ctx) : qk__system_clock_ms(NULL);
+    const int64_t sent_at = raw_clock(st);
     qk__store_sync_reply reply;
     rc = st->backend->sync(c, &plan.req, &reply, deadline_ms);
     if (rc == QK_OK) {
-        const int64_t back_at =
-            st->user_clock ? st->user_clock(st->user_clock_ctx) : qk__system_clock_ms(NULL);
+        const int64_t back_at = raw_clock(st);
         atomic_store(&st->offset_ms, qk__store_offset_believed(
                                          atomic_load(&st->offset_ms),
                                          reply.server_ms - (sent_at + (back_at - sent_at) / 2)));
-        if ((rc = slot_lock_sealed(&t->region, s)) == QK_OK) {
-            merge_sync(t, s, &plan, &reply, &sink);
+        if ((rc = slot_lock_sealed(st->ctx.region, s)) == QK_OK) {
+            merge_sync(st, s, &plan, &reply, &sink);
             if (k != NULL)
-                consume_locked(t, s, k, &sink);
-            slot_unlock(&t->region, s);
+                consume_locked(st, s, k, &sink);
+            slot_unlock(st->ctx.region, s);
         }
     }
     qk_event health_ev;
@@ -421,42 +431,37 @@ static int sync_one(qk_tracker *t, qk_service s, uint64_t need, int release, int
     pthread_mutex_unlock(sync_lock_of(st, s));
     /* Last, with nothing held: a callback may consume, and so sync this service again. */
     if (sink.n > 0)
-        qk__deliver(t, ev, sink.n);
+        deliver(st, ev, sink.n);
     if (sink.wake_store)
-        qk__store_wake(t);
+        qk__store_wake(st);
     return rc;
 }
 
 /* ---- who syncs: a consume short of lease, qk_store_sync, the background thread ---- */
 
-int qk__store_consume_after_sync(qk_tracker *t, qk_service s, uint64_t n, unsigned flags,
-                                 qk_usage *out)
+int qk__store_sync_for_consume(qk__store *st, qk_service s, uint64_t n, unsigned flags, int64_t now,
+                               qk_usage *out, unsigned *again)
 {
-    qk__store *st = t->store;
-    sync_consume k = {n, flags, qk__read_clock(t), out, QK__ESYNC};
+    sync_consume k = {n, flags, now, out, QK__ESYNC};
     int rc;
     qk__store_conn *c = take_conn(st, &rc);
     if (c != NULL) {
-        sync_one(t, s, n, 0, qk__store_now_ms() + st->timeout_ms, c, &k);
+        sync_one(st, s, n, 0, qk__store_now_ms() + st->timeout_ms, c, &k);
         give_conn(st, c);
     }
-    if (k.rc == QK_OK || k.rc == QK_ELIMIT) {
-        if (out != NULL)
-            memcpy(out->name, t->names[s], QK_NAME_MAX);
+    if (k.rc == QK_OK || k.rc == QK_ELIMIT)
         return k.rc;
-    }
     /* No answer: the outage policy decides. Any other outcome (the store went degraded in the
      * meantime) is decided again, by the path that words its message. */
-    const unsigned again =
-        flags | (k.rc == QK__ESYNC ? QK__CONSUME_STORE_FAILED : QK__CONSUME_AFTER_SYNC);
-    return qk__consume(t, s, n, again, out);
+    *again = flags | (k.rc == QK__ESYNC ? QK__CONSUME_STORE_FAILED : QK__CONSUME_AFTER_SYNC);
+    return QK__ESYNC;
 }
 
 /* Which services the thread syncs now, and how. */
-static int wants_sync(qk_tracker *t, qk_service s, int64_t now, int *release)
+static int wants_sync(qk__store *st, qk_service s, int64_t now, int *release)
 {
-    const qk_slot *sl = &t->slots[s];
-    const qk__store_slot *ss = &t->store->area.slots[s];
+    const qk_slot *sl = &st->ctx.region->slots[s];
+    const qk__store_slot *ss = &st->area.slots[s];
     int want = 0;
     *release = 0;
     const int idle = ss->last_use_ms != 0 && now - ss->last_use_ms >= IDLE_RELEASE_MS;
@@ -475,20 +480,18 @@ static int wants_sync(qk_tracker *t, qk_service s, int64_t now, int *release)
 
 /* While degraded with nothing to sync, the store's clock is the cheapest question that counts
  * towards leaving the degraded state (5 answers in a row). */
-static void probe(qk_tracker *t, qk__store_conn *c)
+static void probe(qk__store *st, qk__store_conn *c)
 {
-    qk__store *st = t->store;
     int64_t server_ms;
     const int rc = st->backend->server_time(c, &server_ms, qk__store_now_ms() + st->timeout_ms);
     qk_event ev;
     if (count_outcome(st, rc, &ev))
-        qk__deliver(t, &ev, 1);
+        deliver(st, &ev, 1);
 }
 
 static void *sync_thread(void *arg)
 {
-    qk_tracker *t = arg;
-    qk__store *st = t->store;
+    qk__store *st = arg;
     qk__store_conn *c = NULL;
     int64_t last_pass = 0;
     pthread_mutex_lock(&st->mu);
@@ -514,23 +517,23 @@ static void *sync_thread(void *arg)
             int rc = QK_OK;
             if (c == NULL)
                 rc = st->backend->open(&c, &st->url);
-            const uint32_t n = rc == QK_OK ? qk__published(t) : 0;
+            const uint32_t n = rc == QK_OK ? qk__region_published(st->ctx.region) : 0;
             int tried = 0;
             for (qk_service s = 0; s < n; s++) {
                 int release = 0;
-                if (slot_lock(&t->region, s) != QK_OK)
+                if (slot_lock(st->ctx.region, s) != QK_OK)
                     continue;
-                const int want = wants_sync(t, s, store_clock(t), &release);
-                slot_unlock(&t->region, s);
+                const int want = wants_sync(st, s, store_clock(st), &release);
+                slot_unlock(st->ctx.region, s);
                 if (!want)
                     continue;
                 tried = 1;
-                rc = sync_one(t, s, 0, release, qk__store_now_ms() + st->timeout_ms, c, NULL);
+                rc = sync_one(st, s, 0, release, qk__store_now_ms() + st->timeout_ms, c, NULL);
                 if (rc != QK_OK && degraded)
                     break; /* one probe per pass while the store is out */
             }
             if (degraded && !tried && c != NULL)
-                probe(t, c); /* nothing to send, but the way back must be found all the same */
+                probe(st, c); /* nothing to send, but the way back must be found all the same */
             last_pass = mono;
         }
         pthread_mutex_lock(&st->mu);
@@ -540,9 +543,8 @@ static void *sync_thread(void *arg)
     return NULL;
 }
 
-void qk__store_wake(qk_tracker *t)
+void qk__store_wake(qk__store *st)
 {
-    qk__store *st = t->store;
     pthread_mutex_lock(&st->mu);
     st->wake_pending = 1;
     pthread_cond_signal(&st->wake);
@@ -553,34 +555,33 @@ void qk__store_wake(qk_tracker *t)
  * key of the wrong type) does not stop the others; an unreachable store does. Returns the first
  * failure, with its message. */
 /* Whether service s holds any lease it has not used. */
-static int holds_lease(qk_tracker *t, qk_service s)
+static int holds_lease(qk__store *st, qk_service s)
 {
-    if (slot_lock(&t->region, s) != QK_OK)
+    if (slot_lock(st->ctx.region, s) != QK_OK)
         return 0;
-    const qk_slot *sl = &t->slots[s];
-    const qk__store_slot *ss = &t->store->area.slots[s];
+    const qk_slot *sl = &st->ctx.region->slots[s];
+    const qk__store_slot *ss = &st->area.slots[s];
     int holds = 0;
     for (unsigned i = 0; i < sl->n_windows; i++)
         holds |= qk__lease_left(&ss->cur[i]) > 0;
-    slot_unlock(&t->region, s);
+    slot_unlock(st->ctx.region, s);
     return holds;
 }
 
-static int sync_all(qk_tracker *t, int64_t deadline_ms)
+static int sync_all(qk__store *st, int64_t deadline_ms)
 {
-    qk__store *st = t->store;
     int rc;
     qk__store_conn *c = take_conn(st, &rc);
     if (c == NULL)
         return rc;
-    const uint32_t n = qk__published(t);
+    const uint32_t n = qk__region_published(st->ctx.region);
     int first = QK_OK;
     char why[256] = "";
     for (qk_service s = 0; s < n && rc != QK_EUNAVAIL; s++) {
         /* The answer to a give-back can show a grant this host never heard of (a request whose
          * answer was lost, applied late): give that back too, a few rounds at most. */
         for (int round = 0; round < 3; round++)
-            if ((rc = sync_one(t, s, 0, 1, deadline_ms, c, NULL)) != QK_OK || !holds_lease(t, s))
+            if ((rc = sync_one(st, s, 0, 1, deadline_ms, c, NULL)) != QK_OK || !holds_lease(st, s))
                 break;
         if (rc != QK_OK && first == QK_OK) {
             first = rc;
@@ -597,30 +598,23 @@ static int sync_all(qk_tracker *t, int64_t deadline_ms)
     return qk__fail(first, "%s", rest);
 }
 
-int qk_store_sync(qk_tracker *t)
+int qk__store_sync(qk__store *st)
 {
-    if (t == NULL || t->store == NULL)
-        return qk__fail(QK_EINVAL, t ? "the tracker has no store" : "tracker is NULL");
-    return sync_all(t, qk__store_now_ms() + t->store->timeout_ms);
+    return sync_all(st, qk__store_now_ms() + st->timeout_ms);
 }
 
-int qk_store_status(qk_tracker *t, qk_store_info *out)
+int qk__store_status(qk__store *st, qk_store_info *out)
 {
-    if (t == NULL || out == NULL || t->store == NULL)
-        return qk__fail(QK_EINVAL, t == NULL     ? "tracker is NULL"
-                                   : out == NULL ? "out is NULL"
-                                                 : "the tracker has no store");
     if (out->version != QK_STORE_INFO_VERSION)
         return qk__fail(QK_EINVAL, "qk_store_info version %u is not supported (this library: %d)",
                         out->version, QK_STORE_INFO_VERSION);
-    qk__store *st = t->store;
-    const uint32_t n = qk__published(t);
+    const uint32_t n = qk__region_published(st->ctx.region);
     for (qk_service s = 0; out->services != NULL && s < n && s < out->cap; s++) {
         qk_store_service_info *si = &out->services[s];
-        const int rc = slot_lock(&t->region, s);
+        const int rc = slot_lock(st->ctx.region, s);
         if (rc != QK_OK)
             return rc;
-        const qk_slot *sl = &t->slots[s];
+        const qk_slot *sl = &st->ctx.region->slots[s];
         const qk__store_slot *ss = &st->area.slots[s];
         si->service = s;
         si->n_windows = sl->n_windows;
@@ -635,7 +629,7 @@ int qk_store_status(qk_tracker *t, qk_store_info *out)
             w->fleet_limit = l->limit;
             w->overdraft = l->fleet_granted > l->limit ? l->fleet_granted - l->limit : 0;
         }
-        slot_unlock(&t->region, s);
+        slot_unlock(st->ctx.region, s);
     }
     pthread_mutex_lock(&st->mu);
     const qk__store_health *h = &st->area.hdr->health;
@@ -655,18 +649,8 @@ int qk_store_status(qk_tracker *t, qk_store_info *out)
 
 /* ---- opening and closing ---- */
 
-/* The tracker's clock for a store tracker: the caller's (or the system's), corrected by the
- * store's, so every host of the fleet cuts windows at the same moments. */
-static int64_t store_clock(void *ctx)
-{
-    const qk_tracker *t = ctx;
-    const qk__store *st = t->store;
-    const int64_t raw =
-        st->user_clock ? st->user_clock(st->user_clock_ctx) : qk__system_clock_ms(NULL);
-    return raw + atomic_load_explicit(&((qk__store *)st)->offset_ms, memory_order_relaxed);
-}
-
-int qk__store_attach(qk_tracker *t, const qk_options *o)
+int qk__store_attach(qk__store **out, const qk__store_ctx *ctx, const qk_options *o,
+                     const qk__checked_def *defs, size_t n_defs)
 {
     qk__store *st = calloc(1, sizeof *st);
     if (st == NULL)
@@ -675,15 +659,17 @@ int qk__store_attach(qk_tracker *t, const qk_options *o)
     int rc = qk__store_check(o->store, &st->backend, &url);
     st->url = url;
     explicit_bzero(&url, sizeof url);
+    st->ctx = *ctx;
     st->timeout_ms = o->store_timeout_ms ? o->store_timeout_ms : 100;
-    st->outage = calloc(t->capacity, sizeof *st->outage);
-    st->lease_max = calloc(t->capacity, sizeof *st->lease_max);
-    st->n_sync_locks = t->capacity < QK__SYNC_LOCKS_MAX ? t->capacity : QK__SYNC_LOCKS_MAX;
+    const uint32_t capacity = ctx->region->hdr->capacity;
+    st->outage = calloc(capacity, sizeof *st->outage);
+    st->lease_max = calloc(capacity, sizeof *st->lease_max);
+    st->n_sync_locks = capacity < QK__SYNC_LOCKS_MAX ? capacity : QK__SYNC_LOCKS_MAX;
     st->sync_locks = calloc(st->n_sync_locks, sizeof *st->sync_locks);
     if (rc == QK_OK && (st->outage == NULL || st->lease_max == NULL || st->sync_locks == NULL))
         rc = qk__fail(QK_ENOMEM, "no memory for the store's settings");
     if (rc == QK_OK)
-        rc = qk__store_area_open(&st->area, &t->region);
+        rc = qk__store_area_open(&st->area, st->ctx.region);
     if (rc != QK_OK) {
         free(st->outage);
         free(st->lease_max);
@@ -692,11 +678,12 @@ int qk__store_attach(qk_tracker *t, const qk_options *o)
         free(st);
         return rc;
     }
-    for (size_t i = 0; i < t->n_configured; i++) {
-        const int s = qk__find_name(t, t->configured[i].def.name, qk__published(t));
+    for (size_t i = 0; i < n_defs; i++) {
+        const int s =
+            qk__region_find_name(ctx->region, defs[i].def.name, qk__region_published(ctx->region));
         if (s >= 0) {
-            st->outage[s] = t->configured[i].def.outage;
-            st->lease_max[s] = t->configured[i].def.lease_max;
+            st->outage[s] = defs[i].def.outage;
+            st->lease_max[s] = defs[i].def.lease_max;
         }
     }
     pthread_mutex_init(&st->mu, NULL);
@@ -706,27 +693,20 @@ int qk__store_attach(qk_tracker *t, const qk_options *o)
     pthread_condattr_init(&ca);
     pthread_cond_init(&st->wake, &ca);
     pthread_condattr_destroy(&ca);
-    st->user_clock = t->clock == qk__system_clock_ms ? NULL : t->clock;
-    st->user_clock_ctx = t->clock_ctx;
-    t->store = st;
-    t->clock = store_clock;
-    t->clock_ctx = t;
-    t->mode |= QK__MODE_STORE | (st->user_clock == NULL ? QK__MODE_STORE_SYSCLOCK : 0u);
+    *out = st;
     return QK_OK;
 }
 
-int qk__store_start(qk_tracker *t)
+int qk__store_start(qk__store *st)
 {
-    qk__store *st = t->store;
-    if (pthread_create(&st->thread, NULL, sync_thread, t) != 0)
+    if (pthread_create(&st->thread, NULL, sync_thread, st) != 0)
         return qk__fail(QK_ENOMEM, "cannot start the store's sync thread");
     st->thread_started = 1;
     return QK_OK;
 }
 
-void qk__store_detach(qk_tracker *t)
+void qk__store_detach(qk__store *st)
 {
-    qk__store *st = t->store;
     if (st == NULL)
         return;
     if (st->thread_started) {
@@ -736,7 +716,7 @@ void qk__store_detach(qk_tracker *t)
         pthread_mutex_unlock(&st->mu);
         pthread_join(st->thread, NULL);
         /* The last word: counts sent, unused leases back, within one timeout. */
-        sync_all(t, qk__store_now_ms() + st->timeout_ms);
+        sync_all(st, qk__store_now_ms() + st->timeout_ms);
     }
     for (size_t i = 0; i < st->n_idle; i++)
         st->backend->close(st->idle[i]);
@@ -750,5 +730,4 @@ void qk__store_detach(qk_tracker *t)
     free(st->lease_max);
     explicit_bzero(&st->url, sizeof st->url); /* a wipe the optimiser keeps */
     free(st);
-    t->store = NULL;
 }

@@ -10,12 +10,28 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "calendar.h"
 #include "region.h"
+#include "service_def.h"
 #include "store/area.h"
 #include "store/lease.h"
 #include "store/store.h"
 
 typedef struct qk__store qk__store;
+
+/* What the engine knows of the tracker that owns it, given at attach: pointers down (the region:
+ * its slots, names and published count) and one callback up, as libuv's poller reaches a handle
+ * only through the callback the handle stored. The engine never sees the tracker. */
+typedef struct {
+    qk_region *region;
+    int shared;                  /* the region is a state file: every update is journaled */
+    int64_t (*clock)(void *ctx); /* the caller's clock; NULL: the system's */
+    void *clock_ctx;
+    /* Hands the events of a sync (level changes, the store's state) to the owner's callback;
+     * called with no lock held, from the sync thread or a consume's thread. */
+    void (*deliver)(void *owner, qk_event *ev, size_t n);
+    void *owner;
+} qk__store_ctx;
 
 struct qk__store {
     const qk__store_backend *backend;
@@ -23,9 +39,7 @@ struct qk__store {
     int64_t timeout_ms;
     qk__store_area area;
     _Atomic int64_t offset_ms; /* store clock - host clock, last measured */
-    /* The caller's clock: the tracker's is this engine's trampoline (store_clock). */
-    int64_t (*user_clock)(void *ctx);
-    void *user_clock_ctx;
+    qk__store_ctx ctx;
     /* One sync of a service at a time (per process): taken with no tracker lock held, and slot
      * locks are taken inside it, never the other way round; nothing is delivered under it. */
     pthread_mutex_t *sync_locks;
@@ -55,18 +69,26 @@ struct qk__store {
 #define QK__CONSUME_AFTER_SYNC   (1u << 29) /* the store answered: short means the fleet is full */
 #define QK__CONSUME_STORE_FAILED (1u << 30) /* it did not: the outage policy decides */
 
-/* Sets up t's store from the options (the URL was checked): the area (under the state file's
- * open lock, which the caller holds), the trampolines, the sync thread. QK_ENOMEM, QK_EIO,
- * QK_ECORRUPT. */
-int qk__store_attach(qk_tracker *t, const qk_options *o);
+/* Sets up a store for the owner described by ctx, from the options (the URL was checked) and
+ * the owner's service definitions (their outage policies and lease caps): the area (under the
+ * state file's open lock, which the caller holds). QK_ENOMEM, QK_EIO, QK_ECORRUPT. */
+int qk__store_attach(qk__store **out, const qk__store_ctx *ctx, const qk_options *o,
+                     const qk__checked_def *defs, size_t n_defs);
 /* Starts the sync thread once the tracker is open. QK_ENOMEM. */
-int qk__store_start(qk_tracker *t);
+int qk__store_start(qk__store *st);
 /* Gives back unused leases and sends the last counts (bounded by the timeout), stops the
- * thread, frees everything. */
-void qk__store_detach(qk_tracker *t);
+ * thread, frees everything. NULL is a no-op. */
+void qk__store_detach(qk__store *st);
+
+/* The store's clock from a reading of the caller's (or the system's): the one place the offset
+ * measured at each sync is added. */
+static inline int64_t qk__store_clock_of(const qk__store *st, int64_t raw_ms)
+{
+    return raw_ms + atomic_load_explicit(&((qk__store *)st)->offset_ms, memory_order_relaxed);
+}
 
 /* A single-slot operation on a store tracker, with the slot lock held (tracker.c's apply). */
-int qk__store_apply(qk_tracker *t, qk_service s, const qk_op *op, int64_t now, qk_event_sink *sink,
+int qk__store_apply(qk__store *st, qk_service s, const qk_op *op, int64_t now, qk_event_sink *sink,
                     int *tripped, uint64_t epoch);
 /* Asks for the sync thread to wake, once the caller has released every lock (the sink's
  * wake_store: the tracker then calls qk__store_wake). */
@@ -138,10 +160,16 @@ qk__store_use_fast(qk_slot *sl, qk__store_slot *ss, qk_service s, qk_op_kind kin
     return qk__store_use_fast_n(sl, ss, s, kind, n, flags, now, 0, epoch, sink, sl->n_windows);
 }
 
-/* After QK__ESYNC: syncs service s for n more calls, then tries the consume once more. */
-int qk__store_consume_after_sync(qk_tracker *t, qk_service s, uint64_t n, unsigned flags,
-                                 qk_usage *out);
+/* After QK__ESYNC: syncs service s for n more calls and, in the same hold of the slot lock that
+ * merges the answer, tries the consume again (now: the tracker's clock). QK_OK or QK_ELIMIT when
+ * answered (out, if not NULL, filled but for its name); otherwise QK__ESYNC with *again the
+ * flags the caller's own next try must carry (the outage policy decides it). */
+int qk__store_sync_for_consume(qk__store *st, qk_service s, uint64_t n, unsigned flags, int64_t now,
+                               qk_usage *out, unsigned *again);
 /* Wakes the sync thread (no lock held). */
-void qk__store_wake(qk_tracker *t);
+void qk__store_wake(qk__store *st);
+/* qk_store_sync and qk_store_status, for the tracker's public calls. */
+int qk__store_sync(qk__store *st);
+int qk__store_status(qk__store *st, qk_store_info *out);
 
 #endif
