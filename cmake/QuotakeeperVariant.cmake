@@ -53,6 +53,32 @@ macro(qk_library_pkg_dependency qk_module)
   list(APPEND QK_PC_REQUIRES_PRIVATE ${qk_module})
 endmacro()
 
+# Headers generated at build time that the sources include (the Redis merge script), and the
+# targets that make them: every variant depends on the targets, and the fuzz harness's command
+# on the headers. Filled by qk_library_embed_lua().
+set(QK_LIB_GENERATED_HEADERS "")
+set(QK_LIB_GENERATED_TARGETS "")
+
+# qk_library_embed_lua(<script.lua> <header name> <C identifier>)
+# A Lua script the sources include as `static const char <identifier>[]` from <header name>,
+# made by cmake/embed_lua.cmake (CMake alone) in <build>/generated, which joins the private
+# include directories; remade whenever the script or the embed script changes. A macro, for
+# the top-level CMakeLists.txt like qk_library_pkg_dependency().
+macro(qk_library_embed_lua qk_lua qk_header qk_name)
+  set(qk_out ${PROJECT_BINARY_DIR}/generated/${qk_header})
+  add_custom_command(OUTPUT ${qk_out}
+    COMMAND ${CMAKE_COMMAND} -DIN=${qk_lua} -DOUT=${qk_out} -DNAME=${qk_name}
+            -P ${PROJECT_SOURCE_DIR}/cmake/embed_lua.cmake
+    DEPENDS ${qk_lua} ${PROJECT_SOURCE_DIR}/cmake/embed_lua.cmake
+    COMMENT "Embedding ${qk_lua} as ${qk_name}" VERBATIM)
+  add_custom_target(qk_embed_${qk_name} DEPENDS ${qk_out})
+  list(APPEND QK_LIB_GENERATED_HEADERS ${qk_out})
+  list(APPEND QK_LIB_GENERATED_TARGETS qk_embed_${qk_name})
+  if(NOT "${PROJECT_BINARY_DIR}/generated" IN_LIST QK_LIB_PRIVATE_INCLUDE_DIRS)
+    list(APPEND QK_LIB_PRIVATE_INCLUDE_DIRS ${PROJECT_BINARY_DIR}/generated)
+  endif()
+endmacro()
+
 # qk_library_usage(<target>)
 # What a program linking <target> needs: the public include directories and link dependencies.
 # For the variants, and for quotakeeper and quotakeeper_static built from quotakeeper_objects.
@@ -90,6 +116,9 @@ function(qk_library_variant name type)
   endif()
 
   add_library(${name} ${type} ${QK_LIB_SOURCES} ${arg_SOURCES})
+  if(QK_LIB_GENERATED_TARGETS)
+    add_dependencies(${name} ${QK_LIB_GENERATED_TARGETS})
+  endif()
   qk_library_usage(${name})
   target_include_directories(${name} ${src_scope} ${QK_LIB_PRIVATE_INCLUDE_DIRS})
   target_compile_definitions(${name} PRIVATE ${definitions} ${arg_DEFINITIONS})

@@ -21,89 +21,15 @@
 #include <time.h>
 
 #include "error.h"
+#include "store/merge.h"
 #include "store/store.h"
 
-/* KEYS: one hash per window, qk:{<service>}:<period>:<start_ms>; the hash tag keeps a service's
- * windows in one Redis Cluster slot.
- * ARGV[1] host id, ARGV[2] retention (ms kept past a window's end, at least the window's
- * length), then per window 7 integers: limit, start_ms, end_ms (0: forever), the total grant
- * the host wants, and its cumulative used, refunded and given back.
- * Reply: server time in ms, then per window the host's grant and give-back totals, the fleet's
- * G and U, L, and the number of hosts seen in the last minute.
- * Every value only moves towards the host's cumulative ones, a give-back included, so a
- * repeated, late or reordered call changes nothing (src/store/merge.c is the same rule in C);
- * everything is checked before the first write, since a script error does not roll back what
- * it already wrote. */
-#ifndef QK_MUTANT_STORE_DELTAS
-#define SCRIPT_ADD_USE                                                                             \
-    "  if u > uh then U = U + (u - uh); uh = u end\n"                                              \
-    "  if rf > rh then U = U - (rf - rh); rh = rf end\n"
-#else
-/* tests/store only: the bug the cumulative protocol prevents, a script that adds what it is
- * sent (the host sends deltas, below), so a request applied late and sent again counts twice. */
-#define SCRIPT_ADD_USE                                                                             \
-    "  -- QK_MUTANT_STORE_DELTAS\n"                                                                \
-    "  U = U + u; uh = uh + u\n"                                                                   \
-    "  U = U - rf; rh = rh + rf\n"
-#endif
-static const char SCRIPT[] =
-    "local k = #KEYS\n"
-    "if #ARGV ~= 2 + 7 * k then return redis.error_reply('ERR qk_sync: bad arguments') end\n"
-    "local host = ARGV[1]\n"
-    "local retention = tonumber(ARGV[2])\n"
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "local fields = {'G', 'U', 'g:' .. host, 'u:' .. host, 'r:' .. host, 'x:' .. host}\n"
-    "local stored = {}\n"
-    "for i = 1, k do\n"
-    "  local ty = redis.call('TYPE', KEYS[i])['ok']\n"
-    "  if ty ~= 'hash' and ty ~= 'none' then\n"
-    "    return redis.error_reply('WRONGTYPE qk_sync: ' .. KEYS[i] .. ' holds a ' .. ty)\n"
-    "  end\n"
-    "  for j = 1, 7 do\n"
-    "    local v = tonumber(ARGV[2 + 7 * (i - 1) + j])\n"
-    "    if v == nil or v < 0 or v % 1 ~= 0 then\n"
-    "      return redis.error_reply('ERR qk_sync: argument ' .. (2 + 7 * (i - 1) + j))\n"
-    "    end\n"
-    "  end\n"
-    "  local f = redis.call('HMGET', KEYS[i], unpack(fields))\n"
-    "  for j = 1, 6 do\n"
-    "    if f[j] and tonumber(f[j]) == nil then\n"
-    "      return redis.error_reply('ERR qk_sync: ' .. KEYS[i] .. ' ' .. fields[j] .. ' is not a "
-    "number')\n"
-    "    end\n"
-    "    f[j] = tonumber(f[j] or 0)\n"
-    "  end\n"
-    "  stored[i] = f\n"
-    "end\n"
-    "local r = {now}\n"
-    "for i = 1, k do\n"
-    "  local b = 2 + 7 * (i - 1)\n"
-    "  local limit, s, e = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])\n"
-    "  local want, u, rf = tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5]), tonumber(ARGV[b + 6])\n"
-    "  local x = tonumber(ARGV[b + 7])\n"
-    "  local G, U, gh, uh, rh, xh = unpack(stored[i])\n" SCRIPT_ADD_USE
-    "  if x > xh then G = G - (x - xh); xh = x end\n"
-    "  if uh - rh > gh - xh then G = G + (uh - rh - gh + xh); gh = uh - rh + xh end\n"
-    "  if want > gh and G < limit and (e == 0 or (now >= s and now < e)) then\n"
-    "    local give = math.min(want - gh, limit - G)\n"
-    "    gh = gh + give; G = G + give\n"
-    "  end\n"
-    "  redis.call('HSET', KEYS[i], 'L', limit, 'G', G, 'U', U, 'g:' .. host, gh, 'u:' .. host, "
-    "uh, 'r:' .. host, rh, 'x:' .. host, xh, 't:' .. host, now)\n"
-    "  if e > 0 then redis.call('PEXPIREAT', KEYS[i], e + math.max(retention, e - s)) end\n"
-    "  local active, all = 0, redis.call('HGETALL', KEYS[i])\n"
-    "  for j = 1, #all, 2 do\n"
-    "    if string.sub(all[j], 1, 2) == 't:' and tonumber(all[j + 1]) >= now - 60000 then\n"
-    "      active = active + 1\n"
-    "    end\n"
-    "  end\n"
-    "  r[#r + 1] = gh; r[#r + 1] = xh; r[#r + 1] = G; r[#r + 1] = U; r[#r + 1] = limit\n"
-    "  r[#r + 1] = active\n"
-    "end\n"
-    "return r\n";
-
-#define RETENTION_MS INT64_C(86400000)
+/* The sync script: src/store/merge.lua (its KEYS, ARGV and reply are described there), made into
+ * the string qk__store_merge_lua at build time by cmake/embed_lua.cmake. The script is the fleet
+ * merge rule that src/store/merge.c writes in C; tests/store/test_merge_diff.c holds the two to
+ * the same answers. Under QK_MUTANT_STORE_DELTAS (tests/store only) the embedded script is the
+ * mutant the .lua file keeps in its `-- #ifdef QK_MUTANT_STORE_DELTAS` block. */
+#include "qk_merge_lua.h"
 
 #ifdef QK_MUTANT_STORE_DELTAS
 /* tests/store only: what the store acknowledged per host and key, so that a request sends used
@@ -519,8 +445,8 @@ static int connect_if_needed(qk__store_conn *c, int64_t deadline_ms)
 
 static int load_script(qk__store_conn *c, int64_t deadline_ms)
 {
-    const char *argv[3] = {"SCRIPT", "LOAD", SCRIPT};
-    const size_t lens[3] = {6, 4, sizeof SCRIPT - 1};
+    const char *argv[3] = {"SCRIPT", "LOAD", qk__store_merge_lua};
+    const size_t lens[3] = {6, 4, sizeof qk__store_merge_lua - 1};
     redisReply *r = command(c, deadline_ms, 3, argv, lens);
     if (r == NULL)
         return unreachable(c, "SCRIPT LOAD");
@@ -534,7 +460,8 @@ static int load_script(qk__store_conn *c, int64_t deadline_ms)
     return QK_OK;
 }
 
-enum { ARGS_MAX = 3 + QK__STORE_SYNC_WINDOWS + 2 + 7 * QK__STORE_SYNC_WINDOWS };
+/* EVALSHA, the SHA, the number of keys and the keys, then the script's ARGV (merge.lua). */
+enum { ARGS_MAX = 3 + QK__STORE_SYNC_WINDOWS + 3 + 7 * QK__STORE_SYNC_WINDOWS };
 
 /* EVALSHA, loading the script first when this server has not seen it (a new connection, a
  * restart, SCRIPT FLUSH: NOSCRIPT), once. */
@@ -606,7 +533,7 @@ static int sync_service(qk__store_conn *c, const qk__store_sync_req *req,
     const unsigned n = req->n_windows;
     char keys[QK__STORE_SYNC_WINDOWS][QK_NAME_MAX + 48];
     char nums[QK__STORE_SYNC_WINDOWS][7][24];
-    char n_keys[8], retention[24];
+    char n_keys[8], retention[24], active[24];
     const char *argv[ARGS_MAX];
     size_t lens[ARGS_MAX];
     int argc = 0;
@@ -622,8 +549,10 @@ static int sync_service(qk__store_conn *c, const qk__store_sync_req *req,
         ARG(keys[i]);
     }
     ARG(req->host_id);
-    snprintf(retention, sizeof retention, "%lld", (long long)RETENTION_MS);
+    snprintf(retention, sizeof retention, "%lld", (long long)QK__STORE_RETENTION_MS);
     ARG(retention);
+    snprintf(active, sizeof active, "%lld", (long long)QK__STORE_ACTIVE_MS);
+    ARG(active);
 #ifdef QK_MUTANT_STORE_DELTAS
     pthread_mutex_lock(&mutant_mu);
     qk__mutant_store_ack acked[QK__STORE_SYNC_WINDOWS];
