@@ -9,7 +9,7 @@
 # QK_HAVE_ROBUST_MUTEX, QK_LOCK_CHECKS, QK_WARNINGS and QK_WERROR are known.
 
 set(QK_LIB_SOURCES src/calendar.c src/error.c src/fault.c src/lockorder.c src/region.c src/service_def.c
-  src/slot.c src/store/area.c src/store/engine.c src/store/health.c src/store/lease.c src/store/merge.c src/store/store.c
+  src/slot.c src/store/area.c src/store/engine.c src/store/guard.c src/store/health.c src/store/lease.c src/store/merge.c src/store/store.c src/store/sync.c src/store/thread.c
   src/tracker.c src/tracker_open.c src/window.c)
 list(TRANSFORM QK_LIB_SOURCES PREPEND ${PROJECT_SOURCE_DIR}/)
 

@@ -16,6 +16,7 @@
 #include "error.h"
 #include "locking.h"
 #include "service_def.h"
+#include "store/guard.h"
 #include "tracker.h"
 
 #ifdef QK_MUTANT_RACY_RECORD

@@ -1,0 +1,126 @@
+/* The store's guard under the slot lock (guard.h): what a consume, a record or a refund of a
+ * store tracker does to the slot and its leases. A slot lock is a leaf: this file only reads and
+ * writes the slot and its leases, and asks for a sync through the sink. */
+#include "store/guard.h"
+
+/* The fast path's gates (qk__lease.gate). Closed before a lease's g, x or r may go down in
+ * effect (a give-back, a merge), opened after every change: a process killed in between leaves
+ * them closed, and the next general pass opens them. The fences order the stores against such a
+ * kill, as the slot's journal does. A lease given back stays closed until its next use. */
+void qk__guard_close_gates(qk__store_slot *ss)
+{
+    for (unsigned i = 0; i < QK_MAX_WINDOWS; i++)
+        ss->cur[i].gate = 0;
+    atomic_signal_fence(memory_order_seq_cst);
+}
+
+void qk__guard_open_gates(qk__store_slot *ss, unsigned nw)
+{
+    atomic_signal_fence(memory_order_seq_cst);
+    for (unsigned i = 0; i < nw; i++)
+        ss->cur[i].gate = ss->released ? 0 : qk__lease_gate(&ss->cur[i]);
+}
+
+/* n more calls used; 1 when that made the lease low (the sync thread is to be woken). */
+static int use_lease(qk__lease *l, uint64_t n)
+{
+    const int wake = qk__lease_crosses_low(l, n);
+    l->used += n;
+    return wake;
+}
+
+/* Whether every current window's lease holds n more calls. */
+int qk__guard_lease_holds(const qk__store_slot *ss, const qk_slot *sl, uint64_t n)
+{
+    for (unsigned i = 0; i < sl->n_windows; i++)
+        if (ss->cur[i].start_ms != sl->w[i].start_ms || !qk__lease_fits(&ss->cur[i], n))
+            return 0;
+    return 1;
+}
+
+/* Whether n more calls may be consumed on top of the local windows' check: every lease holds
+ * them, or the store is out (degraded, or this consume's own sync just failed) and the outage
+ * policy allows them. QK_OK, QK__ESYNC, QK_ELIMIT or QK_EUNAVAIL (window *tripped). */
+static int lease_decision(qk__store *st, qk_service s, const qk__store_slot *ss, unsigned nw,
+                          uint64_t n, unsigned flags, int *tripped)
+{
+    const int out = atomic_load_explicit(&st->area.hdr->health.degraded, memory_order_relaxed) ||
+                    (flags & QK__CONSUME_STORE_FAILED);
+    for (unsigned i = 0; i < nw; i++) {
+        const qk__lease *l = &ss->cur[i];
+        if (qk__lease_fits(l, n))
+            continue;
+        *tripped = (int)i;
+        if (!out)
+            return (flags & QK__CONSUME_AFTER_SYNC) ? QK_ELIMIT : QK__ESYNC;
+        if (!qk__lease_fits_outage(l, n, st->outage[s]))
+            return QK_EUNAVAIL;
+    }
+    return QK_OK;
+}
+
+int qk__store_apply(qk__store *st, qk_service s, const qk_op *op, int64_t now, qk_event_sink *sink,
+                    int *tripped, uint64_t epoch)
+{
+    qk_slot *sl = &st->ctx.region->slots[s];
+    qk__store_slot *ss = &st->area.slots[s];
+    if (st->ctx.shared)
+        qk__slot_begin(sl, epoch, sl->n_windows);
+    const qk_op roll = {QK_OP_PEEK, 0, 0, 0};
+    int rc = qk__slot_apply(sl, s, &roll, now, sink, tripped);
+    qk__guard_align_all(ss, sl);
+    const unsigned nw = sl->n_windows;
+    int wake = 0;
+    switch (op->kind) {
+    case QK_OP_CONSUME:
+        if (qk__slot_consume_refused(sl, op->n, op->flags, tripped)) {
+            rc = QK_ELIMIT;
+            break;
+        }
+        if ((rc = lease_decision(st, s, ss, nw, op->n, op->flags, tripped)) != QK_OK)
+            break;
+        /* Windows rolled and checked above: count in each, then in its lease. */
+        for (unsigned i = 0; i < nw; i++) {
+            qk__lease *l = &ss->cur[i];
+            const uint64_t from_lease = op->n < qk__lease_left(l) ? op->n : qk__lease_left(l);
+            l->outage_used += op->n - from_lease;
+            wake |= use_lease(l, op->n);
+            qk__slot_set_used(sl, s, i, sl->w[i].used + op->n, sink);
+        }
+        if (ss->last_use_ms != now)
+            ss->last_use_ms = now;
+        if (ss->released)
+            ss->released = 0;
+        break;
+    case QK_OP_RECORD: {
+        /* A record is a fact: counted whatever the lease; beyond it, the store records an
+         * overdraft at the next sync. (A constant kind: the slot's apply compiles for it.) */
+        const qk_op record = {QK_OP_RECORD, op->n, 0, 0};
+        if ((rc = qk__slot_apply(sl, s, &record, now, sink, tripped)) == QK_OK) {
+            for (unsigned i = 0; i < nw; i++)
+                wake |= use_lease(&ss->cur[i], op->n);
+            ss->last_use_ms = now;
+            ss->released = 0;
+        }
+        break;
+    }
+    case QK_OP_REFUND:
+        /* Only this host's own net use can be given back to the fleet. */
+        for (unsigned i = 0; i < nw; i++) {
+            qk__lease *l = &ss->cur[i];
+            const uint64_t own = l->used - l->refunded;
+            l->refunded += op->n < own ? op->n : own;
+        }
+        rc = qk__slot_apply(sl, s, op, now, sink, tripped);
+        break;
+    default: /* peek, set_used and reset change this host's view only */
+        rc = qk__slot_apply(sl, s, op, now, sink, tripped);
+        break;
+    }
+    qk__guard_open_gates(ss, nw); /* every change above only opens them further */
+    if (st->ctx.shared && epoch == 0)
+        qk__slot_end(sl);
+    if (wake)
+        qk__store_add_wake(sink, s);
+    return rc;
+}

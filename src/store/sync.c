@@ -1,0 +1,337 @@
+/* One sync of one service, and who asks for it outside the background thread (sync.h; the model
+ * in docs/store.md): the request is copied out under the slot lock, the store is talked to with
+ * no lock held, and the lock is taken again to merge the answer. The engine's mutex guards its
+ * bookkeeping (health, idle connections) and is never held while a tracker lock is taken. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "error.h"
+#include "locking.h"
+#include "store/guard.h"
+#include "store/sync.h"
+#include "test_hooks.h"
+
+/* The lock that keeps one sync of a service at a time: striped, so a tracker of a million slots
+ * does not carry a million mutexes; two services sharing a stripe only take turns. */
+static pthread_mutex_t *sync_lock_of(qk__store *st, qk_service s)
+{
+    return &st->sync_locks[s % st->n_sync_locks];
+}
+
+/* ---- connections and health: under st->mu ---- */
+
+qk__store_conn *qk__store_take_conn(qk__store *st, int *rc)
+{
+    pthread_mutex_lock(&st->mu);
+    qk__store_conn *c = st->n_idle > 0 ? st->idle[--st->n_idle] : NULL;
+    pthread_mutex_unlock(&st->mu);
+    *rc = c != NULL ? QK_OK : st->backend->open(&c, &st->url);
+    return c;
+}
+
+void qk__store_give_conn(qk__store *st, qk__store_conn *c)
+{
+    pthread_mutex_lock(&st->mu);
+    if (st->n_idle < sizeof st->idle / sizeof st->idle[0]) {
+        st->idle[st->n_idle++] = c;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&st->mu);
+    st->backend->close(c);
+}
+
+/* Counts an operation's outcome; a change of state becomes an event in ev (returns 1). */
+int qk__store_count_outcome(qk__store *st, int rc, qk_event *ev)
+{
+    pthread_mutex_lock(&st->mu);
+    /* Only a store that cannot be reached counts towards DEGRADED, which cuts every service off
+     * from it: a server that answers with an error (one service's key of the wrong type, a
+     * refused password) is reachable. Such an answer counts as a failure, not in a row. */
+    int change = 0;
+    if (rc == QK_OK || rc == QK_EUNAVAIL)
+        change = qk__health_count(&st->area.hdr->health, rc == QK_OK);
+    else
+        atomic_fetch_add(&st->area.hdr->health.total_fails, 1);
+    if (rc != QK_OK)
+        snprintf(st->last_error, sizeof st->last_error, "%s", qk_errmsg());
+    pthread_mutex_unlock(&st->mu);
+    if (change == 0)
+        return 0;
+    memset(ev, 0, sizeof *ev);
+    ev->kind = change > 0 ? QK_EVENT_STORE_DEGRADED : QK_EVENT_STORE_RECOVERED;
+    return 1;
+}
+
+/* ---- one sync of one service: the request under the lock, the talk without ---- */
+
+typedef struct {
+    qk__store_sync_req req;
+    /* Where each request window goes back: cur (0) or prev (1), and which index. */
+    unsigned where[QK__STORE_SYNC_WINDOWS], index[QK__STORE_SYNC_WINDOWS];
+} sync_plan;
+
+static void add_window(sync_plan *p, const qk__lease *l, qk_period period, uint64_t want,
+                       unsigned where, unsigned index)
+{
+    qk__store_window_req *w = &p->req.w[p->req.n_windows];
+    w->period = period;
+    w->start_ms = l->start_ms;
+    w->end_ms = l->end_ms;
+    w->limit = l->limit;
+    w->granted = want;
+    w->used = l->used;
+    w->refunded = l->refunded;
+    w->released = l->released;
+    p->where[p->req.n_windows] = where;
+    p->index[p->req.n_windows] = index;
+    p->req.n_windows++;
+}
+
+/* Builds service s's request: every current window (asking for `need` more calls, or giving
+ * back what is not used when release), and every ended window with counts the store lacks. */
+static void plan_sync(qk__store *st, qk_service s, uint64_t need, int release, int64_t now,
+                      qk_event_sink *sink, sync_plan *p)
+{
+    qk_slot *sl = &st->ctx.region->slots[s];
+    qk__store_slot *ss = &st->area.slots[s];
+    const qk_op roll = {QK_OP_PEEK, 0, 0, 0};
+    int unused = -1;
+    if (st->ctx.shared)
+        qk__slot_begin(sl, 0, sl->n_windows);
+    qk__slot_apply(sl, s, &roll, now, sink, &unused);
+    if (st->ctx.shared)
+        qk__slot_end(sl);
+    qk__guard_align_all(ss, sl);
+    /* The rate of the last stretch, smoothed, sizes the next grant. */
+    if (ss->rate_mark_ms != 0 && now > ss->rate_mark_ms) {
+        const double fresh = (double)(ss->cur[0].used - ss->rate_mark_used) * 1000.0 /
+                             (double)(now - ss->rate_mark_ms);
+        ss->rate_per_s = ss->rate_per_s == 0 ? fresh : 0.5 * ss->rate_per_s + 0.5 * fresh;
+    }
+    ss->rate_mark_ms = now;
+    ss->rate_mark_used = ss->cur[0].used;
+
+    p->req.service = st->ctx.region->names[s];
+    p->req.host_id = st->area.hdr->host_id;
+    p->req.n_windows = 0;
+    qk__guard_close_gates(ss);
+    if (release)
+        ss->released = 1; /* cleared by the next consume or record */
+    for (unsigned i = 0; i < sl->n_windows; i++) {
+        qk__lease *l = &ss->cur[i];
+        uint64_t want = l->granted;
+        if (release)
+            l->released += qk__lease_left(l); /* given up here first, then told: safe if lost */
+        else if (!ss->released || need > 0)   /* a lease given back is asked for again by a use */
+            want = qk__lease_want(l, need, ss->rate_per_s, st->lease_max[s]);
+        add_window(p, l, (qk_period)sl->w[i].period, want, 0, i);
+    }
+    for (unsigned i = 0; i < QK_MAX_WINDOWS; i++) {
+        qk__lease *l = &ss->prev[i];
+        if (l->end_ms > l->start_ms && qk__lease_unsynced(l) > 0 && i < sl->n_windows) {
+            l->released += qk__lease_left(l); /* an ended window's lease is of no use */
+            add_window(p, l, (qk_period)sl->w[i].period, l->granted, 1, i);
+        }
+    }
+    if (release)
+        TEST_POINT(QK_TP_STORE_GIVEN_BACK, s); /* state_kill_store: a kill here */
+    qk__guard_open_gates(ss, sl->n_windows);
+}
+
+/* Merges the store's answer into the leases and shows the fleet's use in the windows. */
+static void merge_sync(qk__store *st, qk_service s, const sync_plan *p,
+                       const qk__store_sync_reply *r, qk_event_sink *sink)
+{
+    qk_slot *sl = &st->ctx.region->slots[s];
+    qk__store_slot *ss = &st->area.slots[s];
+    if (st->ctx.shared)
+        qk__slot_begin(sl, 0, sl->n_windows);
+    qk__guard_close_gates(ss);
+    for (unsigned k = 0; k < p->req.n_windows; k++) {
+        const qk__store_window_req *q = &p->req.w[k];
+        const qk__store_window_reply *a = &r->w[k];
+        const unsigned i = p->index[k];
+        qk__lease *l = p->where[k] ? &ss->prev[i] : &ss->cur[i];
+        if (l->start_ms != q->start_ms || l->end_ms != q->end_ms)
+            continue; /* the window moved on meanwhile: the next sync sends it again */
+        const int current =
+            qk__lease_merge(l, a->granted_host, a->released_host, a->granted, a->used, a->limit,
+                            a->active_hosts, q->used, q->refunded);
+        if (current && p->where[k] == 0 && i < sl->n_windows && sl->w[i].start_ms == l->start_ms) {
+            /* The fleet's use as of the store's answer, plus what this host did since. */
+            const uint64_t fleet = l->fleet_used + qk__lease_unsynced(l); /* never below ours */
+            qk__slot_set_used(sl, s, i, fleet, sink);
+        }
+        if (p->where[k] == 1 && qk__lease_unsynced(l) == 0)
+            memset(l, 0, sizeof *l);
+    }
+    qk__guard_open_gates(ss, sl->n_windows);
+    if (st->ctx.shared)
+        qk__slot_end(sl);
+}
+
+/* A consume that waited for a sync, applied in the same hold of the slot lock as the merge of
+ * the store's answer (or as the finding that another sync already brought enough): between an
+ * unlock and a second try other threads could take the grant it waited for, and it would be
+ * refused with QK_ELIMIT while the fleet still had room. rc stays QK__ESYNC when the store did
+ * not answer. */
+struct qk__sync_consume {
+    uint64_t n;
+    unsigned flags;
+    int64_t now; /* the tracker's clock, read with no lock held */
+    qk_usage *out;
+    int rc;
+};
+
+static void consume_locked(qk__store *st, qk_service s, qk__sync_consume *k, qk_event_sink *sink)
+{
+    const qk_op op = {QK_OP_CONSUME, k->n, k->flags | QK__CONSUME_AFTER_SYNC, 0};
+    int tripped = -1;
+    k->rc = qk__store_apply(st, s, &op, k->now, sink, &tripped, 0);
+    if (k->out != NULL && (k->rc == QK_OK || k->rc == QK_ELIMIT))
+        qk__slot_usage(&st->ctx.region->slots[s], s, tripped, k->out);
+}
+
+/* One sync of service s, start to end, bounded by deadline_ms; with k, a consume of k->n that
+ * needs it (need = k->n). Events (level changes the merge or the consume caused, a change of
+ * the store's state) are delivered before it returns. */
+int qk__store_sync_one(qk__store *st, qk_service s, uint64_t need, int release, int64_t deadline_ms,
+                       qk__store_conn *c, qk__sync_consume *k)
+{
+    /* The plan's rolls, the merge's and the consume's level changes, the health. */
+    qk_event ev[2 * QK_EVENTS_PER_SLOT_OP + 1];
+    qk_event_sink sink = {ev, 0, 0};
+    sync_plan plan;
+    /* One sync of a service at a time in this process, so answers are merged in the order the
+     * store applied them. Waiting counts against the same deadline. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    const int64_t wait_ms = deadline_ms - qk__store_now_ms();
+    until.tv_sec += wait_ms > 0 ? wait_ms / 1000 : 0;
+    until.tv_nsec += wait_ms > 0 ? (wait_ms % 1000) * 1000000L : 0;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    if (pthread_mutex_timedlock(sync_lock_of(st, s), &until) != 0)
+        return qk__fail(QK_EUNAVAIL, "service '%s': another sync of it did not finish in time",
+                        st->ctx.region->names[s]);
+    int rc = slot_lock_sealed(st->ctx.region, s);
+    if (rc != QK_OK) {
+        pthread_mutex_unlock(sync_lock_of(st, s));
+        return rc;
+    }
+    if (need > 0 && qk__guard_lease_holds(&st->area.slots[s], &st->ctx.region->slots[s], need)) {
+        /* The sync this one waited for brought what the consume needs. */
+        if (k != NULL)
+            consume_locked(st, s, k, &sink);
+        slot_unlock(st->ctx.region, s);
+        pthread_mutex_unlock(sync_lock_of(st, s));
+        if (sink.n > 0)
+            qk__store_deliver(st, ev, sink.n);
+        if (sink.wake_store)
+            qk__store_wake(st);
+        return QK_OK;
+    }
+    plan_sync(st, s, need, release, qk__store_fleet_clock(st), &sink, &plan);
+    slot_unlock(st->ctx.region, s);
+
+    const int64_t sent_at = qk__store_caller_clock(st);
+    qk__store_sync_reply reply;
+    rc = st->backend->sync(c, &plan.req, &reply, deadline_ms);
+    if (rc == QK_OK) {
+        const int64_t back_at = qk__store_caller_clock(st);
+        atomic_store(&st->offset_ms, qk__store_offset_believed(
+                                         atomic_load(&st->offset_ms),
+                                         reply.server_ms - (sent_at + (back_at - sent_at) / 2)));
+        if ((rc = slot_lock_sealed(st->ctx.region, s)) == QK_OK) {
+            merge_sync(st, s, &plan, &reply, &sink);
+            if (k != NULL)
+                consume_locked(st, s, k, &sink);
+            slot_unlock(st->ctx.region, s);
+        }
+    }
+    qk_event health_ev;
+    if (qk__store_count_outcome(st, rc, &health_ev))
+        ev[sink.n++] = health_ev;
+    pthread_mutex_unlock(sync_lock_of(st, s));
+    /* Last, with nothing held: a callback may consume, and so sync this service again. */
+    if (sink.n > 0)
+        qk__store_deliver(st, ev, sink.n);
+    if (sink.wake_store)
+        qk__store_wake(st);
+    return rc;
+}
+
+/* ---- a consume short of lease, and qk_store_sync ---- */
+
+int qk__store_sync_for_consume(qk__store *st, qk_service s, uint64_t n, unsigned flags, int64_t now,
+                               qk_usage *out, unsigned *again)
+{
+    qk__sync_consume k = {n, flags, now, out, QK__ESYNC};
+    int rc;
+    qk__store_conn *c = qk__store_take_conn(st, &rc);
+    if (c != NULL) {
+        qk__store_sync_one(st, s, n, 0, qk__store_now_ms() + st->timeout_ms, c, &k);
+        qk__store_give_conn(st, c);
+    }
+    if (k.rc == QK_OK || k.rc == QK_ELIMIT)
+        return k.rc;
+    /* No answer: the outage policy decides. Any other outcome (the store went degraded in the
+     * meantime) is decided again, by the path that words its message. */
+    *again = flags | (k.rc == QK__ESYNC ? QK__CONSUME_STORE_FAILED : QK__CONSUME_AFTER_SYNC);
+    return QK__ESYNC;
+}
+
+/* Every service, giving back unused leases, by one deadline. A service the server refuses (a
+ * key of the wrong type) does not stop the others; an unreachable store does. Returns the first
+ * failure, with its message. */
+/* Whether service s holds any lease it has not used. */
+static int holds_lease(qk__store *st, qk_service s)
+{
+    if (slot_lock(st->ctx.region, s) != QK_OK)
+        return 0;
+    const qk_slot *sl = &st->ctx.region->slots[s];
+    const qk__store_slot *ss = &st->area.slots[s];
+    int holds = 0;
+    for (unsigned i = 0; i < sl->n_windows; i++)
+        holds |= qk__lease_left(&ss->cur[i]) > 0;
+    slot_unlock(st->ctx.region, s);
+    return holds;
+}
+
+int qk__store_sync_all(qk__store *st, int64_t deadline_ms)
+{
+    int rc;
+    qk__store_conn *c = qk__store_take_conn(st, &rc);
+    if (c == NULL)
+        return rc;
+    const uint32_t n = qk__region_published(st->ctx.region);
+    int first = QK_OK;
+    char why[256] = "";
+    for (qk_service s = 0; s < n && rc != QK_EUNAVAIL; s++) {
+        /* The answer to a give-back can show a grant this host never heard of (a request whose
+         * answer was lost, applied late): give that back too, a few rounds at most. */
+        for (int round = 0; round < 3; round++)
+            if ((rc = qk__store_sync_one(st, s, 0, 1, deadline_ms, c, NULL)) != QK_OK ||
+                !holds_lease(st, s))
+                break;
+        if (rc != QK_OK && first == QK_OK) {
+            first = rc;
+            snprintf(why, sizeof why, "%s", qk_errmsg());
+        }
+    }
+    qk__store_give_conn(st, c);
+    if (first == QK_OK)
+        return QK_OK;
+    /* The saved message already starts with the code's words: set it again without them. */
+    const size_t len = strlen(qk_strerror(first));
+    const char *rest =
+        strncmp(why, qk_strerror(first), len) == 0 && why[len] == ':' ? why + len + 2 : why;
+    return qk__fail(first, "%s", rest);
+}
+
+int qk__store_sync(qk__store *st)
+{
+    return qk__store_sync_all(st, qk__store_now_ms() + st->timeout_ms);
+}
