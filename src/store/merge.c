@@ -33,6 +33,11 @@ int qk__store_merge_window(qk__store_counts *c, const qk__store_window_req *req,
         G += net - held;
         g += net - held;
     }
+    /* With requests as hosts send them no total goes below zero: one that does was changed
+     * behind the hosts' backs, and is refused rather than floored. Checked before the grant,
+     * which only adds, so a refusal never depends on the store's time. */
+    if (G < 0 || U < 0 || g < 0)
+        return QK__MERGE_BELOW_ZERO;
     /* Grants: only what is left of the limit, only while the store's time is inside the window. */
     const int forever = req->end_ms == QK_NEVER;
     const int inside = forever || (now_ms >= req->start_ms && now_ms < req->end_ms);
@@ -43,10 +48,6 @@ int qk__store_merge_window(qk__store_counts *c, const qk__store_window_req *req,
         g += give;
         G += give;
     }
-    /* With requests as hosts send them a total never ends below zero: one that would was
-     * changed behind the hosts' backs, and is refused rather than floored. */
-    if (G < 0 || U < 0 || g < 0)
-        return QK__MERGE_BELOW_ZERO;
     n.fleet_granted = (uint64_t)G;
     n.fleet_used = (uint64_t)U;
     n.granted = (uint64_t)g;

@@ -81,15 +81,16 @@ for i = 1, k do
   if x > xh then G = G - (x - xh); xh = x end
   -- Overdraft: use past what the host holds (records, outage use) raises its grant to match.
   if uh - rh > gh - xh then G = G + (uh - rh - gh + xh); gh = uh - rh + xh end
+  -- With requests as hosts send them no total goes below zero: one that does was changed by
+  -- hand (or by a broken server), and is refused rather than floored. Checked before the grant,
+  -- which only adds, so a refusal never depends on the server's time.
+  if G < 0 or U < 0 or gh < 0 then
+    return redis.error_reply('ERR qk_sync: ' .. KEYS[i] .. ' holds totals below what its hosts hold')
+  end
   -- Grants: only what is left of the limit, only while the server's time is inside the window.
   if want > gh and G < limit and (e == 0 or (now >= s and now < e)) then
     local give = math.min(want - gh, limit - G)
     gh = gh + give; G = G + give
-  end
-  -- With requests as hosts send them a total never ends below zero: one that would was
-  -- changed by hand (or by a broken server), and is refused rather than floored.
-  if G < 0 or U < 0 or gh < 0 then
-    return redis.error_reply('ERR qk_sync: ' .. KEYS[i] .. ' holds totals below what its hosts hold')
   end
   merged[i] = {limit, s, e, G, U, gh, xh, uh, rh}
 end
