@@ -1,7 +1,5 @@
 /* UTC calendar arithmetic. The day/civil conversions are Howard Hinnant's
  * days_from_civil/civil_from_days (proleptic Gregorian, exact for negative years too). */
-#include <time.h>
-
 #include "calendar.h"
 
 #define MS_PER_MINUTE INT64_C(60000)
@@ -104,9 +102,5 @@ int64_t qk__period_end(qk_period period, int64_t start_ms)
 int64_t qk__system_clock_ms(void *ctx)
 {
     (void)ctx;
-    /* The coarse clock costs a tenth of the precise one and its few milliseconds of resolution
-     * do not matter for windows of a minute and more. */
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return qk__system_now_ms();
 }

@@ -124,7 +124,7 @@ static inline __attribute__((always_inline)) int64_t special_clock(const qk_trac
                                                                    unsigned mode)
 {
     if (mode & QK__MODE_STORE_SYSCLOCK)
-        return qk__store_clock_of(t->store, qk__system_clock_ms(NULL));
+        return qk__store_clock_of(t->store, qk__system_now_ms());
     return qk__tracker_now(t);
 }
 
@@ -175,7 +175,7 @@ slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *out, int special
      * lock; the other operations check the slot's seal under the lock, and the size every
      * QK__SIZE_CHECK_MS. Whatever the check, a mapping lost to a truncation (fault.h) voids the
      * answer. op->kind and special are constants: a private tracker pays nothing. */
-    const int file = special && t->region.fd >= 0;
+    const int file = special && (path_mode(t, special) & QK__MODE_SHARED);
     const int careful = file && op->kind == QK_OP_PEEK;
     int rc;
     if (file && qk__region_lost(&t->region))
@@ -208,7 +208,7 @@ slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *out, int special
         return rc;
     }
     if (builtin)
-        now = qk__system_clock_ms(NULL);
+        now = qk__system_now_ms();
     rc = apply_locked(t, s, op, now, &sink, &tripped, 0, special);
     const int answered = rc == QK_OK || rc == QK_ELIMIT;
     if (out != NULL && answered)
@@ -219,10 +219,13 @@ slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *out, int special
         return qk__region_lost_error(&t->region); /* computed on zeros: no answer, no events */
     if (out != NULL && answered)
         memcpy(out->name, t->names[s], QK_NAME_MAX);
-    if (sink.n > 0)
-        qk__deliver(t, ev, sink.n);
-    if (special && __builtin_expect(sink.wake_store, 0))
-        qk__store_wake(t->store); /* outside every lock, as a wake-up must be */
+    /* Events and a store's wake-up, outside every lock: one test for both on the common path. */
+    if (__builtin_expect((sink.n | (special ? sink.wake_store : 0u)) != 0, 0)) {
+        if (sink.n > 0)
+            qk__deliver(t, ev, sink.n);
+        if (special && sink.wake_store)
+            qk__store_wake(t->store);
+    }
     if (__builtin_expect(rc != QK_OK && rc != QK_ELIMIT, 0))
         return slot_op_failed(t, s, *op, out, rc);
     return rc; /* QK_ELIMIT is an answer, not a fault: out->tripped tells which window */

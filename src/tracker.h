@@ -45,7 +45,7 @@ static inline int64_t qk__read_clock(const qk_tracker *t)
 {
     if (t->clock != qk__system_clock_ms)
         return t->clock(t->clock_ctx);
-    return qk__system_clock_ms(NULL);
+    return qk__system_now_ms();
 }
 
 /* The tracker's clock: the caller's (or the system's) plus, with a store, the store's offset

@@ -8,7 +8,7 @@
 /* The caller's clock (or the system's), with no store offset. */
 static inline int64_t qk__store_caller_clock(const qk__store *st)
 {
-    return st->ctx.clock ? st->ctx.clock(st->ctx.clock_ctx) : qk__system_clock_ms(NULL);
+    return st->ctx.clock ? st->ctx.clock(st->ctx.clock_ctx) : qk__system_now_ms();
 }
 
 /* The fleet's clock: every host of the fleet cuts windows at the same moments. */
