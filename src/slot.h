@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "store/lease.h"
 #include "window.h"
 
 /* A single-slot operation changes each window's level at most twice (rollover, then the
@@ -107,14 +108,91 @@ static inline int qk__slot_consume_refused(const qk_slot *sl, uint64_t n, unsign
     return qk__slot_consume_refused_n(sl, n, flags, tripped, sl->n_windows);
 }
 
-/* Rolls every window whose period ended, then applies op. Returns QK_OK, QK_ERANGE (a record
- * would overflow; nothing counted), QK_ELIMIT (a consume was refused by window *tripped;
- * nothing counted) or QK_EINVAL (set_used of a window the service does not have).
+/* A store tracker's guard: the store (its health and outage policies) and this service's leases.
+ * Every other tracker passes NULL for both, as constants, and its apply compiles to what it was
+ * before leases existed. */
+struct qk__store;
+
+/* What the guard cannot settle inline, out of line in the store wing (store/guard.c), after the
+ * windows rolled and, for a consume, after the local limits passed: the leases follow the
+ * windows (a roll), a consume short of its lease asks the outage policy or for a sync, a refund
+ * gives back this host's own use, and the fast path's gates are set again. QK_OK: go on and
+ * count; QK_ELIMIT or QK_EUNAVAIL (window *tripped; nothing changed but the leases' alignment);
+ * QK__ESYNC (store/engine.h): sync, then try again. */
+int qk__guard_decide(struct qk__store *st, qk_slot *sl, qk__store_slot *ss, qk_service s,
+                     const qk_op *op, int64_t now_ms, int *tripped);
+
+/* The decision, given a copy of op: were op's own address to escape into the call, gcc would
+ * reload its kind and fields from memory after it instead of treating them as constants. */
+static inline __attribute__((always_inline)) int qk__slot_decide(struct qk__store *st, qk_slot *sl,
+                                                                 qk__store_slot *ss, qk_service s,
+                                                                 const qk_op *op, int64_t now_ms,
+                                                                 int *tripped)
+{
+    const qk_op copy = *op;
+    return qk__guard_decide(st, sl, ss, s, &copy, now_ms, tripped);
+}
+
+/* Counts n calls in every window, and with a guard in each lease: written once, for every
+ * consume and record of every tracker. A fast pass (the lease was under its gate) cannot make it
+ * low, so only a record's crossing of the gate, or a slow pass's exact test, asks for a wake. */
+static inline __attribute__((always_inline)) void
+qk__slot_count_n(qk_slot *sl, qk__store_slot *ss, qk_service s, qk_op_kind kind, uint64_t n,
+                 int64_t now_ms, int slow, qk_event_sink *sink, const unsigned nw)
+{
+    int wake = 0;
+    for (unsigned i = 0; i < nw; i++) {
+        if (ss != NULL) {
+            qk__lease *l = &ss->cur[i];
+            if (slow)
+                wake |= qk__lease_crosses_low(l, n);
+            else if (kind == QK_OP_RECORD)
+                wake |= l->used < l->gate && l->used + n >= l->gate;
+            l->used += n;
+        }
+        qk__slot_set_used(sl, s, i, sl->w[i].used + n, sink);
+    }
+    if (ss != NULL) {
+        if (ss->last_use_ms != now_ms)
+            ss->last_use_ms = now_ms;
+        /* A use takes back a lease given back (its gates open again at the next decision); a
+         * fast consume passed a gate, and a given-back lease's gates are closed. */
+        if ((kind == QK_OP_RECORD || slow) && ss->released)
+            ss->released = 0;
+        if (wake)
+            sink->wake_store = 1;
+    }
+}
+
+/* Whether a consume or record of n must go to the decision: a lease not on its window, a count
+ * that would overflow, or, for a consume, a lease that would reach its gate. First failure out. */
+static inline __attribute__((always_inline)) int qk__slot_guard_slow(const qk_slot *sl,
+                                                                     const qk__store_slot *ss,
+                                                                     qk_op_kind kind, uint64_t n,
+                                                                     const unsigned nw)
+{
+    for (unsigned i = 0; i < nw; i++) {
+        const qk__lease *l = &ss->cur[i];
+        uint64_t after;
+        if (l->start_ms != sl->w[i].start_ms || l->end_ms != sl->w[i].end_ms ||
+            __builtin_add_overflow(l->used, n, &after))
+            return 1;
+        if (kind == QK_OP_CONSUME && after >= l->gate)
+            return 1;
+    }
+    return 0;
+}
+
+/* Rolls every window whose period ended, then applies op: the one apply of every tracker. With
+ * a guard (st, ss), a consume or record whose every lease is on its window, has room in its
+ * count and, for a consume, stays under its gate, is counted in the same pass; anything else
+ * goes to qk__guard_decide first. Returns QK_OK, QK_ERANGE (a record would overflow; nothing
+ * counted), QK_ELIMIT (a consume was refused by window *tripped; nothing counted), QK_EINVAL
+ * (set_used of a window the service does not have), and with a guard QK_EUNAVAIL or QK__ESYNC.
  * Inline so that each operation, whose kind is a constant, compiles to its own short path. */
-static inline __attribute__((always_inline)) int qk__slot_apply_n(qk_slot *sl, qk_service s,
-                                                                  const qk_op *op, int64_t now_ms,
-                                                                  qk_event_sink *sink, int *tripped,
-                                                                  const unsigned nw)
+static inline __attribute__((always_inline)) int
+qk__slot_apply_n(qk_slot *sl, qk_service s, const qk_op *op, int64_t now_ms, qk_event_sink *sink,
+                 int *tripped, const unsigned nw, struct qk__store *st, qk__store_slot *ss)
 {
     /* Windows that ended are rolled out of line, so the common pass is a loop without a call
      * (a call in it cost spills of its registers on every operation). */
@@ -123,28 +201,43 @@ static inline __attribute__((always_inline)) int qk__slot_apply_n(qk_slot *sl, q
         ended |= qk__window_ended(&sl->w[i], now_ms);
     if (__builtin_expect(ended, 0))
         qk__slot_roll_ended(sl, s, now_ms, sink);
-    /* A record checks every count before any changes. */
+    /* A record checks every count before any changes; a guard, every lease. */
     int overflow = 0;
     if (op->kind == QK_OP_RECORD)
         for (unsigned i = 0; i < nw; i++)
             overflow |= op->n > UINT64_MAX - sl->w[i].used;
-
+    const int slow = ss != NULL && (op->kind == QK_OP_CONSUME || op->kind == QK_OP_RECORD) &&
+                     (ended || qk__slot_guard_slow(sl, ss, op->kind, op->n, nw));
+    int rc;
     switch (op->kind) {
     case QK_OP_PEEK:
+        if (ss != NULL)
+            qk__slot_decide(st, sl, ss, s, op, now_ms, tripped);
         break;
     case QK_OP_RECORD:
         if (overflow)
             return QK_ERANGE;
-        for (unsigned i = 0; i < nw; i++)
-            qk__slot_set_used(sl, s, i, sl->w[i].used + op->n, sink);
+        if (__builtin_expect(slow, 0)) {
+            qk__slot_decide(st, sl, ss, s, op, now_ms, tripped); /* a record is a fact */
+            qk__slot_count_n(sl, ss, s, QK_OP_RECORD, op->n, now_ms, 1, sink, nw);
+        } else {
+            qk__slot_count_n(sl, ss, s, QK_OP_RECORD, op->n, now_ms, 0, sink, nw);
+        }
         break;
     case QK_OP_CONSUME:
         if (qk__slot_consume_refused_n(sl, op->n, op->flags, tripped, nw))
             return QK_ELIMIT;
-        for (unsigned i = 0; i < nw; i++)
-            qk__slot_set_used(sl, s, i, sl->w[i].used + op->n, sink);
+        if (__builtin_expect(slow, 0)) {
+            if ((rc = qk__slot_decide(st, sl, ss, s, op, now_ms, tripped)) != QK_OK)
+                return rc;
+            qk__slot_count_n(sl, ss, s, QK_OP_CONSUME, op->n, now_ms, 1, sink, nw);
+        } else {
+            qk__slot_count_n(sl, ss, s, QK_OP_CONSUME, op->n, now_ms, 0, sink, nw);
+        }
         break;
     case QK_OP_REFUND:
+        if (ss != NULL)
+            qk__slot_decide(st, sl, ss, s, op, now_ms, tripped);
         for (unsigned i = 0; i < nw; i++) {
             const uint64_t used = sl->w[i].used;
             qk__slot_set_used(sl, s, i, used > op->n ? used - op->n : 0, sink);
@@ -154,9 +247,13 @@ static inline __attribute__((always_inline)) int qk__slot_apply_n(qk_slot *sl, q
         /* Checked here, under the lock: another process may redefine the service. */
         if (op->window >= nw)
             return QK_EINVAL;
+        if (ss != NULL)
+            qk__slot_decide(st, sl, ss, s, op, now_ms, tripped);
         qk__slot_set_used(sl, s, op->window, op->n, sink);
         break;
     case QK_OP_RESET:
+        if (ss != NULL)
+            qk__slot_decide(st, sl, ss, s, op, now_ms, tripped);
         for (unsigned i = 0; i < nw; i++)
             qk__slot_set_used(sl, s, i, 0, sink);
         break;
@@ -165,14 +262,24 @@ static inline __attribute__((always_inline)) int qk__slot_apply_n(qk_slot *sl, q
 }
 
 /* One window (the common definition) compiles to straight code, without the loops' counters;
- * more take the loops. */
+ * more take the loops. Without a guard. */
 static inline __attribute__((always_inline)) int qk__slot_apply(qk_slot *sl, qk_service s,
                                                                 const qk_op *op, int64_t now_ms,
                                                                 qk_event_sink *sink, int *tripped)
 {
     if (sl->n_windows == 1)
-        return qk__slot_apply_n(sl, s, op, now_ms, sink, tripped, 1);
-    return qk__slot_apply_n(sl, s, op, now_ms, sink, tripped, sl->n_windows);
+        return qk__slot_apply_n(sl, s, op, now_ms, sink, tripped, 1, NULL, NULL);
+    return qk__slot_apply_n(sl, s, op, now_ms, sink, tripped, sl->n_windows, NULL, NULL);
+}
+
+/* The same, with a store tracker's guard. */
+static inline __attribute__((always_inline)) int
+qk__slot_apply_guarded(qk_slot *sl, qk_service s, const qk_op *op, int64_t now_ms,
+                       qk_event_sink *sink, int *tripped, struct qk__store *st, qk__store_slot *ss)
+{
+    if (sl->n_windows == 1)
+        return qk__slot_apply_n(sl, s, op, now_ms, sink, tripped, 1, st, ss);
+    return qk__slot_apply_n(sl, s, op, now_ms, sink, tripped, sl->n_windows, st, ss);
 }
 
 /* The seal: a sum of the slot's live words, each times its own odd multiplier, from a non-zero

@@ -73,29 +73,19 @@ static inline __attribute__((always_inline)) int apply_locked(qk_tracker *t, qk_
                                                               uint64_t epoch, int special)
 {
     qk_slot *sl = &t->slots[s];
-    if (special) {
-        const unsigned mode = path_mode(t, special);
-        /* A store tracker is never read-only (qk_tracker_new refuses both): its test first. */
-        if (mode & QK__MODE_STORE) {
-            if (op->kind == QK_OP_CONSUME || op->kind == QK_OP_RECORD) {
-                const int rc =
-                    qk__store_use_fast(sl, &t->store->area.slots[s], s, op->kind, op->n, op->flags,
-                                       now, mode & QK__MODE_SHARED, epoch, sink);
-                if (rc != QK__ESLOW)
-                    return rc;
-            }
-            /* A copy: were op's own address to escape, gcc would reload its kind and fields
-             * from memory after every call instead of treating them as the constants they are. */
-            const qk_op copy = *op;
-            return qk__store_apply(t->store, s, &copy, now, sink, tripped, epoch);
-        }
-        if (mode & QK__MODE_READONLY)
-            return QK_EREADONLY; /* under the lock, before anything changed */
+    const unsigned mode = path_mode(t, special);
+    if (mode & QK__MODE_READONLY)
+        return QK_EREADONLY; /* under the lock, before anything changed */
+    if (mode & QK__MODE_SHARED)
         qk__slot_begin(sl, epoch, sl->n_windows);
-    }
-    const int rc = qk__slot_apply(sl, s, op, now, sink, tripped);
+    /* The one apply, with the store's guard or without it: a constant on the private and the
+     * store paths, so each compiles only its own. */
+    const int rc = (mode & QK__MODE_STORE)
+                       ? qk__slot_apply_guarded(sl, s, op, now, sink, tripped, t->store,
+                                                &t->store->area.slots[s])
+                       : qk__slot_apply(sl, s, op, now, sink, tripped);
     TEST_POINT(QK_TP_SLOT_UPDATED, s);
-    if (special && epoch == 0)
+    if ((mode & QK__MODE_SHARED) && epoch == 0)
         qk__slot_end(sl);
     return rc;
 }

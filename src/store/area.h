@@ -12,20 +12,6 @@
 #include "store/health.h"
 #include "store/lease.h"
 
-/* A service's leases and use statistics; guarded by the service's slot lock. In its own
- * 128-byte blocks, as the slots are: every consume writes its lease, and two threads on
- * neighbouring services must not share a line (unaligned, the 2-thread consume scaled 1.0). */
-typedef struct {
-    _Alignas(128) qk__lease cur[QK_MAX_WINDOWS]; /* the windows the slot has now */
-    qk__lease prev[QK_MAX_WINDOWS]; /* the one before each, until its last counts are acked */
-    int64_t last_use_ms;            /* the last consume or record, by the tracker's clock */
-    int64_t rate_mark_ms;           /* the rate estimate: use since this time ... */
-    uint64_t rate_mark_used;        /* ... counted from this many calls of window 0 */
-    double rate_per_s;              /* smoothed calls per second */
-    uint32_t released;              /* the idle lease was given back; a new use clears it */
-    uint32_t pad;
-} qk__store_slot;
-
 /* The store area: a header, then one qk__store_slot per slot of the region. In a state file it
  * starts on the first page boundary after the region, so older libraries, which never look
  * there, still open the file. */

@@ -61,10 +61,9 @@ struct qk__store {
 /* Stripes of the per-service sync locks. */
 #define QK__SYNC_LOCKS_MAX 256
 
-/* Internal results of qk__store_apply for a consume whose lease is short. */
-#define QK__ESYNC (-1000) /* sync, then try again */
-/* Internal result of qk__store_use_fast: not the common case; qk__store_apply decides. */
-#define QK__ESLOW (-1001)
+/* Internal result of the guarded apply for a consume whose lease is short: sync, then try again
+ * (the tracker's slot_op_failed). */
+#define QK__ESYNC (-1000)
 /* Internal qk_try_consume flags for the try after a sync. */
 #define QK__CONSUME_AFTER_SYNC   (1u << 29) /* the store answered: short means the fleet is full */
 #define QK__CONSUME_STORE_FAILED (1u << 30) /* it did not: the outage policy decides */

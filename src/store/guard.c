@@ -21,14 +21,6 @@ void qk__guard_open_gates(qk__store_slot *ss, unsigned nw)
         ss->cur[i].gate = ss->released ? 0 : qk__lease_gate(&ss->cur[i]);
 }
 
-/* n more calls used; 1 when that made the lease low (the sync thread is to be woken). */
-static int use_lease(qk__lease *l, uint64_t n)
-{
-    const int wake = qk__lease_crosses_low(l, n);
-    l->used += n;
-    return wake;
-}
-
 /* Whether every current window's lease holds n more calls. */
 int qk__guard_lease_holds(const qk__store_slot *ss, const qk_slot *sl, uint64_t n)
 {
@@ -59,51 +51,30 @@ static int lease_decision(qk__store *st, qk_service s, const qk__store_slot *ss,
     return QK_OK;
 }
 
-int qk__store_apply(qk__store *st, qk_service s, const qk_op *op, int64_t now, qk_event_sink *sink,
-                    int *tripped, uint64_t epoch)
+int qk__guard_decide(qk__store *st, qk_slot *sl, qk__store_slot *ss, qk_service s, const qk_op *op,
+                     int64_t now_ms, int *tripped)
 {
-    qk_slot *sl = &st->ctx.region->slots[s];
-    qk__store_slot *ss = &st->area.slots[s];
-    if (st->ctx.shared)
-        qk__slot_begin(sl, epoch, sl->n_windows);
-    const qk_op roll = {QK_OP_PEEK, 0, 0, 0};
-    int rc = qk__slot_apply(sl, s, &roll, now, sink, tripped);
+    (void)now_ms; /* the windows were rolled to it by the caller */
     qk__guard_align_all(ss, sl);
     const unsigned nw = sl->n_windows;
-    int wake = 0;
+    int rc = QK_OK;
     switch (op->kind) {
     case QK_OP_CONSUME:
-        if (qk__slot_consume_refused(sl, op->n, op->flags, tripped)) {
-            rc = QK_ELIMIT;
-            break;
-        }
+        /* The local limits passed: the leases, or the outage policy, must hold the calls too. */
         if ((rc = lease_decision(st, s, ss, nw, op->n, op->flags, tripped)) != QK_OK)
             break;
-        /* Windows rolled and checked above: count in each, then in its lease. */
         for (unsigned i = 0; i < nw; i++) {
             qk__lease *l = &ss->cur[i];
             const uint64_t from_lease = op->n < qk__lease_left(l) ? op->n : qk__lease_left(l);
             l->outage_used += op->n - from_lease;
-            wake |= use_lease(l, op->n);
-            qk__slot_set_used(sl, s, i, sl->w[i].used + op->n, sink);
         }
-        if (ss->last_use_ms != now)
-            ss->last_use_ms = now;
-        if (ss->released)
-            ss->released = 0;
+        ss->released = 0; /* before the gates: a use takes the lease back */
         break;
-    case QK_OP_RECORD: {
+    case QK_OP_RECORD:
         /* A record is a fact: counted whatever the lease; beyond it, the store records an
-         * overdraft at the next sync. (A constant kind: the slot's apply compiles for it.) */
-        const qk_op record = {QK_OP_RECORD, op->n, 0, 0};
-        if ((rc = qk__slot_apply(sl, s, &record, now, sink, tripped)) == QK_OK) {
-            for (unsigned i = 0; i < nw; i++)
-                wake |= use_lease(&ss->cur[i], op->n);
-            ss->last_use_ms = now;
-            ss->released = 0;
-        }
+         * overdraft at the next sync. */
+        ss->released = 0;
         break;
-    }
     case QK_OP_REFUND:
         /* Only this host's own net use can be given back to the fleet. */
         for (unsigned i = 0; i < nw; i++) {
@@ -111,16 +82,10 @@ int qk__store_apply(qk__store *st, qk_service s, const qk_op *op, int64_t now, q
             const uint64_t own = l->used - l->refunded;
             l->refunded += op->n < own ? op->n : own;
         }
-        rc = qk__slot_apply(sl, s, op, now, sink, tripped);
         break;
     default: /* peek, set_used and reset change this host's view only */
-        rc = qk__slot_apply(sl, s, op, now, sink, tripped);
         break;
     }
     qk__guard_open_gates(ss, nw); /* every change above only opens them further */
-    if (st->ctx.shared && epoch == 0)
-        qk__slot_end(sl);
-    if (wake)
-        qk__store_add_wake(sink, s);
     return rc;
 }

@@ -45,6 +45,20 @@ typedef struct {
     uint32_t synced;           /* 1 once a sync of this window succeeded */
 } qk__lease;
 
+/* A service's leases and use statistics; guarded by the service's slot lock. In its own
+ * 128-byte blocks, as the slots are: every consume writes its lease, and two threads on
+ * neighbouring services must not share a line (unaligned, the 2-thread consume scaled 1.0). */
+typedef struct {
+    _Alignas(128) qk__lease cur[QK_MAX_WINDOWS]; /* the windows the slot has now */
+    qk__lease prev[QK_MAX_WINDOWS]; /* the one before each, until its last counts are acked */
+    int64_t last_use_ms;            /* the last consume or record, by the tracker's clock */
+    int64_t rate_mark_ms;           /* the rate estimate: use since this time ... */
+    uint64_t rate_mark_used;        /* ... counted from this many calls of window 0 */
+    double rate_per_s;              /* smoothed calls per second */
+    uint32_t released;              /* the idle lease was given back; a new use clears it */
+    uint32_t pad;
+} qk__store_slot;
+
 /* Calls this host holds and has not used: g - x - (u - r), 0 when over. */
 static inline uint64_t qk__lease_left(const qk__lease *l)
 {

@@ -189,7 +189,7 @@ static void consume_locked(qk__store *st, qk_service s, qk__sync_consume *k, qk_
 {
     const qk_op op = {QK_OP_CONSUME, k->n, k->flags | QK__CONSUME_AFTER_SYNC, 0};
     int tripped = -1;
-    k->rc = qk__store_apply(st, s, &op, k->now, sink, &tripped, 0);
+    k->rc = qk__guard_apply(st, s, &op, k->now, sink, &tripped, 0);
     if (k->out != NULL && (k->rc == QK_OK || k->rc == QK_ELIMIT))
         qk__slot_usage(&st->ctx.region->slots[s], s, tripped, k->out);
 }
