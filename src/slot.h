@@ -39,13 +39,18 @@ typedef struct {
 } qk_slot;
 
 /* Where level changes go while the slot lock is held. ev == NULL counts them (seq) but keeps
- * none: nobody listens. wake_store: a store tracker's lease ran low, and its sync thread is to
- * be woken once every lock is released (a flag, not an event: nobody else ever sees it). */
+ * none: nobody listens. store: what a store tracker's guard asks for once every lock is
+ * released (QK__SINK_*: flags, not events or error codes, so nobody else ever sees them). */
 typedef struct {
     qk_event *ev;
     size_t n;
-    unsigned wake_store;
+    unsigned store;
 } qk_event_sink;
+
+enum {
+    QK__SINK_WAKE_STORE = 1u, /* a lease ran low: wake the sync thread */
+    QK__SINK_NEED_SYNC = 2u,  /* a consume refused for want of lease: sync, then try again */
+};
 
 typedef enum {
     QK_OP_PEEK,
@@ -117,20 +122,20 @@ struct qk__store;
  * windows rolled and, for a consume, after the local limits passed: the leases follow the
  * windows (a roll), a consume short of its lease asks the outage policy or for a sync, a refund
  * gives back this host's own use, and the fast path's gates are set again. QK_OK: go on and
- * count; QK_ELIMIT or QK_EUNAVAIL (window *tripped; nothing changed but the leases' alignment);
- * QK__ESYNC (store/engine.h): sync, then try again. */
+ * count; QK_ELIMIT or QK_EUNAVAIL (window *tripped; nothing changed but the leases' alignment),
+ * QK_ELIMIT with QK__SINK_NEED_SYNC in the sink when a sync may bring the lease it lacks. */
 int qk__guard_decide(struct qk__store *st, qk_slot *sl, qk__store_slot *ss, qk_service s,
-                     const qk_op *op, int64_t now_ms, int *tripped);
+                     const qk_op *op, int64_t now_ms, int *tripped, qk_event_sink *sink);
 
 /* The decision, given a copy of op: were op's own address to escape into the call, gcc would
  * reload its kind and fields from memory after it instead of treating them as constants. */
 static inline __attribute__((always_inline)) int qk__slot_decide(struct qk__store *st, qk_slot *sl,
                                                                  qk__store_slot *ss, qk_service s,
                                                                  const qk_op *op, int64_t now_ms,
-                                                                 int *tripped)
+                                                                 int *tripped, qk_event_sink *sink)
 {
     const qk_op copy = *op;
-    return qk__guard_decide(st, sl, ss, s, &copy, now_ms, tripped);
+    return qk__guard_decide(st, sl, ss, s, &copy, now_ms, tripped, sink);
 }
 
 /* Counts n calls in every window, and with a guard in each lease: written once, for every
@@ -160,7 +165,7 @@ qk__slot_count_n(qk_slot *sl, qk__store_slot *ss, qk_service s, qk_op_kind kind,
         if ((kind == QK_OP_RECORD || slow) && ss->released)
             ss->released = 0;
         if (wake)
-            sink->wake_store = 1;
+            sink->store |= QK__SINK_WAKE_STORE;
     }
 }
 
@@ -188,7 +193,8 @@ static inline __attribute__((always_inline)) int qk__slot_guard_slow(const qk_sl
  * count and, for a consume, stays under its gate, is counted in the same pass; anything else
  * goes to qk__guard_decide first. Returns QK_OK, QK_ERANGE (a record would overflow; nothing
  * counted), QK_ELIMIT (a consume was refused by window *tripped; nothing counted), QK_EINVAL
- * (set_used of a window the service does not have), and with a guard QK_EUNAVAIL or QK__ESYNC.
+ * (set_used of a window the service does not have), and with a guard QK_EUNAVAIL, or QK_ELIMIT
+ * with QK__SINK_NEED_SYNC.
  * Inline so that each operation, whose kind is a constant, compiles to its own short path. */
 static inline __attribute__((always_inline)) int
 qk__slot_apply_n(qk_slot *sl, qk_service s, const qk_op *op, int64_t now_ms, qk_event_sink *sink,
@@ -212,13 +218,13 @@ qk__slot_apply_n(qk_slot *sl, qk_service s, const qk_op *op, int64_t now_ms, qk_
     switch (op->kind) {
     case QK_OP_PEEK:
         if (ss != NULL)
-            qk__slot_decide(st, sl, ss, s, op, now_ms, tripped);
+            qk__slot_decide(st, sl, ss, s, op, now_ms, tripped, sink);
         break;
     case QK_OP_RECORD:
         if (overflow)
             return QK_ERANGE;
         if (__builtin_expect(slow, 0)) {
-            qk__slot_decide(st, sl, ss, s, op, now_ms, tripped); /* a record is a fact */
+            qk__slot_decide(st, sl, ss, s, op, now_ms, tripped, sink); /* a record is a fact */
             qk__slot_count_n(sl, ss, s, QK_OP_RECORD, op->n, now_ms, 1, sink, nw);
         } else {
             qk__slot_count_n(sl, ss, s, QK_OP_RECORD, op->n, now_ms, 0, sink, nw);
@@ -228,7 +234,7 @@ qk__slot_apply_n(qk_slot *sl, qk_service s, const qk_op *op, int64_t now_ms, qk_
         if (qk__slot_consume_refused_n(sl, op->n, op->flags, tripped, nw))
             return QK_ELIMIT;
         if (__builtin_expect(slow, 0)) {
-            if ((rc = qk__slot_decide(st, sl, ss, s, op, now_ms, tripped)) != QK_OK)
+            if ((rc = qk__slot_decide(st, sl, ss, s, op, now_ms, tripped, sink)) != QK_OK)
                 return rc;
             qk__slot_count_n(sl, ss, s, QK_OP_CONSUME, op->n, now_ms, 1, sink, nw);
         } else {
@@ -237,7 +243,7 @@ qk__slot_apply_n(qk_slot *sl, qk_service s, const qk_op *op, int64_t now_ms, qk_
         break;
     case QK_OP_REFUND:
         if (ss != NULL)
-            qk__slot_decide(st, sl, ss, s, op, now_ms, tripped);
+            qk__slot_decide(st, sl, ss, s, op, now_ms, tripped, sink);
         for (unsigned i = 0; i < nw; i++) {
             const uint64_t used = sl->w[i].used;
             qk__slot_set_used(sl, s, i, used > op->n ? used - op->n : 0, sink);
@@ -248,12 +254,12 @@ qk__slot_apply_n(qk_slot *sl, qk_service s, const qk_op *op, int64_t now_ms, qk_
         if (op->window >= nw)
             return QK_EINVAL;
         if (ss != NULL)
-            qk__slot_decide(st, sl, ss, s, op, now_ms, tripped);
+            qk__slot_decide(st, sl, ss, s, op, now_ms, tripped, sink);
         qk__slot_set_used(sl, s, op->window, op->n, sink);
         break;
     case QK_OP_RESET:
         if (ss != NULL)
-            qk__slot_decide(st, sl, ss, s, op, now_ms, tripped);
+            qk__slot_decide(st, sl, ss, s, op, now_ms, tripped, sink);
         for (unsigned i = 0; i < nw; i++)
             qk__slot_set_used(sl, s, i, 0, sink);
         break;

@@ -49,17 +49,21 @@ static int check_service(const qk_tracker *t, qk_service s)
     return QK_OK;
 }
 
-/* `special`, a constant in every caller: 0 for the private path; QK__PATH_SPECIAL for the path of
- * every other tracker, which reads the mode word; QK__PATH_STORE for the path of the common store
+/* Which compiled path an operation runs (`special`, a constant in every caller): the private
+ * one, the one of every other tracker, which reads the mode word, or the one of the common store
  * tracker (private, on the built-in clock), whose mode is then a constant too. */
-#define QK__PATH_SPECIAL 1
-#define QK__PATH_STORE   2
-#define QK__STORE_MODE   (QK__MODE_STORE | QK__MODE_STORE_SYSCLOCK)
+typedef enum {
+    QK__PATH_PRIVATE = 0, /* a private tracker: no mode bit set */
+    QK__PATH_SPECIAL = 1, /* every other tracker: its mode word is read */
+    QK__PATH_STORE = 2,   /* the common store tracker: its mode a constant, QK__STORE_MODE */
+} qk__path;
+#define QK__STORE_MODE (QK__MODE_STORE | QK__MODE_STORE_SYSCLOCK)
 /* How often, on the tracker's clock, a mutating call on a state file compares the file's size
  * with its mapping: an fstat costs about 1.2 us here, too much for every call. */
 #define QK__SIZE_CHECK_MS 100
 
-static inline __attribute__((always_inline)) unsigned path_mode(const qk_tracker *t, int special)
+static inline __attribute__((always_inline)) unsigned path_mode(const qk_tracker *t,
+                                                                qk__path special)
 {
     return special == QK__PATH_STORE ? QK__STORE_MODE : special ? t->mode : 0;
 }
@@ -70,7 +74,7 @@ static inline __attribute__((always_inline)) unsigned path_mode(const qk_tracker
 static inline __attribute__((always_inline)) int apply_locked(qk_tracker *t, qk_service s,
                                                               const qk_op *op, int64_t now,
                                                               qk_event_sink *sink, int *tripped,
-                                                              uint64_t epoch, int special)
+                                                              uint64_t epoch, qk__path special)
 {
     qk_slot *sl = &t->slots[s];
     const unsigned mode = path_mode(t, special);
@@ -118,10 +122,25 @@ static inline __attribute__((always_inline)) int64_t special_clock(const qk_trac
     return qk__tracker_now(t);
 }
 
-/* What a single-service operation that did not answer says, out of the hot path; a store
- * tracker's consume short of lease goes to the store and tries again. */
-static __attribute__((noinline)) int slot_op_failed(qk_tracker *t, qk_service s, qk_op op,
-                                                    qk_usage *out, int rc)
+/* A store tracker's consume refused for want of lease (QK__SINK_NEED_SYNC), out of the hot path:
+ * the store syncs and tries once, in the same hold of the slot lock as its merge; if it could
+ * not answer, this tracker tries again with what it learnt (the outage policy decides). */
+static __attribute__((noinline)) int consume_after_sync(qk_tracker *t, qk_service s, qk_op op,
+                                                        qk_usage *out)
+{
+    unsigned again = 0;
+    int rc = QK_OK;
+    if (qk__store_sync_for_consume(t->store, s, op.n, op.flags, qk__tracker_now(t), out, &rc,
+                                   &again)) {
+        if (out != NULL)
+            memcpy(out->name, t->names[s], QK_NAME_MAX);
+        return rc;
+    }
+    return qk__consume(t, s, op.n, again, out);
+}
+
+/* What a single-service operation that did not answer says, out of the hot path. */
+static __attribute__((noinline)) int slot_op_failed(qk_tracker *t, qk_service s, qk_op op, int rc)
 {
     switch (rc) {
     case QK_ERANGE:
@@ -131,19 +150,6 @@ static __attribute__((noinline)) int slot_op_failed(qk_tracker *t, qk_service s,
         return qk__fail(rc, "service '%s' has no window %u", t->names[s], op.window);
     case QK_EREADONLY:
         return refuse_readonly("change a count");
-    case QK__ESYNC: {
-        /* Short of lease: the store syncs and tries once in the same hold of the slot lock as
-         * its merge; if it could not answer, this tracker tries again with what it learnt. */
-        unsigned again = 0;
-        rc = qk__store_sync_for_consume(t->store, s, op.n, op.flags, qk__tracker_now(t), out,
-                                        &again);
-        if (rc != QK__ESYNC) {
-            if (out != NULL)
-                memcpy(out->name, t->names[s], QK_NAME_MAX);
-            return rc;
-        }
-        return qk__consume(t, s, op.n, again, out);
-    }
     case QK_EUNAVAIL:
         return qk__fail(rc,
                         "service '%s': the store cannot be reached and its outage policy "
@@ -158,7 +164,7 @@ static __attribute__((noinline)) int slot_op_failed(qk_tracker *t, qk_service s,
  * constant, so each compiles to its own straight path; `special` (a constant too) adds what a
  * tracker that is not private needs. */
 static inline __attribute__((always_inline)) int
-slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *out, int special)
+slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *out, qk__path special)
 {
     /* A state file (docs/state-file.md, "Damage"): a peek reads it with care, its size before
      * anything in it (the header's service count first) and every word of the slot under its
@@ -209,15 +215,17 @@ slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *out, int special
         return qk__region_lost_error(&t->region); /* computed on zeros: no answer, no events */
     if (out != NULL && answered)
         memcpy(out->name, t->names[s], QK_NAME_MAX);
-    /* Events and a store's wake-up, outside every lock: one test for both on the common path. */
-    if (__builtin_expect((sink.n | (special ? sink.wake_store : 0u)) != 0, 0)) {
+    /* Events and what a store's guard asks for, outside every lock: one test on the common path. */
+    if (__builtin_expect((sink.n | (special ? sink.store : 0u)) != 0, 0)) {
         if (sink.n > 0)
             qk__deliver(t, ev, sink.n);
-        if (special && sink.wake_store)
+        if (special && (sink.store & QK__SINK_WAKE_STORE))
             qk__store_wake(t->store);
+        if (special && (sink.store & QK__SINK_NEED_SYNC))
+            return consume_after_sync(t, s, *op, out);
     }
     if (__builtin_expect(rc != QK_OK && rc != QK_ELIMIT, 0))
-        return slot_op_failed(t, s, *op, out, rc);
+        return slot_op_failed(t, s, *op, rc);
     return rc; /* QK_ELIMIT is an answer, not a fault: out->tripped tells which window */
 }
 
@@ -236,7 +244,7 @@ slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *out, int special
 #define QK__PATHS(name, params, args)                                                              \
     static __attribute__((noinline, nonnull(1))) int name##_private params                         \
     {                                                                                              \
-        return name##_path(QK__ARGS args, 0);                                                      \
+        return name##_path(QK__ARGS args, QK__PATH_PRIVATE);                                       \
     }                                                                                              \
     static __attribute__((noinline, nonnull(1))) int name##_special params                         \
     {                                                                                              \
@@ -270,8 +278,8 @@ slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *out, int special
         return name##_private args;                                                                \
     } while (0)
 
-static inline __attribute__((always_inline)) int record_path(qk_tracker *t, qk_service s,
-                                                             uint64_t n, qk_usage *out, int special)
+static inline __attribute__((always_inline)) int
+record_path(qk_tracker *t, qk_service s, uint64_t n, qk_usage *out, qk__path special)
 {
     if (n == 0)
         return qk__fail(QK_EINVAL, "n must be at least 1");
@@ -291,7 +299,7 @@ int qk_record(qk_tracker *t, qk_service s, uint64_t n, qk_usage *out)
 
 static inline __attribute__((always_inline)) int try_consume_path(qk_tracker *t, qk_service s,
                                                                   uint64_t n, unsigned flags,
-                                                                  qk_usage *out, int special)
+                                                                  qk_usage *out, qk__path special)
 {
     if (n == 0)
         return qk__fail(QK_EINVAL, "n must be at least 1");
@@ -317,7 +325,7 @@ int qk__consume(qk_tracker *t, qk_service s, uint64_t n, unsigned flags, qk_usag
 }
 
 static inline __attribute__((always_inline)) int refund_path(qk_tracker *t, qk_service s,
-                                                             uint64_t n, int special)
+                                                             uint64_t n, qk__path special)
 {
     if (n == 0)
         return qk__fail(QK_EINVAL, "n must be at least 1");
@@ -352,7 +360,7 @@ static int peek_readonly(qk_tracker *t, qk_service s, qk_usage *out)
 }
 
 static inline __attribute__((always_inline)) int peek_path(qk_tracker *t, qk_service s,
-                                                           qk_usage *out, int special)
+                                                           qk_usage *out, qk__path special)
 {
     const qk_op op = {QK_OP_PEEK, 0, 0, 0};
     return slot_op(t, s, &op, out, special);
@@ -369,7 +377,7 @@ int qk_peek(qk_tracker *t, qk_service s, qk_usage *out)
 }
 
 static inline __attribute__((always_inline)) int
-set_used_path(qk_tracker *t, qk_service s, unsigned window, uint64_t used, int special)
+set_used_path(qk_tracker *t, qk_service s, unsigned window, uint64_t used, qk__path special)
 {
     const qk_op op = {QK_OP_SET_USED, used, 0, window};
     return slot_op(t, s, &op, NULL, special);
@@ -383,7 +391,7 @@ int qk_set_used(qk_tracker *t, qk_service s, unsigned window, uint64_t used)
 }
 
 static inline __attribute__((always_inline)) int reset_path(qk_tracker *t, qk_service s,
-                                                            int special)
+                                                            qk__path special)
 {
     const qk_op op = {QK_OP_RESET, 0, 0, 0};
     return slot_op(t, s, &op, NULL, special);
@@ -455,7 +463,7 @@ static int run_all_op(qk_tracker *t, const qk_op *op, qk_usage *out, size_t cap,
         if (t->mode != 0)
             apply_locked(t, s, op, now, &sink, &unused, epoch, QK__PATH_SPECIAL);
         else
-            apply_locked(t, s, op, now, &sink, &unused, epoch, 0);
+            apply_locked(t, s, op, now, &sink, &unused, epoch, QK__PATH_PRIVATE);
         if (out != NULL)
             qk__slot_usage(&t->slots[s], s, -1, &out[s]);
     }
@@ -477,7 +485,7 @@ static int run_all_op(qk_tracker *t, const qk_op *op, qk_usage *out, size_t cap,
         *count = n;
     if (sink.n > 0)
         qk__deliver(t, ev, sink.n);
-    if (sink.wake_store)
+    if (sink.store & QK__SINK_WAKE_STORE)
         qk__store_wake(t->store);
     free(ev);
     return QK_OK;

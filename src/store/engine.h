@@ -61,9 +61,6 @@ struct qk__store {
 /* Stripes of the per-service sync locks. */
 #define QK__SYNC_LOCKS_MAX 256
 
-/* Internal result of the guarded apply for a consume whose lease is short: sync, then try again
- * (the tracker's slot_op_failed). */
-#define QK__ESYNC (-1000)
 /* Internal qk_try_consume flags for the try after a sync. */
 #define QK__CONSUME_AFTER_SYNC   (1u << 29) /* the store answered: short means the fleet is full */
 #define QK__CONSUME_STORE_FAILED (1u << 30) /* it did not: the outage policy decides */
@@ -86,12 +83,13 @@ static inline int64_t qk__store_clock_of(const qk__store *st, int64_t raw_ms)
     return raw_ms + atomic_load_explicit(&((qk__store *)st)->offset_ms, memory_order_relaxed);
 }
 
-/* After QK__ESYNC: syncs service s for n more calls and, in the same hold of the slot lock that
- * merges the answer, tries the consume again (now: the tracker's clock). QK_OK or QK_ELIMIT when
- * answered (out, if not NULL, filled but for its name); otherwise QK__ESYNC with *again the
- * flags the caller's own next try must carry (the outage policy decides it). */
+/* After QK__SINK_NEED_SYNC: syncs service s for n more calls and, in the same hold of the slot
+ * lock that merges the answer, tries the consume again (now: the tracker's clock). Returns 1
+ * when answered, with *rc QK_OK or QK_ELIMIT (out, if not NULL, filled but for its name); 0
+ * otherwise, with *again the flags the caller's own next try must carry (the outage policy
+ * decides it). */
 int qk__store_sync_for_consume(qk__store *st, qk_service s, uint64_t n, unsigned flags, int64_t now,
-                               qk_usage *out, unsigned *again);
+                               qk_usage *out, int *rc, unsigned *again);
 /* Wakes the sync thread (no lock held). */
 void qk__store_wake(qk__store *st);
 /* qk_store_sync and qk_store_status, for the tracker's public calls. */

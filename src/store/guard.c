@@ -32,9 +32,10 @@ int qk__guard_lease_holds(const qk__store_slot *ss, const qk_slot *sl, uint64_t 
 
 /* Whether n more calls may be consumed on top of the local windows' check: every lease holds
  * them, or the store is out (degraded, or this consume's own sync just failed) and the outage
- * policy allows them. QK_OK, QK__ESYNC, QK_ELIMIT or QK_EUNAVAIL (window *tripped). */
+ * policy allows them. QK_OK, QK_ELIMIT or QK_EUNAVAIL (window *tripped); QK_ELIMIT with
+ * QK__SINK_NEED_SYNC in the sink when a sync may bring the lease (not after one already did). */
 static int lease_decision(qk__store *st, qk_service s, const qk__store_slot *ss, unsigned nw,
-                          uint64_t n, unsigned flags, int *tripped)
+                          uint64_t n, unsigned flags, int *tripped, qk_event_sink *sink)
 {
     const int out = atomic_load_explicit(&st->area.hdr->health.degraded, memory_order_relaxed) ||
                     (flags & QK__CONSUME_STORE_FAILED);
@@ -43,8 +44,11 @@ static int lease_decision(qk__store *st, qk_service s, const qk__store_slot *ss,
         if (qk__lease_fits(l, n))
             continue;
         *tripped = (int)i;
-        if (!out)
-            return (flags & QK__CONSUME_AFTER_SYNC) ? QK_ELIMIT : QK__ESYNC;
+        if (!out) {
+            if (!(flags & QK__CONSUME_AFTER_SYNC))
+                sink->store |= QK__SINK_NEED_SYNC;
+            return QK_ELIMIT;
+        }
         if (!qk__lease_fits_outage(l, n, st->outage[s]))
             return QK_EUNAVAIL;
     }
@@ -52,7 +56,7 @@ static int lease_decision(qk__store *st, qk_service s, const qk__store_slot *ss,
 }
 
 int qk__guard_decide(qk__store *st, qk_slot *sl, qk__store_slot *ss, qk_service s, const qk_op *op,
-                     int64_t now_ms, int *tripped)
+                     int64_t now_ms, int *tripped, qk_event_sink *sink)
 {
     (void)now_ms; /* the windows were rolled to it by the caller */
     qk__guard_align_all(ss, sl);
@@ -61,7 +65,7 @@ int qk__guard_decide(qk__store *st, qk_slot *sl, qk__store_slot *ss, qk_service 
     switch (op->kind) {
     case QK_OP_CONSUME:
         /* The local limits passed: the leases, or the outage policy, must hold the calls too. */
-        if ((rc = lease_decision(st, s, ss, nw, op->n, op->flags, tripped)) != QK_OK)
+        if ((rc = lease_decision(st, s, ss, nw, op->n, op->flags, tripped, sink)) != QK_OK)
             break;
         for (unsigned i = 0; i < nw; i++) {
             qk__lease *l = &ss->cur[i];

@@ -175,14 +175,14 @@ static void merge_sync(qk__store *st, qk_service s, const sync_plan *p,
 /* A consume that waited for a sync, applied in the same hold of the slot lock as the merge of
  * the store's answer (or as the finding that another sync already brought enough): between an
  * unlock and a second try other threads could take the grant it waited for, and it would be
- * refused with QK_ELIMIT while the fleet still had room. rc stays QK__ESYNC when the store did
+ * refused with QK_ELIMIT while the fleet still had room. answered stays 0 when the store did
  * not answer. */
 struct qk__sync_consume {
     uint64_t n;
     unsigned flags;
     int64_t now; /* the tracker's clock, read with no lock held */
     qk_usage *out;
-    int rc;
+    int answered, rc;
 };
 
 static void consume_locked(qk__store *st, qk_service s, qk__sync_consume *k, qk_event_sink *sink)
@@ -190,6 +190,7 @@ static void consume_locked(qk__store *st, qk_service s, qk__sync_consume *k, qk_
     const qk_op op = {QK_OP_CONSUME, k->n, k->flags | QK__CONSUME_AFTER_SYNC, 0};
     int tripped = -1;
     k->rc = qk__guard_apply(st, s, &op, k->now, sink, &tripped, 0);
+    k->answered = 1;
     if (k->out != NULL && (k->rc == QK_OK || k->rc == QK_ELIMIT))
         qk__slot_usage(&st->ctx.region->slots[s], s, tripped, k->out);
 }
@@ -229,7 +230,7 @@ int qk__store_sync_one(qk__store *st, qk_service s, uint64_t need, int release, 
         pthread_mutex_unlock(sync_lock_of(st, s));
         if (sink.n > 0)
             qk__store_deliver(st, ev, sink.n);
-        if (sink.wake_store)
+        if (sink.store & QK__SINK_WAKE_STORE)
             qk__store_wake(st);
         return QK_OK;
     }
@@ -258,7 +259,7 @@ int qk__store_sync_one(qk__store *st, qk_service s, uint64_t need, int release, 
     /* Last, with nothing held: a callback may consume, and so sync this service again. */
     if (sink.n > 0)
         qk__store_deliver(st, ev, sink.n);
-    if (sink.wake_store)
+    if (sink.store & QK__SINK_WAKE_STORE)
         qk__store_wake(st);
     return rc;
 }
@@ -266,21 +267,23 @@ int qk__store_sync_one(qk__store *st, qk_service s, uint64_t need, int release, 
 /* ---- a consume short of lease, and qk_store_sync ---- */
 
 int qk__store_sync_for_consume(qk__store *st, qk_service s, uint64_t n, unsigned flags, int64_t now,
-                               qk_usage *out, unsigned *again)
+                               qk_usage *out, int *rc_out, unsigned *again)
 {
-    qk__sync_consume k = {n, flags, now, out, QK__ESYNC};
+    qk__sync_consume k = {n, flags, now, out, 0, QK_OK};
     int rc;
     qk__store_conn *c = qk__store_take_conn(st, &rc);
     if (c != NULL) {
         qk__store_sync_one(st, s, n, 0, qk__store_now_ms() + st->timeout_ms, c, &k);
         qk__store_give_conn(st, c);
     }
-    if (k.rc == QK_OK || k.rc == QK_ELIMIT)
-        return k.rc;
+    if (k.answered && (k.rc == QK_OK || k.rc == QK_ELIMIT)) {
+        *rc_out = k.rc;
+        return 1;
+    }
     /* No answer: the outage policy decides. Any other outcome (the store went degraded in the
      * meantime) is decided again, by the path that words its message. */
-    *again = flags | (k.rc == QK__ESYNC ? QK__CONSUME_STORE_FAILED : QK__CONSUME_AFTER_SYNC);
-    return QK__ESYNC;
+    *again = flags | (k.answered ? QK__CONSUME_AFTER_SYNC : QK__CONSUME_STORE_FAILED);
+    return 0;
 }
 
 /* Every service, giving back unused leases, by one deadline. A service the server refuses (a
