@@ -604,7 +604,10 @@ int qk_store_sync(qk_tracker *t)
 {
     if (t == NULL || t->store == NULL)
         return qk__fail(QK_EINVAL, t ? "the tracker has no store" : "tracker is NULL");
-    return qk__store_sync(t->store);
+    /* A state file truncated under us: its leases and counts are gone, and what a sync read
+     * of them was zeros (fault.h). */
+    int rc = qk__region_lost(&t->region) ? QK_ECORRUPT : qk__store_sync(t->store);
+    return qk__region_lost(&t->region) ? qk__region_lost_error(&t->region) : rc;
 }
 
 int qk_store_status(qk_tracker *t, qk_store_info *out)
@@ -613,5 +616,6 @@ int qk_store_status(qk_tracker *t, qk_store_info *out)
         return qk__fail(QK_EINVAL, t == NULL     ? "tracker is NULL"
                                    : out == NULL ? "out is NULL"
                                                  : "the tracker has no store");
-    return qk__store_status(t->store, out);
+    const int rc = qk__store_status(t->store, out);
+    return qk__region_lost(&t->region) ? qk__region_lost_error(&t->region) : rc;
 }

@@ -644,3 +644,38 @@ Test(store_faults, malformed_url_is_einval_at_open)
         assert_no_secret(qk_errmsg(), "pw-XYZ");
     }
 }
+
+/* A state file truncated under a live store tracker (issue 26): its store area is a second
+ * mapping of the file, guarded like the region (src/fault.h), so neither the caller's calls nor
+ * the sync thread's passes die of SIGBUS. Every call fails with QK_ECORRUPT ("shrank"), a sync
+ * too, and the tracker frees. Before the area's guard, the first sync after the truncation
+ * killed the process. */
+Test(store_faults, state_file_truncated_under_a_store_tracker)
+{
+    qkt_server srv;
+    start_redis(&srv, NULL);
+    char dir[PATH_MAX], path[PATH_MAX], url[64];
+    qkt_tmpdir_make(dir, "qk-truncated");
+    redis_url(url, sizeof url, &srv);
+    const qk_service_def d = qkt_svc_def("trunc", QK_DAY, 1000, 0, 0);
+    const qk_options o = store_options(&d, 1, url, CALM_TIMEOUT_MS, qkt_path(path, dir, "s.qk"));
+    qk_tracker *t = store_tracker(&o);
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(qk_try_consume(t, 0, 1, 0, NULL), QK_OK, "%s", qk_errmsg());
+    cr_assert_eq(qk_store_sync(t), QK_OK, "%s", qk_errmsg());
+    cr_assert_eq(truncate(path, 0), 0);
+
+    int rc = qk_store_sync(t); /* touches the area first */
+    cr_assert_eq(rc, QK_ECORRUPT, "sync: %s (%s)", qk_strerror(rc), qk_errmsg());
+    cr_assert_not_null(strstr(qk_errmsg(), "shrank"), "%s", qk_errmsg());
+    rc = qk_try_consume(t, 0, 1, 0, NULL);
+    cr_assert_eq(rc, QK_ECORRUPT, "consume: %s (%s)", qk_strerror(rc), qk_errmsg());
+    rc = qk_record(t, 0, 1, NULL);
+    cr_assert_eq(rc, QK_ECORRUPT, "record: %s (%s)", qk_strerror(rc), qk_errmsg());
+    sleep_ms(600); /* the sync thread's passes, at least two, on the lost mappings */
+    qk_usage u;
+    rc = qk_peek(t, 0, &u);
+    cr_assert_eq(rc, QK_ECORRUPT, "peek: %s (%s)", qk_strerror(rc), qk_errmsg());
+    qk_tracker_free(t);
+    qkt_tmpdir_remove(dir);
+}
