@@ -1,0 +1,50 @@
+/* The contract's DynamoDB row: dynalite from tests/support with an empty server (qk_store_init
+ * makes the table, as an operator would), and a window read with GetItem through the item
+ * layout of docs/store.md (tests/store_ddb/ddb_test.h): L, G, U and h.<host id>.{g,x,u,r,t}. */
+#include "backend.h"
+#include "ddb_test.h"
+
+static void start(qkt_server *s)
+{
+    fake_credentials();
+    cr_assert_eq(qkt_server_start(s, QKT_DYNALITE, NULL), 0, "%s", s->error);
+}
+
+static void url(char *buf, size_t len, const qkt_server *s)
+{
+    ddb_url(buf, len, s, TABLE);
+}
+
+/* A host's counter; 0 when absent (a host that never gave back has no x). */
+static uint64_t counter(json_t *h, const char *f)
+{
+    json_t *a = json_object_get(json_object_get(h, "M"), f);
+    return a == NULL ? 0 : num_of(a);
+}
+
+static void view(const qkt_server *s, const char *svc, char p, qkc_view *out)
+{
+    memset(out, 0, sizeof *out);
+    json_t *item = get_item(s->port, svc);
+    json_t *w = window_of(item, p);
+    out->L = wfield(w, "L");
+    out->G = wfield(w, "G");
+    out->U = wfield(w, "U");
+    const char *id;
+    json_t *h;
+    json_object_foreach(json_object_get(json_object_get(w, "h"), "M"), id, h)
+    {
+        cr_assert_lt(out->hosts, QKC_MAX_HOSTS, "more than %d hosts in %s", QKC_MAX_HOSTS, svc);
+        qkc_host_view *v = &out->host[out->hosts++];
+        snprintf(v->id, sizeof v->id, "%s", id);
+        v->g = counter(h, "g");
+        v->x = counter(h, "x");
+        v->u = counter(h, "u");
+        v->r = counter(h, "r");
+        out->sum_u += v->u - v->r;
+        out->sum_g += v->g - v->x;
+    }
+    json_decref(item);
+}
+
+const qkc_backend qkc_dynamodb = {"dynamodb", start, url, true, view};
