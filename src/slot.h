@@ -169,23 +169,27 @@ qk__slot_count_n(qk_slot *sl, qk__store_slot *ss, qk_service s, qk_op_kind kind,
     }
 }
 
-/* Whether a consume or record of n must go to the decision: a lease not on its window, a count
- * that would overflow, or, for a consume, a lease that would reach its gate. First failure out. */
-static inline __attribute__((always_inline)) int qk__slot_guard_slow(const qk_slot *sl,
-                                                                     const qk__store_slot *ss,
-                                                                     qk_op_kind kind, uint64_t n,
-                                                                     const unsigned nw)
+/* Whether a guarded consume or record of n can be counted at once: every window current, every
+ * lease on its window and with room in its count; for a consume, under the window's limit
+ * (the reserve as for any consume) and under the lease's gate; for a record, room in every
+ * window's count. First failure out: the general pass then decides, and says why. */
+static inline __attribute__((always_inline)) int
+qk__slot_guard_fast(const qk_slot *sl, const qk__store_slot *ss, qk_op_kind kind, uint64_t n,
+                    unsigned flags, int64_t now_ms, const unsigned nw)
 {
     for (unsigned i = 0; i < nw; i++) {
+        const qk_window *w = &sl->w[i];
         const qk__lease *l = &ss->cur[i];
         uint64_t after;
-        if (l->start_ms != sl->w[i].start_ms || l->end_ms != sl->w[i].end_ms ||
+        if (qk__window_ended(w, now_ms) || l->start_ms != w->start_ms || l->end_ms != w->end_ms ||
             __builtin_add_overflow(l->used, n, &after))
-            return 1;
-        if (kind == QK_OP_CONSUME && after >= l->gate)
-            return 1;
+            return 0;
+        if (kind == QK_OP_CONSUME && (qk__window_refuses(sl, w, n, flags) || after >= l->gate))
+            return 0;
+        if (kind == QK_OP_RECORD && n > UINT64_MAX - w->used)
+            return 0;
     }
-    return 0;
+    return 1;
 }
 
 /* Rolls every window whose period ended, then applies op: the one apply of every tracker. With
@@ -200,6 +204,13 @@ static inline __attribute__((always_inline)) int
 qk__slot_apply_n(qk_slot *sl, qk_service s, const qk_op *op, int64_t now_ms, qk_event_sink *sink,
                  int *tripped, const unsigned nw, struct qk__store *st, qk__store_slot *ss)
 {
+    /* A store tracker's common consume or record, with its lease in hand: one pass of checks,
+     * one of counting. */
+    if (ss != NULL && (op->kind == QK_OP_CONSUME || op->kind == QK_OP_RECORD) &&
+        qk__slot_guard_fast(sl, ss, op->kind, op->n, op->flags, now_ms, nw)) {
+        qk__slot_count_n(sl, ss, s, op->kind, op->n, now_ms, 0, sink, nw);
+        return QK_OK;
+    }
     /* Windows that ended are rolled out of line, so the common pass is a loop without a call
      * (a call in it cost spills of its registers on every operation). */
     int ended = 0;
@@ -212,8 +223,8 @@ qk__slot_apply_n(qk_slot *sl, qk_service s, const qk_op *op, int64_t now_ms, qk_
     if (op->kind == QK_OP_RECORD)
         for (unsigned i = 0; i < nw; i++)
             overflow |= op->n > UINT64_MAX - sl->w[i].used;
-    const int slow = ss != NULL && (op->kind == QK_OP_CONSUME || op->kind == QK_OP_RECORD) &&
-                     (ended || qk__slot_guard_slow(sl, ss, op->kind, op->n, nw));
+    /* With a guard, a consume or record that gets here goes to the decision. */
+    const int slow = ss != NULL && (op->kind == QK_OP_CONSUME || op->kind == QK_OP_RECORD);
     int rc;
     switch (op->kind) {
     case QK_OP_PEEK:
