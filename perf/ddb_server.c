@@ -1,28 +1,23 @@
-/* The perf harness's dynalite and its DynamoDB client (ddb_server.h). */
+/* The perf harness's dynalite and its DynamoDB client (ddb_server.h). dynalite is started with
+ * tests/support's server helper (tests/support/servers.c, compiled into qk_perf from its source
+ * path), and the table made by qk_store_init, as an operator makes it: one launcher for the
+ * tests and perf, and no second copy of the table's schema. */
 #include "ddb_server.h"
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
-#include <errno.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
-#include "server_process.h"
+#include "quotakeeper.h"
+#include "servers.h"
 
-#ifndef PERF_DYNALITE_DEFAULT
-#define PERF_DYNALITE_DEFAULT "build/node/node_modules/.bin/dynalite"
-#endif
-
-static perf_server server;
+static qkt_server server;
 static char table[64];
 
 static atomic_uint_fast64_t requests;
@@ -40,24 +35,6 @@ CURLcode __wrap_curl_easy_perform(CURL *c)
 uint64_t perf_ddb_requests(void)
 {
     return atomic_load(&requests);
-}
-
-static bool node_on_path(void)
-{
-    char bin[512];
-    return perf_find_on_path(bin, sizeof bin, "node") == 0;
-}
-
-static bool accepts(int port)
-{
-    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-                            .sin_port = htons((uint16_t)port)};
-    const bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    if (fd >= 0)
-        close(fd);
-    return ok;
 }
 
 /* The pool of curl handles: a handle is not for two threads at once. */
@@ -144,57 +121,34 @@ static void stop_server(void)
     while (n_idle > 0)
         curl_easy_cleanup(idle[--n_idle]);
     pthread_mutex_unlock(&pool_mu);
-    perf_server_stop(&server);
-}
-
-/* The table, as qk_store_init creates it; active at once (--createTableMs 0). */
-static int create_table(char *err, size_t len)
-{
-    snprintf(table, sizeof table, "qk_perf_%ld", (long)getpid());
-    char body[512];
-    snprintf(body, sizeof body,
-             "{\"TableName\":\"%s\","
-             "\"AttributeDefinitions\":[{\"AttributeName\":\"pk\",\"AttributeType\":\"S\"}],"
-             "\"KeySchema\":[{\"AttributeName\":\"pk\",\"KeyType\":\"HASH\"}],"
-             "\"BillingMode\":\"PAY_PER_REQUEST\"}",
-             table);
-    const long status = perf_ddb_call("CreateTable", body, NULL);
-    if (status != 200) {
-        table[0] = '\0';
-        return perf_fail(err, len, "dynalite: CreateTable answered HTTP %ld", status);
-    }
-    return 0;
+    qkt_server_stop(&server);
 }
 
 int perf_ddb_start(char *err, size_t len)
 {
     if (server.pid > 0)
         return 0;
-    const char *env = getenv("QK_DYNALITE");
-    const char *bin = env != NULL && *env != '\0' ? env : PERF_DYNALITE_DEFAULT;
-    if (access(bin, X_OK) != 0)
-        return perf_fail(err, len,
-                         "no dynalite at %s (%s): install it (scripts/need.sh --npm build/node "
-                         "dynalite@4.0.0) or set QK_DYNALITE",
-                         bin, strerror(errno));
-    if (!node_on_path())
-        return perf_fail(err, len, "dynalite needs node on PATH: scripts/need.sh nodejs");
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return perf_fail(err, len, "curl_global_init failed");
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(err, len, "curl_global_init failed");
+        return -1;
+    }
     /* Dummy credentials for the library's requests; dynalite checks no signature. */
     setenv("AWS_ACCESS_KEY_ID", "qkperf", 0);
     setenv("AWS_SECRET_ACCESS_KEY", "qkperf", 0);
-    if (perf_server_prepare(&server, "dynalite", err, len) != 0)
+    /* In memory; stopped at exit (here, after the handles, and by the helper's own atexit),
+     * and with the thread that started it (the main thread: strategies are created there). */
+    if (qkt_server_start(&server, QKT_DYNALITE, NULL) != 0) {
+        snprintf(err, len, "%s", server.error); /* it names the fix */
         return -1;
-    char port_s[16];
-    snprintf(port_s, sizeof port_s, "%d", server.port);
-    const char *argv[] = {bin,         "--port",          port_s, "--host",
-                          "127.0.0.1", "--createTableMs", "0",    "--deleteTableMs",
-                          "0",         "--updateTableMs", "0",    NULL};
+    }
     atexit(stop_server);
-    if (perf_server_spawn(&server, argv, accepts, 20000, err, len) != 0)
-        return -1;
-    if (create_table(err, len) != 0) {
+    snprintf(table, sizeof table, "qk_perf_%ld", (long)getpid());
+    char url[256];
+    perf_ddb_store_url(url, sizeof url);
+    const int rc = qk_store_init(NULL, url, 30000);
+    if (rc != QK_OK) {
+        snprintf(err, len, "dynalite: qk_store_init: %s: %s", qk_err_name(rc), qk_errmsg());
+        table[0] = '\0';
         stop_server();
         return -1;
     }

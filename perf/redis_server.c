@@ -1,45 +1,28 @@
-/* The perf harness's redis-server (redis_server.h): a small cousin of tests/support's server
- * helper, kept here because qk_perf is built without the tests (perf/run.sh). */
+/* The perf harness's redis-server (redis_server.h), started with tests/support's server helper
+ * (tests/support/servers.c, compiled into qk_perf from its source path by perf/CMakeLists.txt,
+ * so that perf builds without the tests): one launcher for the tests and perf, so a fix to how
+ * a server is started, found or stopped reaches both. */
 #include "redis_server.h"
 
 #include <hiredis/hiredis.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "harness.h"
-#include "server_process.h"
+#include "servers.h"
 
-static perf_server server;
+static qkt_server server;
 static char version[128] = "unknown";
 
-static void stop_server(void)
+/* INFO server's version, for the report. */
+static void read_version(int port)
 {
-    perf_server_stop(&server);
-}
-
-static int find_binary(char *bin, size_t len)
-{
-    const char *env = getenv("QK_REDIS_SERVER");
-    if (env != NULL && *env != '\0') {
-        snprintf(bin, len, "%s", env);
-        return access(bin, X_OK) == 0 ? 0 : -1;
-    }
-    return perf_find_on_path(bin, len, "redis-server");
-}
-
-static bool answers(int port)
-{
-    const struct timeval tv = {0, 200000};
+    const struct timeval tv = {2, 0};
     redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
-    bool ok = false;
     if (c != NULL && c->err == 0) {
         redisSetTimeout(c, tv);
-        redisReply *r = redisCommand(c, "PING");
-        ok = r != NULL && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
-        freeReplyObject(r);
-        if (ok && (r = redisCommand(c, "INFO server")) != NULL && r->type == REDIS_REPLY_STRING) {
+        redisReply *r = redisCommand(c, "INFO server");
+        if (r != NULL && r->type == REDIS_REPLY_STRING) {
             const char *v = strstr(r->str, "redis_version:");
             if (v != NULL)
                 snprintf(version, sizeof version, "redis-server %.*s", (int)strcspn(v + 14, "\r\n"),
@@ -48,27 +31,21 @@ static bool answers(int port)
         freeReplyObject(r);
     }
     redisFree(c);
-    return ok;
 }
 
 int perf_redis_start(char *err, size_t len)
 {
     if (server.pid > 0)
         return 0;
-    char bin[512];
-    if (find_binary(bin, sizeof bin) != 0)
-        return perf_fail(err, len,
-                         "no redis-server (QK_REDIS_SERVER unset or not executable, none on "
-                         "PATH): install it (scripts/need.sh redis-server)");
-    if (perf_server_prepare(&server, "redis", err, len) != 0)
+    /* No persistence (opts NULL); stopped at exit by the helper's own atexit, and with the
+     * thread that started it (the main thread: strategies are created there). */
+    if (qkt_server_start(&server, QKT_REDIS, NULL) != 0) {
+        snprintf(err, len, "%s (scripts/need.sh redis-server, or set QK_REDIS_SERVER)",
+                 server.error);
         return -1;
-    char port_s[16];
-    snprintf(port_s, sizeof port_s, "%d", server.port);
-    const char *argv[] = {bin,     "--port",      port_s,   "--bind", "127.0.0.1",
-                          "--dir", server.dir,    "--save", "",       "--appendonly",
-                          "no",    "--daemonize", "no",     NULL};
-    atexit(stop_server);
-    return perf_server_spawn(&server, argv, answers, 10000, err, len);
+    }
+    read_version(server.port);
+    return 0;
 }
 
 int perf_redis_port(void)

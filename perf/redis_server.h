@@ -1,7 +1,7 @@
-/* The redis-server the store strategies talk to: started once per qk_perf process, on a free
- * loopback port in a temporary directory, with no persistence, and stopped by pid at exit (a
- * crashed qk_perf takes it along: PR_SET_PDEATHSIG). The binary is $QK_REDIS_SERVER, else
- * redis-server on PATH (Debian's package), as for the tests (tests/support/servers.h). */
+/* The redis-server the store strategies talk to: started once per qk_perf process by
+ * tests/support's helper (tests/support/servers.h: a free loopback port in a temporary
+ * directory, no persistence, stopped by pid at exit, and a crashed qk_perf takes it along:
+ * PR_SET_PDEATHSIG). The binary is $QK_REDIS_SERVER, else redis-server on PATH. */
 #ifndef QK_PERF_REDIS_SERVER_H
 #define QK_PERF_REDIS_SERVER_H
 
