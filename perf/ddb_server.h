@@ -3,8 +3,9 @@
  * in memory, stopped by pid at exit, and a crashed qk_perf takes it along: PR_SET_PDEATHSIG).
  * The script is $QK_DYNALITE, else the one `scripts/need.sh --npm build/node dynalite@4.0.0`
  * installs; node must be on PATH. At start qk_store_init makes one table for the process, as an
- * operator would (and waits until it is ACTIVE). Requests go through perf_ddb_call, whose handles are signed with dummy credentials
- * (dynalite accepts any signature), which also go into the environment for the library. */
+ * operator would (and waits until it is ACTIVE). Requests go through perf_ddb_call, whose handles
+ * are signed with dummy credentials (dynalite accepts any signature), which also go into the
+ * environment for the library. */
 #ifndef QK_PERF_DDB_SERVER_H
 #define QK_PERF_DDB_SERVER_H
 
