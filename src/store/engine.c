@@ -111,7 +111,7 @@ void qk__store_detach(qk__store *st)
     if (st->thread_started) {
         qk__store_thread_stop(st);
         /* The last word: counts sent, unused leases back, within one timeout. */
-        qk__store_sync_all(st, qk__store_now_ms() + st->timeout_ms);
+        qk__store_sync_all(st, qk__store_now_ms() + st->timeout_ms, 1);
     }
     for (size_t i = 0; i < st->n_idle; i++)
         st->backend->close(st->idle[i]);

@@ -303,16 +303,40 @@ static int holds_lease(qk__store *st, qk_service s)
     return holds;
 }
 
-int qk__store_sync_all(qk__store *st, int64_t deadline_ms)
+/* Whether service s holds a lease or has use the store has not seen: what a last word is for. */
+static int owes_the_store(qk__store *st, qk_service s)
 {
+    if (slot_lock(st->ctx.region, s) != QK_OK)
+        return 1; /* cannot tell: try */
+    const qk_slot *sl = &st->ctx.region->slots[s];
+    const qk__store_slot *ss = &st->area.slots[s];
+    int owes = 0;
+    for (unsigned i = 0; i < sl->n_windows; i++)
+        owes |= qk__lease_left(&ss->cur[i]) > 0 || qk__lease_unsynced(&ss->cur[i]) > 0 ||
+                qk__lease_unsynced(&ss->prev[i]) > 0;
+    slot_unlock(st->ctx.region, s);
+    return owes;
+}
+
+int qk__store_sync_all(qk__store *st, int64_t deadline_ms, int only_owed)
+{
+    const uint32_t n = qk__region_published(st->ctx.region);
+    /* The last word of a tracker that holds nothing and owes nothing is no word: no connection,
+     * so a store that is out costs a closing program nothing more. */
+    int owed = !only_owed;
+    for (qk_service s = 0; !owed && s < n; s++)
+        owed = owes_the_store(st, s);
+    if (!owed)
+        return QK_OK;
     int rc;
     qk__store_conn *c = qk__store_take_conn(st, &rc);
     if (c == NULL)
         return rc;
-    const uint32_t n = qk__region_published(st->ctx.region);
     int first = QK_OK;
     char why[256] = "";
     for (qk_service s = 0; s < n && rc != QK_EUNAVAIL; s++) {
+        if (only_owed && !owes_the_store(st, s))
+            continue;
         /* The answer to a give-back can show a grant this host never heard of (a request whose
          * answer was lost, applied late): give that back too, a few rounds at most. */
         for (int round = 0; round < 3; round++)
@@ -336,5 +360,5 @@ int qk__store_sync_all(qk__store *st, int64_t deadline_ms)
 
 int qk__store_sync(qk__store *st)
 {
-    return qk__store_sync_all(st, qk__store_now_ms() + st->timeout_ms);
+    return qk__store_sync_all(st, qk__store_now_ms() + st->timeout_ms, 0);
 }

@@ -38,8 +38,9 @@ typedef struct qk__sync_consume qk__sync_consume;
  * returns. */
 int qk__store_sync_one(qk__store *st, qk_service s, uint64_t need, int release, int64_t deadline_ms,
                        qk__store_conn *c, qk__sync_consume *k);
-/* Every service, giving back unused leases, by one deadline. */
-int qk__store_sync_all(qk__store *st, int64_t deadline_ms);
+/* Every service, giving back unused leases, by one deadline; with only_owed, only those that
+ * hold a lease or have use the store has not seen (none: no connection at all). */
+int qk__store_sync_all(qk__store *st, int64_t deadline_ms, int only_owed);
 
 /* Stops and joins the sync thread (no lock held); a no-op when it never started. */
 void qk__store_thread_stop(qk__store *st);
