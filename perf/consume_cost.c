@@ -21,64 +21,11 @@
 #include "harness.h"
 #include "redis_server.h"
 
+#define MEASURE_DIE(...) perf_die(__VA_ARGS__)
+#include "measure_calls.h"
+
 #define TIME_CHUNK 2000000
 #define TIME_REPS  15
-
-static qk_tracker *open_tracker(const char *url)
-{
-    char name[64];
-    snprintf(name, sizeof name, "cost.%ld.%s", (long)time(NULL), url ? "store" : "private");
-    qk_service_def def = {
-        .name = name, .windows = {{QK_FOREVER, UINT64_C(1) << 50}}, .lease_max = UINT64_C(1) << 28};
-    qk_options o = QK_OPTIONS_INIT;
-    o.services = &def;
-    o.n_services = 1;
-    o.store = url;
-    o.store_timeout_ms = 2000;
-    qk_tracker *t = NULL;
-    if (qk_tracker_new(&t, &o) != QK_OK)
-        perf_die("qk_tracker_new: %s", qk_errmsg());
-    return t;
-}
-
-static uint64_t held(qk_tracker *t)
-{
-    qk_store_service_info si[1];
-    qk_store_info info = {.version = QK_STORE_INFO_VERSION, .services = si, .cap = 1};
-    if (qk_store_status(t, &info) != QK_OK)
-        perf_die("qk_store_status: %s", qk_errmsg());
-    return si[0].windows[0].held;
-}
-
-/* The calls, each kind in a function of its own: callgrind counts them by name. */
-#define MEASURE(name, call)                                                                        \
-    __attribute__((noinline)) static void name(qk_tracker *t, uint64_t n)                          \
-    {                                                                                              \
-        for (uint64_t i = 0; i < n; i++)                                                           \
-            if (call != QK_OK)                                                                     \
-                perf_die(#name ": %s", qk_errmsg());                                               \
-    }
-MEASURE(measure_consume_private, qk_try_consume(t, 0, 1, 0, NULL))
-MEASURE(measure_consume_store, qk_try_consume(t, 0, 1, 0, NULL))
-MEASURE(measure_record_private, qk_record(t, 0, 1, NULL))
-MEASURE(measure_record_store, qk_record(t, 0, 1, NULL))
-#undef MEASURE
-
-/* Grows the lease until it holds enough for every measured call: by use, which raises the
- * host's rate, and the sync thread's grants, which follow it (qk_store_sync would give the
- * lease back). */
-static void warm_up(qk_tracker *t, uint64_t need)
-{
-    const struct timespec pause = {0, 10 * 1000 * 1000};
-    for (int i = 0; i < 1000 && held(t) < need; i++) {
-        for (int k = 0; k < 200000; k++) /* not measure_consume_store: callgrind counts that */
-            if (qk_try_consume(t, 0, 1, 0, NULL) != QK_OK)
-                perf_die("warming up: %s", qk_errmsg());
-        nanosleep(&pause, NULL);
-    }
-    if (held(t) < need)
-        perf_die("the lease never reached %" PRIu64 " calls (%" PRIu64 ")", need, held(t));
-}
 
 static double thread_cpu_ns(void)
 {
@@ -132,12 +79,13 @@ int main(int argc, char **argv)
         perf_die("redis-server: %s", err);
     char url[64];
     snprintf(url, sizeof url, "redis://127.0.0.1:%d", perf_redis_port());
-    qk_tracker *p = open_tracker(NULL), *s = open_tracker(url);
+    qk_tracker *p = measure_tracker("cost", "private", NULL, NULL),
+               *s = measure_tracker("cost", "store", url, NULL);
     /* Counted: a lease for every call, so the sync thread is never woken while callgrind counts.
      * Timed: a few chunks' worth; the sync thread refills it (about 10 s of use a time) without
      * any measured call waiting, and a slow machine still gets there. */
     const uint64_t need = timed ? (uint64_t)TIME_CHUNK * 4 : ops * 2 + ops / 2;
-    warm_up(s, need);
+    measure_warm_up(s, need, 200000);
     if (timed) {
         time_ratio("qk_try_consume", measure_consume_private, measure_consume_store, p, s);
         time_ratio("qk_record", measure_record_private, measure_record_store, p, s);

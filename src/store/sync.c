@@ -195,6 +195,16 @@ static void consume_locked(qk__store *st, qk_service s, qk__sync_consume *k, qk_
         qk__slot_usage(&st->ctx.region->slots[s], s, tripped, k->out);
 }
 
+/* Last, with nothing held: the sync's events (a callback may consume, and so sync this service
+ * again) and a wake-up its consume asked for. */
+static void after_sync(qk__store *st, qk_event *ev, const qk_event_sink *sink)
+{
+    if (sink->n > 0)
+        qk__store_deliver(st, ev, sink->n);
+    if (sink->store & QK__SINK_WAKE_STORE)
+        qk__store_wake(st);
+}
+
 /* One sync of service s, start to end, bounded by deadline_ms; with k, a consume of k->n that
  * needs it (need = k->n). Events (level changes the merge or the consume caused, a change of
  * the store's state) are delivered before it returns. */
@@ -228,10 +238,7 @@ int qk__store_sync_one(qk__store *st, qk_service s, uint64_t need, int release, 
             consume_locked(st, s, k, &sink);
         slot_unlock(st->ctx.region, s);
         pthread_mutex_unlock(sync_lock_of(st, s));
-        if (sink.n > 0)
-            qk__store_deliver(st, ev, sink.n);
-        if (sink.store & QK__SINK_WAKE_STORE)
-            qk__store_wake(st);
+        after_sync(st, ev, &sink);
         return QK_OK;
     }
     plan_sync(st, s, need, release, qk__store_fleet_clock(st), &sink, &plan);
@@ -256,11 +263,7 @@ int qk__store_sync_one(qk__store *st, qk_service s, uint64_t need, int release, 
     if (qk__store_count_outcome(st, rc, &health_ev))
         ev[sink.n++] = health_ev;
     pthread_mutex_unlock(sync_lock_of(st, s));
-    /* Last, with nothing held: a callback may consume, and so sync this service again. */
-    if (sink.n > 0)
-        qk__store_deliver(st, ev, sink.n);
-    if (sink.store & QK__SINK_WAKE_STORE)
-        qk__store_wake(st);
+    after_sync(st, ev, &sink);
     return rc;
 }
 

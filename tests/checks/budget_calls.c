@@ -38,64 +38,8 @@ __attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt,
     exit(1);
 }
 
-static qk_tracker *open_tracker(const char *kind, const char *url, const char *path)
-{
-    char name[64];
-    snprintf(name, sizeof name, "budget.%ld.%s", (long)time(NULL), kind);
-    qk_service_def def = {
-        .name = name, .windows = {{QK_FOREVER, UINT64_C(1) << 50}}, .lease_max = UINT64_C(1) << 28};
-    qk_options o = QK_OPTIONS_INIT;
-    o.services = &def;
-    o.n_services = 1;
-    o.store = url;
-    o.store_timeout_ms = 2000;
-    o.path = path;
-    qk_tracker *t = NULL;
-    if (qk_tracker_new(&t, &o) != QK_OK)
-        die("qk_tracker_new (%s): %s", kind, qk_errmsg());
-    return t;
-}
-
-static uint64_t held(qk_tracker *t)
-{
-    qk_store_service_info si[1];
-    qk_store_info info = {.version = QK_STORE_INFO_VERSION, .services = si, .cap = 1};
-    if (qk_store_status(t, &info) != QK_OK)
-        die("qk_store_status: %s", qk_errmsg());
-    return si[0].windows[0].held;
-}
-
-/* The calls, each kind in a function of its own: callgrind counts them by name. */
-#define MEASURE(name, call)                                                                        \
-    __attribute__((noinline)) static void name(qk_tracker *t, uint64_t n)                          \
-    {                                                                                              \
-        for (uint64_t i = 0; i < n; i++)                                                           \
-            if (call != QK_OK)                                                                     \
-                die(#name ": %s", qk_errmsg());                                                    \
-    }
-MEASURE(measure_consume_private, qk_try_consume(t, 0, 1, 0, NULL))
-MEASURE(measure_consume_store, qk_try_consume(t, 0, 1, 0, NULL))
-MEASURE(measure_record_private, qk_record(t, 0, 1, NULL))
-MEASURE(measure_record_store, qk_record(t, 0, 1, NULL))
-MEASURE(measure_consume_file, qk_try_consume(t, 0, 1, 0, NULL))
-MEASURE(measure_record_file, qk_record(t, 0, 1, NULL))
-#undef MEASURE
-
-/* Grows the lease until it holds enough for every measured call: by use, which raises the
- * host's rate, and the sync thread's grants, which follow it (qk_store_sync would give the
- * lease back). Bounded: 1000 rounds of 10 ms pauses at most. */
-static void warm_up(qk_tracker *t, uint64_t need)
-{
-    const struct timespec pause = {0, 10 * 1000 * 1000};
-    for (int i = 0; i < 1000 && held(t) < need; i++) {
-        for (int k = 0; k < 20000; k++) /* not measure_consume_store: callgrind counts that */
-            if (qk_try_consume(t, 0, 1, 0, NULL) != QK_OK)
-                die("warming up: %s", qk_errmsg());
-        nanosleep(&pause, NULL);
-    }
-    if (held(t) < need)
-        die("the lease never reached %" PRIu64 " calls (%" PRIu64 ")", need, held(t));
-}
+#define MEASURE_DIE(...) die(__VA_ARGS__)
+#include "measure_calls.h"
 
 int main(int argc, char **argv)
 {
@@ -114,10 +58,11 @@ int main(int argc, char **argv)
     char url[64], path[PATH_MAX];
     snprintf(url, sizeof url, "redis://127.0.0.1:%d", redis.port);
     qkt_tmpdir_make(file_dir, "qk-budget");
-    qk_tracker *p = open_tracker("private", NULL, NULL), *s = open_tracker("store", url, NULL),
-               *f = open_tracker("file", NULL, qkt_path(path, file_dir, "budget.qk"));
+    qk_tracker *p = measure_tracker("budget", "private", NULL, NULL),
+               *s = measure_tracker("budget", "store", url, NULL),
+               *f = measure_tracker("budget", "file", NULL, qkt_path(path, file_dir, "budget.qk"));
     /* A lease for every measured store call, so the sync thread is never woken while counted. */
-    warm_up(s, ops * 2 + ops / 2);
+    measure_warm_up(s, ops * 2 + ops / 2, 20000);
     measure_consume_private(p, ops);
     measure_consume_store(s, ops);
     measure_record_private(p, ops);
