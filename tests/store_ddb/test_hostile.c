@@ -27,23 +27,18 @@
 #include "ddb_test.h"
 #include "hostile_http.h"
 
+#include "procs.h"
+
 TestSuite(ddb_hostile, .fini = qkt_servers_stop_all, .timeout = 120);
 
 #define TIMEOUT_MS    200
 #define SLACK_MS      300
 #define MAX_GROWTH_MB 16
 
-/* The process's peak resident memory, in kB (VmHWM). */
+/* The process's peak resident memory, in kB. */
 static long peak_kb(void)
 {
-    FILE *f = fopen("/proc/self/status", "r");
-    cr_assert_not_null(f);
-    char line[256];
-    long kb = -1;
-    while (fgets(line, sizeof line, f) != NULL)
-        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
-            break;
-    fclose(f);
+    const long kb = qkt_peak_rss_kb();
     cr_assert_geq(kb, 0, "no VmHWM in /proc/self/status");
     return kb;
 }

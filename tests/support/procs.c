@@ -110,3 +110,17 @@ bool qkt_wait_futex(pid_t pid, pid_t tid)
     }
     return false;
 }
+
+long qkt_peak_rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL)
+        return -1;
+    char line[256];
+    long kb = -1;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}

@@ -52,4 +52,7 @@ bool qkt_in_futex(pid_t pid, pid_t tid);
 /* Waits, up to about 10 s, until the task is blocked in futex(2). */
 bool qkt_wait_futex(pid_t pid, pid_t tid);
 
+/* The process's peak resident memory in kB (VmHWM of /proc/self/status), or -1. */
+long qkt_peak_rss_kb(void);
+
 #endif
