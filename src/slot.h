@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "store/lease.h"
 #include "window.h"
@@ -43,9 +44,20 @@ typedef struct {
  * released (QK__SINK_*: flags, not events or error codes, so nobody else ever sees them). */
 typedef struct {
     qk_event *ev;
-    size_t n;
-    unsigned store;
+    uint32_t n; /* beside store: one word, zeroed and tested at once */
+    uint32_t store;
 } qk_event_sink;
+
+/* Whether the sink holds events or a store's request: n and store are one 8-byte word, read at
+ * once (the hot path's last test). */
+static inline int qk__sink_pending(const qk_event_sink *sink)
+{
+    _Static_assert(offsetof(qk_event_sink, store) == offsetof(qk_event_sink, n) + 4,
+                   "n and store must be adjacent");
+    uint64_t both;
+    memcpy(&both, (const char *)sink + offsetof(qk_event_sink, n), sizeof both);
+    return both != 0;
+}
 
 enum {
     QK__SINK_WAKE_STORE = 1u, /* a lease ran low: wake the sync thread */
@@ -294,6 +306,8 @@ static inline __attribute__((always_inline)) int
 qk__slot_apply_guarded(qk_slot *sl, qk_service s, const qk_op *op, int64_t now_ms,
                        qk_event_sink *sink, int *tripped, struct qk__store *st, qk__store_slot *ss)
 {
+    if (ss == NULL)
+        __builtin_unreachable(); /* a store's leases: so the guard's tests of it compile away */
     if (sl->n_windows == 1)
         return qk__slot_apply_n(sl, s, op, now_ms, sink, tripped, 1, st, ss);
     return qk__slot_apply_n(sl, s, op, now_ms, sink, tripped, sl->n_windows, st, ss);

@@ -216,7 +216,7 @@ slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *out, qk__path sp
     if (out != NULL && answered)
         memcpy(out->name, t->names[s], QK_NAME_MAX);
     /* Events and what a store's guard asks for, outside every lock: one test on the common path. */
-    if (__builtin_expect((sink.n | (special ? sink.store : 0u)) != 0, 0)) {
+    if (__builtin_expect(special ? qk__sink_pending(&sink) : sink.n != 0, 0)) {
         if (sink.n > 0)
             qk__deliver(t, ev, sink.n);
         if (special && (sink.store & QK__SINK_WAKE_STORE))
