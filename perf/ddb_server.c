@@ -1,7 +1,8 @@
 /* The perf harness's dynalite and its DynamoDB client (ddb_server.h). dynalite is started with
  * tests/support's server helper (tests/support/servers.c, compiled into qk_perf from its source
- * path), and the table made by qk_store_init, as an operator makes it: one launcher for the
- * tests and perf, and no second copy of the table's schema. */
+ * path), the table made by qk_store_init, as an operator makes it, and the direct calls of the
+ * per-call strategy made through the library's own transport: one launcher for the tests and
+ * perf, one DynamoDB client, and no second copy of the table's schema. */
 #include "ddb_server.h"
 
 #include <curl/curl.h>
@@ -16,6 +17,7 @@
 #include "harness.h"
 #include "quotakeeper.h"
 #include "servers.h"
+#include "store/dynamodb.h"
 
 static qkt_server server;
 static char table[64];
@@ -37,79 +39,31 @@ uint64_t perf_ddb_requests(void)
     return atomic_load(&requests);
 }
 
-/* The pool of curl handles: a handle is not for two threads at once. */
+/* The library's own DynamoDB transport (src/store/dynamodb_http.c: SigV4, retries, one deadline
+ * per call), one per thread at a time from a pool: perf's direct calls and the store's are made
+ * by the same client. */
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
-static CURL *idle[256];
+static qk__ddb_http *idle[256];
 static unsigned n_idle;
-
-typedef struct {
-    char *data;
-    size_t len, cap;
-} buffer;
-
-static size_t on_body(char *data, size_t size, size_t n, void *arg)
-{
-    buffer *b = arg;
-    const size_t add = size * n;
-    if (b->len + add + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + add + 1)
-            cap *= 2;
-        char *grown = realloc(b->data, cap);
-        if (grown == NULL)
-            return 0;
-        b->data = grown;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, data, add);
-    b->len += add;
-    b->data[b->len] = '\0';
-    return add;
-}
+static qk__ddb_target target;
 
 long perf_ddb_call(const char *op, const char *body, json_t **answer)
 {
     pthread_mutex_lock(&pool_mu);
-    CURL *c = n_idle > 0 ? idle[--n_idle] : NULL;
+    qk__ddb_http *h = n_idle > 0 ? idle[--n_idle] : NULL;
     pthread_mutex_unlock(&pool_mu);
-    if (c == NULL) {
-        c = curl_easy_init();
-        if (c == NULL)
-            perf_die("curl_easy_init failed");
-        char url[64];
-        snprintf(url, sizeof url, "http://127.0.0.1:%d/", server.port);
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_AWS_SIGV4, "aws:amz:us-east-1:dynamodb");
-        curl_easy_setopt(c, CURLOPT_USERNAME, "qkperf");
-        curl_easy_setopt(c, CURLOPT_PASSWORD, "qkperf");
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    }
-    char target[96];
-    snprintf(target, sizeof target, "X-Amz-Target: DynamoDB_20120810.%s", op);
-    struct curl_slist *headers =
-        curl_slist_append(NULL, "Content-Type: application/x-amz-json-1.0");
-    headers = curl_slist_append(headers, target);
-    buffer b = {0};
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    long status = 0;
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-    curl_slist_free_all(headers);
+    if (h == NULL && qk__ddb_http_new(&h, &target) != QK_OK)
+        perf_die("qk__ddb_http_new: %s", qk_errmsg());
+    qk__ddb_answer a;
+    const int rc = qk__ddb_call(h, op, body, qk__store_now_ms() + 10000, &a);
+    const long status = rc == QK_OK ? a.status : 0;
+    if (answer != NULL)
+        *answer = rc == QK_OK && a.body != NULL ? json_loadb(a.body, a.len, 0, NULL) : NULL;
     pthread_mutex_lock(&pool_mu);
     if (n_idle < sizeof idle / sizeof idle[0])
-        idle[n_idle++] = c, c = NULL;
+        idle[n_idle++] = h, h = NULL;
     pthread_mutex_unlock(&pool_mu);
-    if (c != NULL)
-        curl_easy_cleanup(c);
-    if (answer != NULL)
-        *answer = b.data != NULL ? json_loads(b.data, 0, NULL) : NULL;
-    free(b.data);
+    qk__ddb_http_free(h);
     return status;
 }
 
@@ -119,7 +73,7 @@ static void stop_server(void)
         return;
     pthread_mutex_lock(&pool_mu);
     while (n_idle > 0)
-        curl_easy_cleanup(idle[--n_idle]);
+        qk__ddb_http_free(idle[--n_idle]);
     pthread_mutex_unlock(&pool_mu);
     qkt_server_stop(&server);
 }
@@ -145,7 +99,10 @@ int perf_ddb_start(char *err, size_t len)
     snprintf(table, sizeof table, "qk_perf_%ld", (long)getpid());
     char url[256];
     perf_ddb_store_url(url, sizeof url);
-    const int rc = qk_store_init(NULL, url, 30000);
+    int rc = qk_store_init(NULL, url, 30000);
+    qk__store_url parsed;
+    if (rc == QK_OK && (rc = qk__store_url_parse(&parsed, url)) == QK_OK)
+        rc = qk__ddb_target_parse(&target, &parsed); /* the same URL the store strategies use */
     if (rc != QK_OK) {
         snprintf(err, len, "dynalite: qk_store_init: %s: %s", qk_err_name(rc), qk_errmsg());
         table[0] = '\0';
