@@ -22,48 +22,21 @@
 
 #include "error.h"
 #include "store/merge.h"
+#include "store/redis.h"
 #include "store/store.h"
 
 /* The sync script: src/store/merge.lua (its KEYS, ARGV and reply are described there), made into
  * the string qk__store_merge_lua at build time by cmake/embed_lua.cmake. The script is the fleet
  * merge rule that src/store/merge.c writes in C; tests/store/test_merge_diff.c holds the two to
- * the same answers. Under QK_MUTANT_STORE_DELTAS (tests/store only) the embedded script is the
- * mutant the .lua file keeps in its `-- #ifdef QK_MUTANT_STORE_DELTAS` block. */
+ * the same answers. A connection runs the script it was opened with: this backend's, or the one
+ * a test-only mutant backend gives qk__redis_open (tests/mutation/store_deltas.c). */
 #include "qk_merge_lua.h"
-
-#ifdef QK_MUTANT_STORE_DELTAS
-/* tests/store only: what the store acknowledged per host and key, so that a request sends used
- * and refunded minus it (deltas), and a failed request leaves it as it was. */
-#include <pthread.h>
-typedef struct {
-    char key[QK_NAME_MAX + 48], host[48];
-    uint64_t used, refunded;
-} qk__mutant_store_ack;
-qk__mutant_store_ack qk__mutant_store_acked[64];
-static pthread_mutex_t mutant_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static qk__mutant_store_ack *mutant_ack(const char *key, const char *host)
-{
-    for (size_t i = 0; i < 64; i++) {
-        qk__mutant_store_ack *a = &qk__mutant_store_acked[i];
-        if (a->key[0] == '\0') {
-            /* Keys are made in buffers of this size; a longer one, cut, would alias another. */
-            const size_t len = strlen(key);
-            if (len >= sizeof a->key)
-                abort();
-            memcpy(a->key, key, len + 1);
-            snprintf(a->host, sizeof a->host, "%s", host);
-        }
-        if (strcmp(a->key, key) == 0 && strcmp(a->host, host) == 0)
-            return a;
-    }
-    return &qk__mutant_store_acked[63];
-}
-#endif
 
 struct qk__store_conn {
     redisContext *ctx;
     qk__store_url url;
+    const char *script; /* the sync script this connection runs (qk__store_merge_lua) */
+    size_t script_len;
     char sha[41];      /* the script's SHA1 once loaded on this connection's server */
     long long replies; /* replies read on ctx: a connection that served before may be stale */
     int closed;        /* the last command found ctx closed before any of its reply */
@@ -95,14 +68,22 @@ static int check_url(const qk__store_url *url)
     return QK_OK;
 }
 
-static int open_conn(qk__store_conn **out, const qk__store_url *url)
+int qk__redis_open(qk__store_conn **out, const qk__store_url *url, const char *script,
+                   size_t script_len)
 {
     qk__store_conn *c = calloc(1, sizeof *c);
     if (c == NULL)
         return qk__fail(QK_ENOMEM, "no memory for a store connection");
     c->url = *url;
+    c->script = script;
+    c->script_len = script_len;
     *out = c;
     return QK_OK;
+}
+
+static int open_conn(qk__store_conn **out, const qk__store_url *url)
+{
+    return qk__redis_open(out, url, qk__store_merge_lua, sizeof qk__store_merge_lua - 1);
 }
 
 static void close_conn(qk__store_conn *c)
@@ -445,8 +426,8 @@ static int connect_if_needed(qk__store_conn *c, int64_t deadline_ms)
 
 static int load_script(qk__store_conn *c, int64_t deadline_ms)
 {
-    const char *argv[3] = {"SCRIPT", "LOAD", qk__store_merge_lua};
-    const size_t lens[3] = {6, 4, sizeof qk__store_merge_lua - 1};
+    const char *argv[3] = {"SCRIPT", "LOAD", c->script};
+    const size_t lens[3] = {6, 4, c->script_len};
     redisReply *r = command(c, deadline_ms, 3, argv, lens);
     if (r == NULL)
         return unreachable(c, "SCRIPT LOAD");
@@ -553,18 +534,6 @@ static int sync_service(qk__store_conn *c, const qk__store_sync_req *req,
     ARG(retention);
     snprintf(active, sizeof active, "%lld", (long long)QK__STORE_ACTIVE_MS);
     ARG(active);
-#ifdef QK_MUTANT_STORE_DELTAS
-    pthread_mutex_lock(&mutant_mu);
-    qk__mutant_store_ack acked[QK__STORE_SYNC_WINDOWS];
-    for (unsigned i = 0; i < n; i++)
-        acked[i] = *mutant_ack(keys[i], req->host_id);
-        /* Held to the end of the request: syncs one at a time, so the only flaw is the resend. */
-#define MUTANT_USED(v)     ((v)-acked[i].used)
-#define MUTANT_REFUNDED(v) ((v)-acked[i].refunded)
-#else
-#define MUTANT_USED(v)     (v)
-#define MUTANT_REFUNDED(v) (v)
-#endif
     for (unsigned i = 0; i < n; i++) {
         const qk__store_window_req *w = &req->w[i];
         const int forever = w->end_ms == QK_NEVER;
@@ -572,8 +541,8 @@ static int sync_service(qk__store_conn *c, const qk__store_sync_req *req,
                                          forever ? 0 : (unsigned long long)w->start_ms,
                                          forever ? 0 : (unsigned long long)w->end_ms,
                                          w->granted,
-                                         MUTANT_USED(w->used),
-                                         MUTANT_REFUNDED(w->refunded),
+                                         w->used,
+                                         w->refunded,
                                          w->released};
         for (unsigned j = 0; j < 7; j++) {
             snprintf(nums[i][j], sizeof nums[i][j], "%llu", v[j]);
@@ -593,21 +562,9 @@ static int sync_service(qk__store_conn *c, const qk__store_sync_req *req,
             r = run_script(c, deadline_ms, argc, argv, lens, &rc);
     }
     pipe_unblock(&g);
-#ifdef QK_MUTANT_STORE_DELTAS
-    if (r == NULL)
-        pthread_mutex_unlock(&mutant_mu);
-#endif
     if (r == NULL)
         return rc;
     rc = parse_reply(r, n, reply);
-#ifdef QK_MUTANT_STORE_DELTAS
-    for (unsigned i = 0; rc == QK_OK && i < n; i++) {
-        qk__mutant_store_ack *a = mutant_ack(keys[i], req->host_id);
-        a->used = req->w[i].used;
-        a->refunded = req->w[i].refunded;
-    }
-    pthread_mutex_unlock(&mutant_mu);
-#endif
     freeReplyObject(r);
     return rc;
 }

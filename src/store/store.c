@@ -8,16 +8,20 @@
 #include "store/store.h"
 
 /* Backends compiled in, by scheme, each behind its build option, so a build without one carries
- * none of its code or dependencies. */
+ * none of its code or dependencies. QK_STORE_REDIS_BACKEND names the table that serves
+ * redis://: this library's, or in a test-only variant a mutant's (tests/store/CMakeLists.txt). */
+#ifndef QK_STORE_REDIS_BACKEND
+#define QK_STORE_REDIS_BACKEND qk__store_redis
+#endif
 #ifdef QK_WITH_REDIS
-extern const qk__store_backend qk__store_redis, qk__store_redis_unix;
+extern const qk__store_backend QK_STORE_REDIS_BACKEND, qk__store_redis_unix;
 #endif
 #ifdef QK_WITH_DYNAMODB
 extern const qk__store_backend qk__store_dynamodb;
 #endif
 static const qk__store_backend *const backends[] = {
 #ifdef QK_WITH_REDIS
-    &qk__store_redis, &qk__store_redis_unix,
+    &QK_STORE_REDIS_BACKEND, &qk__store_redis_unix,
 #endif
 #ifdef QK_WITH_DYNAMODB
     &qk__store_dynamodb,

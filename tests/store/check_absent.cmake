@@ -1,7 +1,7 @@
 # store_mutant_absent_from_real_library (tests/store/CMakeLists.txt): the real libraries carry no
-# symbol of the store mutant and not the marker its script holds, which only the define
-# QK_MUTANT_STORE_DELTAS compiles in; the mutant itself must carry both, or this check proves
-# nothing. cmake -DNM=<nm> -DLIBS=<lib>|<lib>... -DMUTANT=<lib> -P check_absent.cmake
+# symbol of the store mutant and not the marker its script holds, which only
+# tests/mutation/store_deltas.c compiles in (merge.lua's QK_MUTANT_STORE_DELTAS block); the
+# mutant itself must carry both, or this check proves nothing. cmake -DNM=<nm> -DLIBS=<lib>|<lib>... -DMUTANT=<lib> -P check_absent.cmake
 function(qk_scan lib found_sym found_marker)
   execute_process(COMMAND ${NM} -A ${lib} OUTPUT_VARIABLE syms ERROR_VARIABLE err RESULT_VARIABLE rc)
   if(NOT rc EQUAL 0)

@@ -5,8 +5,8 @@
  * applies the late request; the host syncs again. With cumulative values (the protocol) the
  * second sync changes nothing; a host that sent deltas (used minus what was acknowledged) would
  * send the same delta again and the store would count it twice. tests/store/CMakeLists.txt
- * builds this file a second time against such a library (QK_MUTANT_STORE_DELTAS) and requires it
- * to FAIL there. */
+ * builds this file a second time against such a library (its redis:// served by
+ * tests/mutation/store_deltas.c) and requires it to FAIL there. */
 #include <unistd.h>
 
 #include "store_test.h"
