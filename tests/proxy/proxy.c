@@ -3,6 +3,7 @@
  * server owes (deliver, after how long; throw away; throw away and cut), and the replies on
  * their way back. A duplicate goes on a side connection of its own, so that it can land after
  * requests that followed it. */
+#include "loopback.h"
 #include "proxy.h"
 
 #include <arpa/inet.h>
@@ -190,15 +191,12 @@ static int nonblocking(int fd)
 /* Loopback only: the one address this proxy ever connects to. */
 static int connect_upstream(int port)
 {
-    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int fd = qkt_loopback_connect(port);
     if (fd < 0)
         return -1;
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     const int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 || nonblocking(fd) != 0) {
+    if (nonblocking(fd) != 0) {
         close(fd);
         return -1;
     }
@@ -410,19 +408,14 @@ int qkp_open(qkp_proxy **out, const qkp_config *cfg, char *err, size_t errlen)
     if (p == NULL)
         return fail(err, errlen, "no memory");
     p->cfg = *cfg;
-    p->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof a;
-    if (p->lfd < 0 || bind(p->lfd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        listen(p->lfd, 64) != 0 || getsockname(p->lfd, (struct sockaddr *)&a, &alen) != 0 ||
-        nonblocking(p->lfd) != 0) {
+    p->lfd = qkt_loopback_listen(64, &p->port);
+    if (p->lfd < 0 || nonblocking(p->lfd) != 0) {
         const int e = errno;
         if (p->lfd >= 0)
             close(p->lfd);
         free(p);
         return fail(err, errlen, "listening on 127.0.0.1: %s", strerror(e));
     }
-    p->port = ntohs(a.sin_port);
     *out = p;
     return 0;
 }

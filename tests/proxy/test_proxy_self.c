@@ -17,6 +17,7 @@
 
 #include "clock.h"
 #include "fail.h"
+#include "loopback.h"
 #include "proxy.h"
 #include "resp.h"
 #include "servers.h"
@@ -61,13 +62,8 @@ static void check_framing(void)
 
 static int dial(int port)
 {
-    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    QKT_REQUIRE(fd >= 0, "socket: %s", strerror(errno));
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    QKT_REQUIRE(connect(fd, (struct sockaddr *)&a, sizeof a) == 0, "connect %d: %s", port,
-                strerror(errno));
+    const int fd = qkt_loopback_connect(port);
+    QKT_REQUIRE(fd >= 0, "connect %d: %s", port, strerror(errno));
     return fd;
 }
 

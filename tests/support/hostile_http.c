@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loopback.h"
+
 #define MAX_CONNS  32
 #define LIFETIME_S 20
 #define PACE_MS    20                  /* drip and slow headers: one byte this often */
@@ -261,20 +263,16 @@ static size_t rewrite_date(char **buf, size_t len, int64_t date_s)
  * to be closed. */
 static int relay(qkt_hostile_http *h, conn *c, size_t req_len)
 {
-    const int up = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int up = h->upstream_port > 0 ? qkt_loopback_connect(h->upstream_port) : -1;
     if (up < 0)
         return -1;
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-                            .sin_port = htons((uint16_t)h->upstream_port)};
     const struct timeval tv = {IO_MS / 1000, 0};
     setsockopt(up, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(up, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     char *buf = NULL;
     size_t len = 0;
     int rc = -1, until_eof = 0;
-    if (h->upstream_port <= 0 || connect(up, (struct sockaddr *)&a, sizeof a) != 0 ||
-        send_all(up, c->in, req_len) != 0 || (buf = malloc(OUT_MAX)) == NULL)
+    if (send_all(up, c->in, req_len) != 0 || (buf = malloc(OUT_MAX)) == NULL)
         goto out;
     for (;;) {
         if (answer_whole(buf, len, &until_eof))
@@ -392,17 +390,8 @@ int qkt_hostile_http_start(qkt_hostile_http *h, qkt_http_mode mode, int upstream
     atomic_init(&h->dates_rewritten, 0);
     atomic_init(&h->stop, 0);
     h->upstream_port = upstream_port;
-    h->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (h->listen_fd < 0)
+    if ((h->listen_fd = qkt_loopback_listen(16, &h->port)) < 0)
         return -1;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (bind(h->listen_fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(h->listen_fd, 16) != 0 ||
-        getsockname(h->listen_fd, (struct sockaddr *)&a, &len) != 0) {
-        close(h->listen_fd);
-        return -1;
-    }
-    h->port = ntohs(a.sin_port);
     if (pthread_create(&h->thread, NULL, serve, h) != 0) {
         close(h->listen_fd);
         return -1;

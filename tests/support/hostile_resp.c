@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loopback.h"
+
 #define MAX_CONNS  32
 #define LIFETIME_S 20
 
@@ -313,21 +315,6 @@ static int relay_pump(qkt_hostile_resp *h, relay_conn *c, char *out)
     return 0;
 }
 
-static int connect_upstream(int port)
-{
-    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 static void *serve_relay(void *arg)
 {
     qkt_hostile_resp *h = arg;
@@ -365,7 +352,7 @@ static void *serve_relay(void *arg)
                 relay_conn *c = &conns[n];
                 memset(c, 0, sizeof *c);
                 c->client = cl;
-                c->upstream = connect_upstream(h->upstream_port);
+                c->upstream = qkt_loopback_connect(h->upstream_port);
                 c->req = malloc(RELAY_BUF);
                 c->rep = malloc(RELAY_BUF);
                 if (c->upstream < 0 || c->req == NULL || c->rep == NULL)
@@ -389,17 +376,8 @@ static int start(qkt_hostile_resp *h, qkt_resp_mode mode, int upstream_port, uns
     atomic_init(&h->lies, lies);
     atomic_init(&h->told, 0);
     atomic_init(&h->relayed, 0);
-    h->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (h->listen_fd < 0)
+    if ((h->listen_fd = qkt_loopback_listen(16, &h->port)) < 0)
         return -1;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (bind(h->listen_fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(h->listen_fd, 16) != 0 ||
-        getsockname(h->listen_fd, (struct sockaddr *)&a, &len) != 0) {
-        close(h->listen_fd);
-        return -1;
-    }
-    h->port = ntohs(a.sin_port);
     atomic_init(&h->stop, 0);
     if (pthread_create(&h->thread, NULL, mode == QKT_RESP_LIE ? serve_relay : serve, h) != 0) {
         close(h->listen_fd);
