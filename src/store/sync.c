@@ -306,7 +306,15 @@ static int holds_lease(qk__store *st, qk_service s)
     return holds;
 }
 
-/* Whether service s holds a lease or has use the store has not seen: what a last word is for. */
+/* Whether a lease's counts include some the store has not acknowledged. Each counter on its
+ * own: uses and refunds that cancel out still change this host's u and r at the store. */
+static int unacked(const qk__lease *l)
+{
+    return l->used != l->acked_used || l->refunded != l->acked_refunded;
+}
+
+/* Whether service s holds a lease or has counts the store has not seen: what a last word is
+ * for. */
 static int owes_the_store(qk__store *st, qk_service s)
 {
     if (slot_lock(st->ctx.region, s) != QK_OK)
@@ -315,8 +323,7 @@ static int owes_the_store(qk__store *st, qk_service s)
     const qk__store_slot *ss = &st->area.slots[s];
     int owes = 0;
     for (unsigned i = 0; i < sl->n_windows; i++)
-        owes |= qk__lease_left(&ss->cur[i]) > 0 || qk__lease_unsynced(&ss->cur[i]) > 0 ||
-                qk__lease_unsynced(&ss->prev[i]) > 0;
+        owes |= qk__lease_left(&ss->cur[i]) > 0 || unacked(&ss->cur[i]) || unacked(&ss->prev[i]);
     slot_unlock(st->ctx.region, s);
     return owes;
 }
