@@ -119,12 +119,6 @@ qk__slot_consume_refused_n(const qk_slot *sl, uint64_t n, unsigned flags, int *t
     return 0;
 }
 
-static inline int qk__slot_consume_refused(const qk_slot *sl, uint64_t n, unsigned flags,
-                                           int *tripped)
-{
-    return qk__slot_consume_refused_n(sl, n, flags, tripped, sl->n_windows);
-}
-
 /* A store tracker's guard: the store (its health and outage policies) and this service's leases.
  * Every other tracker passes NULL for both, as constants, and its apply compiles to what it was
  * before leases existed. */
