@@ -260,7 +260,7 @@ static int merge_item(qk__ddb_item *it, const qk__store_sync_req *req, int64_t n
         }
         qk__store_counts counts = {w->granted,  w->used, h->granted,
                                    h->released, h->used, h->refunded};
-        const int merged = qk__store_merge_window(&counts, q, now_ms);
+        const int merged = qk__store_merge_window(&counts, q, now_ms, 1);
         if (merged != QK__MERGE_OK) /* nothing is written: the caller drops the item */
             return qk__fail(QK_EIO, "dynamodb sync: window %s of '%s' %s", name, req->service,
                             merged == QK__MERGE_REFUNDS_PAST_USE

@@ -1,3 +1,4 @@
+#include <stdlib.h>
 #include <string.h>
 
 #include "store/lease.h"
@@ -97,4 +98,14 @@ int64_t qk__store_offset_believed(int64_t believed_ms, int64_t measured_ms)
     if (measured_ms > QK__STORE_SKEW_MAX_MS || measured_ms < -QK__STORE_SKEW_MAX_MS)
         return believed_ms;
     return measured_ms;
+}
+
+int64_t qk__lease_term_ms(void)
+{
+#ifdef QK_TEST_HOOKS
+    const char *v = getenv("QK_TEST_LEASE_TERM_MS");
+    if (v != NULL && atoll(v) > 0)
+        return atoll(v);
+#endif
+    return QK__LEASE_TERM_MS;
 }

@@ -21,6 +21,15 @@
 /* A grant aims to cover this much of the host's recent use. */
 #define QK__LEASE_TARGET_MS 10000
 
+/* How long after the send of its last answered sync a host may consume what it holds (see
+ * qk__store_slot.term_ms). A host that uses a service syncs at least every second, and an idle
+ * one gives its lease back after 30 s, so a live host renews its term long before it runs out;
+ * one that is frozen, partitioned or stopped stops consuming its lease after a term. */
+#define QK__LEASE_TERM_MS INT64_C(300000)
+/* The term a sync grants (QK__LEASE_TERM_MS; in a QK_TEST_HOOKS build, QK_TEST_LEASE_TERM_MS from
+ * the environment when set). */
+int64_t qk__lease_term_ms(void);
+
 /* One window's counters, as this host holds them. */
 typedef struct {
     int64_t start_ms; /* the window they belong to; 0 with all counters 0: nothing yet */
@@ -57,6 +66,12 @@ typedef struct {
     double rate_per_s;              /* smoothed calls per second */
     uint32_t released;              /* the idle lease was given back; a new use clears it */
     uint32_t pad;
+    /* The lease's term: what the host holds may be consumed only while the fleet's clock is
+     * before term_ms, one QK__LEASE_TERM_MS after the send of the last sync the store answered.
+     * The store retires a silent host (and takes back its lease) only after twice that. 0 (a
+     * state file made before terms): run out, so the first consume syncs. */
+    int64_t term_ms;
+    uint64_t seq; /* the last request number sent for the service (qk__store_sync_req.seq) */
 } qk__store_slot;
 
 /* Calls this host holds and has not used: g - x - (u - r), 0 when over. */

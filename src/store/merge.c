@@ -1,6 +1,14 @@
 #include "store/merge.h"
 
-int qk__store_merge_window(qk__store_counts *c, const qk__store_window_req *req, int64_t now_ms)
+#include <stdlib.h>
+
+#include "store/lease.h"
+
+_Static_assert(QK__STORE_RETIRE_MS >= 2 * QK__LEASE_TERM_MS,
+               "a host's lease must run out well before the store retires it");
+
+int qk__store_merge_window(qk__store_counts *c, const qk__store_window_req *req, int64_t now_ms,
+                           int may_grant)
 {
     /* A host never refunds more than it used (src/store/engine.c): a request that does is
      * refused, as the script refuses it. */
@@ -41,7 +49,7 @@ int qk__store_merge_window(qk__store_counts *c, const qk__store_window_req *req,
     /* Grants: only what is left of the limit, only while the store's time is inside the window. */
     const int forever = req->end_ms == QK_NEVER;
     const int inside = forever || (now_ms >= req->start_ms && now_ms < req->end_ms);
-    if ((int64_t)req->granted > g && G < (int64_t)req->limit && inside) {
+    if (may_grant && (int64_t)req->granted > g && G < (int64_t)req->limit && inside) {
         int64_t give = (int64_t)req->granted - g;
         if (give > (int64_t)req->limit - G)
             give = (int64_t)req->limit - G;
@@ -58,4 +66,23 @@ int qk__store_merge_window(qk__store_counts *c, const qk__store_window_req *req,
 int64_t qk__store_retention_ms(int64_t start_ms, int64_t end_ms)
 {
     return end_ms - start_ms > QK__STORE_RETENTION_MS ? end_ms - start_ms : QK__STORE_RETENTION_MS;
+}
+
+void qk__store_retire_counts(qk__store_counts *c)
+{
+    const uint64_t held = c->granted - c->released, net = c->used - c->refunded;
+    if (held > net) {
+        c->fleet_granted -= held - net;
+        c->released = c->granted - net;
+    }
+}
+
+int64_t qk__store_retire_ms(void)
+{
+#ifdef QK_TEST_HOOKS
+    const char *v = getenv("QK_TEST_RETIRE_MS");
+    if (v != NULL && atoll(v) > 0)
+        return atoll(v);
+#endif
+    return QK__STORE_RETIRE_MS;
 }

@@ -32,8 +32,17 @@ enum {
 };
 
 /* Applies one window of a host's request to what the store holds for it, at the store's time
- * now_ms. A repeated, late or reordered request changes nothing. */
-int qk__store_merge_window(qk__store_counts *c, const qk__store_window_req *req, int64_t now_ms);
+ * now_ms. A repeated, late or reordered request changes nothing. may_grant 0 (a request older
+ * than one the store already applied for the host) merges the counters but grants nothing: the
+ * host has asked again since, and a grant it would never hear of would only strand quota. */
+int qk__store_merge_window(qk__store_counts *c, const qk__store_window_req *req, int64_t now_ms,
+                           int may_grant);
+
+/* Retirement (docs/store.md): the store takes back what a departed host holds and has not used,
+ * x = g - (u - r), lowering G by as much; its use stays in U and in G. Afterwards the host's
+ * counters are kept only where that host alone reads them (Redis: the window's gone hash;
+ * DynamoDB: the host's own item), so a host that comes back resumes exactly. */
+void qk__store_retire_counts(qk__store_counts *c);
 
 /* Defined here once for both backends (the Redis script gets them as ARGV[2] and ARGV[3]):
  * a host last seen at seen_ms still counts as active at now_ms, for fair shares, while
@@ -41,6 +50,19 @@ int qk__store_merge_window(qk__store_counts *c, const qk__store_window_req *req,
  * its end, or the window's length if longer, so late reports still land. */
 #define QK__STORE_ACTIVE_MS    INT64_C(60000)
 #define QK__STORE_RETENTION_MS INT64_C(86400000)
+
+/* A host the store has not heard from for this long is retired by the next syncs of other hosts
+ * (at most QK__STORE_RETIRE_PER_SYNC per window per sync, so the cost of a sync stays bounded).
+ * Twice a host's lease term (QK__LEASE_TERM_MS, src/store/lease.h): a host stops using what it
+ * holds one term after the send of its last answered sync, and the other term covers clock steps
+ * and offsets (believed within QK__STORE_SKEW_MAX_MS) between the host and the store, so the
+ * store never takes back calls a host may still consume. */
+#define QK__STORE_RETIRE_MS       INT64_C(600000)
+#define QK__STORE_RETIRE_PER_SYNC 8
+
+/* The retirement bound a sync sends (QK__STORE_RETIRE_MS; in a QK_TEST_HOOKS build,
+ * QK_TEST_RETIRE_MS from the environment when set, so tests see retirement in seconds). */
+int64_t qk__store_retire_ms(void);
 
 /* How long the store keeps the window [start_ms, end_ms) after its end: the larger of
  * QK__STORE_RETENTION_MS and the window's length (what the Redis keys' expiry does). */

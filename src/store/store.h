@@ -19,7 +19,7 @@
 
 /* Bumped whenever qk__store_backend changes shape; a backend states the version it implements
  * and the registry refuses any other. */
-#define QK__STORE_BACKEND_VERSION 2u /* 2: init */
+#define QK__STORE_BACKEND_VERSION 3u /* 2: init; 3: seq and final */
 
 enum {
     QK__STORE_SCHEME_MAX = 16,
@@ -61,6 +61,13 @@ typedef struct {
 typedef struct {
     const char *service;
     const char *host_id;
+    /* This host's request number for the service: it only grows, so the store tells the newest
+     * request from a late or repeated one, which may change counters (by max) but is granted
+     * nothing and brings no retired host back (docs/store.md, "Retirement"). */
+    uint64_t seq;
+    /* The host's last word for the service (a private tracker freed, everything given back): the
+     * store retires the host at once instead of after QK__STORE_RETIRE_MS of silence. */
+    unsigned final;
     unsigned n_windows;
     qk__store_window_req w[QK__STORE_SYNC_WINDOWS];
 } qk__store_sync_req;

@@ -203,7 +203,7 @@ static void deliver(world *w, const sent_req *r)
         model_window *m = &next[r->win[i]];
         const int h = r->host;
         qk__store_counts c = {m->G, m->U, m->h[h].g, m->h[h].x, m->h[h].u, m->h[h].r};
-        if ((why = qk__store_merge_window(&c, &r->req.w[i], now)) != QK__MERGE_OK) {
+        if ((why = qk__store_merge_window(&c, &r->req.w[i], now, 1)) != QK__MERGE_OK) {
             refused = 1;
             break;
         }

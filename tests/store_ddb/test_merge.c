@@ -13,18 +13,18 @@ Test(ddb_merge, grants_what_is_left_inside_the_window_only)
 {
     qk__store_counts c = {0};
     qk__store_window_req q = req(4, 0, 0, 0);
-    qk__store_merge_window(&c, &q, 59999); /* before the window: nothing */
+    qk__store_merge_window(&c, &q, 59999, 1); /* before the window: nothing */
     cr_assert_eq(c.granted, 0);
-    qk__store_merge_window(&c, &q, 60000);
+    qk__store_merge_window(&c, &q, 60000, 1);
     cr_assert_eq(c.granted, 4);
     cr_assert_eq(c.fleet_granted, 4);
     c.fleet_granted = 8; /* other hosts hold 4 more */
     q.granted = 20;
-    qk__store_merge_window(&c, &q, 60001);
+    qk__store_merge_window(&c, &q, 60001, 1);
     cr_assert_eq(c.granted, 6, "only L - G = 2 more");
     cr_assert_eq(c.fleet_granted, 10);
     q.granted = 30;
-    qk__store_merge_window(&c, &q, 120000); /* at the end: nothing, even with room */
+    qk__store_merge_window(&c, &q, 120000, 1); /* at the end: nothing, even with room */
     cr_assert_eq(c.granted, 6);
 }
 
@@ -32,13 +32,13 @@ Test(ddb_merge, cumulative_values_merge_by_max)
 {
     qk__store_counts c = {0};
     qk__store_window_req q = req(5, 3, 1, 0);
-    qk__store_merge_window(&c, &q, 70000);
+    qk__store_merge_window(&c, &q, 70000, 1);
     const qk__store_counts once = c;
     cr_assert_eq(c.fleet_used, 2);
     for (int i = 0; i < 3; i++) /* repeated, then an older (late) request: no change */
-        qk__store_merge_window(&c, &q, 70000);
+        qk__store_merge_window(&c, &q, 70000, 1);
     qk__store_window_req late = req(2, 1, 0, 0);
-    qk__store_merge_window(&c, &late, 70000);
+    qk__store_merge_window(&c, &late, 70000, 1);
     cr_assert_eq(memcmp(&c, &once, sizeof c), 0, "a repeated or late request changed the store");
 }
 
@@ -47,12 +47,12 @@ Test(ddb_merge, overdraft_raises_the_grant_and_a_give_back_lowers_what_is_held)
     /* G, U, g_h, x_h, u_h, r_h */
     qk__store_counts c = {9, 0, 0, 0, 0, 0};
     qk__store_window_req q = req(0, 4, 0, 0); /* recorded 4 with no lease */
-    qk__store_merge_window(&c, &q, 70000);
+    qk__store_merge_window(&c, &q, 70000, 1);
     cr_assert_eq(c.granted, 4);
     cr_assert_eq(c.fleet_granted, 13, "G past L: the overdraft shows");
     qk__store_counts d = {6, 2, 6, 0, 2, 0};
     qk__store_window_req rel = req(6, 2, 0, 4); /* gives back the 4 it holds unused */
-    qk__store_merge_window(&d, &rel, 70000);
+    qk__store_merge_window(&d, &rel, 70000, 1);
     cr_assert_eq(d.granted, 6, "a grant total never drops");
     cr_assert_eq(d.released, 4);
     cr_assert_eq(d.fleet_granted, 2);
@@ -64,15 +64,15 @@ Test(ddb_merge, a_late_give_back_changes_nothing)
 {
     qk__store_counts c = {0};
     qk__store_window_req grant = req(5, 0, 0, 0);
-    qk__store_merge_window(&c, &grant, 70000);
+    qk__store_merge_window(&c, &grant, 70000, 1);
     qk__store_window_req give_back = req(5, 1, 0, 4); /* used 1, gives back 4 */
-    qk__store_merge_window(&c, &give_back, 70000);
+    qk__store_merge_window(&c, &give_back, 70000, 1);
     cr_assert_eq(c.fleet_granted, 1);
     qk__store_window_req regrant = req(9, 1, 0, 4); /* later: wants 4 more held */
-    qk__store_merge_window(&c, &regrant, 70000);
+    qk__store_merge_window(&c, &regrant, 70000, 1);
     cr_assert_eq(c.fleet_granted, 5);
     const qk__store_counts before = c;
-    qk__store_merge_window(&c, &give_back, 70000); /* the give-back again, late */
+    qk__store_merge_window(&c, &give_back, 70000, 1); /* the give-back again, late */
     cr_assert_eq(memcmp(&c, &before, sizeof c), 0, "a late give-back took back a newer grant");
 }
 
