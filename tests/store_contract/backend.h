@@ -26,10 +26,15 @@ typedef struct {
  * the backend's code. */
 typedef struct {
     uint64_t L, G, U;
-    uint64_t sum_u; /* the hosts' u - r */
-    uint64_t sum_g; /* the hosts' g - x */
-    unsigned hosts;
+    uint64_t sum_u; /* the hosts' u - r, retired hosts included */
+    uint64_t sum_g; /* the hosts' g - x, retired hosts included */
+    unsigned hosts; /* live hosts, in host[] */
     qkc_host_view host[QKC_MAX_HOSTS];
+    /* Hosts the store retired (docs/store.md, "Retirement"): their totals are kept where only
+     * they read them (Redis: the window's gone hash; DynamoDB: the host's own item), counted in
+     * sum_u and sum_g, and listed here. */
+    unsigned retired;
+    qkc_host_view gone[QKC_MAX_HOSTS];
 } qkc_view;
 
 typedef struct {
