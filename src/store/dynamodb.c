@@ -5,6 +5,12 @@
  * after its caller gave up is harmless: it wrote cumulative values merged by max, and a retry
  * merges the same values again.
  *
+ * The item holds live hosts only (docs/store.md, "Retirement"): a host's last word removes its
+ * entries; a host silent past qk__store_retire_ms() is retired by another host's sync, its
+ * counts moved first to its own tomb item ("<service>/<host id>"), which it reads back when it
+ * syncs again. The item's format is what older libraries read, so the one mark of a host that
+ * knows about tombs is its entry's t: the store's time + 1.
+ *
  * DynamoDB has no clock in its expressions, so the store's time is the Date header of the read
  * (1 s resolution, rounded down, which never lets a grant through after a window's end since
  * windows end on whole seconds). The table is checked once per connection with DescribeTable,
@@ -226,10 +232,45 @@ static void drop_old(qk__ddb_item *it, int64_t now_ms)
     it->n_windows = keep;
 }
 
-/* Applies req to it at the store's time now_ms and fills reply. QK_ENOMEM; QK_EIO for a window
- * the merge refuses (src/store/merge.h). */
+static void remove_host(qk__ddb_window *w, qk__ddb_host *h)
+{
+    const size_t i = (size_t)(h - w->hosts);
+    memmove(&w->hosts[i], &w->hosts[i + 1], (w->n_hosts - i - 1) * sizeof *h);
+    w->n_hosts--;
+}
+
+static qk__store_counts counts_of(const qk__ddb_window *w, const qk__ddb_host *h)
+{
+    const qk__store_counts c = {w->granted, w->used, h->granted, h->released, h->used, h->refunded};
+    return c;
+}
+
+/* Whether the request counted the host in window q before: it then has an entry there, or had
+ * one until the store retired it (rule 4 of docs/store.md, "Retirement"). */
+static int counted_before(const qk__store_window_req *q)
+{
+    return q->granted > 0 || q->released > 0 || q->used > 0 || q->refunded > 0;
+}
+
+/* Whether a merge of req into it must start some entry of the host from its tomb. */
+static int needs_tomb(qk__ddb_item *it, const qk__store_sync_req *req)
+{
+    for (unsigned k = 0; k < req->n_windows; k++) {
+        char name[32];
+        qk__ddb_window_name(name, sizeof name, req->w[k].period, req->w[k].start_ms);
+        const qk__ddb_window *w = find_window(it, name);
+        if (counted_before(&req->w[k]) &&
+            (w == NULL || find_host((qk__ddb_window *)w, req->host_id) == NULL))
+            return 1;
+    }
+    return 0;
+}
+
+/* Applies req to it at the store's time now_ms, an absent entry starting from the host's tomb
+ * (NULL: none read), and fills the host's part of reply. QK_ENOMEM; QK_EIO for a window the
+ * merge refuses (src/store/merge.h). */
 static int merge_item(qk__ddb_item *it, const qk__store_sync_req *req, int64_t now_ms,
-                      qk__store_sync_reply *reply)
+                      const qk__ddb_tomb *tomb, qk__store_sync_reply *reply)
 {
     qk__ddb_window *grown = realloc(it->w, (it->n_windows + req->n_windows + 1) * sizeof *it->w);
     if (grown == NULL)
@@ -257,9 +298,17 @@ static int merge_item(qk__ddb_item *it, const qk__store_sync_req *req, int64_t n
             h = &w->hosts[w->n_hosts++];
             memset(h, 0, sizeof *h);
             snprintf(h->id, sizeof h->id, "%s", req->host_id);
+            /* Retired here before: resume exactly where the store left the host, so nothing it
+             * was counted for counts again, and the give-back the store made shows in x. */
+            const qk__ddb_tomb_window *tw = tomb ? qk__ddb_tomb_find(tomb, name) : NULL;
+            if (tw != NULL) {
+                h->granted = tw->granted;
+                h->released = tw->released;
+                h->used = tw->used;
+                h->refunded = tw->refunded;
+            }
         }
-        qk__store_counts counts = {w->granted,  w->used, h->granted,
-                                   h->released, h->used, h->refunded};
+        qk__store_counts counts = counts_of(w, h);
         const int merged = qk__store_merge_window(&counts, q, now_ms, 1);
         if (merged != QK__MERGE_OK) /* nothing is written: the caller drops the item */
             return qk__fail(QK_EIO, "dynamodb sync: window %s of '%s' %s", name, req->service,
@@ -272,10 +321,43 @@ static int merge_item(qk__ddb_item *it, const qk__store_sync_req *req, int64_t n
         h->used = counts.used;
         h->refunded = counts.refunded;
         h->released = counts.released;
-        h->seen_ms = now_ms;
+        h->seen_ms = QK__DDB_MARK(now_ms);
+        reply->w[k].granted_host = h->granted;
+        reply->w[k].released_host = h->released;
+    }
+    return QK_OK;
+}
+
+/* The host's last word (req->final): its entries leave every window of the request, after the
+ * store takes back anything it still holds; its use stays in U and G. No tomb: a freed private
+ * tracker's id never syncs again, and no late write of it can land (every write is conditioned
+ * on the version it read). */
+static void last_word(qk__ddb_item *it, const qk__store_sync_req *req, qk__store_sync_reply *reply)
+{
+    for (unsigned k = 0; k < req->n_windows; k++) {
+        char name[32];
+        qk__ddb_window_name(name, sizeof name, req->w[k].period, req->w[k].start_ms);
+        qk__ddb_window *w = find_window(it, name);
+        qk__ddb_host *h = w ? find_host(w, req->host_id) : NULL;
+        if (h == NULL)
+            continue;
+        qk__store_counts counts = counts_of(w, h);
+        qk__store_retire_counts(&counts);
+        w->granted = counts.fleet_granted;
+        reply->w[k].released_host = counts.released;
+        remove_host(w, h);
+    }
+}
+
+/* The fleet's part of reply, from the item as it will be written. */
+static void fleet_reply(qk__ddb_item *it, const qk__store_sync_req *req, int64_t now_ms,
+                        qk__store_sync_reply *reply)
+{
+    for (unsigned k = 0; k < req->n_windows; k++) {
+        char name[32];
+        qk__ddb_window_name(name, sizeof name, req->w[k].period, req->w[k].start_ms);
+        const qk__ddb_window *w = find_window(it, name);
         qk__store_window_reply *r = &reply->w[k];
-        r->granted_host = h->granted;
-        r->released_host = h->released;
         r->granted = w->granted;
         r->used = w->used;
         r->limit = w->limit;
@@ -284,6 +366,122 @@ static int merge_item(qk__ddb_item *it, const qk__store_sync_req *req, int64_t n
         for (size_t i = 0; i < w->n_hosts; i++)
             r->active_hosts += w->hosts[i].seen_ms >= now_ms - QK__STORE_ACTIVE_MS;
     }
+}
+
+/* Whether the entry h of another host than the syncing one has been silent past the bound, and
+ * carries the mark (an older library's host is never retired: it would not look for a tomb). */
+static int silent(const qk__ddb_host *h, const char *syncing, int64_t bound_ms)
+{
+    return QK__DDB_MARKED(h->seen_ms) && h->seen_ms < bound_ms && strcmp(h->id, syncing) != 0;
+}
+
+static int64_t ttl_of(int64_t expiry_ms)
+{
+    return expiry_ms == QK_NEVER ? 0 : expiry_ms / 1000 + 1;
+}
+
+/* After a tomb was written (its answer in a): drops its windows past their retention and sets
+ * its ttl to its last window's, by a second update on the same version, only when needed (the
+ * first write knew only the windows it retired). Best effort: a failure leaves a tomb that is
+ * still right, only larger or kept longer than needed. */
+static void tidy_tomb(qk__store_conn *c, const qk__store_sync_req *req, const char *host,
+                      uint64_t version, int64_t ttl_s, const qk__ddb_answer *a, int64_t now_ms,
+                      int64_t deadline_ms)
+{
+    qk__ddb_tomb t;
+    if (qk__ddb_json_tomb(a->body, a->len, "Attributes", c->target.table, req->service, host, &t) !=
+        QK_OK)
+        return;
+    const char **old = calloc(t.n_windows + 1, sizeof *old);
+    size_t n_old = 0;
+    int64_t last = INT64_MIN;
+    for (size_t i = 0; old != NULL && i < t.n_windows; i++) {
+        const int64_t expiry = qk__ddb_window_expiry_ms(t.w[i].name);
+        if (expiry >= 0 && expiry < now_ms)
+            old[n_old++] = t.w[i].name;
+        else if (expiry > last || expiry < 0)
+            last = expiry < 0 ? QK_NEVER : expiry;
+    }
+    const int64_t want = last == INT64_MIN ? ttl_s : ttl_of(last);
+    if (old != NULL && (n_old > 0 || want != ttl_s)) {
+        qk__ddb_answer b;
+        call(c, "UpdateItem",
+             qk__ddb_json_put_tomb(c->target.table, req->service, host, version, NULL, 0, want, old,
+                                   n_old, 1),
+             deadline_ms, &b);
+    }
+    free(old);
+    qk__ddb_tomb_free(&t);
+}
+
+/* Retires up to QK__STORE_RETIRE_PER_SYNC hosts silent past the bound (rule 3 of docs/store.md,
+ * "Retirement"), before the conditional write of it: each host's counts go to its tomb first, an
+ * UpdateItem conditioned on holding no newer retirement, and only a host whose tomb was written
+ * leaves the item, the store taking back what it held unused. A retirement stops when the
+ * deadline would not leave room for the write (two reads' time). QK_ENOMEM. */
+static int retire_silent(qk__store_conn *c, qk__ddb_item *it, const qk__store_sync_req *req,
+                         int64_t now_ms, int64_t read_ms, int64_t deadline_ms)
+{
+    const int64_t bound = now_ms - qk__store_retire_ms();
+    char ids[QK__STORE_RETIRE_PER_SYNC][sizeof it->w[0].hosts[0].id];
+    size_t n_ids = 0;
+    for (size_t i = 0; i < it->n_windows && n_ids < QK__STORE_RETIRE_PER_SYNC; i++)
+        for (size_t j = 0; j < it->w[i].n_hosts && n_ids < QK__STORE_RETIRE_PER_SYNC; j++) {
+            const qk__ddb_host *h = &it->w[i].hosts[j];
+            size_t seen = 0;
+            while (seen < n_ids && strcmp(ids[seen], h->id) != 0)
+                seen++;
+            if (seen == n_ids && silent(h, req->host_id, bound))
+                snprintf(ids[n_ids++], sizeof ids[0], "%s", h->id);
+        }
+    qk__ddb_tomb_window *tw = n_ids ? calloc(it->n_windows + 1, sizeof *tw) : NULL;
+    if (n_ids > 0 && tw == NULL)
+        return qk__fail(QK_ENOMEM, "dynamodb: no memory for a tomb");
+    for (size_t k = 0; k < n_ids; k++) {
+        if (qk__store_now_ms() + 2 * read_ms >= deadline_ms)
+            break; /* the write of the item comes first: the next syncs retire the rest */
+        size_t n = 0;
+        int64_t last = INT64_MIN;
+        for (size_t i = 0; i < it->n_windows; i++) {
+            qk__ddb_host *h = find_host(&it->w[i], ids[k]);
+            if (h == NULL || !silent(h, req->host_id, bound))
+                continue;
+            qk__store_counts counts = counts_of(&it->w[i], h);
+            qk__store_retire_counts(&counts);
+            tw[n] = (qk__ddb_tomb_window){"", counts.granted, counts.released, counts.used,
+                                          counts.refunded};
+            snprintf(tw[n].name, sizeof tw[n].name, "%s", it->w[i].name);
+            const int64_t expiry = qk__ddb_window_expiry_ms(it->w[i].name);
+            if (expiry < 0 || expiry == QK_NEVER)
+                last = QK_NEVER;
+            else if (last != QK_NEVER && expiry > last)
+                last = expiry;
+            n++;
+        }
+        const int64_t ttl_s = ttl_of(last);
+        qk__ddb_answer a;
+        const int rc = call(c, "UpdateItem",
+                            qk__ddb_json_put_tomb(c->target.table, req->service, ids[k],
+                                                  it->version, tw, n, ttl_s, NULL, 0, 0),
+                            deadline_ms, &a);
+        if (rc == QK_ENOMEM) {
+            free(tw);
+            return rc;
+        }
+        if (rc != QK_OK || a.status != 200)
+            continue; /* a newer tomb, or no answer: the host stays, for a later sync */
+        tidy_tomb(c, req, ids[k], it->version, ttl_s, &a, now_ms, deadline_ms);
+        for (size_t i = 0; i < it->n_windows; i++) {
+            qk__ddb_host *h = find_host(&it->w[i], ids[k]);
+            if (h == NULL || !silent(h, req->host_id, bound))
+                continue;
+            qk__store_counts counts = counts_of(&it->w[i], h);
+            qk__store_retire_counts(&counts);
+            it->w[i].granted = counts.fleet_granted;
+            remove_host(&it->w[i], h);
+        }
+    }
+    free(tw);
     return QK_OK;
 }
 
@@ -294,61 +492,124 @@ static void sleep_ms(int64_t ms)
         ;
 }
 
+/* The syncing host's tomb, read at most once per sync (rule 4 of docs/store.md, "Retirement"). */
+typedef struct {
+    int read;
+    int64_t date_ms; /* the store's time of the read */
+    qk__ddb_tomb tomb;
+} tomb_read;
+
+static int read_tomb(qk__store_conn *c, const qk__store_sync_req *req, int64_t now_ms,
+                     int64_t deadline_ms, tomb_read *t)
+{
+    /* A tomb read once stays right for the whole sync: it changes only when this host is
+     * retired again, which needs an entry restored after this read and then silent for the
+     * bound. A sync that outlasts that (a deadline longer than the bound) reads it again. */
+    if (t->read && now_ms < t->date_ms + qk__store_retire_ms() - 1000)
+        return QK_OK;
+    qk__ddb_tomb_free(&t->tomb);
+    t->read = 0;
+    qk__ddb_answer a;
+    int rc = call(c, "GetItem", qk__ddb_json_get_tomb(c->target.table, req->service, req->host_id),
+                  deadline_ms, &a);
+    if (rc != QK_OK)
+        return rc;
+    if (a.status != 200)
+        return answer_error(c, "GetItem", &a);
+    if ((rc = qk__ddb_json_tomb(a.body, a.len, "Item", c->target.table, req->service, req->host_id,
+                                &t->tomb)) != QK_OK)
+        return rc;
+    t->read = 1;
+    t->date_ms = a.date_ms < 0 ? now_ms : a.date_ms;
+    return QK_OK;
+}
+
+/* One attempt: read the item, merge, retire, write. QK_OK with *collided set when another host
+ * wrote first. */
+static int sync_once(qk__store_conn *c, const qk__store_sync_req *req, qk__store_sync_reply *reply,
+                     int64_t deadline_ms, tomb_read *tomb, int *collided)
+{
+    *collided = 0;
+    qk__ddb_answer a;
+    const int64_t started = qk__store_now_ms();
+    int rc = call(c, "GetItem", qk__ddb_json_get(c->target.table, req->service), deadline_ms, &a);
+    if (rc != QK_OK)
+        return rc;
+    if (a.status != 200) {
+        if (strcmp(a.error_type, "ResourceNotFoundException") == 0)
+            c->table_checked = 0;
+        return answer_error(c, "GetItem", &a);
+    }
+    if (a.date_ms < 0)
+        return qk__fail(QK_EIO,
+                        "dynamodb GetItem on table '%s': the answer has no Date "
+                        "header, so the store's time is unknown",
+                        c->target.table);
+    const int64_t read_ms = qk__store_now_ms() - started;
+    qk__ddb_item it;
+    if ((rc = qk__ddb_json_item(a.body, a.len, c->target.table, req->service, &it)) != QK_OK)
+        return rc;
+    const int64_t now_ms = a.date_ms;
+    drop_old(&it, now_ms);
+    if (needs_tomb(&it, req))
+        rc = read_tomb(c, req, now_ms, deadline_ms, tomb);
+    if (rc == QK_OK)
+        rc = merge_item(&it, req, now_ms, tomb->read ? &tomb->tomb : NULL, reply);
+    if (rc == QK_OK && req->final)
+        last_word(&it, req, reply);
+    if (rc == QK_OK)
+        rc = retire_silent(c, &it, req, now_ms, read_ms, deadline_ms);
+    if (rc == QK_OK)
+        fleet_reply(&it, req, now_ms, reply);
+    char *put = rc == QK_OK ? qk__ddb_json_put(c->target.table, req->service, &it) : NULL;
+    qk__ddb_item_free(&it);
+    if (rc != QK_OK) {
+        free(put);
+        return rc;
+    }
+    if ((rc = call(c, "PutItem", put, deadline_ms, &a)) != QK_OK)
+        return rc;
+    if (a.status == 200) {
+        /* The middle of the Date header's second: the offset is known to +-0.5 s. */
+        reply->server_ms = now_ms + 500;
+        return QK_OK;
+    }
+    if (strcmp(a.error_type, "ConditionalCheckFailedException") != 0)
+        return answer_error(c, "PutItem", &a);
+    *collided = 1;
+    return QK_OK;
+}
+
 static int sync_service(qk__store_conn *c, const qk__store_sync_req *req,
                         qk__store_sync_reply *reply, int64_t deadline_ms)
 {
     int rc;
     if (!c->table_checked && (rc = describe(c, deadline_ms, NULL, NULL)) != QK_OK)
         return rc;
+    tomb_read tomb;
+    memset(&tomb, 0, sizeof tomb);
     for (unsigned attempt = 0;; attempt++) {
-        qk__ddb_answer a;
-        rc = call(c, "GetItem", qk__ddb_json_get(c->target.table, req->service), deadline_ms, &a);
-        if (rc != QK_OK)
-            return rc;
-        if (a.status != 200) {
-            if (strcmp(a.error_type, "ResourceNotFoundException") == 0)
-                c->table_checked = 0;
-            return answer_error(c, "GetItem", &a);
-        }
-        if (a.date_ms < 0)
-            return qk__fail(QK_EIO,
-                            "dynamodb GetItem on table '%s': the answer has no Date "
-                            "header, so the store's time is unknown",
-                            c->target.table);
-        qk__ddb_item it;
-        if ((rc = qk__ddb_json_item(a.body, a.len, c->target.table, req->service, &it)) != QK_OK)
-            return rc;
-        const int64_t now_ms = a.date_ms;
-        drop_old(&it, now_ms);
-        rc = merge_item(&it, req, now_ms, reply);
-        char *put = rc == QK_OK ? qk__ddb_json_put(c->target.table, req->service, &it) : NULL;
-        qk__ddb_item_free(&it);
-        if (rc != QK_OK) {
-            free(put);
-            return rc;
-        }
-        if ((rc = call(c, "PutItem", put, deadline_ms, &a)) != QK_OK)
-            return rc;
-        if (a.status == 200) {
-            /* The middle of the Date header's second: the offset is known to +-0.5 s. */
-            reply->server_ms = now_ms + 500;
-            return QK_OK;
-        }
-        if (strcmp(a.error_type, "ConditionalCheckFailedException") != 0)
-            return answer_error(c, "PutItem", &a);
+        int collided = 0;
+        rc = sync_once(c, req, reply, deadline_ms, &tomb, &collided);
+        if (rc != QK_OK || !collided)
+            break;
         /* Another host wrote first: read again after a short jittered pause, so hosts racing
          * for one item do not keep colliding. */
         c->rng ^= c->rng << 13;
         c->rng ^= c->rng >> 7;
         c->rng ^= c->rng << 17;
         const int64_t pause = (int64_t)(c->rng % (uint64_t)(2 + (attempt < 5 ? attempt : 5) * 2));
-        if (qk__store_now_ms() + pause >= deadline_ms)
-            return qk__fail(QK_EUNAVAIL,
-                            "dynamodb table '%s': item pk='%s' kept changing under %u tries "
-                            "until the timeout",
-                            c->target.table, req->service, attempt + 1);
+        if (qk__store_now_ms() + pause >= deadline_ms) {
+            rc = qk__fail(QK_EUNAVAIL,
+                          "dynamodb table '%s': item pk='%s' kept changing under %u tries "
+                          "until the timeout",
+                          c->target.table, req->service, attempt + 1);
+            break;
+        }
         sleep_ms(pause);
     }
+    qk__ddb_tomb_free(&tomb.tomb);
+    return rc;
 }
 
 static int server_time(qk__store_conn *c, int64_t *server_ms, int64_t deadline_ms)

@@ -17,6 +17,7 @@ enum {
     QK__DDB_ENDPOINT_MAX = 256, /* http[s]://host[:port] */
     QK__DDB_TYPE_MAX = 128,     /* an error type, without its namespace */
     QK__DDB_MESSAGE_MAX = 256,
+    QK__DDB_TOMB_KEY_MAX = 128, /* "<service>/<host id>": 63 + 1 + 39 and the NUL */
 };
 
 /* Where a dynamodb:// URL points. */
@@ -59,12 +60,20 @@ int qk__ddb_call(qk__ddb_http *h, const char *op, const char *json, int64_t dead
 
 /* ---- the protocol's JSON (dynamodb_json.c) ---- */
 
-/* One host's counters in one window, and when the store last saw it. */
+/* One host's counters in one window, and when the store last saw it: the attribute t. This
+ * library writes its own entry's t as the store's time (whole seconds) + 1, the mark of a host
+ * that knows about retirement; an entry with t % 1000 == 0 was written by an older library and
+ * is never retired (docs/store.md, "Retirement"). */
 typedef struct {
     char id[40];
     uint64_t granted, used, refunded, released;
     int64_t seen_ms;
 } qk__ddb_host;
+
+/* A host entry's t, as this library writes it at the store's time now_ms, and whether an entry's
+ * t carries that mark. */
+#define QK__DDB_MARK(now_ms) ((now_ms) + 1)
+#define QK__DDB_MARKED(t)    ((t) % 1000 == 1)
 
 /* One window of the service item: an attribute named w_<period letter><start_ms>. */
 typedef struct {
@@ -85,6 +94,31 @@ typedef struct {
 
 void qk__ddb_item_free(qk__ddb_item *it);
 
+/* One window of a retired host's tomb item: what the store held for it when it retired it. */
+typedef struct {
+    char name[32]; /* the window's attribute name in the service item */
+    uint64_t granted, released, used, refunded;
+} qk__ddb_tomb_window;
+
+/* A retired host's tomb item (docs/store.md, "Retirement"): pk = "<service>/<host id>", v = the
+ * version of the service item the retirement was computed from, ttl (N, epoch seconds) when no
+ * window of it is forever, and per window an attribute named as in the service item holding g,
+ * x, u and r. Only that host ever reads it, to resume. */
+typedef struct {
+    int exists;
+    uint64_t version;
+    int64_t ttl_s; /* 0: none */
+    size_t n_windows;
+    qk__ddb_tomb_window *w; /* malloc'd */
+} qk__ddb_tomb;
+
+void qk__ddb_tomb_free(qk__ddb_tomb *t);
+/* The tomb's window named name, or NULL. */
+const qk__ddb_tomb_window *qk__ddb_tomb_find(const qk__ddb_tomb *t, const char *name);
+/* When the window attribute name (w_<p><start_ms>) stops being kept: its end plus its retention
+ * (qk__store_retention_ms); QK_NEVER for a forever window; -1 for a name of no window. */
+int64_t qk__ddb_window_expiry_ms(const char *name);
+
 /* The window attribute's name for a request window. */
 void qk__ddb_window_name(char *buf, size_t len, qk_period period, int64_t start_ms);
 
@@ -98,10 +132,24 @@ int qk__ddb_json_table_active(const char *body, size_t len);
 /* A conditional put of it: on version it->version when it->exists, else only if absent. The
  * written item carries version + 1. */
 char *qk__ddb_json_put(const char *table, const char *service, const qk__ddb_item *it);
+/* A consistent GetItem of host's tomb in service. */
+char *qk__ddb_json_get_tomb(const char *table, const char *service, const char *host);
+/* An UpdateItem of host's tomb that SETs v = version and each of the n windows w, sets ttl to
+ * ttl_s (0: REMOVEs it) and REMOVEs the n_old window attributes named in old. Conditioned on
+ * attribute_not_exists(v) OR v < version (so a retirement computed from an older version of
+ * the service item never overwrites a newer tomb), or with exact set, on v = version (the
+ * retirer's own tidy-up of the tomb it just wrote). Asks for the tomb as written (ALL_NEW). */
+char *qk__ddb_json_put_tomb(const char *table, const char *service, const char *host,
+                            uint64_t version, const qk__ddb_tomb_window *w, size_t n, int64_t ttl_s,
+                            const char *const *old, size_t n_old, int exact);
 
 /* Decoders: QK_OK, or QK_EIO (or QK_ENOMEM) with a message that names what does not fit. */
 int qk__ddb_json_item(const char *body, size_t len, const char *table, const char *service,
                       qk__ddb_item *out);
+/* A tomb from a GetItem answer (member "Item") or an UpdateItem's (member "Attributes"); no such
+ * member: out->exists 0. Anything but quotakeeper's tomb shape is QK_EIO naming it. */
+int qk__ddb_json_tomb(const char *body, size_t len, const char *member, const char *table,
+                      const char *service, const char *host, qk__ddb_tomb *out);
 /* Checks DescribeTable's answer: the key must be pk, a string, alone. QK_EINVAL otherwise. */
 int qk__ddb_json_check_table(const char *body, size_t len, const char *table);
 /* An error answer's type (after its '#') and message; empty strings when it has none. */

@@ -5,14 +5,17 @@
  *
  * The item (docs/store.md, "DynamoDB"): pk (S) the service, v (N) its version, and per window an
  * attribute w_<period letter><start_ms> (M) holding s and e (N: its start and end in ms, e 0 for
- * forever), L, G, U (N) and h (M): per host id a map of g, u, r and t (N: the store's time of
- * its last sync). */
+ * forever), L, G, U (N) and h (M): per host id a map of g, x, u, r and t (N: the store's time
+ * of its last sync, + 1 when this library wrote it). A retired host's tomb item: pk (S)
+ * "<service>/<host id>", v (N), ttl (N, optional) and per window an attribute named as in the
+ * service item holding g, x, u and r (N). */
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "calendar.h"
 #include "error.h"
 #include "store/dynamodb.h"
 
@@ -29,6 +32,40 @@ void qk__ddb_item_free(qk__ddb_item *it)
         free(it->w[i].hosts);
     free(it->w);
     memset(it, 0, sizeof *it);
+}
+
+void qk__ddb_tomb_free(qk__ddb_tomb *t)
+{
+    free(t->w);
+    memset(t, 0, sizeof *t);
+}
+
+const qk__ddb_tomb_window *qk__ddb_tomb_find(const qk__ddb_tomb *t, const char *name)
+{
+    for (size_t i = 0; i < t->n_windows; i++)
+        if (strcmp(t->w[i].name, name) == 0)
+            return &t->w[i];
+    return NULL;
+}
+
+int64_t qk__ddb_window_expiry_ms(const char *name)
+{
+    if (strncmp(name, "w_", 2) != 0)
+        return -1;
+    const char *letter = memchr(PERIOD_LETTER, name[2], sizeof PERIOD_LETTER);
+    if (letter == NULL || name[2] == '\0')
+        return -1;
+    const char *digits = name + 3;
+    char *end = NULL;
+    const long long start = strtoll(digits, &end, 10);
+    if (end == digits || *end != '\0' || !(*digits == '-' || (*digits >= '0' && *digits <= '9')))
+        return -1;
+    const qk_period period = (qk_period)(letter - PERIOD_LETTER);
+    const int64_t stop = qk__period_end(period, (int64_t)start);
+    if (period == QK_FOREVER || stop == QK_NEVER)
+        return QK_NEVER;
+    const int64_t keep = qk__store_retention_ms((int64_t)start, stop);
+    return stop > QK_NEVER - keep ? QK_NEVER : stop + keep;
 }
 
 /* ---- encoding ---- */
@@ -118,6 +155,86 @@ char *qk__ddb_json_put(const char *table, const char *service, const qk__ddb_ite
                               "v", "ExpressionAttributeValues", ":v", num(it->version)));
     return dump(json_pack("{s:s, s:o, s:s}", "TableName", table, "Item", item,
                           "ConditionExpression", "attribute_not_exists(pk)"));
+}
+
+static void tomb_key(char *buf, size_t len, const char *service, const char *host)
+{
+    snprintf(buf, len, "%s/%s", service, host);
+}
+
+char *qk__ddb_json_get_tomb(const char *table, const char *service, const char *host)
+{
+    char pk[QK__DDB_TOMB_KEY_MAX];
+    tomb_key(pk, sizeof pk, service, host);
+    return qk__ddb_json_get(table, pk);
+}
+
+/* Appends text to the malloc'd string *buf of *cap bytes: 0, or -1 without memory. */
+static int append(char **buf, size_t *cap, const char *text)
+{
+    const size_t used = strlen(*buf), n = strlen(text);
+    if (used + n + 1 > *cap) {
+        char *more = realloc(*buf, (used + n + 1) * 2);
+        if (more == NULL)
+            return -1;
+        *buf = more;
+        *cap = (used + n + 1) * 2;
+    }
+    memcpy(*buf + used, text, n + 1);
+    return 0;
+}
+
+char *qk__ddb_json_put_tomb(const char *table, const char *service, const char *host,
+                            uint64_t version, const qk__ddb_tomb_window *w, size_t n, int64_t ttl_s,
+                            const char *const *old, size_t n_old, int exact)
+{
+    char pk[QK__DDB_TOMB_KEY_MAX], part[64];
+    tomb_key(pk, sizeof pk, service, host);
+    size_t cap = 64;
+    char *expr = malloc(cap);
+    json_t *names = json_pack("{s:s, s:s}", "#v", "v", "#t", "ttl");
+    json_t *values = json_pack("{s:o}", ":v", num(version));
+    int bad = expr == NULL || names == NULL || values == NULL;
+    if (!bad)
+        snprintf(expr, cap, "SET #v = :v");
+    for (size_t i = 0; !bad && i < n; i++) {
+        snprintf(part, sizeof part, ", #w%zu = :w%zu", i, i);
+        bad = append(&expr, &cap, part) != 0;
+        snprintf(part, sizeof part, "#w%zu", i);
+        bad = bad || json_object_set_new(names, part, json_string(w[i].name)) != 0;
+        part[0] = ':';
+        bad = bad || json_object_set_new(values, part,
+                                         json_pack("{s:{s:o, s:o, s:o, s:o}}", "M", "g",
+                                                   num(w[i].granted), "x", num(w[i].released), "u",
+                                                   num(w[i].used), "r", num(w[i].refunded))) != 0;
+    }
+    if (!bad && ttl_s > 0)
+        bad = append(&expr, &cap, ", #t = :t") != 0 ||
+              json_object_set_new(values, ":t", num((uint64_t)ttl_s)) != 0;
+    /* REMOVE: the windows past their retention, and ttl when a window is kept forever. */
+    if (!bad && (n_old > 0 || ttl_s <= 0))
+        bad = append(&expr, &cap, " REMOVE ") != 0;
+    for (size_t i = 0; !bad && i < n_old; i++) {
+        snprintf(part, sizeof part, "%s#o%zu", i ? ", " : "", i);
+        bad = append(&expr, &cap, part) != 0;
+        snprintf(part, sizeof part, "#o%zu", i);
+        bad = bad || json_object_set_new(names, part, json_string(old[i])) != 0;
+    }
+    if (!bad && ttl_s <= 0)
+        bad = append(&expr, &cap, n_old ? ", #t" : "#t") != 0;
+    char *out = NULL;
+    if (!bad) {
+        out = dump(json_pack("{s:s, s:{s:{s:s}}, s:s, s:s, s:o, s:o, s:s}", "TableName", table,
+                             "Key", "pk", "S", pk, "UpdateExpression", expr, "ConditionExpression",
+                             exact ? "#v = :v" : "attribute_not_exists(#v) OR #v < :v",
+                             "ExpressionAttributeNames", names, "ExpressionAttributeValues", values,
+                             "ReturnValues", "ALL_NEW"));
+        names = values = NULL;
+    }
+    json_decref(names);
+    json_decref(values);
+    free(expr);
+    return out;
 }
 
 /* ---- decoding ---- */
@@ -257,6 +374,75 @@ out:
     if (rc != QK_OK)
         qk__ddb_item_free(out);
     return rc;
+}
+
+int qk__ddb_json_tomb(const char *body, size_t len, const char *member, const char *table,
+                      const char *service, const char *host, qk__ddb_tomb *out)
+{
+    memset(out, 0, sizeof *out);
+    char pk[QK__DDB_TOMB_KEY_MAX];
+    tomb_key(pk, sizeof pk, service, host);
+    json_error_t jerr;
+    json_t *root = json_loadb(body, len, 0, &jerr);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return qk__fail(QK_EIO, "dynamodb tomb pk='%s' on table '%s': the answer is not JSON (%s)",
+                        pk, table, jerr.text);
+    }
+    json_t *item = json_object_get(root, member);
+    if (item == NULL) { /* no tomb: the host was never retired */
+        json_decref(root);
+        return QK_OK;
+    }
+    char what[160] = "";
+    const char *s = NULL;
+    if (!json_is_object(item) || json_unpack(json_object_get(item, "pk"), "{s:s}", "S", &s) != 0 ||
+        strcmp(s, pk) != 0)
+        snprintf(what, sizeof what, "no key pk='%.*s'", (int)strlen(pk), pk);
+    else if (get_num(json_object_get(item, "v"), &out->version) != 0)
+        snprintf(what, sizeof what, "no version attribute v");
+    else if (json_object_get(item, "ttl") != NULL) {
+        uint64_t ttl = 0;
+        if (get_num(json_object_get(item, "ttl"), &ttl) != 0 || ttl == 0 || ttl > INT64_MAX)
+            snprintf(what, sizeof what, "ttl is not a time");
+        out->ttl_s = (int64_t)ttl;
+    }
+    if (what[0] == '\0' && (out->w = calloc(json_object_size(item) + 1, sizeof *out->w)) == NULL) {
+        json_decref(root);
+        return qk__fail(QK_ENOMEM, "dynamodb: no memory for a tomb");
+    }
+    const char *name;
+    json_t *attr;
+    json_object_foreach(item, name, attr)
+    {
+        if (what[0] != '\0')
+            break;
+        if (strcmp(name, "pk") == 0 || strcmp(name, "v") == 0 || strcmp(name, "ttl") == 0)
+            continue;
+        json_t *m = get_map(attr);
+        qk__ddb_tomb_window *w = &out->w[out->n_windows];
+        if (strncmp(name, "w_", 2) != 0 || m == NULL || strlen(name) >= sizeof w->name ||
+            json_object_size(m) != 4 || get_num(json_object_get(m, "g"), &w->granted) != 0 ||
+            get_num(json_object_get(m, "x"), &w->released) != 0 ||
+            get_num(json_object_get(m, "u"), &w->used) != 0 ||
+            get_num(json_object_get(m, "r"), &w->refunded) != 0) {
+            snprintf(what, sizeof what, "an attribute '%.64s' that is not a window's g, x, u, r",
+                     name);
+            break;
+        }
+        snprintf(w->name, sizeof w->name, "%s", name);
+        out->n_windows++;
+    }
+    json_decref(root);
+    if (what[0] != '\0') {
+        qk__ddb_tomb_free(out);
+        return qk__fail(QK_EIO,
+                        "dynamodb table '%s': the item pk='%s' is not quotakeeper's tomb (%s); "
+                        "nothing was written to it",
+                        table, pk, what);
+    }
+    out->exists = 1;
+    return QK_OK;
 }
 
 int qk__ddb_json_check_table(const char *body, size_t len, const char *table)
