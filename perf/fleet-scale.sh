@@ -9,11 +9,13 @@
 #   perf/fleet-scale.sh [DOCDIR]       default docs/perf
 #   perf/fleet-scale.sh --smoke        churn 200, width 20 for 5 s, on Redis only; checks the
 #                                      CSVs and writes nothing (about 10 s)
+#   perf/fleet-scale.sh --smoke-bin BIN    the same with that binary (perf/smoke.sh, ctest)
 #
 # QK_FLEET_BUILD_DIR picks the build folder (default build/fleet-scale); QK_FLEET_BIN a binary
 # built already (then nothing is built). QK_FLEET_CHURN / QK_FLEET_DDB_CHURN set the churn's
 # hosts (10000 each), QK_FLEET_DDB_MAX_S the DynamoDB churn's bound in seconds (480: dynalite
-# takes tens of ms a request; the run stops there and reports what it did).
+# takes tens of ms a request; the run stops there and reports what it did), QK_FLEET_WIDTH_S the
+# width runs' length (125 s; under 65 s no window end is required).
 #
 # Every run is bounded (timeout, and each program's own bounds); qk_fleet_scale starts its
 # servers itself and they die with it (tests/support/servers.c: PR_SET_PDEATHSIG, stopped by pid
@@ -24,6 +26,8 @@ smoke=0
 doc=$root/docs/perf
 if [ "${1:-}" = --smoke ]; then
   smoke=1
+elif [ "${1:-}" = --smoke-bin ] && [ $# -eq 2 ]; then # perf/smoke.sh: the binary ctest built
+  smoke=1 QK_FLEET_BIN=$2
 elif [ $# -ge 1 ]; then
   doc=$1
 fi
@@ -77,8 +81,9 @@ echo "fleet-scale.sh: $(nproc) cores, source $(git -C "$root" describe --always 
 run 600 "$tmp/churn-redis.csv" --churn "${QK_FLEET_CHURN:-10000}" --store redis
 run 600 "$tmp/churn-dynamodb.csv" --churn "${QK_FLEET_DDB_CHURN:-10000}" --store dynamodb \
   --max-seconds "${QK_FLEET_DDB_MAX_S:-480}"
-run 400 "$tmp/width-redis.csv" --width 1000 --seconds 125 --store redis
-run 400 "$tmp/width-dynamodb.csv" --width 100 --seconds 125 --store dynamodb
+ws=${QK_FLEET_WIDTH_S:-125}
+run 400 "$tmp/width-redis.csv" --width 1000 --seconds "$ws" --store redis
+run 400 "$tmp/width-dynamodb.csv" --width 100 --seconds "$ws" --store dynamodb
 for f in "$tmp"/*.csv; do check_csv "$f"; done
 { cat "$tmp/churn-redis.csv"; tail -n +2 "$tmp/churn-dynamodb.csv"; } > "$doc/fleet-churn.csv"
 { cat "$tmp/width-redis.csv"; tail -n +2 "$tmp/width-dynamodb.csv"; } > "$doc/fleet-width.csv"

@@ -440,7 +440,8 @@ typedef struct {
     double end;
     double *lat_us;
     size_t n_lat, cap_lat;
-    uint64_t unexpected;
+    uint64_t unavailable; /* QK_EUNAVAIL: the store did not answer in time, outage policy */
+    uint64_t unexpected;  /* any other error */
 } worker;
 
 static void *worker_main(void *arg)
@@ -472,6 +473,8 @@ static void *worker_main(void *arg)
             h->r.attempts++;
             if (e == QK_OK)
                 h->r.grants++;
+            else if (e == QK_EUNAVAIL)
+                w->unavailable++;
             else if (e != QK_ELIMIT)
                 w->unexpected++;
             if (w->n_lat < w->cap_lat)
@@ -555,18 +558,21 @@ static _Noreturn void width_child(const width_args *a, unsigned proc, unsigned f
         pthread_join(th[i], NULL);
     /* The hosts' last word, then their operation counts. */
     for (unsigned k = 0; k < n_hosts; k++) {
-        qk_store_sync(hs[k].t); /* a failure shows in the count check */
+        /* Until the store has it (a store that was overloaded answers once the load is gone):
+         * the count check needs every host's use in, and the free drops what is not. */
+        for (unsigned tries = 0; tries < 50 && qk_store_sync(hs[k].t) != QK_OK; tries++)
+            usleep(20000);
         qk_store_info info = {.version = QK_STORE_INFO_VERSION};
         if (qk_store_status(hs[k].t, &info) == QK_OK)
             hs[k].r.syncs = info.syncs, hs[k].r.failures = info.failures;
     }
     const uint64_t requests = store == STORE_DDB ? perf_ddb_requests() - req0 : 0;
-    uint64_t unexpected = 0;
+    uint64_t unexpected = 0, unavailable = 0;
     size_t n_lat = 0;
     for (unsigned i = 0; i < a->threads; i++)
-        unexpected += ws[i].unexpected, n_lat += ws[i].n_lat;
-    fprintf(out, "proc %u %u %.3f %" PRIu64 " %" PRIu64 " %zu\n", proc, n_hosts, pp99, requests,
-            unexpected, n_lat);
+        unexpected += ws[i].unexpected, unavailable += ws[i].unavailable, n_lat += ws[i].n_lat;
+    fprintf(out, "proc %u %u %.3f %" PRIu64 " %" PRIu64 " %" PRIu64 " %zu\n", proc, n_hosts, pp99,
+            requests, unavailable, unexpected, n_lat);
     for (unsigned k = 0; k < n_hosts; k++)
         fprintf(out, "host %u %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", hs[k].r.heavy,
                 hs[k].r.attempts, hs[k].r.grants, hs[k].r.syncs, hs[k].r.failures);
@@ -754,7 +760,8 @@ static int width(const width_args *a)
     }
 
     /* The children's figures. */
-    uint64_t attempts = 0, grants = 0, syncs = 0, failures = 0, requests = 0, unexpected = 0;
+    uint64_t attempts = 0, grants = 0, syncs = 0, failures = 0, requests = 0, unexpected = 0,
+             unavailable = 0;
     double pp99 = 0, sum_x = 0, sum_x2 = 0, cls_sum[2] = {0, 0};
     unsigned cls_n[2] = {0, 0}, n_hosts = 0;
     double *lat = NULL;
@@ -763,13 +770,13 @@ static int width(const width_args *a)
         rewind(res[p]);
         unsigned proc, nh;
         double p99;
-        uint64_t req, unexp;
+        uint64_t req, unav, unexp;
         size_t nl;
-        if (fscanf(res[p], "proc %u %u %lf %" SCNu64 " %" SCNu64 " %zu\n", &proc, &nh, &p99, &req,
-                   &unexp, &nl) != 6)
+        if (fscanf(res[p], "proc %u %u %lf %" SCNu64 " %" SCNu64 " %" SCNu64 " %zu\n", &proc, &nh,
+                   &p99, &req, &unav, &unexp, &nl) != 7)
             die("width: child %u's results do not parse", p);
         pp99 = p99 > pp99 ? p99 : pp99;
-        requests += req, unexpected += unexp;
+        requests += req, unavailable += unav, unexpected += unexp;
         for (unsigned k = 0; k < nh; k++) {
             host_result r;
             if (fscanf(res[p], "host %u %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 "\n",
@@ -814,15 +821,17 @@ static int width(const width_args *a)
         store_used += w[i].U;
     const double ops = rc != NULL ? (double)(calls1 - calls0) : (double)requests;
     const double jain = sum_x2 > 0 ? sum_x * sum_x / (n_hosts * sum_x2) : 0;
-    puts("store,hosts,procs,threads,limit_per_min,seconds,attempts,grants,store_ops,"
+    puts("store,hosts,procs,threads,limit_per_min,seconds,attempts,grants,unavailable,"
+         "store_failures,store_ops,"
          "store_ops_per_s,host_syncs_per_s,server_us_per_call,private_p99_us,slow_threshold_us,"
          "slow_consumes,slow_p50_us,slow_p99_us,slow_max_us,all_p99_us,ended_L,ended_G_at_end,"
          "ended_U_at_end,stranded_at_end,ended_G_3s,ended_U_3s,stranded_3s,limit_reads,"
          "max_U_over_L,max_G_over_L,heavy_grants_per_demand,light_grants_per_demand,jain,store_U,"
          "count_exact");
-    printf("%s,%u,%u,%u,%" PRIu64 ",%.1f,%" PRIu64 ",%" PRIu64 ",%.0f,%.1f,%.1f,",
+    printf("%s,%u,%u,%u,%" PRIu64 ",%.1f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+           ",%.0f,%.1f,%.1f,",
            store == STORE_REDIS ? "redis" : "dynamodb", a->hosts, P, a->threads, a->limit, run_s,
-           attempts, grants, ops, ops / run_s, (double)syncs / run_s);
+           attempts, grants, unavailable, failures, ops, ops / run_s, (double)syncs / run_s);
     if (rc != NULL)
         printf("%.1f", calls1 > calls0 ? (double)(usec1 - usec0) / (double)(calls1 - calls0) : 0);
     printf(",%.2f,%.0f,%zu,%.0f,%.0f,%.0f,%.0f,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64
@@ -840,11 +849,13 @@ static int width(const width_args *a)
             "ops/s; %zu consumes over %.0f us (p50 %.0f, p99 %.0f, max %.0f us); stranded at "
             "the window's end %" PRId64 " (3 s later %" PRId64
             "); max U/L %.3f, G/L %.3f over %" PRIu64 " reads; Jain %.3f; %" PRIu64
-            " failed store operations, %" PRIu64 " odd errors\n",
+            " failed store operations, %" PRIu64 " consumes QK_EUNAVAIL, %" PRIu64
+            " other errors\n",
             store == STORE_REDIS ? "redis" : "dynamodb", attempts, grants, store_used, ops / run_s,
             n_slow, a->slow_us, quantile(slow, n_slow, 0.5), quantile(slow, n_slow, 0.99),
             quantile(slow, n_slow, 1.0), end_G >= 0 ? end_G - end_U : -1,
-            late_G >= 0 ? late_G - late_U : -1, worst, worst_g, reads, jain, failures, unexpected);
+            late_G >= 0 ? late_G - late_U : -1, worst, worst_g, reads, jain, failures, unavailable,
+            unexpected);
     free(lat), free(slow);
     if (rc != NULL)
         redisFree(rc);
@@ -857,7 +868,8 @@ static int width(const width_args *a)
                 store_used, grants),
             bad = 1;
     if (unexpected != 0)
-        fprintf(stderr, "width: FAIL: %" PRIu64 " consumes failed other than QK_ELIMIT\n",
+        fprintf(stderr,
+                "width: FAIL: %" PRIu64 " consumes failed other than QK_ELIMIT or QK_EUNAVAIL\n",
                 unexpected),
             bad = 1;
     if (end_G < 0 && a->seconds >= 65) /* shorter runs (the smoke) may see no window end */
@@ -873,7 +885,7 @@ static _Noreturn void usage(void)
     fputs("usage: qk_fleet_scale --churn N --store redis|dynamodb [--block 1000] "
           "[--max-seconds 480] [--timeout-ms 5000]\n"
           "       qk_fleet_scale --width H --store redis|dynamodb [--procs 4] [--threads 3] "
-          "[--seconds 125] [--limit 6*H] [--slow-us 20] [--timeout-ms 1000]\n",
+          "[--seconds 125] [--limit 6*H] [--slow-us 20] [--timeout-ms 0: the default]\n",
           stderr);
     exit(2);
 }
@@ -891,7 +903,9 @@ static double num_arg(const char *s)
 int main(int argc, char **argv)
 {
     churn_args ca = {.block_size = 1000, .hosts = 10000, .max_seconds = 480, .timeout_ms = 5000};
-    width_args wa = {.procs = 4, .threads = 3, .seconds = 125, .slow_us = 20, .timeout_ms = 1000};
+    /* The churn's store timeout is long, so that a growing cost shows as time rather than as
+     * failures; the width's is the library's default (0: 100 ms), what a fleet runs with. */
+    width_args wa = {.procs = 4, .threads = 3, .seconds = 125, .slow_us = 20, .timeout_ms = 0};
     int mode = 0; /* 1 churn, 2 width */
     const char *store_name = NULL;
     for (int i = 1; i < argc; i++) {

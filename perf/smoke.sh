@@ -81,3 +81,7 @@ END {
     if (!bad) print "smoke: " n " lease sizes: ok"
     exit bad
 }' "$out.lease"
+# The fleet-scale harness for a moment (perf/fleet-scale.sh --smoke, about 8 s: churn 200 and
+# width 20 on Redis): its CSVs parse and the store counts every grant. qk_fleet_scale is built
+# beside qk_perf.
+bash "$(dirname "$0")/fleet-scale.sh" --smoke-bin "$(dirname "$bin")/qk_fleet_scale"
