@@ -1,6 +1,7 @@
 /* The contract's DynamoDB row: dynalite from tests/support with an empty server (qk_store_init
  * makes the table, as an operator would), and a window read with GetItem through the item
- * layout of docs/store.md (tests/store_ddb/ddb_test.h): L, G, U and h.<host id>.{g,x,u,r,t}. */
+ * layout of docs/store.md (tests/store_ddb/ddb_test.h): L, G, U and h.<host id>.{g,x,u,r,t}, and
+ * the retired hosts from their tomb items (pk "<service>/<host id>", found by a Scan). */
 #include "backend.h"
 #include "ddb_test.h"
 
@@ -44,6 +45,29 @@ static void view(const qkt_server *s, const char *svc, char p, qkc_view *out)
         out->sum_u += v->u - v->r;
         out->sum_g += v->g - v->x;
     }
+    /* The retired hosts: their tombs' windows of this name, for hosts with no entry in the
+     * window (a host back from its tomb has an entry, which supersedes the tomb). */
+    json_t *hosts = json_object_get(json_object_get(w, "h"), "M");
+    json_t *tombs = tombs_of(s->port, svc);
+    size_t i;
+    json_t *tomb;
+    json_array_foreach(tombs, i, tomb)
+    {
+        host_counts c;
+        if (!tomb_window(tomb, window_name_of(item, p), &c) || json_object_get(hosts, c.id))
+            continue;
+        cr_assert_lt(out->retired, QKC_MAX_HOSTS, "more than %d retired hosts in %s", QKC_MAX_HOSTS,
+                     svc);
+        qkc_host_view *v = &out->gone[out->retired++];
+        snprintf(v->id, sizeof v->id, "%s", c.id);
+        v->g = c.g;
+        v->x = c.x;
+        v->u = c.u;
+        v->r = c.r;
+        out->sum_u += v->u - v->r;
+        out->sum_g += v->g - v->x;
+    }
+    json_decref(tombs);
     json_decref(item);
 }
 

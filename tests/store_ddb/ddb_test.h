@@ -2,7 +2,8 @@
  * qk_store_init makes it, trackers attached to it, and the store's view of a quota read
  * straight from the table (GetItem with libcurl and jansson, independent of the backend's
  * code), through the item layout of docs/store.md: pk = service, v, and per window an attribute
- * w_<period letter><start_ms> with s, e, L, G, U and h.<host id>.{g,u,r,t}. Criterion only. */
+ * w_<period letter><start_ms> with s, e, L, G, U and h.<host id>.{g,x,u,r,t}, and the tombs of
+ * retired hosts (pk "<service>/<host id>"). Criterion only. */
 #ifndef QK_DDB_TEST_H
 #define QK_DDB_TEST_H
 
@@ -173,6 +174,75 @@ static inline json_t *window_of(json_t *item, char p)
     return found;
 }
 
+/* The name (w_<p><start_ms>) of the service's one window attribute of period letter p. */
+static inline const char *window_name_of(json_t *item, char p)
+{
+    const char *name, *found = NULL;
+    json_t *v;
+    json_object_foreach(item, name, v)
+    {
+        if (name[0] == 'w' && name[1] == '_' && name[2] == p)
+            found = name;
+    }
+    cr_assert_not_null(found, "no window of period %c", p);
+    return found;
+}
+
+/* Every tomb item of a service (docs/store.md, "Retirement": pk "<service>/<host id>"), as a
+ * JSON array of items (json_decref it): a consistent Scan filtered on begins_with(pk,
+ * "<service>/"), every page. */
+static inline json_t *tombs_of(int port, const char *service)
+{
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "%s/", service);
+    json_t *all = json_array(), *start = NULL;
+    for (int page = 0; page < 1000; page++) {
+        json_t *q = json_pack("{s:s, s:s, s:{s:{s:s}}, s:b}", "TableName", TABLE,
+                              "FilterExpression", "begins_with(pk, :p)",
+                              "ExpressionAttributeValues", ":p", "S", prefix, "ConsistentRead", 1);
+        if (start != NULL)
+            json_object_set(q, "ExclusiveStartKey", start);
+        char *body = json_dumps(q, JSON_COMPACT);
+        json_decref(q);
+        json_t *j = ddb(port, "Scan", body);
+        free(body);
+        json_array_extend(all, json_object_get(j, "Items"));
+        json_decref(start);
+        start = json_incref(json_object_get(j, "LastEvaluatedKey"));
+        json_decref(j);
+        if (start == NULL)
+            return all;
+    }
+    cr_assert_fail("the tombs of %s never ended", service);
+    return NULL;
+}
+
+/* One host's counters in one window. */
+typedef struct {
+    char id[40];
+    uint64_t g, x, u, r, t;
+} host_counts;
+
+/* A tomb's window attribute named name as counters; 0 when the tomb lacks it. The host id is
+ * what follows "<service>/" in its pk. */
+static inline int tomb_window(json_t *tomb, const char *name, host_counts *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *pk = NULL;
+    cr_assert_eq(json_unpack(tomb, "{s:{s:s}}", "pk", "S", &pk), 0, "a tomb without pk");
+    const char *slash = strchr(pk, '/');
+    cr_assert_not_null(slash, "tomb pk '%s'", pk);
+    snprintf(out->id, sizeof out->id, "%s", slash + 1);
+    json_t *w = json_object_get(json_object_get(tomb, name), "M");
+    if (w == NULL)
+        return 0;
+    out->g = num_of(json_object_get(w, "g"));
+    out->x = num_of(json_object_get(w, "x"));
+    out->u = num_of(json_object_get(w, "u"));
+    out->r = num_of(json_object_get(w, "r"));
+    return 1;
+}
+
 /* L, G or U of a window. */
 static inline uint64_t wfield(json_t *w, const char *f)
 {
@@ -191,22 +261,38 @@ static inline uint64_t hfield(json_t *w, const char *host, const char *f)
 /* The fleet's U, G, L of a service's window of period letter p, read fresh. */
 typedef struct {
     uint64_t L, G, U, sum_u, sum_g;
-    unsigned hosts;
+    unsigned hosts, retired;
 } fleet_view;
 
+/* sum_u and sum_g cover the retired hosts too: a tomb's window counts when its host has no
+ * entry in the window (an entry back from a tomb supersedes it). */
 static inline fleet_view fleet_of(int port, const char *service, char p)
 {
     json_t *item = get_item(port, service);
     json_t *w = window_of(item, p);
-    fleet_view f = {wfield(w, "L"), wfield(w, "G"), wfield(w, "U"), 0, 0, 0};
+    fleet_view f = {wfield(w, "L"), wfield(w, "G"), wfield(w, "U"), 0, 0, 0, 0};
+    json_t *hosts = json_object_get(json_object_get(w, "h"), "M");
     const char *id;
     json_t *h;
-    json_object_foreach(json_object_get(json_object_get(w, "h"), "M"), id, h)
+    json_object_foreach(hosts, id, h)
     {
         f.sum_u += hfield(w, id, "u") - hfield(w, id, "r");
         f.sum_g += hfield(w, id, "g") - hfield(w, id, "x");
         f.hosts++;
     }
+    json_t *tombs = tombs_of(port, service);
+    size_t i;
+    json_t *tomb;
+    json_array_foreach(tombs, i, tomb)
+    {
+        host_counts c;
+        if (!tomb_window(tomb, window_name_of(item, p), &c) || json_object_get(hosts, c.id))
+            continue;
+        f.sum_u += c.u - c.r;
+        f.sum_g += c.g - c.x;
+        f.retired++;
+    }
+    json_decref(tombs);
     json_decref(item);
     return f;
 }
