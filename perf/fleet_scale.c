@@ -10,7 +10,9 @@
  * the server holds and spends (Redis: INFO commandstats' EVALSHA usec per call over the block,
  * the window hash's HLEN and the other keys of the service; DynamoDB: the service item's size
  * as JSON from a GetItem and the table's item count from a Scan). At the end the store's U must
- * be 3 * N exactly, read from the server, or the run fails.
+ * be 3 * N exactly, read from the server, or the run fails. --warmup hosts (200) go first on a
+ * service of their own and are not reported: the first block then measures warm connections
+ * and a warm server (dynalite's JIT), like the last.
  *
  * width: H live hosts at once, trackers in a few forked processes, a few worker threads each
  * cycling over their trackers at each host's own rate (a quarter of the hosts want 4x the
@@ -120,6 +122,16 @@ static qk_tracker *open_host(qk_period period, uint64_t limit, int64_t timeout_m
     if (qk_tracker_new(&t, &opts) != QK_OK)
         die("qk_tracker_new: %s", qk_errmsg());
     return t;
+}
+
+/* What the tracker's store said last, for a failure's message. */
+static const char *last_store_error(qk_tracker *t)
+{
+    static qk_store_info info;
+    info = (qk_store_info){.version = QK_STORE_INFO_VERSION};
+    if (qk_store_status(t, &info) != QK_OK)
+        return "unknown";
+    return info.last_error[0] ? info.last_error : "none";
 }
 
 /* ---- Redis: what the server holds and spends ---- */
@@ -288,13 +300,33 @@ static json_t *ddb_window(json_t *item, char letter, int64_t start)
 typedef struct {
     unsigned block_size;
     unsigned hosts;
+    unsigned warmup; /* hosts first, on a service of their own, not reported */
     double max_seconds;
     int64_t timeout_ms;
 } churn_args;
 
+/* One churn host: open, consume 3, sync, free; the three times in ms. */
+static void churn_host(unsigned i, int64_t timeout_ms, double *opened, double *op, double *freed)
+{
+    const uint64_t s0 = perf_now_ns();
+    qk_tracker *t = open_host(QK_MONTH, 1000000000u, timeout_ms);
+    const uint64_t s1 = perf_now_ns();
+    int e = qk_try_consume(t, 0, 3, 0, NULL);
+    if (e != QK_OK)
+        die("host %u: qk_try_consume: %s: %s (the store's last error: %s)", i, qk_err_name(e),
+            qk_errmsg(), last_store_error(t));
+    if ((e = qk_store_sync(t)) != QK_OK)
+        die("host %u: qk_store_sync: %s: %s", i, qk_err_name(e), qk_errmsg());
+    const uint64_t s2 = perf_now_ns();
+    qk_tracker_free(t);
+    const uint64_t s3 = perf_now_ns();
+    *opened = (double)(s1 - s0) / 1e6;
+    *op = (double)(s2 - s1) / 1e6;
+    *freed = (double)(s3 - s2) / 1e6;
+}
+
 static int churn(const churn_args *a)
 {
-    const uint64_t limit = 1000000000u;
     const int64_t month = month_start_ms(wall_ms());
     char window_key[128];
     snprintf(window_key, sizeof window_key, "qk:{%s}:M:%" PRId64, svc, month);
@@ -306,6 +338,17 @@ static int churn(const churn_args *a)
     puts("store,block,hosts_seen,hosts_in_block,seconds,new_p50_ms,p50_ms,p90_ms,max_ms,"
          "free_p50_ms,store_requests_per_host,server_us_per_call,window_entries,other_keys,"
          "other_entries,bytes,items");
+    /* The warm-up: the server's and this process's first requests (connections, the script's
+     * load, node's JIT under dynalite) on a service of their own, so that the first block
+     * measures the same steady state as the last. */
+    char measured[QK_NAME_MAX];
+    memcpy(measured, svc, sizeof svc);
+    snprintf(svc, sizeof svc, "fleet.warmup.%ld", (long)getpid());
+    for (unsigned i = 0; i < a->warmup; i++) {
+        double x, y, z;
+        churn_host(i, a->timeout_ms, &x, &y, &z);
+    }
+    memcpy(svc, measured, sizeof svc);
     const double t0 = now_s();
     unsigned done = 0, block = 0;
     double first_p50 = 0, last_p50 = 0;
@@ -323,20 +366,7 @@ static int churn(const churn_args *a)
                 cut = true;
                 break;
             }
-            const uint64_t s0 = perf_now_ns();
-            qk_tracker *t = open_host(QK_MONTH, limit, a->timeout_ms);
-            const uint64_t s1 = perf_now_ns();
-            int e = qk_try_consume(t, 0, 3, 0, NULL);
-            if (e != QK_OK)
-                die("host %u: qk_try_consume: %s: %s", done, qk_err_name(e), qk_errmsg());
-            if ((e = qk_store_sync(t)) != QK_OK)
-                die("host %u: qk_store_sync: %s: %s", done, qk_err_name(e), qk_errmsg());
-            const uint64_t s2 = perf_now_ns();
-            qk_tracker_free(t);
-            const uint64_t s3 = perf_now_ns();
-            opened[n] = (double)(s1 - s0) / 1e6;
-            op[n] = (double)(s2 - s1) / 1e6;
-            freed[n] = (double)(s3 - s2) / 1e6;
+            churn_host(done, a->timeout_ms, &opened[n], &op[n], &freed[n]);
             n++, done++;
         }
         if (n == 0)
@@ -883,7 +913,7 @@ static int width(const width_args *a)
 static _Noreturn void usage(void)
 {
     fputs("usage: qk_fleet_scale --churn N --store redis|dynamodb [--block 1000] "
-          "[--max-seconds 480] [--timeout-ms 5000]\n"
+          "[--warmup 200] [--max-seconds 480] [--timeout-ms 5000]\n"
           "       qk_fleet_scale --width H --store redis|dynamodb [--procs 4] [--threads 3] "
           "[--seconds 125] [--limit 6*H] [--slow-us 20] [--timeout-ms 0: the default]\n",
           stderr);
@@ -902,7 +932,8 @@ static double num_arg(const char *s)
 
 int main(int argc, char **argv)
 {
-    churn_args ca = {.block_size = 1000, .hosts = 10000, .max_seconds = 480, .timeout_ms = 5000};
+    churn_args ca = {
+        .block_size = 1000, .hosts = 10000, .warmup = 200, .max_seconds = 480, .timeout_ms = 5000};
     /* The churn's store timeout is long, so that a growing cost shows as time rather than as
      * failures; the width's is the library's default (0: 100 ms), what a fleet runs with. */
     width_args wa = {.procs = 4, .threads = 3, .seconds = 125, .slow_us = 20, .timeout_ms = 0};
@@ -919,6 +950,8 @@ int main(int argc, char **argv)
             mode = 1, ca.hosts = (unsigned)num_arg(v);
         else if (strcmp(o, "--width") == 0)
             mode = 2, wa.hosts = (unsigned)num_arg(v);
+        else if (strcmp(o, "--warmup") == 0)
+            ca.warmup = strcmp(v, "0") == 0 ? 0 : (unsigned)num_arg(v);
         else if (strcmp(o, "--block") == 0)
             ca.block_size = (unsigned)num_arg(v);
         else if (strcmp(o, "--max-seconds") == 0)
