@@ -380,6 +380,46 @@ static inline void mx_upgrade(const mixed_row *row, const char *retire_ms, const
     cr_assert_eq(qkt_server_stop(&s), 0, "%s", s.error);
 }
 
+/* The rollback docs/store.md prescribes past the bound: a new host on a state file falls silent,
+ * a sweep retires it, and the host is rolled back to the old release on a NEW state file (a new
+ * host id; the old release cannot read a retired host back). The retired id keeps its counts,
+ * the new id starts from nothing, and the totals stay exact. */
+static inline void mx_rollback_fresh(const mixed_row *row, const char *retire_ms,
+                                     const char *term_ms)
+{
+    qkt_server s;
+    row->start(&s);
+    char url[160];
+    row->url(url, sizeof url, &s);
+    const mx_fleet f = {url, "rollback", 1000, retire_ms, term_ms};
+    char dir[PATH_MAX], before[PATH_MAX], after[PATH_MAX];
+    qkt_tmpdir_make(dir, "qk-legacy");
+    qkt_path(before, dir, "upgraded.qkstate");
+    qkt_path(after, dir, "rolled-back.qkstate");
+    mx_ledger l;
+    memset(&l, 0, sizeof l);
+    mx_run h;
+    mx_start(&h, &f, 3, 30, before, 1);
+    mx_finish(&h);
+    mx_book(&l, &h, 3);
+    char upgraded[40];
+    snprintf(upgraded, sizeof upgraded, "%s", h.id);
+    mx_sweep(&f, &l, 2);
+    mx_view v = mx_read(row, &s, f.svc, &l);
+    mx_check(row, &v, &l, "after the upgraded host fell silent and a sweep");
+    const mx_host *x = mx_find(&v, upgraded);
+    cr_assert(!x->live && x->retired, "the silent new host %s: live %d retired %d", upgraded,
+              x->live, x->retired);
+    mx_start(&h, &f, 2, 30, after, 3);
+    mx_finish(&h);
+    cr_assert_str_neq(h.id, upgraded, "a new state file kept the host id");
+    mx_book(&l, &h, 2);
+    v = mx_read(row, &s, f.svc, &l);
+    mx_check(row, &v, &l, "after the rollback on a new state file");
+    cr_assert_eq(qkt_tmpdir_remove(dir), 0);
+    cr_assert_eq(qkt_server_stop(&s), 0, "%s", s.error);
+}
+
 /* Retirement after silence: new hosts on state files (no last word) and old hosts run and leave;
  * once the retirement bound has passed, new hosts' syncs retire the departed new hosts and never
  * the old ones; the totals stay exact before and after. */

@@ -110,6 +110,11 @@ Test(legacy_ddb, a_host_rolled_back_is_never_retired)
     mx_upgrade(&row, "3000", "1400");
 }
 
+Test(legacy_ddb, a_host_rolled_back_past_the_bound_on_a_new_state_file_counts_once)
+{
+    mx_rollback_fresh(&row, "1500", "700");
+}
+
 Test(legacy_ddb, only_departed_new_hosts_are_retired)
 {
     mx_retire(&row, "1500", "700");
