@@ -15,7 +15,7 @@
 # built already (then nothing is built). QK_FLEET_CHURN / QK_FLEET_DDB_CHURN set the churn's
 # hosts (10000 each), QK_FLEET_DDB_MAX_S the DynamoDB churn's bound in seconds (480: dynalite
 # takes tens of ms a request; the run stops there and reports what it did), QK_FLEET_WIDTH_S the
-# width runs' length (125 s; under 65 s no window end is required).
+# width runs' length (125 s: a whole minute window is seen by 120 s; shorter runs need none).
 #
 # Every run is bounded (timeout, and each program's own bounds); qk_fleet_scale starts its
 # servers itself and they die with it (tests/support/servers.c: PR_SET_PDEATHSIG, stopped by pid

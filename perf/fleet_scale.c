@@ -18,7 +18,9 @@
  * cycling over their trackers at each host's own rate (a quarter of the hosts want 4x the
  * others), one service with a minute window whose limit the fleet's demand exceeds 2.5x. The
  * parent reads the window from the server all along (U <= L at every read, or the run fails),
- * and at each window's end the G - U left in it. One CSV row on stdout.
+ * and at the end of the first window it saw whole the G - U left in it: granted to hosts as
+ * leases and never used (--trace writes every read). The sum of U over the windows must equal
+ * the hosts' grants once they have synced. One CSV row on stdout.
  *
  * Only the public API for the hosts; the servers are perf's (redis_server.h, ddb_server.h:
  * tests/support's launcher, stopped by pid at exit). Every loop and every child is bounded in
@@ -448,6 +450,7 @@ typedef struct {
     unsigned hosts, procs, threads;
     uint64_t limit; /* per minute */
     double seconds, slow_us;
+    const char *trace; /* every read of the windows, as CSV; NULL: none */
     int64_t timeout_ms;
 } width_args;
 
@@ -735,15 +738,24 @@ static int width(const width_args *a)
     uint64_t reads = 0;
     double worst = 0, worst_g = 0; /* max U / L and G / L seen */
     bool over = false;
-    /* The first window end inside the run, after the first second: G - U at the first read
-     * after it, and again 3 s later (after the hosts' last reports of that window). */
-    int64_t boundary = (start_wall + 1000) / 60000 * 60000 + 60000;
+    /* The end of the first window the run saw whole (it began after the run's start): G - U at
+     * the first read after it, and again 3 s later (after the hosts' last reports of that
+     * window). A run of 125 s sees it by 120 s. */
+    const int64_t boundary = (start_wall + 59999) / 60000 * 60000 + 60000;
     int64_t end_G = -1, end_U = -1, late_G = -1, late_U = -1, ended_L = -1;
     window_read w[64];
+    FILE *trace = a->trace != NULL ? fopen(a->trace, "w") : NULL;
+    if (a->trace != NULL && trace == NULL)
+        die("cannot write %s", a->trace);
+    if (trace != NULL)
+        fputs("t_s,window_start_ms,L,G,U\n", trace);
     while (now_s() < end + 2) {
         const size_t n = read_windows(rc, w, 64);
         reads++;
         const int64_t at = wall_ms();
+        for (size_t i = 0; trace != NULL && i < n; i++)
+            fprintf(trace, "%.3f,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 "\n",
+                    (double)(at - start_wall) / 1e3, w[i].start, w[i].L, w[i].G, w[i].U);
         for (size_t i = 0; i < n; i++) {
             if (w[i].L > 0 && (double)w[i].U / (double)w[i].L > worst)
                 worst = (double)w[i].U / (double)w[i].L;
@@ -763,6 +775,8 @@ static int width(const width_args *a)
         struct timespec ts = {0, (long)(period * 1e9)};
         nanosleep(&ts, NULL);
     }
+    if (trace != NULL && fclose(trace) != 0)
+        die("cannot write %s", a->trace);
     if (rc != NULL)
         redis_script_stats(rc, &calls1, &usec1);
     const double run_s = now_s() - start;
@@ -902,7 +916,7 @@ static int width(const width_args *a)
                 "width: FAIL: %" PRIu64 " consumes failed other than QK_ELIMIT or QK_EUNAVAIL\n",
                 unexpected),
             bad = 1;
-    if (end_G < 0 && a->seconds >= 65) /* shorter runs (the smoke) may see no window end */
+    if (end_G < 0 && a->seconds >= 125) /* shorter runs (the smoke) may see no window end */
         fprintf(stderr, "width: FAIL: no window ended inside the run (--seconds too short?)\n"),
             bad = 1;
     return bad;
@@ -915,7 +929,8 @@ static _Noreturn void usage(void)
     fputs("usage: qk_fleet_scale --churn N --store redis|dynamodb [--block 1000] "
           "[--warmup 200] [--max-seconds 480] [--timeout-ms 5000]\n"
           "       qk_fleet_scale --width H --store redis|dynamodb [--procs 4] [--threads 3] "
-          "[--seconds 125] [--limit 6*H] [--slow-us 20] [--timeout-ms 0: the default]\n",
+          "[--seconds 125] [--limit 6*H] [--slow-us 20] [--timeout-ms 0: the default] "
+          "[--trace FILE.csv]\n",
           stderr);
     exit(2);
 }
@@ -964,6 +979,8 @@ int main(int argc, char **argv)
             wa.seconds = num_arg(v);
         else if (strcmp(o, "--limit") == 0)
             wa.limit = (uint64_t)num_arg(v);
+        else if (strcmp(o, "--trace") == 0)
+            wa.trace = v;
         else if (strcmp(o, "--slow-us") == 0)
             wa.slow_us = num_arg(v);
         else if (strcmp(o, "--timeout-ms") == 0)
