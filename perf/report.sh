@@ -28,7 +28,9 @@ done
 notes=""
 [ -f "$doc/hot-path.md" ] && notes=hot-path.md
 
-rm -f "$doc"/*.png
+# The fleet-scale section and charts (perf/fleet-scale.sh, a run of their own) are kept as they are.
+fleet=$(awk '/^## Fleet scale/ { f = 1; print; next } f && /^## / { f = 0 } f' "$doc/README.md" 2>/dev/null || true)
+find "$doc" -maxdepth 1 -name '*.png' ! -name 'fleet-*.png' -delete
 lease=""
 [ -s "$in/lease.csv" ] && lease="$in/lease.csv"
 awk -f "$here/report.awk" -v machine="$in/machine.txt" -v strategies="$in/strategies.csv" -v figures="$in/figures.csv" \
@@ -58,6 +60,7 @@ if [ -s "$in/figures-release.csv" ]; then
 else
   rm -f "$doc/figures-release.csv"
 fi
+[ -z "$fleet" ] || printf '\n%s\n' "$fleet" >> "$doc/README.md"
 cp "$in/machine.txt" "$doc/machine.txt"
 cp "$in/figures.csv" "$doc/figures.csv"
 if [ -n "$lease" ]; then cp "$lease" "$doc/lease.csv"; else rm -f "$doc/lease.csv"; fi
