@@ -22,7 +22,7 @@ static store_counts read_store(const char *service)
     redisContext *c = redisConnect("127.0.0.1", perf_redis_port());
     if (c == NULL || c->err)
         perf_die("redis: %s", c ? c->errstr : "no memory");
-    redisReply *keys = redisCommand(c, "KEYS qk:{%s}:*", service);
+    redisReply *keys = redisCommand(c, "KEYS qk:{%s}:*[0-9]", service); /* the window's hash */
     if (keys == NULL || keys->type != REDIS_REPLY_ARRAY || keys->elements != 1)
         perf_die("lease experiment: no single key for %s in the store", service);
     redisReply *h = redisCommand(c, "HMGET %s G U", keys->element[0]->str);
@@ -31,7 +31,8 @@ static store_counts read_store(const char *service)
     sc.granted = h->element[0]->str ? strtoull(h->element[0]->str, NULL, 10) : 0;
     sc.used = h->element[1]->str ? strtoull(h->element[1]->str, NULL, 10) : 0;
     freeReplyObject(h);
-    freeReplyObject(redisCommand(c, "DEL %s", keys->element[0]->str));
+    freeReplyObject(redisCommand(c, "DEL %s %s:seen %s:gone", keys->element[0]->str,
+                                 keys->element[0]->str, keys->element[0]->str));
     freeReplyObject(keys);
     redisFree(c);
     return sc;

@@ -8,7 +8,7 @@ _Static_assert(QK__STORE_RETIRE_MS >= 2 * QK__LEASE_TERM_MS,
                "a host's lease must run out well before the store retires it");
 
 int qk__store_merge_window(qk__store_counts *c, const qk__store_window_req *req, int64_t now_ms,
-                           int may_grant)
+                           unsigned how)
 {
     /* A host never refunds more than it used (src/store/engine.c): a request that does is
      * refused, as the script refuses it. */
@@ -41,6 +41,13 @@ int qk__store_merge_window(qk__store_counts *c, const qk__store_window_req *req,
         G += net - held;
         g += net - held;
     }
+    /* A last word: what the host still holds goes back as it leaves (before the check, so a
+     * window whose G was lowered by hand refuses it rather than going below zero). */
+    const int last = (how & QK__MERGE_LAST_WORD) != 0;
+    if (last && g - (int64_t)n.released > net) {
+        G -= g - (int64_t)n.released - net;
+        n.released = (uint64_t)(g - net);
+    }
     /* With requests as hosts send them no total goes below zero: one that does was changed
      * behind the hosts' backs, and is refused rather than floored. Checked before the grant,
      * which only adds, so a refusal never depends on the store's time. */
@@ -49,7 +56,8 @@ int qk__store_merge_window(qk__store_counts *c, const qk__store_window_req *req,
     /* Grants: only what is left of the limit, only while the store's time is inside the window. */
     const int forever = req->end_ms == QK_NEVER;
     const int inside = forever || (now_ms >= req->start_ms && now_ms < req->end_ms);
-    if (may_grant && (int64_t)req->granted > g && G < (int64_t)req->limit && inside) {
+    if ((how & QK__MERGE_MAY_GRANT) && !last && (int64_t)req->granted > g &&
+        G < (int64_t)req->limit && inside) {
         int64_t give = (int64_t)req->granted - g;
         if (give > (int64_t)req->limit - G)
             give = (int64_t)req->limit - G;
@@ -68,13 +76,16 @@ int64_t qk__store_retention_ms(int64_t start_ms, int64_t end_ms)
     return end_ms - start_ms > QK__STORE_RETENTION_MS ? end_ms - start_ms : QK__STORE_RETENTION_MS;
 }
 
-void qk__store_retire_counts(qk__store_counts *c)
+int qk__store_retire_counts(qk__store_counts *c)
 {
     const uint64_t held = c->granted - c->released, net = c->used - c->refunded;
     if (held > net) {
+        if (c->fleet_granted < held - net)
+            return QK__MERGE_BELOW_ZERO;
         c->fleet_granted -= held - net;
         c->released = c->granted - net;
     }
+    return QK__MERGE_OK;
 }
 
 int64_t qk__store_retire_ms(void)

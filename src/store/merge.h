@@ -31,18 +31,30 @@ enum {
                                       * changed behind the hosts' backs */
 };
 
+/* How a request is merged (qk__store_merge_window's how). */
+enum {
+    /* The newest request of its host: it may be granted more. Without it (a request older than
+     * one the store already applied for the host) the counters are merged but nothing granted:
+     * the host has asked again since, and a grant it would never hear of would only strand
+     * quota. */
+    QK__MERGE_MAY_GRANT = 1,
+    /* The host's last word: merged, then everything it holds unused goes back (as
+     * qk__store_retire_counts), and nothing is granted. */
+    QK__MERGE_LAST_WORD = 2,
+};
+
 /* Applies one window of a host's request to what the store holds for it, at the store's time
- * now_ms. A repeated, late or reordered request changes nothing. may_grant 0 (a request older
- * than one the store already applied for the host) merges the counters but grants nothing: the
- * host has asked again since, and a grant it would never hear of would only strand quota. */
+ * now_ms, as how says (QK__MERGE_*). A repeated, late or reordered request changes nothing. */
 int qk__store_merge_window(qk__store_counts *c, const qk__store_window_req *req, int64_t now_ms,
-                           int may_grant);
+                           unsigned how);
 
 /* Retirement (docs/store.md): the store takes back what a departed host holds and has not used,
  * x = g - (u - r), lowering G by as much; its use stays in U and in G. Afterwards the host's
  * counters are kept only where that host alone reads them (Redis: the window's gone hash;
- * DynamoDB: the host's own item), so a host that comes back resumes exactly. */
-void qk__store_retire_counts(qk__store_counts *c);
+ * DynamoDB: the host's own item), so a host that comes back resumes exactly. QK__MERGE_OK, or
+ * QK__MERGE_BELOW_ZERO (G holds less than the host does: changed behind the hosts' backs) with
+ * nothing changed. */
+int qk__store_retire_counts(qk__store_counts *c);
 
 /* Defined here once for both backends (the Redis script gets them as ARGV[2] and ARGV[3]):
  * a host last seen at seen_ms still counts as active at now_ms, for fair shares, while

@@ -3,16 +3,29 @@
 -- rule in C (the DynamoDB backend runs it); tests/store/test_merge_diff.c drives both with the
 -- same random requests and holds them to the same answers.
 --
--- KEYS: one hash per window, qk:{<service>}:<period>:<start_ms> (the hash tag keeps a service's
--- windows in one Redis Cluster slot).
+-- KEYS: three per window (the hash tag keeps a service's keys in one Redis Cluster slot):
+--   qk:{<service>}:<period>:<start_ms>       the window: L, G, U and each live host's g:, x:, u:,
+--                                             r: (its totals), t: (last sync) and q: (request no.)
+--   qk:{<service>}:<period>:<start_ms>:seen  a sorted set, live host -> server ms of its last sync
+--   qk:{<service>}:<period>:<start_ms>:gone  a hash, retired host -> "g x u r q"
 -- ARGV[1]  the host id;
 -- ARGV[2]  the retention: ms a key is kept past its window's end, or the window's length if
 --          longer (QK__STORE_RETENTION_MS, src/store/merge.h);
 -- ARGV[3]  how long after its last sync a host counts as active (QK__STORE_ACTIVE_MS);
+-- ARGV[4]  how long a host may be silent before it is retired (QK__STORE_RETIRE_MS);
+-- ARGV[5]  the request's number for this host and service (0: unnumbered, never taken as late);
+-- ARGV[6]  1 when this is the host's last word (retire it now), else 0;
 -- then per window 7 integers: the limit, start_ms, end_ms (0: forever), the total grant the host
 -- wants, and its cumulative used, refunded and given back.
 -- Reply: the server's time in ms, then per window the host's grant and give-back totals, the
 -- fleet's G and U, L, and the number of hosts active.
+--
+-- The cost of a call is bounded by what it touches, never by how many hosts a window has seen:
+-- HMGET and HSET of named fields, ZADD and ZCOUNT on the live set, and at most RETIRE_MAX
+-- retirements (docs/store.md, "Retirement"). A retired host's counters move to :gone, which only
+-- that host reads (HGET), so it resumes exactly; a request numbered no higher than the last one
+-- applied for its host is late: it may raise counters (by max) but is granted nothing, and a late
+-- request for a retired host changes nothing at all.
 --
 -- Every value only moves towards the host's cumulative ones, a give-back included, so a
 -- repeated, late or reordered call changes nothing. G and U are the sums over the hosts of
@@ -25,9 +38,10 @@
 -- preprocessor's, and puts the `--|` lines (a mutant's code, commented out here so that this file
 -- is the real script as it stands) into the script of the build that defines NAME.
 
-local k = #KEYS
-local ARGS, PER = 3, 7 -- ARGV before the windows; ARGV per window
-if #ARGV ~= ARGS + PER * k then
+local KPER, ARGS, PER = 3, 6, 7 -- KEYS per window; ARGV before the windows; ARGV per window
+local RETIRE_MAX = 8 -- retirements per call, over every window (QK__STORE_RETIRE_PER_SYNC)
+local k = #KEYS / KPER
+if #KEYS % KPER ~= 0 or #ARGV ~= ARGS + PER * k then
   return redis.error_reply('ERR qk_sync: bad arguments')
 end
 for a = 2, #ARGV do
@@ -38,29 +52,102 @@ for a = 2, #ARGV do
 end
 local host = ARGV[1]
 local retention, active_ms = tonumber(ARGV[2]), tonumber(ARGV[3])
+local retire_ms, seq, final = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6] == '1'
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local fields = {'G', 'U', 'g:' .. host, 'x:' .. host, 'u:' .. host, 'r:' .. host}
+local HOST = {'g:', 'x:', 'u:', 'r:', 'q:'}
 
--- Read, check and merge every window; write nothing yet.
-local merged = {}
-for i = 1, k do
-  local ty = redis.call('TYPE', KEYS[i])['ok']
-  if ty ~= 'hash' and ty ~= 'none' then
-    return redis.error_reply('WRONGTYPE qk_sync: ' .. KEYS[i] .. ' holds a ' .. ty)
+local function check_type(key, want)
+  local ty = redis.call('TYPE', key)['ok']
+  if ty ~= want and ty ~= 'none' then
+    return redis.error_reply('WRONGTYPE qk_sync: ' .. key .. ' holds a ' .. ty)
   end
-  local f = redis.call('HMGET', KEYS[i], unpack(fields))
-  for j = 1, 6 do
+end
+
+-- A host's counters {g, x, u, r, q} from the window's fields (nil: not live there), or an error.
+local function read_host(key, id)
+  local f = redis.call('HMGET', key, HOST[1] .. id, HOST[2] .. id, HOST[3] .. id, HOST[4] .. id,
+                       HOST[5] .. id)
+  if not f[1] then return nil end
+  for j = 1, 5 do
     if f[j] and tonumber(f[j]) == nil then
-      return redis.error_reply('ERR qk_sync: ' .. KEYS[i] .. ' ' .. fields[j] .. ' is not a number')
+      return nil, redis.error_reply('ERR qk_sync: ' .. key .. ' ' .. HOST[j] .. id .. ' is not a number')
     end
     f[j] = tonumber(f[j] or 0)
   end
-  local G, U, gh, xh, uh, rh = unpack(f)
+  return f
+end
+
+-- A retired host's counters from :gone (nil: none), or an error.
+local function read_gone(gone, id)
+  local rec = redis.call('HGET', gone, id)
+  if not rec then return nil end
+  local f = {}
+  for v in string.gmatch(rec, '%S+') do f[#f + 1] = tonumber(v) end
+  if #f ~= 5 then
+    return nil, redis.error_reply('ERR qk_sync: ' .. gone .. ' ' .. id .. ' is not a host record')
+  end
+  return f
+end
+
+-- Read, check and merge every window; write nothing yet.
+local merged, retire_left = {}, RETIRE_MAX
+for i = 1, k do
+  local key, seen, gone = KEYS[KPER * i - 2], KEYS[KPER * i - 1], KEYS[KPER * i]
+  for _, kt in ipairs({{key, 'hash'}, {seen, 'zset'}, {gone, 'hash'}}) do
+    local bad = check_type(kt[1], kt[2])
+    if bad then return bad end
+  end
+  local f = redis.call('HMGET', key, 'G', 'U')
+  for j = 1, 2 do
+    if f[j] and tonumber(f[j]) == nil then
+      return redis.error_reply('ERR qk_sync: ' .. key .. ' ' .. ({'G', 'U'})[j] .. ' is not a number')
+    end
+  end
+  local G, U = tonumber(f[1] or 0), tonumber(f[2] or 0)
   local b = ARGS + PER * (i - 1)
   local limit, s, e = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
   local want, u, rf = tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5]), tonumber(ARGV[b + 6])
   local x = tonumber(ARGV[b + 7])
+  local m = {key = key, seen = seen, gone = gone, limit = limit, s = s, e = e, out = {}}
+
+  -- Retire hosts silent past the bound: what they hold unused goes back (G drops), their
+  -- counters move to :gone. Only hosts in :seen (that synced through this script) are retired; a
+  -- host whose t: moved past its score synced through an older script since, and is left alone.
+  if retire_left > 0 then
+    local old = redis.call('ZRANGEBYSCORE', seen, '-inf', '(' .. (now - retire_ms), 'WITHSCORES',
+                           'LIMIT', 0, retire_left + 1)
+    for j = 1, #old, 2 do
+      local id, score = old[j], tonumber(old[j + 1])
+      if id ~= host and retire_left > 0 then
+        local c, bad = read_host(key, id)
+        if bad then return bad end
+        local ts = tonumber(redis.call('HGET', key, 't:' .. id) or score)
+        if c and ts == score then
+          local held, net = c[1] - c[2], c[3] - c[4]
+          if held > net then G = G - (held - net); c[2] = c[1] - net end
+          m.out[#m.out + 1] = {id, c}
+          m.retired = true
+          retire_left = retire_left - 1
+        else
+          -- No counters (the hash was lost), or an older script's host now: off :seen only.
+          m.out[#m.out + 1] = {id, false}
+        end
+      end
+    end
+  end
+
+  local c, bad = read_host(key, host)
+  if bad then return bad end
+  if not c then
+    c, bad = read_gone(gone, host)
+    if bad then return bad end
+    m.back = c ~= nil
+    c = c or {0, 0, 0, 0, 0}
+  end
+  local gh, xh, uh, rh, qh = c[1], c[2], c[3], c[4], c[5]
+  local late = seq > 0 and seq <= qh
+  m.skip = late and m.back -- a late request for a retired host: nothing changes
   -- #ifdef QK_MUTANT_STORE_DELTAS
   -- tests/store only: the bug the cumulative protocol prevents, a script that adds what it is
   -- sent (the host sends deltas: src/store/redis.c), so a request applied late and sent again
@@ -73,42 +160,83 @@ for i = 1, k do
   if rf > u then
     return redis.error_reply('ERR qk_sync: window ' .. i .. ' refunds more than it used')
   end
-  -- Reports: each counter keeps the larger value; the fleet's use moves by the difference.
-  if u > uh then U = U + (u - uh); uh = u end
-  if rf > rh then U = U - (rf - rh); rh = rf end
+  if not m.skip then
+    -- Reports: each counter keeps the larger value; the fleet's use moves by the difference.
+    if u > uh then U = U + (u - uh); uh = u end
+    if rf > rh then U = U - (rf - rh); rh = rf end
+  end
   -- #endif
-  -- Give-backs: the host's total only grows; the fleet's grants drop by the difference.
-  if x > xh then G = G - (x - xh); xh = x end
-  -- Overdraft: use past what the host holds (records, outage use) raises its grant to match.
-  if uh - rh > gh - xh then G = G + (uh - rh - gh + xh); gh = uh - rh + xh end
+  if not m.skip then
+    -- Give-backs: the host's total only grows; the fleet's grants drop by the difference.
+    if x > xh then G = G - (x - xh); xh = x end
+    -- Overdraft: use past what the host holds (records, outage use) raises its grant to match.
+    if uh - rh > gh - xh then G = G + (uh - rh - gh + xh); gh = uh - rh + xh end
+  end
+  -- A last word: what the host still holds goes back as it leaves (before the check, so a window
+  -- whose G was lowered by hand refuses it rather than going below zero). A late last word is a
+  -- late request like any other.
+  m.final = final and not late
+  if m.final and gh - xh > uh - rh then G = G - (gh - xh - (uh - rh)); xh = gh - (uh - rh) end
   -- With requests as hosts send them no total goes below zero: one that does was changed by
   -- hand (or by a broken server), and is refused rather than floored. Checked before the grant,
   -- which only adds, so a refusal never depends on the server's time.
   if G < 0 or U < 0 or gh < 0 then
-    return redis.error_reply('ERR qk_sync: ' .. KEYS[i] .. ' holds totals below what its hosts hold')
+    return redis.error_reply('ERR qk_sync: ' .. key .. ' holds totals below what its hosts hold')
   end
-  -- Grants: only what is left of the limit, only while the server's time is inside the window.
-  if want > gh and G < limit and (e == 0 or (now >= s and now < e)) then
+  -- Grants: only to the newest request and never to a last word, only what is left of the
+  -- limit, only while the server's time is inside the window.
+  if not late and not m.final and want > gh and G < limit and (e == 0 or (now >= s and now < e)) then
     local give = math.min(want - gh, limit - G)
     gh = gh + give; G = G + give
   end
-  merged[i] = {limit, s, e, G, U, gh, xh, uh, rh}
+  m.G, m.U = G, U
+  m.c = {gh, xh, uh, rh, math.max(qh, seq)}
+  merged[i] = m
 end
 
 -- Write every window and answer.
+local function fields_of(id)
+  return 'g:' .. id, 'x:' .. id, 'u:' .. id, 'r:' .. id, 't:' .. id, 'q:' .. id
+end
+local function record(c)
+  return string.format('%d %d %d %d %d', c[1], c[2], c[3], c[4], c[5])
+end
 local r = {now}
 for i = 1, k do
-  local limit, s, e, G, U, gh, xh, uh, rh = unpack(merged[i])
-  redis.call('HSET', KEYS[i], 'L', limit, 'G', G, 'U', U, 'g:' .. host, gh, 'x:' .. host, xh,
-             'u:' .. host, uh, 'r:' .. host, rh, 't:' .. host, now)
-  if e > 0 then redis.call('PEXPIREAT', KEYS[i], e + math.max(retention, e - s)) end
-  local active, all = 0, redis.call('HGETALL', KEYS[i])
-  for j = 1, #all, 2 do
-    if string.sub(all[j], 1, 2) == 't:' and tonumber(all[j + 1]) >= now - active_ms then
-      active = active + 1
+  local m = merged[i]
+  local gh, xh = m.c[1], m.c[2]
+  for _, o in ipairs(m.out) do
+    redis.call('ZREM', m.seen, o[1])
+    if o[2] then
+      redis.call('HDEL', m.key, fields_of(o[1]))
+      redis.call('HSET', m.gone, o[1], record(o[2]))
     end
   end
-  r[#r + 1] = gh; r[#r + 1] = xh; r[#r + 1] = G; r[#r + 1] = U; r[#r + 1] = limit
+  if m.skip then
+    if m.retired then redis.call('HSET', m.key, 'G', m.G) end
+  else
+    if m.final then
+      redis.call('HSET', m.key, 'L', m.limit, 'G', m.G, 'U', m.U)
+      redis.call('HDEL', m.key, fields_of(host))
+      redis.call('ZREM', m.seen, host)
+      redis.call('HSET', m.gone, host, record(m.c))
+    else
+      local c = m.c
+      redis.call('HSET', m.key, 'L', m.limit, 'G', m.G, 'U', m.U, 'g:' .. host, c[1],
+                 'x:' .. host, c[2], 'u:' .. host, c[3], 'r:' .. host, c[4], 't:' .. host, now,
+                 'q:' .. host, c[5])
+      redis.call('ZADD', m.seen, now, host)
+      if m.back then redis.call('HDEL', m.gone, host) end
+    end
+    if m.e > 0 then
+      local at = m.e + math.max(retention, m.e - m.s)
+      redis.call('PEXPIREAT', m.key, at)
+      redis.call('PEXPIREAT', m.seen, at)
+      redis.call('PEXPIREAT', m.gone, at)
+    end
+  end
+  local active = redis.call('ZCOUNT', m.seen, now - active_ms, '+inf')
+  r[#r + 1] = gh; r[#r + 1] = xh; r[#r + 1] = m.G; r[#r + 1] = m.U; r[#r + 1] = m.limit
   r[#r + 1] = active
 end
 return r

@@ -442,7 +442,7 @@ static int load_script(qk__store_conn *c, int64_t deadline_ms)
 }
 
 /* EVALSHA, the SHA, the number of keys and the keys, then the script's ARGV (merge.lua). */
-enum { ARGS_MAX = 3 + QK__STORE_SYNC_WINDOWS + 3 + 7 * QK__STORE_SYNC_WINDOWS };
+enum { KEYS_PER_WINDOW = 3, ARGS_MAX = 3 + (3 + 7) * QK__STORE_SYNC_WINDOWS + 6 };
 
 /* EVALSHA, loading the script first when this server has not seen it (a new connection, a
  * restart, SCRIPT FLUSH: NOSCRIPT), once. */
@@ -512,28 +512,37 @@ static int sync_service(qk__store_conn *c, const qk__store_sync_req *req,
                         qk__store_sync_reply *reply, int64_t deadline_ms)
 {
     const unsigned n = req->n_windows;
-    char keys[QK__STORE_SYNC_WINDOWS][QK_NAME_MAX + 48];
+    char keys[QK__STORE_SYNC_WINDOWS][KEYS_PER_WINDOW][QK_NAME_MAX + 48];
     char nums[QK__STORE_SYNC_WINDOWS][7][24];
-    char n_keys[8], retention[24], active[24];
+    char n_keys[8], retention[24], active[24], retire[24], seq[24];
     const char *argv[ARGS_MAX];
     size_t lens[ARGS_MAX];
     int argc = 0;
 #define ARG(s) (argv[argc] = (s), lens[argc] = strlen(argv[argc]), argc++)
     ARG("EVALSHA");
     ARG(""); /* the SHA, set by run_script */
-    snprintf(n_keys, sizeof n_keys, "%u", n);
+    snprintf(n_keys, sizeof n_keys, "%u", n * KEYS_PER_WINDOW);
     ARG(n_keys);
     for (unsigned i = 0; i < n; i++) {
         const qk__store_window_req *w = &req->w[i];
-        snprintf(keys[i], sizeof keys[i], "qk:{%s}:%c:%lld", req->service, PERIOD_LETTER[w->period],
-                 (long long)w->start_ms);
-        ARG(keys[i]);
+        /* The window's hash, its live hosts (:seen) and its retired ones (:gone): merge.lua. */
+        static const char *const suffix[KEYS_PER_WINDOW] = {"", ":seen", ":gone"};
+        for (unsigned j = 0; j < KEYS_PER_WINDOW; j++) {
+            snprintf(keys[i][j], sizeof keys[i][j], "qk:{%s}:%c:%lld%s", req->service,
+                     PERIOD_LETTER[w->period], (long long)w->start_ms, suffix[j]);
+            ARG(keys[i][j]);
+        }
     }
     ARG(req->host_id);
     snprintf(retention, sizeof retention, "%lld", (long long)QK__STORE_RETENTION_MS);
     ARG(retention);
     snprintf(active, sizeof active, "%lld", (long long)QK__STORE_ACTIVE_MS);
     ARG(active);
+    snprintf(retire, sizeof retire, "%lld", (long long)qk__store_retire_ms());
+    ARG(retire);
+    snprintf(seq, sizeof seq, "%llu", (unsigned long long)req->seq);
+    ARG(seq);
+    ARG(req->final ? "1" : "0");
     for (unsigned i = 0; i < n; i++) {
         const qk__store_window_req *w = &req->w[i];
         const int forever = w->end_ms == QK_NEVER;

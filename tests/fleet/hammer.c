@@ -189,7 +189,20 @@ static uint64_t field(redisContext *c, const char *key, const char *f, const cha
         snprintf(name, sizeof name, "%s", f);
     redisReply *r = redisCommand(c, "HGET %s %s", key, name);
     QKT_REQUIRE(r != NULL, "HGET %s %s: %s", key, name, c->errstr);
-    const uint64_t v = r->type == REDIS_REPLY_STRING ? strtoull(r->str, NULL, 10) : 0;
+    uint64_t v = r->type == REDIS_REPLY_STRING ? strtoull(r->str, NULL, 10) : 0;
+    const int live = r->type == REDIS_REPLY_STRING;
+    freeReplyObject(r);
+    if (live || host == NULL)
+        return v;
+    /* A host whose last word retired it: "g x u r q" in the window's :gone hash (merge.lua). */
+    r = redisCommand(c, "HGET %s:gone %s", key, host);
+    QKT_REQUIRE(r != NULL, "HGET %s:gone %s: %s", key, host, c->errstr);
+    unsigned long long rec[5];
+    const char *order = "gxurq", *at = strchr(order, f[0]);
+    if (r->type == REDIS_REPLY_STRING && at != NULL && f[1] == '\0' &&
+        sscanf(r->str, "%llu %llu %llu %llu %llu", &rec[0], &rec[1], &rec[2], &rec[3], &rec[4]) ==
+            5)
+        v = rec[at - order];
     freeReplyObject(r);
     return v;
 }

@@ -200,10 +200,10 @@ static void read_store(int port, const run_plan *plan, store_view *v)
         redisFree(c);
         return;
     }
-    redisReply *keys = redisCommand(c, "KEYS qk:{%s}:*", plan->service);
+    redisReply *keys = redisCommand(c, "KEYS qk:{%s}:*[0-9]", plan->service); /* the hash */
     if (keys == NULL || keys->type != REDIS_REPLY_ARRAY || keys->elements != 1) {
-        snprintf(v->error, sizeof v->error, "KEYS qk:{%s}:*: %zu keys, wanted 1", plan->service,
-                 keys && keys->type == REDIS_REPLY_ARRAY ? keys->elements : 0);
+        snprintf(v->error, sizeof v->error, "KEYS qk:{%s}:*[0-9]: %zu keys, wanted 1",
+                 plan->service, keys && keys->type == REDIS_REPLY_ARRAY ? keys->elements : 0);
         freeReplyObject(keys);
         redisFree(c);
         return;
@@ -217,12 +217,26 @@ static void read_store(int port, const run_plan *plan, store_view *v)
         v->used = field(h, "U", &present);
         for (unsigned i = 0; i < plan->hosts; i++) {
             char name[48];
-            snprintf(name, sizeof name, "u:%s", plan->shared->host[i].host_id);
+            const char *id = plan->shared->host[i].host_id;
+            snprintf(name, sizeof name, "u:%s", id);
             v->used_by[i] = field(h, name, &present);
-            if (!present)
-                snprintf(v->error, sizeof v->error, "no field %s", name);
-            snprintf(name, sizeof name, "r:%s", plan->shared->host[i].host_id);
-            v->refunded_by[i] = field(h, name, &present);
+            if (present) {
+                snprintf(name, sizeof name, "r:%s", id);
+                v->refunded_by[i] = field(h, name, &present);
+                continue;
+            }
+            /* A host whose last word retired it: its totals are in the window's :gone hash,
+             * "g x u r q" (src/store/merge.lua). */
+            redisReply *rec = redisCommand(c, "HGET %s:gone %s", keys->element[0]->str, id);
+            unsigned long long g, x, u, r;
+            if (rec == NULL || rec->type != REDIS_REPLY_STRING ||
+                sscanf(rec->str, "%llu %llu %llu %llu", &g, &x, &u, &r) != 4)
+                snprintf(v->error, sizeof v->error, "host %s neither live nor retired", id);
+            else {
+                v->used_by[i] = u;
+                v->refunded_by[i] = r;
+            }
+            freeReplyObject(rec);
         }
     } else {
         snprintf(v->error, sizeof v->error, "HGETALL failed");

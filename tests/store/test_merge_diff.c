@@ -44,8 +44,9 @@ typedef struct {
     int written; /* the key exists: some request was applied since the last forget */
     uint64_t G, U;
     struct {
-        int present;
-        uint64_t g, x, u, r;
+        int present; /* live: its fields are in the window's hash (and it is in :seen) */
+        int gone;    /* retired: its record is in :gone */
+        uint64_t g, x, u, r, q;
         int64_t seen;
     } h[HOSTS];
 } model_window;
@@ -54,6 +55,7 @@ typedef struct {
 typedef struct {
     int joined;
     char id[33];
+    uint64_t seq; /* its last request number */
     struct {
         uint64_t g, x, u, r; /* g: the grant it learned from answers */
     } w[WINDOWS];
@@ -83,7 +85,7 @@ typedef struct {
 
 /* What the runs went through, over all seeds: proof that they reached each edge. */
 static struct {
-    long steps, taken, refused, grants, forgets, below_zero;
+    long steps, taken, refused, grants, forgets, below_zero, finals, resumed, late_gone, late_live;
 } seen;
 
 static uint64_t rnd(world *w)
@@ -154,14 +156,16 @@ static void compare_store(world *w)
                         m->h[h].present);
             if (!f)
                 continue;
-            const char letter[4] = {'x', 'u', 'r', 't'};
-            uint64_t got[4];
-            for (int j = 0; j < 4; j++) {
+            const char letter[5] = {'x', 'u', 'r', 't', 'q'};
+            uint64_t got[5];
+            for (int j = 0; j < 5; j++) {
                 snprintf(name, sizeof name, "%c:%s", letter[j], id);
                 got[j] = field(all, name, &f);
                 DIFF_ASSERT(f, "%s host %d: no %c field", w->key[k], h, letter[j]);
             }
-            fields += 5;
+            fields += 6;
+            DIFF_ASSERT(got[4] == m->h[h].q, "%s host %d q: Redis %" PRIu64 ", C %" PRIu64,
+                        w->key[k], h, got[4], m->h[h].q);
             DIFF_ASSERT(g == m->h[h].g && got[0] == m->h[h].x && got[1] == m->h[h].u &&
                             got[2] == m->h[h].r,
                         "%s host %d g x u r: Redis %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
@@ -175,6 +179,28 @@ static void compare_store(world *w)
         DIFF_ASSERT(all->elements == 2 * fields, "%s: %zu fields in Redis, %zu expected", w->key[k],
                     all->elements / 2, fields);
         freeReplyObject(all);
+        /* Retired hosts: each one's record in :gone, and nobody else's. */
+        redisReply *gone = cmd(w, "HGETALL %s:gone", w->key[k]);
+        size_t n_gone = 0;
+        for (int h = 0; h < HOSTS; h++) {
+            const redisReply *rec = NULL;
+            for (size_t i = 0; i + 1 < gone->elements; i += 2)
+                if (strcmp(gone->element[i]->str, w->host[h].id) == 0)
+                    rec = gone->element[i + 1];
+            DIFF_ASSERT((rec != NULL) == m->h[h].gone, "%s host %d: in :gone %d, in C %d",
+                        w->key[k], h, rec != NULL, m->h[h].gone);
+            if (rec == NULL)
+                continue;
+            n_gone++;
+            char want[128];
+            snprintf(want, sizeof want, "%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64,
+                     m->h[h].g, m->h[h].x, m->h[h].u, m->h[h].r, m->h[h].q);
+            DIFF_ASSERT(strcmp(rec->str, want) == 0, "%s host %d :gone record: Redis '%s', C '%s'",
+                        w->key[k], h, rec->str, want);
+        }
+        DIFF_ASSERT(gone->elements == 2 * n_gone, "%s:gone: %zu records, %zu expected", w->key[k],
+                    gone->elements / 2, n_gone);
+        freeReplyObject(gone);
         /* The expiry: the window's end plus qk__store_retention_ms (merge.h), none if forever. */
         redisReply *exp = cmd(w, "PEXPIRETIME %s", w->key[k]);
         const int64_t want =
@@ -202,20 +228,44 @@ static void deliver(world *w, const sent_req *r)
     for (unsigned i = 0; i < r->req.n_windows && !refused; i++) {
         model_window *m = &next[r->win[i]];
         const int h = r->host;
+        /* What the script adds around the merge: a host not live starts from its :gone record;
+         * a request numbered no higher than the last applied is late (no grant), and for a
+         * retired host changes nothing; a last word retires the host. */
+        const int back = !m->h[h].present && m->h[h].gone;
+        if (!m->h[h].present && !back)
+            m->h[h].g = m->h[h].x = m->h[h].u = m->h[h].r = m->h[h].q = 0;
+        const uint64_t seq = r->req.seq;
+        const int late = seq > 0 && seq <= m->h[h].q;
+        if (r->req.w[i].refunded > r->req.w[i].used) {
+            why = QK__MERGE_REFUNDS_PAST_USE;
+            refused = 1;
+            break;
+        }
+        if (late && back) {
+            seen.late_gone++;
+            continue;
+        }
+        seen.late_live += late;
         qk__store_counts c = {m->G, m->U, m->h[h].g, m->h[h].x, m->h[h].u, m->h[h].r};
-        if ((why = qk__store_merge_window(&c, &r->req.w[i], now, 1)) != QK__MERGE_OK) {
+        const int final = r->req.final && !late;
+        const unsigned how = (late ? 0 : QK__MERGE_MAY_GRANT) | (final ? QK__MERGE_LAST_WORD : 0);
+        if ((why = qk__store_merge_window(&c, &r->req.w[i], now, how)) != QK__MERGE_OK) {
             refused = 1;
             break;
         }
         m->written = 1;
         m->G = c.fleet_granted;
         m->U = c.fleet_used;
-        m->h[h].present = 1;
+        m->h[h].present = !final;
+        m->h[h].gone = final;
         m->h[h].g = c.granted;
         m->h[h].x = c.released;
         m->h[h].u = c.used;
         m->h[h].r = c.refunded;
+        m->h[h].q = seq > m->h[h].q ? seq : m->h[h].q;
         m->h[h].seen = now;
+        seen.finals += final;
+        seen.resumed += back && !final;
     }
     DIFF_ASSERT(refused == (rc != QK_OK), "Redis %s (%s), the C merge %s", rc ? "refused" : "took",
                 rc ? qk_errmsg() : "", refused ? "refused" : "took");
@@ -239,7 +289,7 @@ static void deliver(world *w, const sent_req *r)
                     ", C %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64,
                     w->key[k], a->granted_host, a->released_host, a->granted, a->used, a->limit,
                     m->h[r->host].g, m->h[r->host].x, m->G, m->U, LIMIT[k]);
-        uint32_t active = 0;
+        uint32_t active = 0; /* ZCOUNT of :seen: live hosts only */
         for (int h = 0; h < HOSTS; h++)
             active += m->h[h].present && m->h[h].seen >= now - QK__STORE_ACTIVE_MS;
         DIFF_ASSERT(a->active_hosts == active, "%s active hosts: Redis %u, C %u", w->key[k],
@@ -250,6 +300,8 @@ static void deliver(world *w, const sent_req *r)
             s->w[k].g = a->granted_host;
             seen.grants++;
         }
+        if (a->released_host > s->w[k].x) /* what the store gave back for it as it retired it */
+            s->w[k].x = a->released_host;
     }
 }
 
@@ -261,6 +313,12 @@ static void make_request(world *w, int h, sent_req *out)
     out->host = h;
     out->req.service = SERVICE;
     out->req.host_id = s->id;
+    /* Numbered as the engine numbers them; one in eight unnumbered, as a sender without numbers
+     * (never taken as late). */
+    out->req.seq = below(w, 8) ? ++s->seq : 0;
+    /* A last word now and then: everything held is given back, and the host leaves. It may come
+     * back later (a frozen host that thaws): its next requests resume it from :gone. */
+    out->req.final = out->req.seq > 0 && below(w, 30) == 0;
     const unsigned mask = 1 + (unsigned)below(w, (1u << WINDOWS) - 1);
     for (int k = 0; k < WINDOWS; k++) {
         if (!(mask & (1u << k)))
@@ -405,12 +463,15 @@ Test(store_merge_diff, script_and_c_merge_agree_on_random_requests)
     cr_assert_eq(qkt_server_stop(&redis), 0, "%s", redis.error);
     fprintf(stderr,
             "merge_diff: %ld steps, %ld requests taken, %ld refused (%ld for a total below 0), "
-            "%ld grants, %ld forgets\n",
-            seen.steps, seen.taken, seen.refused, seen.below_zero, seen.grants, seen.forgets);
+            "%ld grants, %ld forgets, %ld last words, %ld resumed from :gone, %ld late for a "
+            "retired host, %ld late for a live one\n",
+            seen.steps, seen.taken, seen.refused, seen.below_zero, seen.grants, seen.forgets,
+            seen.finals, seen.resumed, seen.late_gone, seen.late_live);
     /* A run that never reached an edge proved nothing about it (the default seeds reach each
      * many times; one seed alone may miss one). */
     if (one == NULL || one[0] == '\0')
         cr_assert(seen.taken > 0 && seen.grants > 0 && seen.forgets > 0 && seen.below_zero > 0 &&
-                      seen.refused > seen.below_zero,
+                      seen.refused > seen.below_zero && seen.finals > 0 && seen.resumed > 0 &&
+                      seen.late_gone > 0 && seen.late_live > 0,
                   "the requests missed an edge of the rule");
 }

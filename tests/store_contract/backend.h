@@ -56,7 +56,9 @@ const qkc_backend *qkc_backend_get(void);
 /* Starts the chosen backend's server, runs qk_store_init when it needs it, writes its URL. */
 const qkc_backend *qkc_start(qkt_server *s, char *url, size_t len);
 
-/* Host id's totals in v; the test fails when v has no such host. */
+/* Host id's totals in v, live or retired; the test fails when v has no such host. */
 const qkc_host_view *qkc_host(const qkc_view *v, const char *id);
+/* Whether the store retired host id (its totals are in v->gone). */
+bool qkc_host_retired(const qkc_view *v, const char *id);
 
 #endif

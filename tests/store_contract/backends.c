@@ -46,6 +46,18 @@ const qkc_host_view *qkc_host(const qkc_view *v, const char *id)
     for (unsigned h = 0; h < v->hosts; h++)
         if (strcmp(v->host[h].id, id) == 0)
             return &v->host[h];
-    cr_assert_fail("host %s is not in the store's window (%u hosts)", id, v->hosts);
+    for (unsigned h = 0; h < v->retired; h++)
+        if (strcmp(v->gone[h].id, id) == 0)
+            return &v->gone[h];
+    cr_assert_fail("host %s is not in the store's window (%u live, %u retired)", id, v->hosts,
+                   v->retired);
     return NULL;
+}
+
+bool qkc_host_retired(const qkc_view *v, const char *id)
+{
+    for (unsigned h = 0; h < v->retired; h++)
+        if (strcmp(v->gone[h].id, id) == 0)
+            return true;
+    return false;
 }
