@@ -177,12 +177,14 @@ qk__slot_count_n(qk_slot *sl, qk__store_slot *ss, qk_service s, qk_op_kind kind,
 
 /* Whether a guarded consume or record of n can be counted at once: every window current, every
  * lease on its window and with room in its count; for a consume, under the window's limit
- * (the reserve as for any consume) and under the lease's gate; for a record, room in every
- * window's count. First failure out: the general pass then decides, and says why. */
+ * (the reserve as for any consume), inside the lease's term and under its gate; for a record,
+ * room in every window's count. First failure out: the general pass then decides, and says why. */
 static inline __attribute__((always_inline)) int
 qk__slot_guard_fast(const qk_slot *sl, const qk__store_slot *ss, qk_op_kind kind, uint64_t n,
                     unsigned flags, int64_t now_ms, const unsigned nw)
 {
+    if (kind == QK_OP_CONSUME && now_ms >= ss->term_ms) /* the lease's term ran out */
+        return 0;
     for (unsigned i = 0; i < nw; i++) {
         const qk_window *w = &sl->w[i];
         const qk__lease *l = &ss->cur[i];

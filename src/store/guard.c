@@ -21,9 +21,11 @@ void qk__guard_open_gates(qk__store_slot *ss, unsigned nw)
         ss->cur[i].gate = ss->released ? 0 : qk__lease_gate(&ss->cur[i]);
 }
 
-/* Whether every current window's lease holds n more calls. */
-int qk__guard_lease_holds(const qk__store_slot *ss, const qk_slot *sl, uint64_t n)
+/* Whether every current window's lease holds n more calls, inside the lease's term. */
+int qk__guard_lease_holds(const qk__store_slot *ss, const qk_slot *sl, uint64_t n, int64_t now_ms)
 {
+    if (now_ms >= ss->term_ms)
+        return 0;
     for (unsigned i = 0; i < sl->n_windows; i++)
         if (ss->cur[i].start_ms != sl->w[i].start_ms || !qk__lease_fits(&ss->cur[i], n))
             return 0;
@@ -35,13 +37,17 @@ int qk__guard_lease_holds(const qk__store_slot *ss, const qk_slot *sl, uint64_t 
  * policy allows them. QK_OK, QK_ELIMIT or QK_EUNAVAIL (window *tripped); QK_ELIMIT with
  * QK__SINK_NEED_SYNC in the sink when a sync may bring the lease (not after one already did). */
 static int lease_decision(qk__store *st, qk_service s, const qk__store_slot *ss, unsigned nw,
-                          uint64_t n, unsigned flags, int *tripped, qk_event_sink *sink)
+                          uint64_t n, unsigned flags, int64_t now_ms, int *tripped,
+                          qk_event_sink *sink)
 {
     const int out = atomic_load_explicit(&st->area.hdr->health.degraded, memory_order_relaxed) ||
                     (flags & QK__CONSUME_STORE_FAILED);
+    /* Past its term the lease is not this host's to use: the store may have retired the host
+     * and taken it back (docs/store.md, "Retirement"). A sync renews the term. */
+    const int in_term = now_ms < ss->term_ms;
     for (unsigned i = 0; i < nw; i++) {
         const qk__lease *l = &ss->cur[i];
-        if (qk__lease_fits(l, n))
+        if (in_term && qk__lease_fits(l, n))
             continue;
         *tripped = (int)i;
         if (!out) {
@@ -58,14 +64,13 @@ static int lease_decision(qk__store *st, qk_service s, const qk__store_slot *ss,
 int qk__guard_decide(qk__store *st, qk_slot *sl, qk__store_slot *ss, qk_service s, const qk_op *op,
                      int64_t now_ms, int *tripped, qk_event_sink *sink)
 {
-    (void)now_ms; /* the windows were rolled to it by the caller */
-    qk__guard_align_all(ss, sl);
+    qk__guard_align_all(ss, sl); /* the windows were rolled to now_ms by the caller */
     const unsigned nw = sl->n_windows;
     int rc = QK_OK;
     switch (op->kind) {
     case QK_OP_CONSUME:
         /* The local limits passed: the leases, or the outage policy, must hold the calls too. */
-        if ((rc = lease_decision(st, s, ss, nw, op->n, op->flags, tripped, sink)) != QK_OK)
+        if ((rc = lease_decision(st, s, ss, nw, op->n, op->flags, now_ms, tripped, sink)) != QK_OK)
             break;
         for (unsigned i = 0; i < nw; i++) {
             qk__lease *l = &ss->cur[i];

@@ -38,8 +38,9 @@ static inline __attribute__((always_inline)) void qk__guard_align_all(qk__store_
  * effect (a give-back, a merge), opened after every change. */
 void qk__guard_close_gates(qk__store_slot *ss);
 void qk__guard_open_gates(qk__store_slot *ss, unsigned nw);
-/* Whether every current window's lease holds n more calls. */
-int qk__guard_lease_holds(const qk__store_slot *ss, const qk_slot *sl, uint64_t n);
+/* Whether every current window's lease holds n more calls at the fleet's time now_ms: inside
+ * the lease's term (qk__store_slot.term_ms) only. */
+int qk__guard_lease_holds(const qk__store_slot *ss, const qk_slot *sl, uint64_t n, int64_t now_ms);
 
 /* A store tracker's apply of op to service s, its slot locked: journaled in a state file
  * (epoch as for qk__slot_begin), with the guard. For the engine's own consume after a sync; the

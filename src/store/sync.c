@@ -68,6 +68,7 @@ int qk__store_count_outcome(qk__store *st, int rc, qk_event *ev)
 
 typedef struct {
     qk__store_sync_req req;
+    int64_t now; /* the fleet's clock when the request was made: its lease term starts here */
     /* Where each request window goes back: cur (0) or prev (1), and which index. */
     unsigned where[QK__STORE_SYNC_WINDOWS], index[QK__STORE_SYNC_WINDOWS];
 } sync_plan;
@@ -91,9 +92,10 @@ static void add_window(sync_plan *p, const qk__lease *l, qk_period period, uint6
 
 /* Builds service s's request: every current window (asking for `need` more calls, or giving
  * back what is not used when release), and every ended window with counts the store lacks. */
-static void plan_sync(qk__store *st, qk_service s, uint64_t need, int release, int64_t now,
+static void plan_sync(qk__store *st, qk_service s, uint64_t need, unsigned how, int64_t now,
                       qk_event_sink *sink, sync_plan *p)
 {
+    const int release = (how & QK__SYNC_RELEASE) != 0;
     qk_slot *sl = &st->ctx.region->slots[s];
     qk__store_slot *ss = &st->area.slots[s];
     const qk_op roll = {QK_OP_PEEK, 0, 0, 0};
@@ -115,7 +117,10 @@ static void plan_sync(qk__store *st, qk_service s, uint64_t need, int release, i
 
     p->req.service = st->ctx.region->names[s];
     p->req.host_id = st->area.hdr->host_id;
+    p->req.seq = ++ss->seq; /* under the slot lock: the processes of a host share the count */
+    p->req.final = (how & QK__SYNC_FINAL) != 0;
     p->req.n_windows = 0;
+    p->now = now;
     qk__guard_close_gates(ss);
     if (release)
         ss->released = 1; /* cleared by the next consume or record */
@@ -149,6 +154,11 @@ static void merge_sync(qk__store *st, qk_service s, const sync_plan *p,
     if (st->ctx.shared)
         qk__slot_begin(sl, 0, sl->n_windows);
     qk__guard_close_gates(ss);
+    /* The store applied the request after it was made, so a term counted from then ends before
+     * the store may count the host as silent (QK__STORE_RETIRE_MS): in any order of answers. */
+    const int64_t term = p->now + qk__lease_term_ms();
+    if (term > ss->term_ms)
+        ss->term_ms = term;
     for (unsigned k = 0; k < p->req.n_windows; k++) {
         const qk__store_window_req *q = &p->req.w[k];
         const qk__store_window_reply *a = &r->w[k];
@@ -208,8 +218,8 @@ static void after_sync(qk__store *st, qk_event *ev, const qk_event_sink *sink)
 /* One sync of service s, start to end, bounded by deadline_ms; with k, a consume of k->n that
  * needs it (need = k->n). Events (level changes the merge or the consume caused, a change of
  * the store's state) are delivered before it returns. */
-int qk__store_sync_one(qk__store *st, qk_service s, uint64_t need, int release, int64_t deadline_ms,
-                       qk__store_conn *c, qk__sync_consume *k)
+int qk__store_sync_one(qk__store *st, qk_service s, uint64_t need, unsigned how,
+                       int64_t deadline_ms, qk__store_conn *c, qk__sync_consume *k)
 {
     /* The plan's rolls, the merge's and the consume's level changes, the health. */
     qk_event ev[2 * QK_EVENTS_PER_SLOT_OP + 1];
@@ -232,7 +242,8 @@ int qk__store_sync_one(qk__store *st, qk_service s, uint64_t need, int release, 
         pthread_mutex_unlock(sync_lock_of(st, s));
         return rc;
     }
-    if (need > 0 && qk__guard_lease_holds(&st->area.slots[s], &st->ctx.region->slots[s], need)) {
+    if (need > 0 && qk__guard_lease_holds(&st->area.slots[s], &st->ctx.region->slots[s], need,
+                                          qk__store_fleet_clock(st))) {
         /* The sync this one waited for brought what the consume needs. */
         if (k != NULL)
             consume_locked(st, s, k, &sink);
@@ -241,7 +252,7 @@ int qk__store_sync_one(qk__store *st, qk_service s, uint64_t need, int release, 
         after_sync(st, ev, &sink);
         return QK_OK;
     }
-    plan_sync(st, s, need, release, qk__store_fleet_clock(st), &sink, &plan);
+    plan_sync(st, s, need, how, qk__store_fleet_clock(st), &sink, &plan);
     slot_unlock(st->ctx.region, s);
 
     const int64_t sent_at = qk__store_caller_clock(st);
@@ -328,14 +339,39 @@ static int owes_the_store(qk__store *st, qk_service s)
     return owes;
 }
 
-int qk__store_sync_all(qk__store *st, int64_t deadline_ms, int only_owed)
+/* Whether the store has counters of this host for service s: a window of it was synced. */
+static int known_to_store(qk__store *st, qk_service s)
+{
+    if (slot_lock(st->ctx.region, s) != QK_OK)
+        return 0;
+    const qk__store_slot *ss = &st->area.slots[s];
+    int known = 0;
+    for (unsigned i = 0; i < QK_MAX_WINDOWS; i++)
+        known |= ss->cur[i].synced || ss->prev[i].synced;
+    slot_unlock(st->ctx.region, s);
+    return known;
+}
+
+/* Whether a last word must go to service s: it owes the store, or, from a private tracker (whose
+ * host id ends with it) while the store is up, the store knows it and is told the host left. */
+static int last_word_for(qk__store *st, qk_service s, int final)
+{
+    return owes_the_store(st, s) || (final && known_to_store(st, s));
+}
+
+int qk__store_sync_all(qk__store *st, int64_t deadline_ms, int last_word)
 {
     const uint32_t n = qk__region_published(st->ctx.region);
+    /* A private tracker's host leaves with it: its last word retires it at the store, so a
+     * fleet of short-lived hosts keeps no trace of them in the live keys. Not while the store is
+     * out: the word would only cost the closing program a timeout, and silence retires it. */
+    const int final = last_word && !st->ctx.shared &&
+                      !atomic_load_explicit(&st->area.hdr->health.degraded, memory_order_relaxed);
     /* The last word of a tracker that holds nothing and owes nothing is no word: no connection,
      * so a store that is out costs a closing program nothing more. */
-    int owed = !only_owed;
+    int owed = !last_word;
     for (qk_service s = 0; !owed && s < n; s++)
-        owed = owes_the_store(st, s);
+        owed = last_word_for(st, s, final);
     if (!owed)
         return QK_OK;
     int rc;
@@ -345,12 +381,14 @@ int qk__store_sync_all(qk__store *st, int64_t deadline_ms, int only_owed)
     int first = QK_OK;
     char why[256] = "";
     for (qk_service s = 0; s < n && rc != QK_EUNAVAIL; s++) {
-        if (only_owed && !owes_the_store(st, s))
+        if (last_word && !last_word_for(st, s, final))
             continue;
         /* The answer to a give-back can show a grant this host never heard of (a request whose
-         * answer was lost, applied late): give that back too, a few rounds at most. */
+         * answer was lost, applied late): give that back too, a few rounds at most. A last word
+         * needs one: the store gives back for the host what it still holds as it retires it. */
+        const unsigned how = QK__SYNC_RELEASE | (final ? QK__SYNC_FINAL : 0);
         for (int round = 0; round < 3; round++)
-            if ((rc = qk__store_sync_one(st, s, 0, 1, deadline_ms, c, NULL)) != QK_OK ||
+            if ((rc = qk__store_sync_one(st, s, 0, how, deadline_ms, c, NULL)) != QK_OK || final ||
                 !holds_lease(st, s))
                 break;
         if (rc != QK_OK && first == QK_OK) {

@@ -31,16 +31,24 @@ void qk__store_give_conn(qk__store *st, qk__store_conn *c);
  * *ev (returns 1). */
 int qk__store_count_outcome(qk__store *st, int rc, qk_event *ev);
 
+/* What a sync does besides asking for what it needs (qk__store_sync_one's how). */
+enum {
+    QK__SYNC_RELEASE = 1, /* give back every unused lease */
+    QK__SYNC_FINAL = 2,   /* and leave: the host's last word for the service (a private tracker) */
+};
+
 /* A consume that waited for a sync, applied in the same hold of the slot lock as the merge. */
 typedef struct qk__sync_consume qk__sync_consume;
-/* One sync of service s, bounded by deadline_ms, asking for need more calls (or giving back what
- * is not used, with release); with k, the consume that needs it. Events are delivered before it
- * returns. */
-int qk__store_sync_one(qk__store *st, qk_service s, uint64_t need, int release, int64_t deadline_ms,
-                       qk__store_conn *c, qk__sync_consume *k);
-/* Every service, giving back unused leases, by one deadline; with only_owed, only those that
- * hold a lease or have use the store has not seen (none: no connection at all). */
-int qk__store_sync_all(qk__store *st, int64_t deadline_ms, int only_owed);
+/* One sync of service s, bounded by deadline_ms, asking for need more calls (or, with how's
+ * QK__SYNC_* flags, giving back what is not used, and leaving); with k, the consume that needs it.
+ * Events are delivered before it returns. */
+int qk__store_sync_one(qk__store *st, qk_service s, uint64_t need, unsigned how,
+                       int64_t deadline_ms, qk__store_conn *c, qk__sync_consume *k);
+/* Every service, giving back unused leases, by one deadline. With last_word (a tracker being
+ * freed), only those that hold a lease or have use the store has not seen (none: no connection at
+ * all), and for a private tracker, whose host id ends with it, also those the store knows, which
+ * it tells to retire the host (unless the store is out: silence retires it then). */
+int qk__store_sync_all(qk__store *st, int64_t deadline_ms, int last_word);
 
 /* Stops and joins the sync thread (no lock held); a no-op when it never started. */
 void qk__store_thread_stop(qk__store *st);

@@ -84,8 +84,8 @@ static void *sync_thread(void *arg)
                 if (!want)
                     continue;
                 tried = 1;
-                rc = qk__store_sync_one(st, s, 0, release, qk__store_now_ms() + st->timeout_ms, c,
-                                        NULL);
+                rc = qk__store_sync_one(st, s, 0, release ? QK__SYNC_RELEASE : 0,
+                                        qk__store_now_ms() + st->timeout_ms, c, NULL);
                 if (rc != QK_OK && degraded)
                     break; /* one probe per pass while the store is out */
             }
