@@ -9,10 +9,10 @@
  * row per block of hosts on stdout: the time of consume+sync per host (median, p90), and what
  * the server holds and spends (Redis: INFO commandstats' EVALSHA usec per call over the block,
  * the window hash's HLEN and the other keys of the service; DynamoDB: the service item's size
- * as JSON from a GetItem and the table's item count from a Scan). At the end the store's U must
- * be 3 * N exactly, read from the server, or the run fails. --warmup hosts (200) go first on a
- * service of their own and are not reported: the first block then measures warm connections
- * and a warm server (dynalite's JIT), like the last.
+ * as JSON from a GetItem and the service's items (its own and its hosts' tombs) counted by a Scan).
+ * At the end the store's U must be 3 * N exactly, read from the server, or the run fails. --warmup
+ * hosts (200) go first on a service of their own and are not reported: the first block then
+ * measures warm connections and a warm server (dynalite's JIT), like the last.
  *
  * width: H live hosts at once, trackers in a few forked processes, a few worker threads each
  * cycling over their trackers at each host's own rate (a quarter of the hosts want 4x the
@@ -259,12 +259,16 @@ static json_t *ddb_service_item(void)
     return item; /* NULL: no item yet */
 }
 
-static uint64_t ddb_table_items(void)
+/* The service's items in the table: its own and those keyed "<service>/..." (a retired host's
+ * tomb), by a Scan that counts (Select COUNT, begins_with(pk, service)), page after page. */
+static uint64_t ddb_service_items(void)
 {
     uint64_t count = 0;
     json_t *start = NULL;
     for (unsigned pages = 0; pages < 10000; pages++) {
-        json_t *body = json_pack("{s:s, s:s}", "TableName", perf_ddb_table(), "Select", "COUNT");
+        json_t *body = json_pack("{s:s, s:s, s:s, s:{s:{s:s}}}", "TableName", perf_ddb_table(),
+                                 "Select", "COUNT", "FilterExpression", "begins_with(pk, :p)",
+                                 "ExpressionAttributeValues", ":p", "S", svc);
         if (start != NULL)
             json_object_set_new(body, "ExclusiveStartKey", start);
         char *text = json_dumps(body, JSON_COMPACT);
@@ -393,7 +397,7 @@ static int churn(const churn_args *a)
             json_t *w = ddb_window(item, 'M', month);
             entries = w ? json_object_size(json_object_get(json_object_get(w, "h"), "M")) : 0;
             json_decref(item);
-            items = ddb_table_items();
+            items = ddb_service_items();
         }
         const double p50 = quantile(op, n, 0.5), p90 = quantile(op, n, 0.9);
         if (block == 0)
