@@ -462,6 +462,7 @@ typedef struct {
 typedef struct {
     uint32_t heavy;
     uint64_t attempts, grants, syncs, failures;
+    uint64_t held; /* its lease of the window that ends whole, 0.5 s before that end */
 } host_result;
 
 typedef struct {
@@ -570,9 +571,13 @@ static _Noreturn void width_child(const width_args *a, unsigned proc, unsigned f
     const double pp99 = private_p99_us();
     if (write(ready_fd, "r", 1) != 1)
         _exit(3);
-    double start; /* the parent's start on the same monotonic clock */
-    if (read(go_fd, &start, sizeof start) != (ssize_t)sizeof start)
+    struct {
+        double start;     /* the parent's start on the same monotonic clock */
+        int64_t boundary; /* the end of the first window the run sees whole, ms since the epoch */
+    } go;
+    if (read(go_fd, &go, sizeof go) != (ssize_t)sizeof go)
         _exit(3);
+    const double start = go.start;
     for (unsigned k = 0; k < n_hosts; k++)
         hs[k].next = start + (double)rand() / RAND_MAX / hs[k].rate; /* a random phase */
     const uint64_t req0 = store == STORE_DDB ? perf_ddb_requests() : 0;
@@ -590,6 +595,20 @@ static _Noreturn void width_child(const width_args *a, unsigned proc, unsigned f
         ws[i].lat_us = malloc(ws[i].cap_lat * sizeof(double));
         if (ws[i].lat_us == NULL || pthread_create(&th[i], NULL, worker_main, &ws[i]) != 0)
             _exit(3);
+    }
+    /* What every host holds of that window half a second before it ends: the quota that its
+     * end strands in leases, seen from the hosts (the parent reads G - U on the server). */
+    const int64_t sample_at = go.boundary - 500;
+    if (sample_at < wall_ms() + (int64_t)((start + a->seconds - now_s()) * 1000)) {
+        while (wall_ms() < sample_at)
+            usleep(10000);
+        for (unsigned k = 0; k < n_hosts; k++) {
+            qk_store_service_info si;
+            qk_store_info info = {.version = QK_STORE_INFO_VERSION, .services = &si, .cap = 1};
+            if (qk_store_status(hs[k].t, &info) == QK_OK && info.count == 1 &&
+                si.windows[0].window_start_ms == go.boundary - 60000)
+                hs[k].r.held = si.windows[0].held;
+        }
     }
     for (unsigned i = 0; i < a->threads; i++)
         pthread_join(th[i], NULL);
@@ -611,8 +630,9 @@ static _Noreturn void width_child(const width_args *a, unsigned proc, unsigned f
     fprintf(out, "proc %u %u %.3f %" PRIu64 " %" PRIu64 " %" PRIu64 " %zu\n", proc, n_hosts, pp99,
             requests, unavailable, unexpected, n_lat);
     for (unsigned k = 0; k < n_hosts; k++)
-        fprintf(out, "host %u %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", hs[k].r.heavy,
-                hs[k].r.attempts, hs[k].r.grants, hs[k].r.syncs, hs[k].r.failures);
+        fprintf(out, "host %u %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+                hs[k].r.heavy, hs[k].r.attempts, hs[k].r.grants, hs[k].r.syncs, hs[k].r.failures,
+                hs[k].r.held);
     for (unsigned i = 0; i < a->threads; i++)
         for (size_t j = 0; j < ws[i].n_lat; j++)
             fprintf(out, "%.3f\n", ws[i].lat_us[j]);
@@ -724,8 +744,16 @@ static int width(const width_args *a)
     }
     const double start = now_s() + 0.2, end = start + a->seconds;
     const int64_t start_wall = wall_ms() + 200;
+    /* The end of the first window the run sees whole (it began after the run's start): G - U
+     * at the first read after it, and again 3 s later (after the hosts' last reports of that
+     * window); the hosts say what they hold of it just before. A run of 125 s sees it by 120 s. */
+    const int64_t boundary = (start_wall + 59999) / 60000 * 60000 + 60000;
+    const struct {
+        double start;
+        int64_t boundary;
+    } go_msg = {start, boundary};
     for (unsigned p = 0; p < P; p++)
-        if (write(go[p], &start, sizeof start) != (ssize_t)sizeof start)
+        if (write(go[p], &go_msg, sizeof go_msg) != (ssize_t)sizeof go_msg)
             die("width: child %u went away", p);
     fprintf(stderr,
             "width %s: %u hosts in %u processes, %u threads each, limit %" PRIu64
@@ -742,10 +770,6 @@ static int width(const width_args *a)
     uint64_t reads = 0;
     double worst = 0, worst_g = 0; /* max U / L and G / L seen */
     bool over = false;
-    /* The end of the first window the run saw whole (it began after the run's start): G - U at
-     * the first read after it, and again 3 s later (after the hosts' last reports of that
-     * window). A run of 125 s sees it by 120 s. */
-    const int64_t boundary = (start_wall + 59999) / 60000 * 60000 + 60000;
     int64_t end_G = -1, end_U = -1, late_G = -1, late_U = -1, ended_L = -1;
     window_read w[64];
     FILE *trace = a->trace != NULL ? fopen(a->trace, "w") : NULL;
@@ -812,6 +836,7 @@ static int width(const width_args *a)
              unavailable = 0;
     double pp99 = 0, sum_x = 0, sum_x2 = 0, cls_sum[2] = {0, 0};
     unsigned cls_n[2] = {0, 0}, n_hosts = 0;
+    uint64_t held[2] = {0, 0}, holding = 0, held_max = 0; /* just before the window's end */
     double *lat = NULL;
     size_t n_lat = 0, n_slow = 0;
     for (unsigned p = 0; p < P && !child_failed; p++) {
@@ -827,10 +852,13 @@ static int width(const width_args *a)
         requests += req, unavailable += unav, unexpected += unexp;
         for (unsigned k = 0; k < nh; k++) {
             host_result r;
-            if (fscanf(res[p], "host %u %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 "\n",
-                       &r.heavy, &r.attempts, &r.grants, &r.syncs, &r.failures) != 5)
+            if (fscanf(res[p],
+                       "host %u %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 "\n",
+                       &r.heavy, &r.attempts, &r.grants, &r.syncs, &r.failures, &r.held) != 6)
                 die("width: child %u's host %u does not parse", p, k);
             attempts += r.attempts, grants += r.grants, syncs += r.syncs, failures += r.failures;
+            held[r.heavy ? 1 : 0] += r.held, holding += r.held > 0;
+            held_max = r.held > held_max ? r.held : held_max;
             if (r.attempts == 0)
                 continue; /* no demand in the run (a short one): no share to judge */
             const double x = (double)r.grants / (double)r.attempts;
@@ -874,7 +902,8 @@ static int width(const width_args *a)
          "store_ops_per_s,host_syncs_per_s,server_us_per_call,private_p99_us,slow_threshold_us,"
          "slow_consumes,slow_p50_us,slow_p99_us,slow_max_us,all_p99_us,ended_L,ended_G_at_end,"
          "ended_U_at_end,stranded_at_end,ended_G_3s,ended_U_3s,stranded_3s,limit_reads,"
-         "max_U_over_L,max_G_over_L,heavy_grants_per_demand,light_grants_per_demand,jain,store_U,"
+         "hosts_holding,held_heavy,held_light,held_max,max_U_over_L,max_G_over_L,heavy_grants_per_"
+         "demand,light_grants_per_demand,jain,store_U,"
          "count_exact");
     printf("%s,%u,%u,%u,%" PRIu64 ",%.1f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
            ",%.0f,%.1f,%.1f,",
@@ -883,27 +912,27 @@ static int width(const width_args *a)
     if (rc != NULL)
         printf("%.1f", calls1 > calls0 ? (double)(usec1 - usec0) / (double)(calls1 - calls0) : 0);
     printf(",%.2f,%.0f,%zu,%.0f,%.0f,%.0f,%.0f,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64
-           ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRIu64 ",%.4f,%.4f,%.4f,%.4f,%.4f,%" PRId64
-           ",%s\n",
+           ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+           ",%" PRIu64 ",%.4f,%.4f,%.4f,%.4f,%.4f,%" PRId64 ",%s\n",
            pp99, a->slow_us, n_slow, quantile(slow, n_slow, 0.5), quantile(slow, n_slow, 0.99),
            quantile(slow, n_slow, 1.0), all_p99, ended_L, end_G, end_U,
            end_G >= 0 ? end_G - end_U : -1, late_G, late_U, late_G >= 0 ? late_G - late_U : -1,
-           reads, worst, worst_g, cls_n[1] ? cls_sum[1] / cls_n[1] : 0,
-           cls_n[0] ? cls_sum[0] / cls_n[0] : 0, jain, store_used,
-           store_used == (int64_t)grants ? "yes" : "no");
+           reads, holding, held[1], held[0], held_max, worst, worst_g,
+           cls_n[1] ? cls_sum[1] / cls_n[1] : 0, cls_n[0] ? cls_sum[0] / cls_n[0] : 0, jain,
+           store_used, store_used == (int64_t)grants ? "yes" : "no");
     fflush(stdout);
     fprintf(stderr,
             "width %s: %" PRIu64 " attempts, %" PRIu64 " granted, store U %" PRId64 "; %.1f store "
             "ops/s; %zu consumes over %.0f us (p50 %.0f, p99 %.0f, max %.0f us); stranded at "
-            "the window's end %" PRId64 " (3 s later %" PRId64
-            "); max U/L %.3f, G/L %.3f over %" PRIu64 " reads; Jain %.3f; %" PRIu64
-            " failed store operations, %" PRIu64 " consumes QK_EUNAVAIL, %" PRIu64
-            " other errors\n",
+            "the window's end %" PRId64 " (3 s later %" PRId64 "; %" PRIu64 " held by %" PRIu64
+            " hosts 0.5 s before it, at most %" PRIu64 "); max U/L %.3f, G/L %.3f over %" PRIu64
+            " reads; Jain %.3f; %" PRIu64 " failed store operations, %" PRIu64
+            " consumes QK_EUNAVAIL, %" PRIu64 " other errors\n",
             store == STORE_REDIS ? "redis" : "dynamodb", attempts, grants, store_used, ops / run_s,
             n_slow, a->slow_us, quantile(slow, n_slow, 0.5), quantile(slow, n_slow, 0.99),
             quantile(slow, n_slow, 1.0), end_G >= 0 ? end_G - end_U : -1,
-            late_G >= 0 ? late_G - late_U : -1, worst, worst_g, reads, jain, failures, unavailable,
-            unexpected);
+            late_G >= 0 ? late_G - late_U : -1, held[0] + held[1], holding, held_max, worst,
+            worst_g, reads, jain, failures, unavailable, unexpected);
     free(lat), free(slow);
     if (rc != NULL)
         redisFree(rc);
