@@ -78,13 +78,17 @@ fi
 command -v gnuplot >/dev/null || { echo "fleet-scale.sh: gnuplot is needed (apt-get install gnuplot-nox)" >&2; exit 2; }
 mkdir -p "$doc"
 echo "fleet-scale.sh: $(nproc) cores, source $(git -C "$root" describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)" >&2
-run 600 "$tmp/churn-redis.csv" --churn "${QK_FLEET_CHURN:-10000}" --store redis
-run 600 "$tmp/churn-dynamodb.csv" --churn "${QK_FLEET_DDB_CHURN:-10000}" --store dynamodb \
+# A run that fails (a count that does not add up, a store that refuses) does not stop the others:
+# its rows so far are kept, and the script exits 1 at the end naming it.
+failed=""
+keep() { "$@" || { echo "fleet-scale.sh: FAILED: $(basename "$3" .csv)" >&2; failed="$failed $(basename "$3" .csv)"; }; }
+keep run 600 "$tmp/churn-redis.csv" --churn "${QK_FLEET_CHURN:-10000}" --store redis
+keep run 600 "$tmp/churn-dynamodb.csv" --churn "${QK_FLEET_DDB_CHURN:-10000}" --store dynamodb \
   --max-seconds "${QK_FLEET_DDB_MAX_S:-480}"
 ws=${QK_FLEET_WIDTH_S:-125}
-run 400 "$tmp/width-redis.csv" --width 1000 --seconds "$ws" --store redis
-run 400 "$tmp/width-dynamodb.csv" --width 100 --seconds "$ws" --store dynamodb
-for f in "$tmp"/*.csv; do check_csv "$f"; done
+keep run 400 "$tmp/width-redis.csv" --width 1000 --seconds "$ws" --store redis
+keep run 400 "$tmp/width-dynamodb.csv" --width 100 --seconds "$ws" --store dynamodb
+for f in "$tmp"/*.csv; do check_csv "$f" || failed="$failed $(basename "$f")"; done
 { cat "$tmp/churn-redis.csv"; tail -n +2 "$tmp/churn-dynamodb.csv"; } > "$doc/fleet-churn.csv"
 { cat "$tmp/width-redis.csv"; tail -n +2 "$tmp/width-dynamodb.csv"; } > "$doc/fleet-width.csv"
 
@@ -118,10 +122,11 @@ plot "$tmp/$s.dat" using $hosts:$p50 with linespoints title 'median per block', 
      "$tmp/$s.dat" using $hosts:$p90 with linespoints title 'p90 per block', \
      "$tmp/$s.dat" $cost
 EOF
-  gnuplot "$tmp/$s.gp"
+  if [ -s "$tmp/$s.dat" ]; then gnuplot "$tmp/$s.gp"; else echo "fleet-scale.sh: no rows for $s, no chart" >&2; rm -f "$doc/fleet-churn-$s.png"; fi
 done
 # The figure of merit: the last full block's median over the first's.
 awk -F, 'NR > 1 { if (!($1 in first)) first[$1] = $7; if ($4 == 1000 || !($1 in last)) last[$1] = $7; hosts[$1] = $3 }
   END { for (s in first) printf "fleet-scale.sh: churn %s: %d hosts, last / first block median %.2f\n", s, hosts[s], last[s] / first[s] }' \
   "$doc/fleet-churn.csv" >&2
 echo "fleet-scale.sh: wrote $doc/fleet-churn.csv, $doc/fleet-width.csv, $doc/fleet-churn-{redis,dynamodb}.png" >&2
+[ -z "$failed" ] || { echo "fleet-scale.sh: these runs failed (their rows so far are in the CSVs):$failed" >&2; exit 1; }
