@@ -5,11 +5,11 @@
  * after its caller gave up is harmless: it wrote cumulative values merged by max, and a retry
  * merges the same values again.
  *
- * The item holds live hosts only (docs/store.md, "Retirement"): a host's last word removes its
- * entries; a host silent past qk__store_retire_ms() is retired by another host's sync, its
- * counts moved first to its own tomb item ("<service>/<host id>"), which it reads back when it
- * syncs again. The item's format is what older libraries read, so the one mark of a host that
- * knows about tombs is its entry's t: the store's time + 1.
+ * The item holds live hosts only (docs/store.md, "Retirement"): a host that sends its last word,
+ * or is silent past qk__store_retire_ms() when another host syncs, is retired: its counts move
+ * first to its own tomb item ("<service>/<host id>"), which it reads back if it syncs again. The
+ * item's format is what older libraries read, so the one mark of a host that knows about tombs is
+ * its entry's t: the store's time + 1.
  *
  * DynamoDB has no clock in its expressions, so the store's time is the Date header of the read
  * (1 s resolution, rounded down, which never lets a grant through after a window's end since
@@ -309,7 +309,7 @@ static int merge_item(qk__ddb_item *it, const qk__store_sync_req *req, int64_t n
             }
         }
         qk__store_counts counts = counts_of(w, h);
-        const int merged = qk__store_merge_window(&counts, q, now_ms, 1);
+        const int merged = qk__store_merge_window(&counts, q, now_ms, QK__MERGE_MAY_GRANT);
         if (merged != QK__MERGE_OK) /* nothing is written: the caller drops the item */
             return qk__fail(QK_EIO, "dynamodb sync: window %s of '%s' %s", name, req->service,
                             merged == QK__MERGE_REFUNDS_PAST_USE
@@ -328,11 +328,12 @@ static int merge_item(qk__ddb_item *it, const qk__store_sync_req *req, int64_t n
     return QK_OK;
 }
 
-/* The host's last word (req->final): its entries leave every window of the request, after the
- * store takes back anything it still holds; its use stays in U and G. No tomb: a freed private
- * tracker's id never syncs again, and no late write of it can land (every write is conditioned
- * on the version it read). */
-static void last_word(qk__ddb_item *it, const qk__store_sync_req *req, qk__store_sync_reply *reply)
+/* The host's last word (req->final), first step: merged as usual, then what it still holds in
+ * each window of the request goes back (G drops; its use stays in U and G) and the reply says
+ * so. Its entries then leave through retire_host, like a silent host's. QK_EIO, nothing
+ * written, when G holds less than the host does. */
+static int give_back_all(qk__ddb_item *it, const qk__store_sync_req *req,
+                         qk__store_sync_reply *reply)
 {
     for (unsigned k = 0; k < req->n_windows; k++) {
         char name[32];
@@ -342,11 +343,14 @@ static void last_word(qk__ddb_item *it, const qk__store_sync_req *req, qk__store
         if (h == NULL)
             continue;
         qk__store_counts counts = counts_of(w, h);
-        qk__store_retire_counts(&counts);
+        if (qk__store_retire_counts(&counts) != QK__MERGE_OK)
+            return qk__fail(QK_EIO, "dynamodb sync: window %s of '%s' %s", name, req->service,
+                            "holds totals below what its hosts hold");
         w->granted = counts.fleet_granted;
+        h->released = counts.released;
         reply->w[k].released_host = counts.released;
-        remove_host(w, h);
     }
+    return QK_OK;
 }
 
 /* The fleet's part of reply, from the item as it will be written. */
@@ -414,15 +418,86 @@ static void tidy_tomb(qk__store_conn *c, const qk__store_sync_req *req, const ch
     qk__ddb_tomb_free(&t);
 }
 
-/* Retires up to QK__STORE_RETIRE_PER_SYNC hosts silent past the bound (rule 3 of docs/store.md,
- * "Retirement"), before the conditional write of it: each host's counts go to its tomb first, an
- * UpdateItem conditioned on holding no newer retirement, and only a host whose tomb was written
- * leaves the item, the store taking back what it held unused. A retirement stops when the
- * deadline would not leave room for the write (two reads' time). QK_ENOMEM. */
+/* Which entries of a host a retirement takes: those silent past the bound, or, for the syncing
+ * host's last word, those in the windows of its request. */
+typedef struct {
+    const qk__store_sync_req *req;
+    int64_t bound_ms;
+    int last_word;
+} retire_rule;
+
+static int takes(const retire_rule *r, const qk__ddb_window *w, const qk__ddb_host *h)
+{
+    if (!r->last_word)
+        return silent(h, r->req->host_id, r->bound_ms);
+    for (unsigned k = 0; k < r->req->n_windows; k++) {
+        char name[32];
+        qk__ddb_window_name(name, sizeof name, r->req->w[k].period, r->req->w[k].start_ms);
+        if (strcmp(name, w->name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Retires host id from the entries rule takes (docs/store.md, "Retirement"): the store takes back
+ * what it held unused, its counts go to its tomb first (an UpdateItem that lands only over a
+ * tomb computed from an older version of the item), and only then do its entries leave the
+ * item. tw has room for every window. 1: retired; 0: the host stays, for a later sync (counts
+ * changed behind the hosts' backs, a newer tomb, or no answer); QK_ENOMEM. */
+static int retire_host(qk__store_conn *c, qk__ddb_item *it, const retire_rule *rule, const char *id,
+                       qk__ddb_tomb_window *tw, int64_t now_ms, int64_t deadline_ms)
+{
+    size_t n = 0;
+    int64_t last = INT64_MIN;
+    for (size_t i = 0; i < it->n_windows; i++) {
+        qk__ddb_host *h = find_host(&it->w[i], id);
+        if (h == NULL || !takes(rule, &it->w[i], h))
+            continue;
+        qk__store_counts counts = counts_of(&it->w[i], h);
+        if (qk__store_retire_counts(&counts) != QK__MERGE_OK)
+            return 0; /* G below what the host holds: changed behind the hosts' backs */
+        tw[n] = (qk__ddb_tomb_window){"", counts.granted, counts.released, counts.used,
+                                      counts.refunded};
+        snprintf(tw[n].name, sizeof tw[n].name, "%s", it->w[i].name);
+        const int64_t expiry = qk__ddb_window_expiry_ms(it->w[i].name);
+        if (expiry < 0 || expiry == QK_NEVER)
+            last = QK_NEVER;
+        else if (last != QK_NEVER && expiry > last)
+            last = expiry;
+        n++;
+    }
+    if (n == 0)
+        return 0;
+    const int64_t ttl_s = ttl_of(last);
+    qk__ddb_answer a;
+    const int rc = call(c, "UpdateItem",
+                        qk__ddb_json_put_tomb(c->target.table, rule->req->service, id, it->version,
+                                              tw, n, ttl_s, NULL, 0, 0),
+                        deadline_ms, &a);
+    if (rc == QK_ENOMEM)
+        return rc;
+    if (rc != QK_OK || a.status != 200)
+        return 0;
+    tidy_tomb(c, rule->req, id, it->version, ttl_s, &a, now_ms, deadline_ms);
+    for (size_t i = 0; i < it->n_windows; i++) {
+        qk__ddb_host *h = find_host(&it->w[i], id);
+        if (h == NULL || !takes(rule, &it->w[i], h))
+            continue;
+        qk__store_counts counts = counts_of(&it->w[i], h);
+        (void)qk__store_retire_counts(&counts); /* took above, on the same counts */
+        it->w[i].granted = counts.fleet_granted;
+        remove_host(&it->w[i], h);
+    }
+    return 1;
+}
+
+/* Retires up to QK__STORE_RETIRE_PER_SYNC hosts silent past the bound (docs/store.md,
+ * "Retirement"), before the conditional write of the item. A retirement stops when the deadline
+ * would not leave room for the write (two reads' time). QK_ENOMEM. */
 static int retire_silent(qk__store_conn *c, qk__ddb_item *it, const qk__store_sync_req *req,
                          int64_t now_ms, int64_t read_ms, int64_t deadline_ms)
 {
-    const int64_t bound = now_ms - qk__store_retire_ms();
+    const retire_rule rule = {req, now_ms - qk__store_retire_ms(), 0};
     char ids[QK__STORE_RETIRE_PER_SYNC][sizeof it->w[0].hosts[0].id];
     size_t n_ids = 0;
     for (size_t i = 0; i < it->n_windows && n_ids < QK__STORE_RETIRE_PER_SYNC; i++)
@@ -431,58 +506,38 @@ static int retire_silent(qk__store_conn *c, qk__ddb_item *it, const qk__store_sy
             size_t seen = 0;
             while (seen < n_ids && strcmp(ids[seen], h->id) != 0)
                 seen++;
-            if (seen == n_ids && silent(h, req->host_id, bound))
+            if (seen == n_ids && takes(&rule, &it->w[i], h))
                 snprintf(ids[n_ids++], sizeof ids[0], "%s", h->id);
         }
-    qk__ddb_tomb_window *tw = n_ids ? calloc(it->n_windows + 1, sizeof *tw) : NULL;
-    if (n_ids > 0 && tw == NULL)
+    if (n_ids == 0)
+        return QK_OK;
+    qk__ddb_tomb_window *tw = calloc(it->n_windows + 1, sizeof *tw);
+    if (tw == NULL)
         return qk__fail(QK_ENOMEM, "dynamodb: no memory for a tomb");
-    for (size_t k = 0; k < n_ids; k++) {
+    int rc = QK_OK;
+    for (size_t k = 0; k < n_ids && rc >= 0; k++) {
         if (qk__store_now_ms() + 2 * read_ms >= deadline_ms)
             break; /* the write of the item comes first: the next syncs retire the rest */
-        size_t n = 0;
-        int64_t last = INT64_MIN;
-        for (size_t i = 0; i < it->n_windows; i++) {
-            qk__ddb_host *h = find_host(&it->w[i], ids[k]);
-            if (h == NULL || !silent(h, req->host_id, bound))
-                continue;
-            qk__store_counts counts = counts_of(&it->w[i], h);
-            qk__store_retire_counts(&counts);
-            tw[n] = (qk__ddb_tomb_window){"", counts.granted, counts.released, counts.used,
-                                          counts.refunded};
-            snprintf(tw[n].name, sizeof tw[n].name, "%s", it->w[i].name);
-            const int64_t expiry = qk__ddb_window_expiry_ms(it->w[i].name);
-            if (expiry < 0 || expiry == QK_NEVER)
-                last = QK_NEVER;
-            else if (last != QK_NEVER && expiry > last)
-                last = expiry;
-            n++;
-        }
-        const int64_t ttl_s = ttl_of(last);
-        qk__ddb_answer a;
-        const int rc = call(c, "UpdateItem",
-                            qk__ddb_json_put_tomb(c->target.table, req->service, ids[k],
-                                                  it->version, tw, n, ttl_s, NULL, 0, 0),
-                            deadline_ms, &a);
-        if (rc == QK_ENOMEM) {
-            free(tw);
-            return rc;
-        }
-        if (rc != QK_OK || a.status != 200)
-            continue; /* a newer tomb, or no answer: the host stays, for a later sync */
-        tidy_tomb(c, req, ids[k], it->version, ttl_s, &a, now_ms, deadline_ms);
-        for (size_t i = 0; i < it->n_windows; i++) {
-            qk__ddb_host *h = find_host(&it->w[i], ids[k]);
-            if (h == NULL || !silent(h, req->host_id, bound))
-                continue;
-            qk__store_counts counts = counts_of(&it->w[i], h);
-            qk__store_retire_counts(&counts);
-            it->w[i].granted = counts.fleet_granted;
-            remove_host(&it->w[i], h);
-        }
+        rc = retire_host(c, it, &rule, ids[k], tw, now_ms, deadline_ms);
     }
     free(tw);
-    return QK_OK;
+    return rc < 0 ? rc : QK_OK;
+}
+
+/* The last word's second step: the syncing host leaves the windows of its request, its totals
+ * kept in its tomb like a silent host's, so the store still accounts for every host that ever
+ * synced (the contract's view: retired hosts included). When the tomb cannot be written, the
+ * host's entries stay, holding nothing, and silence retires them later. QK_ENOMEM. */
+static int leave(qk__store_conn *c, qk__ddb_item *it, const qk__store_sync_req *req, int64_t now_ms,
+                 int64_t deadline_ms)
+{
+    const retire_rule rule = {req, 0, 1};
+    qk__ddb_tomb_window *tw = calloc(it->n_windows + 1, sizeof *tw);
+    if (tw == NULL)
+        return qk__fail(QK_ENOMEM, "dynamodb: no memory for a tomb");
+    const int rc = retire_host(c, it, &rule, req->host_id, tw, now_ms, deadline_ms);
+    free(tw);
+    return rc < 0 ? rc : QK_OK;
 }
 
 static void sleep_ms(int64_t ms)
@@ -556,7 +611,9 @@ static int sync_once(qk__store_conn *c, const qk__store_sync_req *req, qk__store
     if (rc == QK_OK)
         rc = merge_item(&it, req, now_ms, tomb->read ? &tomb->tomb : NULL, reply);
     if (rc == QK_OK && req->final)
-        last_word(&it, req, reply);
+        rc = give_back_all(&it, req, reply);
+    if (rc == QK_OK && req->final)
+        rc = leave(c, &it, req, now_ms, deadline_ms);
     if (rc == QK_OK)
         rc = retire_silent(c, &it, req, now_ms, read_ms, deadline_ms);
     if (rc == QK_OK)
