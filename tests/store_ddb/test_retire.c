@@ -4,7 +4,7 @@
  *
  * Claims:
  * - the last word (a request with final): the host's entry leaves every window of the request,
- *   what it still held goes back (G drops), its use stays in U;
+ *   what it still held goes back (G drops), its use stays in U, its totals in its tomb;
  * - silence: a marked host (t % 1000 == 1) silent past the bound is retired by another host's
  *   sync: its entry leaves, G drops by exactly what it held unused, its tomb holds its counts;
  *   when it syncs again its entry is back with exactly its totals, nothing counted twice, and
@@ -104,7 +104,8 @@ static uint64_t host_field(int port, const char *svc, char p, const char *host, 
 }
 
 /* Catches: a final request merged and left in the item (the item then grows with every private
- * tracker ever freed); a last word whose held calls stay counted in G. */
+ * tracker ever freed); a last word whose held calls stay counted in G; a host gone from the
+ * store's accounts (no tomb). */
 Test(ddb_retire, the_last_word_leaves_the_item_and_its_use_stays)
 {
     qkt_server srv;
@@ -125,14 +126,22 @@ Test(ddb_retire, the_last_word_leaves_the_item_and_its_use_stays)
     cr_assert_eq(f.U, 4, "U %" PRIu64 ": A's use must stay", f.U);
     cr_assert_eq(f.G, 8);
     cr_assert_eq(f.hosts, 1);
+    /* Its totals are kept in its tomb (the store still accounts for every host). */
     json_t *tomb = tomb_item(srv.port, "lw", A);
-    cr_assert_null(tomb, "a last word leaves no tomb");
+    host_counts c;
+    cr_assert(tomb != NULL && tomb_window(tomb, d.name, &c), "A's last word left no tomb");
+    cr_assert(c.g == 10 && c.x == 7 && c.u == 3 && c.r == 0,
+              "A's tomb g %" PRIu64 " x %" PRIu64 " u %" PRIu64, c.g, c.x, c.u);
+    json_decref(tomb);
+    cr_assert(f.sum_u == f.U && f.sum_g == f.G && f.retired == 1,
+              "sum_u %" PRIu64 " sum_g %" PRIu64, f.sum_u, f.sum_g);
     /* B's last word after giving everything back: nothing is left of either host. */
     direct_sync(&d, "lw", B, 5, 1, 4, 1);
     f = fleet_of(srv.port, "lw", 'M');
     cr_assert_eq(f.hosts, 0);
     cr_assert_eq(f.U, 4);
     cr_assert_eq(f.G, 4);
+    cr_assert(f.sum_u == 4 && f.sum_g == 4 && f.retired == 2);
     d.be->close(d.c);
     cr_assert_eq(qkt_server_stop(&srv), 0, "%s", srv.error);
 }
@@ -304,72 +313,116 @@ static void host_id(qk_tracker *t, char *id)
     snprintf(id, 40, "%s", status_of(t, &sb)->host_id);
 }
 
-/* Catches the same as a_silent_host_is_retired_and_resumes_exactly, with hosts as trackers: a
- * tracker's own entry unmarked, a lease not taken back, a returning tracker counted twice. */
-Test(ddb_retire, a_silent_tracker_is_retired_and_resumes_exactly)
-{
+/* Trackers A and B on one forever window: A consumes 1 and holds the rest of its lease, stays
+ * silent past the bound, and B's first consume retires it. Checks the retirement: A's entry gone,
+ * G lower by exactly what A held unused, A's tomb holding its counts. */
+typedef struct {
     qkt_server srv;
-    start_dynalite(&srv);
-    char url[128], ida[40], idb[40];
-    ddb_url(url, sizeof url, &srv, TABLE);
-    const qk_service_def d = one_window("trk", QK_FOREVER, LIMIT, QK_OUTAGE_SAFE, 0);
-    qk_tracker *a = host(url, &d);
-    host_id(a, ida);
-    cr_assert_eq(qk_try_consume(a, 0, 1, 0, NULL), QK_OK, "%s", qk_errmsg());
+    qk_tracker *a, *b;
+    char ida[40], idb[40];
+    uint64_t ga; /* A's grant total */
+} retired_tracker;
+
+static void retire_a_tracker(retired_tracker *x)
+{
+    start_dynalite(&x->srv);
+    const int port = x->srv.port;
+    char url[128];
+    ddb_url(url, sizeof url, &x->srv, TABLE);
+    static qk_service_def d;
+    d = one_window("trk", QK_FOREVER, LIMIT, QK_OUTAGE_SAFE, 0);
+    x->a = host(url, &d);
+    host_id(x->a, x->ida);
+    cr_assert_eq(qk_try_consume(x->a, 0, 1, 0, NULL), QK_OK, "%s", qk_errmsg());
     /* Until the store has A's use (its thread syncs it within a second). */
-    for (int i = 0; i < 100 && host_field(srv.port, "trk", 'f', ida, "u") < 1; i++)
+    for (int i = 0; i < 100 && host_field(port, "trk", 'f', x->ida, "u") < 1; i++)
         sleep_ms(50);
-    const uint64_t ga = host_field(srv.port, "trk", 'f', ida, "g");
-    const uint64_t xa = host_field(srv.port, "trk", 'f', ida, "x");
-    const uint64_t ta = host_field(srv.port, "trk", 'f', ida, "t");
-    cr_assert_eq(host_field(srv.port, "trk", 'f', ida, "u"), 1, "A's use never reached the store");
+    const uint64_t ga = host_field(port, "trk", 'f', x->ida, "g");
+    const uint64_t xa = host_field(port, "trk", 'f', x->ida, "x");
+    const uint64_t ta = host_field(port, "trk", 'f', x->ida, "t");
+    cr_assert_eq(host_field(port, "trk", 'f', x->ida, "u"), 1, "A's use never reached the store");
     cr_assert_eq(ta % 1000, 1, "A's entry is not marked");
     cr_assert_gt(ga - xa, 1, "A holds no lease (g %" PRIu64 " x %" PRIu64 ")", ga, xa);
-    const uint64_t g0 = fleet_of(srv.port, "trk", 'f').G;
+    x->ga = ga;
+    const uint64_t g0 = fleet_of(port, "trk", 'f').G;
     sleep_ms(PAST_THE_BOUND_MS);
-    cr_assert_eq(host_field(srv.port, "trk", 'f', ida, "t"), ta, "A synced meanwhile");
+    cr_assert_eq(host_field(port, "trk", 'f', x->ida, "t"), ta, "A synced meanwhile");
 
-    qk_tracker *b = host(url, &d);
-    host_id(b, idb);
-    cr_assert_eq(qk_try_consume(b, 0, 1, 0, NULL), QK_OK, "%s", qk_errmsg());
-    cr_assert(!has_host(srv.port, "trk", 'f', ida), "A was not retired");
+    x->b = host(url, &d);
+    host_id(x->b, x->idb);
+    cr_assert_eq(qk_try_consume(x->b, 0, 1, 0, NULL), QK_OK, "%s", qk_errmsg());
+    cr_assert(!has_host(port, "trk", 'f', x->ida), "A was not retired");
     const uint64_t held_a = ga - xa - 1;
-    json_t *item = get_item(srv.port, "trk"); /* one read: B's thread may sync meanwhile */
+    json_t *item = get_item(port, "trk"); /* one read: B's thread may sync meanwhile */
     json_t *w = window_of(item, 'f');
-    const uint64_t gb = hfield(w, idb, "g") - hfield(w, idb, "x");
+    const uint64_t gb = hfield(w, x->idb, "g") - hfield(w, x->idb, "x");
     cr_assert_eq(wfield(w, "G"), g0 - held_a + gb,
                  "G %" PRIu64 ": was %" PRIu64 ", A held %" PRIu64 " unused, B holds %" PRIu64,
                  wfield(w, "G"), g0, held_a, gb);
-    const char *wname = window_name_of(item, 'f');
-    json_t *tomb = tomb_item(srv.port, "trk", ida);
+    json_t *tomb = tomb_item(port, "trk", x->ida);
     host_counts c;
-    cr_assert(tomb != NULL && tomb_window(tomb, wname, &c), "no tomb for A");
+    cr_assert(tomb != NULL && tomb_window(tomb, window_name_of(item, 'f'), &c), "no tomb for A");
     cr_assert(c.g == ga && c.x == ga - 1 && c.u == 1 && c.r == 0,
               "A's tomb g %" PRIu64 " x %" PRIu64 " u %" PRIu64, c.g, c.x, c.u);
     cr_assert_null(json_object_get(tomb, "ttl"), "a forever window's tomb must never expire");
     json_decref(tomb);
     json_decref(item);
+}
 
-    /* A comes back: a consume and a sync through its tracker. (Its lease's term ran out long
-     * ago, so the consume syncs first; it resumes from its tomb and adopts the give-back.) */
-    const int rc = qk_try_consume(a, 0, 1, 0, NULL);
-    cr_assert_eq(rc, QK_OK, "%s: %s", qk_err_name(rc), qk_errmsg());
-    cr_assert_eq(qk_store_sync(a), QK_OK, "%s", qk_errmsg());
-    cr_assert(has_host(srv.port, "trk", 'f', ida), "A's entry is not back");
-    cr_assert_eq(host_field(srv.port, "trk", 'f', ida, "u"), 2, "A's totals were not resumed");
-    cr_assert_geq(host_field(srv.port, "trk", 'f', ida, "x"), ga - 1,
+/* After A's comeback (u = 2 in all) and B's give-back: U counts both hosts once, the sums cover
+ * them, nothing is held. */
+static void check_both_counted(retired_tracker *x)
+{
+    const int port = x->srv.port;
+    cr_assert(has_host(port, "trk", 'f', x->ida), "A's entry is not back");
+    cr_assert_eq(host_field(port, "trk", 'f', x->ida, "u"), 2, "A's totals were not resumed");
+    cr_assert_geq(host_field(port, "trk", 'f', x->ida, "x"), x->ga - 1,
                   "A's entry lost the store's give-back");
-    cr_assert_eq(qk_store_sync(b), QK_OK, "%s", qk_errmsg());
-    fleet_view f = fleet_of(srv.port, "trk", 'f');
+    cr_assert_eq(qk_store_sync(x->b), QK_OK, "%s", qk_errmsg());
+    fleet_view f = fleet_of(port, "trk", 'f');
     cr_assert_eq(f.U, 3, "U %" PRIu64 ": both used 3, nothing counted twice", f.U);
     cr_assert(f.sum_u == f.U && f.sum_g == f.G && f.hosts == 2 && f.retired == 0,
               "sum_u %" PRIu64 " sum_g %" PRIu64 " G %" PRIu64, f.sum_u, f.sum_g, f.G);
     cr_assert_eq(f.G, f.U, "leases given back: G %" PRIu64, f.G);
     status_buf sb;
-    cr_assert_eq(status_of(a, &sb)->services[0].windows[0].held, 0, "A believes it holds more");
-    qk_tracker_free(a);
-    qk_tracker_free(b);
-    cr_assert_eq(qkt_server_stop(&srv), 0, "%s", srv.error);
+    cr_assert_eq(status_of(x->a, &sb)->services[0].windows[0].held, 0, "A believes it holds more");
+    qk_tracker_free(x->a);
+    qk_tracker_free(x->b);
+    cr_assert_eq(qkt_server_stop(&x->srv), 0, "%s", x->srv.error);
+}
+
+/* Catches the same as a_silent_host_is_retired_and_resumes_exactly, with hosts as trackers: a
+ * tracker's own entry unmarked, a lease not taken back, a returning tracker counted twice. A
+ * comes back with a sync, which resumes it from its tomb exactly (and gives back what it held),
+ * then a consume and a sync. */
+Test(ddb_retire, a_silent_tracker_is_retired_and_resumes_exactly)
+{
+    retired_tracker x;
+    retire_a_tracker(&x);
+    cr_assert_eq(qk_store_sync(x.a), QK_OK, "%s", qk_errmsg());
+    const int port = x.srv.port;
+    cr_assert(host_field(port, "trk", 'f', x.ida, "g") == x.ga &&
+                  host_field(port, "trk", 'f', x.ida, "x") == x.ga - 1 &&
+                  host_field(port, "trk", 'f', x.ida, "u") == 1,
+              "A's entry is not back with exactly its totals");
+    const int rc = qk_try_consume(x.a, 0, 1, 0, NULL);
+    cr_assert_eq(rc, QK_OK, "%s: %s", qk_err_name(rc), qk_errmsg());
+    cr_assert_eq(qk_store_sync(x.a), QK_OK, "%s", qk_errmsg());
+    check_both_counted(&x);
+}
+
+/* A thawed tracker's first consume (a Lambda environment thawed after the bound): its term ran
+ * out, so it syncs first, resumes from its tomb and adopts the give-back the store made, and must
+ * then be granted from what is left (990 of 1000): QK_ELIMIT after a sync means the store had
+ * nothing left to grant. */
+Test(ddb_retire, a_thawed_tracker_is_granted_at_its_first_consume)
+{
+    retired_tracker x;
+    retire_a_tracker(&x);
+    const int rc = qk_try_consume(x.a, 0, 1, 0, NULL);
+    cr_assert_eq(rc, QK_OK, "%s: %s", qk_err_name(rc), qk_errmsg());
+    cr_assert_eq(qk_store_sync(x.a), QK_OK, "%s", qk_errmsg());
+    check_both_counted(&x);
 }
 
 /* Catches the item growing with every host that ever synced: short-lived private hosts one after
@@ -391,6 +444,8 @@ Test(ddb_retire, the_item_stays_small_over_200_hosts)
     const fleet_view f = fleet_of(srv.port, "churn", 'f');
     cr_log_info("churn: %u entries and %u tombs left after 200 hosts", f.hosts, f.retired);
     cr_assert_leq(f.hosts, 5, "%u host entries left in the item", f.hosts);
+    cr_assert_eq(f.hosts + f.retired, 200, "%u live and %u retired hosts", f.hosts, f.retired);
+    cr_assert_eq(f.sum_u, 600, "the hosts' totals sum to %" PRIu64, f.sum_u);
     cr_assert_eq(f.U, 600, "U %" PRIu64, f.U);
     cr_assert_eq(f.G, 600, "G %" PRIu64 ": a lease was stranded", f.G);
     cr_assert_eq(qkt_server_stop(&srv), 0, "%s", srv.error);
