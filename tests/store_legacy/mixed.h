@@ -51,10 +51,6 @@ typedef struct {
     void (*url)(char *buf, size_t len, const qkt_server *s);
     void (*view)(const qkt_server *s, const char *svc, const char *const *ids, unsigned n_ids,
                  mx_view *out);
-    /* Whether a new host's last word (a private tracker freed) leaves its counters in the
-     * retired place: Redis keeps them in :gone; DynamoDB drops the entry with no tomb, since
-     * that id never syncs again (its use stays in U). */
-    int last_word_keeps_record;
     /* Whether a retired host that syncs again leaves the retired place: Redis moves it from
      * :gone back into the hash; DynamoDB keeps the tomb (rewritten at the next retirement), the
      * item's entry being the host's counters while it is there. */
@@ -70,7 +66,6 @@ typedef struct {
     /* its report */
     uint64_t granted, refused, unavailable;
     char id[40];
-    int last_word; /* a new host on a private tracker: its free is its last word */
 } mx_run;
 
 typedef struct {
@@ -113,7 +108,6 @@ static inline void mx_start(mx_run *h, const mx_fleet *f, int version, unsigned 
     }
     close(p[1]);
     h->fd = p[0];
-    h->last_word = version == 3 && state == NULL;
 }
 
 /* Waits for the host, which must exit 0 with its one report line. */
@@ -153,8 +147,7 @@ static inline void mx_finish(mx_run *h)
 typedef struct {
     unsigned n;
     char id[MX_MAX_HOSTS][40];
-    int version[MX_MAX_HOSTS];   /* the version of its last run */
-    int last_word[MX_MAX_HOSTS]; /* it ended with its last word */
+    int version[MX_MAX_HOSTS]; /* the version of its last run */
     uint64_t granted[MX_MAX_HOSTS];
     uint64_t total, refused;
 } mx_ledger;
@@ -170,7 +163,6 @@ static inline void mx_book(mx_ledger *l, const mx_run *h, int version)
         l->n++;
     }
     l->version[i] = version;
-    l->last_word[i] = h->last_word;
     l->granted[i] += h->granted;
     l->total += h->granted;
     l->refused += h->refused;
@@ -210,8 +202,6 @@ static inline void mx_check(const mixed_row *row, const mx_view *v, const mx_led
                  (unsigned long long)v->G, (unsigned long long)v->U);
     for (unsigned i = 0; i < l->n; i++) {
         const mx_host *h = mx_find(v, l->id[i]);
-        if (h == NULL && l->last_word[i] && !row->last_word_keeps_record)
-            continue; /* its use is in U, checked above */
         cr_assert_not_null(h, "%s: host %s (v%d, granted %llu) is nowhere in the store", when,
                            l->id[i], l->version[i], (unsigned long long)l->granted[i]);
         cr_assert(!(h->live && h->retired && row->back_clears_record),
@@ -300,12 +290,10 @@ static inline void mx_rounds(const mixed_row *row)
                 cr_assert(x->live && !x->retired && !x->marked,
                           "%s: old host %s: live %d retired %d marked %d", when, x->id, x->live,
                           x->retired, x->marked);
-            } else if (row->last_word_keeps_record) /* a private tracker's free: its last word */
+            } else { /* a private tracker's free: its last word */
                 cr_assert(!x->live && x->retired, "%s: freed new host %s: live %d retired %d", when,
                           x->id, x->live, x->retired);
-            else
-                cr_assert_null(x, "%s: freed new host %s: live %d retired %d", when, x->id, x->live,
-                               x->retired);
+            }
         }
     }
     cr_assert_gt(l.refused, 0, "demand never met the limit (granted %llu)",

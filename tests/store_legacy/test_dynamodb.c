@@ -91,7 +91,7 @@ static void view(const qkt_server *s, const char *svc, const char *const *ids, u
     json_decref(item);
 }
 
-static const mixed_row row = {"dynamodb", start_dynalite, url, view, 0, 0};
+static const mixed_row row = {"dynamodb", start_dynalite, url, view, 0};
 
 TestSuite(legacy_ddb, .fini = qkt_servers_stop_all, .timeout = 300);
 

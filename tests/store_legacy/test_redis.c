@@ -106,7 +106,7 @@ static void view(const qkt_server *s, const char *svc, const char *const *ids, u
     freeReplyObject(r);
 }
 
-static const mixed_row row = {"redis", start, url, view, 1, 1};
+static const mixed_row row = {"redis", start, url, view, 1};
 
 TestSuite(legacy_redis, .fini = qkt_servers_stop_all, .timeout = 240);
 
