@@ -124,8 +124,14 @@ static void plan_sync(qk__store *st, qk_service s, uint64_t need, unsigned how, 
     qk__guard_close_gates(ss);
     if (release)
         ss->released = 1; /* cleared by the next consume or record */
+    /* Past its term the lease is not this host's any more: the store may have retired the host
+     * and taken it back. Counted as given back here first, as the store counts it, so that what
+     * the host asks for is more than the grant the store already has for it. */
+    const int term_over = now >= ss->term_ms;
     for (unsigned i = 0; i < sl->n_windows; i++) {
         qk__lease *l = &ss->cur[i];
+        if (term_over)
+            l->released += qk__lease_left(l);
         uint64_t want = l->granted;
         if (release)
             l->released += qk__lease_left(l); /* given up here first, then told: safe if lost */
