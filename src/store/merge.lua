@@ -15,13 +15,14 @@
 -- ARGV[4]  how long a host may be silent before it is retired (QK__STORE_RETIRE_MS);
 -- ARGV[5]  the request's number for this host and service (0: unnumbered, never taken as late);
 -- ARGV[6]  1 when this is the host's last word (retire it now), else 0;
+-- ARGV[7]  the most hosts one call may retire, over every window (QK__STORE_RETIRE_PER_SYNC);
 -- then per window 7 integers: the limit, start_ms, end_ms (0: forever), the total grant the host
 -- wants, and its cumulative used, refunded and given back.
 -- Reply: the server's time in ms, then per window the host's grant and give-back totals, the
 -- fleet's G and U, L, and the number of hosts active.
 --
 -- The cost of a call is bounded by what it touches, never by how many hosts a window has seen:
--- HMGET and HSET of named fields, ZADD and ZCOUNT on the live set, and at most RETIRE_MAX
+-- HMGET and HSET of named fields, ZADD and ZCOUNT on the live set, and at most ARGV[7]
 -- retirements (docs/store.md, "Retirement"). A retired host's counters move to :gone, which only
 -- that host reads (HGET), so it resumes exactly; a request numbered no higher than the last one
 -- applied for its host is late: it may raise counters (by max) but is granted nothing, and a late
@@ -38,8 +39,7 @@
 -- preprocessor's, and puts the `--|` lines (a mutant's code, commented out here so that this file
 -- is the real script as it stands) into the script of the build that defines NAME.
 
-local KPER, ARGS, PER = 3, 6, 7 -- KEYS per window; ARGV before the windows; ARGV per window
-local RETIRE_MAX = 8 -- retirements per call, over every window (QK__STORE_RETIRE_PER_SYNC)
+local KPER, ARGS, PER = 3, 7, 7 -- KEYS per window; ARGV before the windows; ARGV per window
 local k = #KEYS / KPER
 if #KEYS % KPER ~= 0 or #ARGV ~= ARGS + PER * k then
   return redis.error_reply('ERR qk_sync: bad arguments')
@@ -53,6 +53,7 @@ end
 local host = ARGV[1]
 local retention, active_ms = tonumber(ARGV[2]), tonumber(ARGV[3])
 local retire_ms, seq, final = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6] == '1'
+local retire_max = tonumber(ARGV[7])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local HOST = {'g:', 'x:', 'u:', 'r:', 'q:'}
@@ -91,7 +92,7 @@ local function read_gone(gone, id)
 end
 
 -- Read, check and merge every window; write nothing yet.
-local merged, retire_left = {}, RETIRE_MAX
+local merged, retire_left = {}, retire_max
 for i = 1, k do
   local key, seen, gone = KEYS[KPER * i - 2], KEYS[KPER * i - 1], KEYS[KPER * i]
   for _, kt in ipairs({{key, 'hash'}, {seen, 'zset'}, {gone, 'hash'}}) do

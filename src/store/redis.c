@@ -442,7 +442,7 @@ static int load_script(qk__store_conn *c, int64_t deadline_ms)
 }
 
 /* EVALSHA, the SHA, the number of keys and the keys, then the script's ARGV (merge.lua). */
-enum { KEYS_PER_WINDOW = 3, ARGS_MAX = 3 + (3 + 7) * QK__STORE_SYNC_WINDOWS + 6 };
+enum { KEYS_PER_WINDOW = 3, ARGS_MAX = 3 + (3 + 7) * QK__STORE_SYNC_WINDOWS + 7 };
 
 /* EVALSHA, loading the script first when this server has not seen it (a new connection, a
  * restart, SCRIPT FLUSH: NOSCRIPT), once. */
@@ -514,7 +514,7 @@ static int sync_service(qk__store_conn *c, const qk__store_sync_req *req,
     const unsigned n = req->n_windows;
     char keys[QK__STORE_SYNC_WINDOWS][KEYS_PER_WINDOW][QK_NAME_MAX + 48];
     char nums[QK__STORE_SYNC_WINDOWS][7][24];
-    char n_keys[8], retention[24], active[24], retire[24], seq[24];
+    char n_keys[8], retention[24], active[24], retire[24], seq[24], retire_max[8];
     const char *argv[ARGS_MAX];
     size_t lens[ARGS_MAX];
     int argc = 0;
@@ -543,6 +543,8 @@ static int sync_service(qk__store_conn *c, const qk__store_sync_req *req,
     snprintf(seq, sizeof seq, "%llu", (unsigned long long)req->seq);
     ARG(seq);
     ARG(req->final ? "1" : "0");
+    snprintf(retire_max, sizeof retire_max, "%d", QK__STORE_RETIRE_PER_SYNC);
+    ARG(retire_max);
     for (unsigned i = 0; i < n; i++) {
         const qk__store_window_req *w = &req->w[i];
         const int forever = w->end_ms == QK_NEVER;
