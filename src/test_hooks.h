@@ -21,6 +21,19 @@ typedef enum {
 
 extern void (*qk__test_hook)(qk_test_point point, uint32_t service);
 
+/* A duration the library fixes (ms), which a QK_TEST_HOOKS build takes from the environment
+ * variable env when it holds a positive number, so tests see minutes pass in seconds. */
+#ifdef QK_TEST_HOOKS
+#include <stdlib.h>
+static inline int64_t qk__hooked_ms(const char *env, int64_t fixed)
+{
+    const char *v = getenv(env);
+    return v != NULL && atoll(v) > 0 ? atoll(v) : fixed;
+}
+#else
+#define qk__hooked_ms(env, fixed) ((void)(env), (int64_t)(fixed))
+#endif
+
 #ifdef QK_TEST_HOOKS
 #define TEST_POINT(point, service)                                                                 \
     do {                                                                                           \

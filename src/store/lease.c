@@ -1,7 +1,7 @@
-#include <stdlib.h>
 #include <string.h>
 
 #include "store/lease.h"
+#include "test_hooks.h"
 
 void qk__lease_start(qk__lease *l, int64_t start_ms, int64_t end_ms, uint64_t limit)
 {
@@ -102,10 +102,5 @@ int64_t qk__store_offset_believed(int64_t believed_ms, int64_t measured_ms)
 
 int64_t qk__lease_term_ms(void)
 {
-#ifdef QK_TEST_HOOKS
-    const char *v = getenv("QK_TEST_LEASE_TERM_MS");
-    if (v != NULL && atoll(v) > 0)
-        return atoll(v);
-#endif
-    return QK__LEASE_TERM_MS;
+    return qk__hooked_ms("QK_TEST_LEASE_TERM_MS", QK__LEASE_TERM_MS);
 }

@@ -1,8 +1,8 @@
 #include "store/merge.h"
 
-#include <stdlib.h>
 
 #include "store/lease.h"
+#include "test_hooks.h"
 
 _Static_assert(QK__STORE_RETIRE_MS >= 2 * QK__LEASE_TERM_MS,
                "a host's lease must run out well before the store retires it");
@@ -90,10 +90,5 @@ int qk__store_retire_counts(qk__store_counts *c)
 
 int64_t qk__store_retire_ms(void)
 {
-#ifdef QK_TEST_HOOKS
-    const char *v = getenv("QK_TEST_RETIRE_MS");
-    if (v != NULL && atoll(v) > 0)
-        return atoll(v);
-#endif
-    return QK__STORE_RETIRE_MS;
+    return qk__hooked_ms("QK_TEST_RETIRE_MS", QK__STORE_RETIRE_MS);
 }
