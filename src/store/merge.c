@@ -1,6 +1,5 @@
 #include "store/merge.h"
 
-
 #include "store/lease.h"
 #include "test_hooks.h"
 
