@@ -75,7 +75,12 @@ if [ "$smoke" = 1 ]; then
   exit 0
 fi
 
-command -v gnuplot >/dev/null || { echo "fleet-scale.sh: gnuplot is needed (apt-get install gnuplot-nox)" >&2; exit 2; }
+# What the runs need, installed when missing as the test command does: redis-server, gnuplot and
+# dynalite in build/node (the default QK_NODE_DIR the binary was built with; QK_DYNALITE names
+# another). A fresh clone has none of build/node.
+need=(redis-server gnuplot-nox)
+[ -n "${QK_DYNALITE:-}" ] || need+=(--npm "$root/build/node" dynalite@4.0.0)
+"$root/scripts/need.sh" "${need[@]}"
 mkdir -p "$doc"
 echo "fleet-scale.sh: $(nproc) cores, source $(git -C "$root" describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)" >&2
 # A run that fails (a count that does not add up, a store that refuses) does not stop the others:
