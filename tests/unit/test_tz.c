@@ -107,17 +107,17 @@ static void glibc_offsets(const char *tzdir, const char *name, const int64_t *t,
 #define Y1900 INT64_C(-2208988800)
 #define Y2100 INT64_C(4102444800)
 
-/* The instants where qk__tz_offset_s changes between 1900 and 2100, found by a daily scan and
+/* The instants where qk__tz_offset_s changes from `from` to 2100, found by a 3-hourly scan and
  * bisection (so the footer rule's changes are found from the offsets alone). */
-static size_t changes(const qk__zone *z, int64_t *out, size_t max)
+static size_t changes(const qk__zone *z, int64_t from, int64_t *out, size_t max)
 {
     size_t n = 0;
-    int32_t prev = qk__tz_offset_s(z, Y1900 * 1000);
-    for (int64_t t = Y1900 + 86400; t < Y2100; t += 86400) {
+    int32_t prev = qk__tz_offset_s(z, from * 1000);
+    for (int64_t t = from + 10800; t < Y2100; t += 10800) {
         const int32_t o = qk__tz_offset_s(z, t * 1000);
         if (o == prev)
             continue;
-        int64_t lo = t - 86400, hi = t; /* off(lo) == prev != off(hi) */
+        int64_t lo = t - 10800, hi = t; /* off(lo) == prev != off(hi) */
         while (hi - lo > 1) {
             const int64_t mid = lo + (hi - lo) / 2;
             if (qk__tz_offset_s(z, mid * 1000) == prev)
@@ -132,9 +132,10 @@ static size_t changes(const qk__zone *z, int64_t *out, size_t max)
     return n;
 }
 
-/* qk__tz_offset_s against glibc at 4,000 seeded random instants in 1900..2100 and at every
- * change -1, 0, +1 s; min_changes guards against a vacuous run. */
-static void cross_check(const char *tzdir, const char *name, size_t min_changes, uint64_t seed)
+/* qk__tz_offset_s against glibc at 4,000 seeded random instants in from..2100 (UTC s; 1900 for
+ * cross_check) and at every change -1, 0, +1 s; min_changes guards against a vacuous run. */
+static void cross_check_from(const char *tzdir, const char *name, size_t min_changes, uint64_t seed,
+                             int64_t from)
 {
     const qk__zone z = load(name);
     /* Static, not malloc'd: the forked child would hold them (lost, to memcheck) at _exit. */
@@ -143,8 +144,8 @@ static void cross_check(const char *tzdir, const char *name, size_t min_changes,
     static int32_t want[N_RANDOM + 3 * MAX_CHANGES];
     size_t n = 0;
     for (; n < N_RANDOM; n++)
-        t[n] = Y1900 + (int64_t)(rng_next(&seed) % (uint64_t)(Y2100 - Y1900));
-    const size_t nch = changes(&z, ch, MAX_CHANGES);
+        t[n] = from + (int64_t)(rng_next(&seed) % (uint64_t)(Y2100 - from));
+    const size_t nch = changes(&z, from, ch, MAX_CHANGES);
     cr_assert_geq(nch, min_changes, "%s: %zu changes found, expected at least %zu", name, nch,
                   min_changes);
     for (size_t i = 0; i < nch; i++) {
@@ -161,6 +162,11 @@ static void cross_check(const char *tzdir, const char *name, size_t min_changes,
                          (int)want[i]);
     }
     cr_assert_eq(bad, 0, "%s: %zu of %zu instants differ from glibc", name, bad, n);
+}
+
+static void cross_check(const char *tzdir, const char *name, size_t min_changes, uint64_t seed)
+{
+    cross_check_from(tzdir, name, min_changes, seed, Y1900);
 }
 
 /* Changes between 1900 and 2100: a DST zone's since about 1970 number over 200. */
@@ -452,6 +458,101 @@ Test(tz, slim_zone_follows_its_footer)
     cross_check(dir, "Test/North", 150, 21);
     cross_check(dir, "Test/South", 150, 22);
     cross_check(dir, "Test/Fixed", 150, 23);
+    unsetenv("TZDIR");
+    cr_assert_eq(qkt_tmpdir_remove(dir), 0);
+}
+
+/* A fat zone with more transitions than QK__TZ_TRANS_MAX (DST every year since 1800) keeps the
+ * latest ones, and the offset before the first kept one is the one the dropped transition set. */
+Test(tz, long_zone_keeps_its_latest_transitions)
+{
+    char dir[PATH_MAX], src[PATH_MAX], cmd[3 * PATH_MAX];
+    qkt_tmpdir_make(dir, "qk-tz");
+    qkt_path(src, dir, "many.src");
+    FILE *f = fopen(src, "w");
+    cr_assert(f != NULL);
+    cr_assert(fputs("Rule Old 1800 max - Mar lastSun 2:00 1:00 S\n"
+                    "Rule Old 1800 max - Oct lastSun 3:00 0 -\n"
+                    "Zone Test/Many 1:00 Old XE%sT\n",
+                    f) >= 0);
+    cr_assert_eq(fclose(f), 0);
+    snprintf(cmd, sizeof cmd, "zic -b fat -d '%s' '%s'", dir, src);
+    cr_assert_eq(system(cmd), 0, "%s failed", cmd);
+    cr_assert_eq(setenv("TZDIR", dir, 1), 0);
+    const qk__zone z = load("Test/Many");
+    cr_assert_eq(z.n_trans, QK__TZ_TRANS_MAX);
+    /* The file's last transition, 2037-10-25 01:00 UTC, is kept. */
+    cr_assert_eq(z.at[QK__TZ_TRANS_MAX - 1] * 1000, qkt_utc(2037, 10, 25, 1, 0, 0, 0));
+    /* The first kept one starts or ends DST; before it, the other offset. */
+    const int32_t first = qk__tz_offset_s(&z, z.at[0] * 1000);
+    cr_assert(first == 3600 || first == 7200);
+    cr_assert_eq(qk__tz_offset_s(&z, z.at[0] * 1000 - 1), first == 3600 ? 7200 : 3600);
+    cross_check(dir, "Test/Many", 300, 31);
+    unsetenv("TZDIR");
+    cr_assert_eq(qkt_tmpdir_remove(dir), 0);
+}
+
+/* Writes dir/name as a TZif v3 file whose 64-bit data has one transition, in 1800, to its one
+ * type (offset off), and footer tz: glibc ignores the footer of a file with no transitions
+ * (RFC 8536 applies it then), so the transition makes glibc a fair oracle after 1800. */
+static void write_footer_zone(const char *dir, const char *name, int32_t off, const char *tz)
+{
+    unsigned char b[256];
+    size_t n = 0;
+    const uint32_t u = (uint32_t)off;
+    const unsigned char type[6] = {u >> 24, (u >> 16) & 0xff, (u >> 8) & 0xff, u & 0xff, 0, 0};
+    for (int block = 0; block < 2; block++) {
+        memset(b + n, 0, 44);
+        memcpy(b + n, "TZif3", 5);
+        b[n + 35] = (unsigned char)block; /* timecnt: none in the 32-bit block */
+        b[n + 39] = 1;                    /* typecnt */
+        b[n + 43] = 4;                    /* charcnt */
+        n += 44;
+        if (block == 1) {
+            const uint64_t t1800 = (uint64_t)INT64_C(-5364662400);
+            for (int i = 0; i < 8; i++)
+                b[n + i] = (unsigned char)(t1800 >> (56 - 8 * i));
+            b[n + 8] = 0; /* its type */
+            n += 9;
+        }
+        memcpy(b + n, type, 6);
+        memcpy(b + n + 6, "ZZZ", 4);
+        n += 10;
+    }
+    const int k = snprintf((char *)b + n, sizeof b - n, "\n%s\n", tz);
+    cr_assert(k > 0 && (size_t)k < sizeof b - n);
+    char path[PATH_MAX];
+    FILE *f = fopen(qkt_path(path, dir, name), "wb");
+    cr_assert(f != NULL);
+    cr_assert_eq(fwrite(b, 1, n + (size_t)k, f), n + (size_t)k);
+    cr_assert_eq(fclose(f), 0);
+}
+
+/* Footers no Debian zone has: daylight time all year (an end and the next start at the same
+ * instant), and against glibc reading the same files, rule times of -167 h and 167 h, the n and Jn
+ * forms on Feb 29 and after, and a daylight zone with no rules (glibc's default). */
+Test(tz, unusual_footers_against_glibc)
+{
+    char dir[PATH_MAX];
+    qkt_tmpdir_make(dir, "qk-tz");
+    write_footer_zone(dir, "AllYear", -4 * 3600, "EST5EDT,0/0,J365/25");
+    write_footer_zone(dir, "Week", 3 * 3600, "<+03>-3<+04>,M3.5.0/-167,M10.1.0/167");
+    write_footer_zone(dir, "Leap", -3600, "<-01>1<+00>,59/12,J200/12");
+    write_footer_zone(dir, "NoRules", -5 * 3600, "EST5EDT");
+    cr_assert_eq(setenv("TZDIR", dir, 1), 0);
+    /* RFC 8536 section 3.3.1's own example of daylight time all year. Checked directly, not
+     * against glibc: glibc 2.36 gives -05 for it in some years (1906, 1930, 1957 among them). */
+    const qk__zone all = load("AllYear");
+    for (int y = 1850; y <= 2400; y++) {
+        const int64_t at[] = {qkt_utc(y, 1, 1, 4, 59, 59, 999), qkt_utc(y, 1, 1, 5, 0, 0, 0),
+                              qkt_utc(y, 7, 1, 12, 0, 0, 0), qkt_utc(y, 12, 31, 23, 59, 59, 999)};
+        for (size_t i = 0; i < sizeof at / sizeof at[0]; i++)
+            cr_assert_eq(qk__tz_offset_s(&all, at[i]), -4 * 3600, "AllYear in %d (%zu)", y, i);
+    }
+    /* From 1970: glibc 2.36 applies no footer rule before 1970. */
+    cross_check_from(dir, "Week", 200, 42, 0);
+    cross_check_from(dir, "Leap", 250, 43, 0);
+    cross_check_from(dir, "NoRules", 200, 44, 0);
     unsetenv("TZDIR");
     cr_assert_eq(qkt_tmpdir_remove(dir), 0);
 }
