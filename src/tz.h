@@ -30,15 +30,18 @@
  * and daylight offsets and the start and end rules (Jn: day 1..365 never counting Feb 29; n: day
  * 0..365 counting it; Mm.w.d: day d (0 = Sunday) of week w (5 = last) of month m), each with a
  * time of day that may be negative or up to 167 h (RFC 8536 version 3). A daylight zone given no
- * rules gets glibc's default, M3.2.0,M11.1.0. Abbreviations are not kept.
+ * rules gets glibc's default, M3.2.0,M11.1.0. Abbreviations must be POSIX's (three or more
+ * letters, or <...>); they are checked, not kept.
  *
  * How an offset is found. Before the first transition: off0. From the last transition on (and
  * everywhere when there are no transitions) the footer rule applies when the footer has one, as
  * in glibc; with an empty footer the last transition's offset stays. In between, the offset the
- * latest transition at or before the instant set. Under a rule, daylight time starts when the
- * standard clock reads the start time and ends when the daylight clock reads the end time, in
- * every year; the rule's changes of a few years around the instant are sorted (an end before a
- * start at the same instant, so that a zone in daylight time all year stays there), which
+ * latest transition at or before the instant set. This follows RFC 8536 where glibc 2.36 does
+ * not: glibc ignores the footer of a file with no transitions and applies no footer rule before
+ * 1970 (the tests compare with glibc only where it follows the RFC). Under a rule, daylight time
+ * starts when the standard clock reads the start time and ends when the daylight clock reads the
+ * end time, in every year; the rule's changes of a few years around the instant are sorted (an end
+ * before a start at the same instant, so that a zone in daylight time all year stays there), which
  * handles the southern hemisphere (start month after end month) with no special case. */
 #ifndef QK_TZ_H
 #define QK_TZ_H
