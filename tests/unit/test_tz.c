@@ -540,8 +540,9 @@ Test(tz, unusual_footers_against_glibc)
     write_footer_zone(dir, "Leap", -3600, "<-01>1<+00>,59/12,J200/12");
     write_footer_zone(dir, "NoRules", -5 * 3600, "EST5EDT");
     cr_assert_eq(setenv("TZDIR", dir, 1), 0);
-    /* RFC 8536 section 3.3.1's own example of daylight time all year. Checked directly, not
-     * against glibc: glibc 2.36 gives -05 for it in some years (1906, 1930, 1957 among them). */
+    /* RFC 8536 section 3.3.1's own example of daylight time all year, checked directly, not
+     * against glibc: glibc 2.36 applies no footer rule before 1970 and, after, reads only the
+     * UTC year's changes, so it says -05 in the hours after 00:00 UTC on each Jan 1. */
     const qk__zone all = load("AllYear");
     for (int y = 1850; y <= 2400; y++) {
         const int64_t at[] = {qkt_utc(y, 1, 1, 4, 59, 59, 999), qkt_utc(y, 1, 1, 5, 0, 0, 0),
