@@ -530,7 +530,7 @@ static void write_footer_zone(const char *dir, const char *name, int32_t off, co
 
 /* Footers no Debian zone has: daylight time all year (an end and the next start at the same
  * instant), and against glibc reading the same files, rule times of -167 h and 167 h, the n and Jn
- * forms on Feb 29 and after, and a daylight zone with no rules (glibc's default). */
+ * forms on Feb 29 and after; a daylight zone with no rules (glibc's default) directly. */
 Test(tz, unusual_footers_against_glibc)
 {
     char dir[PATH_MAX];
@@ -553,7 +553,14 @@ Test(tz, unusual_footers_against_glibc)
     /* From 1970: glibc 2.36 applies no footer rule before 1970. */
     cross_check_from(dir, "Week", 200, 42, 0);
     cross_check_from(dir, "Leap", 250, 43, 0);
-    cross_check_from(dir, "NoRules", 200, 44, 0);
+    /* No rules: the US ones, checked directly (glibc 2.36 reads past the end of such a footer,
+     * memcheck shows, so it is no oracle for it). */
+    const qk__zone nr = load("NoRules");
+    cr_assert_eq(nr.footer, QK__TZ_FOOTER_RULES);
+    for (int y = 1980; y <= 2400; y += 7) {
+        assert_change(&nr, (first_sunday(y, 3) + 7) * 86400 + 7 * 3600, -5 * 3600, -4 * 3600);
+        assert_change(&nr, first_sunday(y, 11) * 86400 + 6 * 3600, -4 * 3600, -5 * 3600);
+    }
     unsetenv("TZDIR");
     cr_assert_eq(qkt_tmpdir_remove(dir), 0);
 }
