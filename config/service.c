@@ -47,7 +47,7 @@ static int window_key(qk__config_parse *p, qk_period period, const char *key, co
         return qk__config_problem_set(&p->problem, QK_EINVAL, line,
                                       "%s: more than %d windows in [service %s]", key,
                                       QK_MAX_WINDOWS, s->name);
-    s->def.windows[n] = (qk_window_def){period, limit};
+    s->def.windows[n] = (qk_window_def){.period = period, .limit = limit};
     s->period_line[period] = line;
     return 1;
 }

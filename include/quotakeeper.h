@@ -37,7 +37,7 @@ typedef enum {
 enum {
     QK_MAX_WINDOWS = 4,         /* windows per service */
     QK_NAME_MAX = 64,           /* service name buffer, terminating NUL included */
-    QK_OPTIONS_VERSION = 3,     /* current qk_options layout; versions 1 and 2 are still read */
+    QK_OPTIONS_VERSION = 4,     /* current qk_options layout; versions 1 to 3 are still read */
     QK_PRIORITY = 1u << 0,      /* qk_try_consume flag: may use the reserve */
     QK_OPEN_READONLY = 1u << 0, /* qk_options.flags: inspect an existing state file only */
 };
@@ -49,14 +49,25 @@ typedef struct qk_tracker qk_tracker;
 /* Dense index 0..n-1 in registration order, stable for the tracker's life. */
 typedef uint32_t qk_service;
 
-/* Windows are aligned to UTC calendar boundaries. */
+/* A window's unit. Fixed windows of a second to a week are aligned to multiples of their length
+ * from the UTC epoch (weeks from Monday 1969-12-29), months to calendar months; a window's tz and
+ * offset_ms move those boundaries (docs/windows.md). */
 typedef enum {
     QK_MINUTE = 0,
     QK_HOUR = 1,
-    QK_DAY = 2,    /* resets at 00:00 UTC */
-    QK_MONTH = 3,  /* resets at 00:00 UTC on the first of the month */
-    QK_FOREVER = 4 /* never resets */
+    QK_DAY = 2,     /* resets at 00:00 UTC */
+    QK_MONTH = 3,   /* resets at 00:00 UTC on the first of the month */
+    QK_FOREVER = 4, /* never resets */
+    QK_SECOND = 5,  /* options version 4 */
+    QK_WEEK = 6     /* options version 4: an ISO week, from Monday 00:00 */
 } qk_period;
+
+/* qk_window_def.flags. */
+enum {
+    /* At most `limit` calls consumed in any interval of the window's length: a sliding window
+     * counted in 50 sub-buckets (docs/windows.md, "Rolling windows"). */
+    QK_WINDOW_ROLLING = 1u << 0
+};
 
 typedef enum {
     QK_LEVEL_OK = 0,
@@ -65,9 +76,16 @@ typedef enum {
     QK_LEVEL_EXHAUSTED = 3 /* used >= limit */
 } qk_level;
 
+/* E.g. {QK_MINUTE, 900, .every = 15}: 900 calls per quarter hour; {QK_SECOND, 30, .flags =
+ * QK_WINDOW_ROLLING}: 30 in any second; {QK_DAY, 10000, .tz = "America/Los_Angeles"}. */
 typedef struct {
     qk_period period;
     uint64_t limit; /* 0 ends the window list */
+    /* Options version 4. */
+    unsigned every;    /* windows of `every` periods; 0 and 1 mean one */
+    unsigned flags;    /* QK_WINDOW_ROLLING */
+    int64_t offset_ms; /* a fixed window's boundaries this much later: 0 <= offset < its length */
+    const char *tz;    /* an IANA zone for QK_DAY, QK_WEEK, QK_MONTH midnights; NULL: UTC; copied */
 } qk_window_def;
 
 /* What a service's consumes do beyond the host's lease while the shared store cannot be
@@ -205,9 +223,12 @@ QK_EXTERN void qk_atfork_child(qk_tracker *t);
 /* Registers a service; its windows start in the current calendar period. def is read in the
  * layout of the options version t was opened with.
  * Errors: QK_EINVAL (NULL t/def, bad name, no windows, a window after the list's end, unknown
- * period, pct above 100, warn above critical, reserve not below every limit, unknown outage
- * policy), QK_EEXIST, QK_EFULL (capacity reached), QK_EREADONLY, QK_ECORRUPT (a state file that
- * shrank while open), QK_EIO (fstat failed). `out` may be NULL. */
+ * period, a window's every on QK_FOREVER, an offset_ms that is negative or not below the window's
+ * shortest length, unknown window flag bits, a rolling window of QK_MONTH or QK_FOREVER or with
+ * an offset, a tz (not yet supported), two windows of the same shape, pct above 100, warn above
+ * critical, reserve not below every limit, unknown outage policy; each message names the service,
+ * the window and the field), QK_EEXIST, QK_EFULL (capacity reached), QK_EREADONLY, QK_ECORRUPT (a
+ * state file that shrank while open), QK_EIO (fstat failed). `out` may be NULL. */
 QK_EXTERN int qk_service_add(qk_tracker *t, const qk_service_def *def, qk_service *out);
 
 /* Errors: QK_EINVAL (NULL argument), QK_ENOENT (no service of that name), QK_ECORRUPT (a state

@@ -9,6 +9,21 @@
 #include "quotakeeper.h"
 
 bool qk__period_valid(int period);
+/* A second to a week in ms; 0 for QK_MONTH and QK_FOREVER. */
+int64_t qk__unit_ms(qk_period period);
+
+/* A fixed window's span: `every` periods (0 means 1), its boundaries offset_ms later than the
+ * aligned ones (docs/windows.md). Windows of a second to a week are aligned to multiples of their
+ * length from the epoch (weeks from Monday 1969-12-29), months of every N to multiples of N
+ * months from 1970-01. The offset is not stored: a window's start implies it (span_offset). */
+int64_t qk__span_start(qk_period period, uint32_t every, int64_t offset_ms, int64_t now_ms);
+/* End (exclusive) of the window that starts at start_ms; QK_NEVER past the int64 range. */
+int64_t qk__span_end(qk_period period, uint32_t every, int64_t start_ms);
+/* The offset a window that starts at start_ms has (0 <= offset < its shortest length). */
+int64_t qk__span_offset(qk_period period, uint32_t every, int64_t start_ms);
+/* The shortest a window of this shape can be: its length, or every x 28 days for months. */
+int64_t qk__span_min_length_ms(qk_period period, uint32_t every);
+
 /* Start of the calendar period containing now_ms (INT64_MIN for QK_FOREVER). */
 int64_t qk__period_start(qk_period period, int64_t now_ms);
 /* End (exclusive) of the period that starts at start_ms; QK_NEVER when past the int64 range. */

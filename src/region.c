@@ -154,9 +154,18 @@ static int window_ok(const qk_window *w, uint64_t reserve)
           w->warn_at <= w->critical_at && w->critical_at <= w->limit &&
           w->level <= QK_LEVEL_EXHAUSTED && w->start_ms <= w->end_ms))
         return 0;
+    if (w->flags & ~(unsigned)QK_WINDOW_ROLLING || w->zone != 0 || w->every_m1 == UINT32_MAX ||
+        (w->period == QK_FOREVER && w->every_m1 != 0))
+        return 0;
     const qk_period p = (qk_period)w->period;
-    return qk__period_start(p, w->start_ms) == w->start_ms &&
-           qk__period_end(p, w->start_ms) == w->end_ms &&
+    const uint32_t every = qk__window_every(w);
+    /* The offset is the start's distance from the aligned boundary: a whole second below the
+     * window's shortest length, so a flipped bit of start_ms still shows. */
+    const int64_t off = qk__span_offset(p, every, w->start_ms);
+    if (off % 1000 != 0 || (off != 0 && off >= qk__span_min_length_ms(p, every)))
+        return 0;
+    return qk__span_start(p, every, off, w->start_ms) == w->start_ms &&
+           qk__span_end(p, every, w->start_ms) == w->end_ms &&
            qk__window_level(w, w->used) == (qk_level)w->level;
 }
 

@@ -33,6 +33,76 @@ static int check_name(const char *name)
     return QK_OK;
 }
 
+static const char *const PERIOD_NAME[] = {"QK_MINUTE",  "QK_HOUR",   "QK_DAY", "QK_MONTH",
+                                          "QK_FOREVER", "QK_SECOND", "QK_WEEK"};
+
+/* A window's shape (docs/windows.md, "Validation"): one message per field, naming it. */
+static int check_window(const char *svc, unsigned i, const qk_window_def *w)
+{
+    if (!qk__period_valid((int)w->period))
+        return qk__fail(QK_EINVAL, "service '%s': window %u has unknown period %d", svc, i,
+                        (int)w->period);
+    const char *pn = PERIOD_NAME[w->period];
+    if (w->period == QK_FOREVER && w->every > 1)
+        return qk__fail(QK_EINVAL,
+                        "service '%s': window %u: every %u on QK_FOREVER (it has no "
+                        "length to repeat)",
+                        svc, i, w->every);
+    if (w->flags & ~(unsigned)QK_WINDOW_ROLLING)
+        return qk__fail(QK_EINVAL, "service '%s': window %u: unknown flags bits 0x%x", svc, i,
+                        w->flags & ~(unsigned)QK_WINDOW_ROLLING);
+    if (w->offset_ms < 0)
+        return qk__fail(QK_EINVAL, "service '%s': window %u: offset_ms %lld is negative", svc, i,
+                        (long long)w->offset_ms);
+    if (w->offset_ms != 0 && w->period == QK_FOREVER)
+        return qk__fail(QK_EINVAL, "service '%s': window %u: offset_ms on QK_FOREVER", svc, i);
+    const int64_t shortest = qk__span_min_length_ms(w->period, w->every);
+    if (w->offset_ms != 0 && w->offset_ms >= shortest)
+        return qk__fail(QK_EINVAL,
+                        "service '%s': window %u: offset_ms %lld is not below the window's "
+                        "%slength %lld ms",
+                        svc, i, (long long)w->offset_ms, w->period == QK_MONTH ? "shortest " : "",
+                        (long long)shortest);
+    /* Whole seconds keep the state file's check of a window's bounds (region.c, window_ok). */
+    if (w->offset_ms % 1000 != 0)
+        return qk__fail(QK_EINVAL,
+                        "service '%s': window %u: offset_ms %lld is not a whole number of seconds",
+                        svc, i, (long long)w->offset_ms);
+    if (w->flags & QK_WINDOW_ROLLING) {
+        if (w->period == QK_MONTH || w->period == QK_FOREVER)
+            return qk__fail(QK_EINVAL,
+                            "service '%s': window %u: a rolling window of %s (a rolling window "
+                            "has a fixed length: QK_SECOND to QK_WEEK, times every)",
+                            svc, i, pn);
+        if (w->offset_ms != 0)
+            return qk__fail(QK_EINVAL,
+                            "service '%s': window %u: offset_ms on a rolling window (it has no "
+                            "boundaries to shift)",
+                            svc, i);
+        if (w->tz != NULL)
+            return qk__fail(QK_EINVAL,
+                            "service '%s': window %u: tz on a rolling window (it has no "
+                            "midnights)",
+                            svc, i);
+    }
+    if (w->tz != NULL && w->period != QK_DAY && w->period != QK_WEEK && w->period != QK_MONTH)
+        return qk__fail(QK_EINVAL,
+                        "service '%s': window %u: tz on %s (a zone moves day, week and month "
+                        "boundaries only; use offset_ms)",
+                        svc, i, pn);
+    if (w->flags & QK_WINDOW_ROLLING) /* QK_ROLLING_PENDING */
+        return qk__fail(QK_EINVAL,
+                        "service '%s': window %u: rolling windows are not in this "
+                        "build yet",
+                        svc, i);
+    if (w->tz != NULL) /* QK_TZ_PENDING */
+        return qk__fail(QK_EINVAL,
+                        "service '%s': window %u: tz '%s': time zones are not in this "
+                        "build yet",
+                        svc, i, w->tz);
+    return QK_OK;
+}
+
 int qk__service_def_check(const qk_service_def *def)
 {
     int rc = check_name(def->name);
@@ -50,9 +120,8 @@ int qk__service_def_check(const qk_service_def *def)
     if (n == 0)
         return qk__fail(QK_EINVAL, "service '%s' has no windows", def->name);
     for (unsigned i = 0; i < n; i++) {
-        if (!qk__period_valid((int)def->windows[i].period))
-            return qk__fail(QK_EINVAL, "service '%s': window %u has unknown period %d", def->name,
-                            i, (int)def->windows[i].period);
+        if ((rc = check_window(def->name, i, &def->windows[i])) != QK_OK)
+            return rc;
         if (def->reserve >= def->windows[i].limit)
             return qk__fail(QK_EINVAL,
                             "service '%s': reserve %llu is not below window %u's limit %llu",
@@ -71,15 +140,30 @@ int qk__service_def_check(const qk_service_def *def)
     return (int)n;
 }
 
+static void window_defs_v3(qk_window_def *out, const qk__window_def_v3 *in)
+{
+    for (unsigned i = 0; i < QK_MAX_WINDOWS; i++)
+        out[i] = (qk_window_def){.period = in[i].period, .limit = in[i].limit};
+}
+
 int qk__service_def_read(qk__checked_def *out, const void *defs, size_t i, unsigned api_version)
 {
     qk_service_def def = {0};
-    if (api_version >= 3) {
+    if (api_version >= 4) {
         def = ((const qk_service_def *)defs)[i];
+    } else if (api_version == 3) {
+        const qk__service_def_v3 *old = &((const qk__service_def_v3 *)defs)[i];
+        def.name = old->name;
+        window_defs_v3(def.windows, old->windows);
+        def.warn_pct = old->warn_pct;
+        def.critical_pct = old->critical_pct;
+        def.reserve = old->reserve;
+        def.outage = old->outage;
+        def.lease_max = old->lease_max;
     } else {
         const qk__service_def_v2 *old = &((const qk__service_def_v2 *)defs)[i];
         def.name = old->name;
-        memcpy(def.windows, old->windows, sizeof def.windows);
+        window_defs_v3(def.windows, old->windows);
         def.warn_pct = old->warn_pct;
         def.critical_pct = old->critical_pct;
         def.reserve = old->reserve;

@@ -16,14 +16,30 @@ size_t qk__name_bad_char(const char *name, size_t len);
 /* Validates def; returns its number of windows (> 0) or a negative error with a message. */
 int qk__service_def_check(const qk_service_def *def);
 
+/* qk_window_def before options version 4: period and limit only. */
+typedef struct {
+    qk_period period;
+    uint64_t limit;
+} qk__window_def_v3;
+
 /* qk_service_def as options versions 1 and 2 laid it out: the version 3 fields are missing, so
  * an array of them has a shorter stride. */
 typedef struct {
     const char *name;
-    qk_window_def windows[QK_MAX_WINDOWS];
+    qk__window_def_v3 windows[QK_MAX_WINDOWS];
     uint8_t warn_pct, critical_pct;
     uint64_t reserve;
 } qk__service_def_v2;
+
+/* ... and as version 3 laid it out: its windows without the version 4 fields. */
+typedef struct {
+    const char *name;
+    qk__window_def_v3 windows[QK_MAX_WINDOWS];
+    uint8_t warn_pct, critical_pct;
+    uint64_t reserve;
+    qk_outage outage;
+    uint64_t lease_max;
+} qk__service_def_v3;
 
 /* A definition in the current layout, validated, with its window count from the validation. */
 typedef struct {

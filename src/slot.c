@@ -81,12 +81,11 @@ void qk__slot_configure(qk_slot *sl, qk_service s, const qk_service_def *def, un
         old[i] = sl->w[i];
     for (unsigned j = 0; j < n_windows; j++) {
         qk_window *w = &sl->w[j];
-        qk__window_init(w, def->windows[j].period, def->windows[j].limit, qk__warn_pct(def),
-                        qk__critical_pct(def), now_ms);
-        /* A redefinition keeps the count of the window of the same period (already rolled to
+        qk__window_init(w, &def->windows[j], qk__warn_pct(def), qk__critical_pct(def), now_ms);
+        /* A redefinition keeps the count of the window of the same shape (already rolled to
          * the current period by the caller): counts are never dropped for a limit change. */
         for (unsigned i = 0; i < old_n; i++)
-            if (old[i].period == w->period) {
+            if (qk__window_same_shape(&old[i], &def->windows[j])) {
                 w->used = old[i].used;
                 w->start_ms = old[i].start_ms;
                 w->end_ms = old[i].end_ms;

@@ -317,6 +317,26 @@ qk__slot_apply_guarded(qk_slot *sl, qk_service s, const qk_op *op, int64_t now_m
 #define QK__SEAL_MUL(j)  (UINT64_C(0x9e3779b97f4a7c15) + 2 * (uint64_t)(j))
 #define QK__SEAL_WORDS_W 7
 
+/* period | level << 8 | flags << 16 | zone << 24 | every_m1 << 32: on a little-endian machine
+ * the window's last 8 bytes as one load. A layout 2 file has zeros beyond level (its padding),
+ * so its seals still hold. */
+static inline uint64_t qk__window_shape_word(const qk_window *w)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    _Static_assert(offsetof(qk_window, every_m1) == offsetof(qk_window, period) + 4 &&
+                       offsetof(qk_window, level) == offsetof(qk_window, period) + 1 &&
+                       offsetof(qk_window, flags) == offsetof(qk_window, period) + 2 &&
+                       offsetof(qk_window, zone) == offsetof(qk_window, period) + 3,
+                   "the shape word's bytes are adjacent");
+    uint64_t word;
+    memcpy(&word, &w->period, sizeof word);
+    return word;
+#else
+    return (uint64_t)w->period | (uint64_t)w->level << 8 | (uint64_t)w->flags << 16 |
+           (uint64_t)w->zone << 24 | (uint64_t)w->every_m1 << 32;
+#endif
+}
+
 static inline uint64_t qk__slot_seal_of(const qk_slot *sl)
 {
     const unsigned nw = sl->n_windows <= QK_MAX_WINDOWS ? sl->n_windows : QK_MAX_WINDOWS;
@@ -328,7 +348,7 @@ static inline uint64_t qk__slot_seal_of(const qk_slot *sl)
         h += w->used * QK__SEAL_MUL(j) + (uint64_t)w->start_ms * QK__SEAL_MUL(j + 1) +
              (uint64_t)w->end_ms * QK__SEAL_MUL(j + 2) + w->limit * QK__SEAL_MUL(j + 3) +
              w->warn_at * QK__SEAL_MUL(j + 4) + w->critical_at * QK__SEAL_MUL(j + 5) +
-             ((uint64_t)w->period | (uint64_t)w->level << 8) * QK__SEAL_MUL(j + 6);
+             qk__window_shape_word(w) * QK__SEAL_MUL(j + 6);
     }
     return h;
 }

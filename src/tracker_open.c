@@ -16,7 +16,8 @@
 static int read_options(qk_options *o, const qk_options *in)
 {
     static const size_t size_by_version[] = {0, offsetof(qk_options, path),
-                                             offsetof(qk_options, flags), sizeof(qk_options)};
+                                             offsetof(qk_options, flags), sizeof(qk_options),
+                                             sizeof(qk_options)};
     if (in->version == 0 || in->version > QK_OPTIONS_VERSION)
         return qk__fail(QK_EINVAL, "options version %u is not supported (this library: 1 to %d)",
                         in->version, QK_OPTIONS_VERSION);

@@ -1,3 +1,5 @@
+#include <string.h>
+
 #include "window.h"
 
 uint64_t qk__threshold_count(uint64_t limit, unsigned pct)
@@ -7,15 +9,26 @@ uint64_t qk__threshold_count(uint64_t limit, unsigned pct)
     return pct * q + (pct * r + 99) / 100;
 }
 
-void qk__window_init(qk_window *w, qk_period period, uint64_t limit, unsigned warn_pct,
+void qk__window_init(qk_window *w, const qk_window_def *def, unsigned warn_pct,
                      unsigned critical_pct, int64_t now_ms)
 {
-    w->used = 0;
-    w->period = (uint8_t)period;
-    w->limit = limit;
-    w->warn_at = qk__threshold_count(limit, warn_pct);
-    w->critical_at = qk__threshold_count(limit, critical_pct);
-    w->start_ms = qk__period_start(period, now_ms);
-    w->end_ms = qk__period_end(period, w->start_ms);
+    memset(w, 0, sizeof *w); /* the seal reads every byte's field; no stray padding */
+    const uint32_t every = def->every ? def->every : 1;
+    w->period = (uint8_t)def->period;
+    w->every_m1 = every - 1;
+    w->flags = (uint8_t)def->flags;
+    w->limit = def->limit;
+    w->warn_at = qk__threshold_count(def->limit, warn_pct);
+    w->critical_at = qk__threshold_count(def->limit, critical_pct);
+    w->start_ms = qk__span_start(def->period, every, def->offset_ms, now_ms);
+    w->end_ms = qk__span_end(def->period, every, w->start_ms);
     w->level = (uint8_t)qk__window_level(w, 0);
+}
+
+int qk__window_same_shape(const qk_window *w, const qk_window_def *def)
+{
+    const uint32_t every = def->every ? def->every : 1;
+    return w->period == (uint8_t)def->period && qk__window_every(w) == every &&
+           w->flags == def->flags &&
+           qk__span_offset(def->period, every, w->start_ms) == def->offset_ms;
 }

@@ -18,10 +18,27 @@ typedef struct {
     uint64_t warn_at, critical_at;
     uint8_t period;
     uint8_t level;
+    /* In what was padding in layout 2 (where it is zero: one period, fixed, UTC), so a 0.2 file
+     * reads as it was written and its seal holds. The offset is not stored: the start implies it.
+     */
+    uint8_t flags;     /* QK_WINDOW_ROLLING */
+    uint8_t zone;      /* 0: UTC */
+    uint32_t every_m1; /* every - 1 */
 } qk_window;
 
-void qk__window_init(qk_window *w, qk_period period, uint64_t limit, unsigned warn_pct,
+_Static_assert(sizeof(qk_window) == 56, "qk_window must keep the layout 2 size");
+
+static inline uint32_t qk__window_every(const qk_window *w)
+{
+    return w->every_m1 + 1;
+}
+
+/* A window of def's shape at now_ms, count 0. def is valid (qk__service_def_check). */
+void qk__window_init(qk_window *w, const qk_window_def *def, unsigned warn_pct,
                      unsigned critical_pct, int64_t now_ms);
+
+/* Whether w has def's shape (period, every, offset, flags): a redefinition keeps its count. */
+int qk__window_same_shape(const qk_window *w, const qk_window_def *def);
 
 /* Smallest count c with c*100 >= pct*limit, without overflow. */
 uint64_t qk__threshold_count(uint64_t limit, unsigned pct);
@@ -51,9 +68,11 @@ static inline int qk__window_roll(qk_window *w, int64_t now_ms)
 {
     if (!qk__window_ended(w, now_ms))
         return 0;
-    w->start_ms = qk__period_start((qk_period)w->period, now_ms);
+    const qk_period p = (qk_period)w->period;
+    const uint32_t every = qk__window_every(w);
+    w->start_ms = qk__span_start(p, every, qk__span_offset(p, every, w->start_ms), now_ms);
     TEST_POINT(QK_TP_WINDOW_HALF_ROLLED, QK_TP_NO_SERVICE); /* state_procs: an open in between */
-    w->end_ms = qk__period_end((qk_period)w->period, w->start_ms);
+    w->end_ms = qk__span_end(p, every, w->start_ms);
     return 1;
 }
 

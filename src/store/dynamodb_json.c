@@ -19,7 +19,8 @@
 #include "error.h"
 #include "store/dynamodb.h"
 
-static const char PERIOD_LETTER[] = {'m', 'h', 'd', 'M', 'f'};
+/* By qk_period: 's' and 'w' for the periods of options version 4. */
+static const char PERIOD_LETTER[] = {'m', 'h', 'd', 'M', 'f', 's', 'w'};
 
 void qk__ddb_window_name(char *buf, size_t len, qk_period period, int64_t start_ms)
 {

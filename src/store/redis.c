@@ -45,7 +45,8 @@ struct qk__store_conn {
     char why[256];
 };
 
-static const char PERIOD_LETTER[] = {'m', 'h', 'd', 'M', 'f'};
+/* By qk_period: 's' and 'w' for the periods of options version 4. */
+static const char PERIOD_LETTER[] = {'m', 'h', 'd', 'M', 'f', 's', 'w'};
 
 static int check_url(const qk__store_url *url)
 {

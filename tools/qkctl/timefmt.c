@@ -53,6 +53,10 @@ const char *qkctl_period_name(qk_period p)
         return "month";
     case QK_FOREVER:
         return "forever";
+    case QK_SECOND:
+        return "second";
+    case QK_WEEK:
+        return "week";
     }
     return "unknown";
 }
