@@ -270,6 +270,11 @@ QK_EXTERN int qk_refund(qk_tracker *t, qk_service s, uint64_t n);
  * (fstat failed). */
 QK_EXTERN int qk_peek(qk_tracker *t, qk_service s, qk_usage *out);
 
+/* Window `window` of service s as the tracker counts it: period and limit, every (1 or more),
+ * flags, offset_ms, and tz (NULL: UTC), for tools that show a window's shape (qkctl show).
+ * Errors as for qk_peek, and QK_EINVAL for a window the service does not have. */
+QK_EXTERN int qk_window_get(qk_tracker *t, qk_service s, unsigned window, qk_window_def *out);
+
 /* Sets the current window's count, e.g. to the provider's own figure.
  * Errors: QK_EINVAL (NULL t, window out of range), QK_ENOENT, QK_EREADONLY, QK_ECORRUPT and
  * QK_EIO as for qk_try_consume on a state file. */

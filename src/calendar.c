@@ -177,6 +177,18 @@ int64_t qk__span_min_length_ms(qk_period period, uint32_t every)
     return qk__unit_ms(period) * (int64_t)every;
 }
 
+uint32_t qk__span_every(qk_period period, int64_t start_ms, int64_t end_ms)
+{
+    if (start_ms == INT64_MIN || end_ms == QK_NEVER || end_ms <= start_ms)
+        return 1;
+    /* Start and end carry the same offset, below the shortest month: their months differ by
+     * exactly every. */
+    const int64_t n = period == QK_MONTH    ? month_index(end_ms) - month_index(start_ms)
+                      : qk__unit_ms(period) ? (end_ms - start_ms) / qk__unit_ms(period)
+                                            : 1;
+    return n >= 1 && n <= UINT32_MAX ? (uint32_t)n : 1;
+}
+
 int64_t qk__period_start(qk_period period, int64_t now_ms)
 {
     return qk__span_start(period, 1, 0, now_ms);

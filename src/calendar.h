@@ -21,6 +21,8 @@ int64_t qk__span_start(qk_period period, uint32_t every, int64_t offset_ms, int6
 int64_t qk__span_end(qk_period period, uint32_t every, int64_t start_ms);
 /* The offset a window that starts at start_ms has (0 <= offset < its shortest length). */
 int64_t qk__span_offset(qk_period period, uint32_t every, int64_t start_ms);
+/* The every of a fixed window with these bounds (1 for QK_FOREVER and saturated bounds). */
+uint32_t qk__span_every(qk_period period, int64_t start_ms, int64_t end_ms);
 /* The shortest a window of this shape can be: its length, or every x 28 days for months. */
 int64_t qk__span_min_length_ms(qk_period period, uint32_t every);
 

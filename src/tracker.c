@@ -376,6 +376,27 @@ int qk_peek(qk_tracker *t, qk_service s, qk_usage *out)
     QK__DISPATCH(peek, (t, s, out));
 }
 
+int qk_window_get(qk_tracker *t, qk_service s, unsigned window, qk_window_def *out)
+{
+    if (out == NULL)
+        return qk__fail(QK_EINVAL, "out is NULL");
+    qk_usage u;
+    const int rc = qk_peek(t, s, &u);
+    if (rc != QK_OK)
+        return rc;
+    if (window >= u.n_windows)
+        return qk__fail(QK_EINVAL, "service '%s' has no window %u (it has %u)", u.name, window,
+                        u.n_windows);
+    /* Every shape this build accepts is fixed and in UTC, so the current window's bounds say
+     * the rest: its length in periods, and its start's distance from the aligned boundary. */
+    const qk_window_usage *w = &u.windows[window];
+    qk_window_def d = {.period = w->period, .limit = w->limit};
+    d.every = qk__span_every(w->period, w->window_start_ms, w->reset_at_ms);
+    d.offset_ms = qk__span_offset(w->period, d.every, w->window_start_ms);
+    *out = d;
+    return QK_OK;
+}
+
 static inline __attribute__((always_inline)) int
 set_used_path(qk_tracker *t, qk_service s, unsigned window, uint64_t used, qk__path special)
 {

@@ -236,3 +236,36 @@ Test(windows, options_version_3_layout)
     cr_assert_eq(u.windows[1].reset_at_ms, QKT_T0_MS + 12 * QKT_HOUR);
     qk_tracker_free(t);
 }
+
+/* qk_window_get gives back the shape that was defined, for every kind of fixed window. */
+Test(windows, window_get_round_trip)
+{
+    const qk_window_def shapes[] = {
+        {QK_SECOND, 30},
+        {QK_MINUTE, 900, .every = 15},
+        {QK_HOUR, 10, .offset_ms = 30 * QKT_MIN},
+        {QK_DAY, 1000, .offset_ms = 7 * QKT_HOUR},
+        {QK_WEEK, 100, .every = 2, .offset_ms = 2 * QKT_DAY},
+        {QK_MONTH, 1000, .every = 3, .offset_ms = 4 * QKT_DAY},
+        {QK_MONTH, 1000},
+        {QK_FOREVER, 5},
+    };
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        qkt_clock clk;
+        qkt_clock_set(&clk, qkt_utc(2026, 2, 20, 3, 4, 5, 0));
+        qk_tracker *t = with_window(&clk, shapes[k]);
+        qk_window_def got;
+        cr_assert_eq(qk_window_get(t, 0, 0, &got), QK_OK, "%s", qk_errmsg());
+        const unsigned every = shapes[k].every ? shapes[k].every : 1;
+        cr_assert_eq(got.period, shapes[k].period, "shape %zu", k);
+        cr_assert_eq(got.limit, shapes[k].limit, "shape %zu", k);
+        cr_assert_eq(got.every, every, "shape %zu: every %u, wanted %u", k, got.every, every);
+        cr_assert_eq(got.offset_ms, shapes[k].offset_ms, "shape %zu: offset %lld", k,
+                     (long long)got.offset_ms);
+        cr_assert_eq(got.flags, 0);
+        cr_assert_null(got.tz);
+        cr_assert_eq(qk_window_get(t, 0, 1, &got), QK_EINVAL);
+        cr_assert(strstr(qk_errmsg(), "no window 1") != NULL, "%s", qk_errmsg());
+        qk_tracker_free(t);
+    }
+}
