@@ -256,8 +256,8 @@ static int counted_before(const qk__store_window_req *q)
 static int needs_tomb(qk__ddb_item *it, const qk__store_sync_req *req)
 {
     for (unsigned k = 0; k < req->n_windows; k++) {
-        char name[32];
-        qk__ddb_window_name(name, sizeof name, req->w[k].period, req->w[k].start_ms);
+        char name[QK__DDB_WINDOW_NAME_MAX];
+        qk__ddb_window_name_of(name, sizeof name, &req->w[k]);
         const qk__ddb_window *w = find_window(it, name);
         if (counted_before(&req->w[k]) &&
             (w == NULL || find_host((qk__ddb_window *)w, req->host_id) == NULL))
@@ -278,8 +278,8 @@ static int merge_item(qk__ddb_item *it, const qk__store_sync_req *req, int64_t n
     it->w = grown;
     for (unsigned k = 0; k < req->n_windows; k++) {
         const qk__store_window_req *q = &req->w[k];
-        char name[32];
-        qk__ddb_window_name(name, sizeof name, q->period, q->start_ms);
+        char name[QK__DDB_WINDOW_NAME_MAX];
+        qk__ddb_window_name_of(name, sizeof name, q);
         qk__ddb_window *w = find_window(it, name);
         if (w == NULL) {
             w = &it->w[it->n_windows++];
@@ -336,8 +336,8 @@ static int give_back_all(qk__ddb_item *it, const qk__store_sync_req *req,
                          qk__store_sync_reply *reply)
 {
     for (unsigned k = 0; k < req->n_windows; k++) {
-        char name[32];
-        qk__ddb_window_name(name, sizeof name, req->w[k].period, req->w[k].start_ms);
+        char name[QK__DDB_WINDOW_NAME_MAX];
+        qk__ddb_window_name_of(name, sizeof name, &req->w[k]);
         qk__ddb_window *w = find_window(it, name);
         qk__ddb_host *h = w ? find_host(w, req->host_id) : NULL;
         if (h == NULL)
@@ -358,8 +358,8 @@ static void fleet_reply(qk__ddb_item *it, const qk__store_sync_req *req, int64_t
                         qk__store_sync_reply *reply)
 {
     for (unsigned k = 0; k < req->n_windows; k++) {
-        char name[32];
-        qk__ddb_window_name(name, sizeof name, req->w[k].period, req->w[k].start_ms);
+        char name[QK__DDB_WINDOW_NAME_MAX];
+        qk__ddb_window_name_of(name, sizeof name, &req->w[k]);
         const qk__ddb_window *w = find_window(it, name);
         qk__store_window_reply *r = &reply->w[k];
         r->granted = w->granted;
@@ -431,8 +431,8 @@ static int takes(const retire_rule *r, const qk__ddb_window *w, const qk__ddb_ho
     if (!r->last_word)
         return silent(h, r->req->host_id, r->bound_ms);
     for (unsigned k = 0; k < r->req->n_windows; k++) {
-        char name[32];
-        qk__ddb_window_name(name, sizeof name, r->req->w[k].period, r->req->w[k].start_ms);
+        char name[QK__DDB_WINDOW_NAME_MAX];
+        qk__ddb_window_name_of(name, sizeof name, &r->req->w[k]);
         if (strcmp(name, w->name) == 0)
             return 1;
     }

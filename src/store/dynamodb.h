@@ -75,9 +75,14 @@ typedef struct {
 #define QK__DDB_MARK(now_ms) ((now_ms) + 1)
 #define QK__DDB_MARKED(t)    ((t) % 1000 == 1)
 
-/* One window of the service item: an attribute named w_<period letter><start_ms>. */
+/* A window attribute's name: w_<period letter>[<every>x]<start_ms>, at most
+ * 2 + 1 + 10 + 1 + 20 characters and the NUL. */
+#define QK__DDB_WINDOW_NAME_MAX 40
+
+/* One window of the service item: an attribute named w_<period letter><start_ms>, or
+ * w_<letter><every>x<start_ms> for a window of several periods (0.2 never wrote one). */
 typedef struct {
-    char name[32];
+    char name[QK__DDB_WINDOW_NAME_MAX];
     int64_t start_ms, end_ms;      /* end QK_NEVER for forever */
     uint64_t limit, granted, used; /* L, G, U */
     size_t n_hosts;
@@ -96,7 +101,7 @@ void qk__ddb_item_free(qk__ddb_item *it);
 
 /* One window of a retired host's tomb item: what the store held for it when it retired it. */
 typedef struct {
-    char name[32]; /* the window's attribute name in the service item */
+    char name[QK__DDB_WINDOW_NAME_MAX]; /* the window's attribute name in the service item */
     uint64_t granted, released, used, refunded;
 } qk__ddb_tomb_window;
 
@@ -119,8 +124,9 @@ const qk__ddb_tomb_window *qk__ddb_tomb_find(const qk__ddb_tomb *t, const char *
  * (qk__store_retention_ms); QK_NEVER for a forever window; -1 for a name of no window. */
 int64_t qk__ddb_window_expiry_ms(const char *name);
 
-/* The window attribute's name for a request window. */
+/* The window attribute's name for a window of one period, and for a request window. */
 void qk__ddb_window_name(char *buf, size_t len, qk_period period, int64_t start_ms);
+void qk__ddb_window_name_of(char *buf, size_t len, const qk__store_window_req *w);
 
 /* Request bodies, malloc'd (NULL: no memory). */
 char *qk__ddb_json_describe(const char *table);

@@ -27,6 +27,15 @@ void qk__ddb_window_name(char *buf, size_t len, qk_period period, int64_t start_
     snprintf(buf, len, "w_%c%" PRId64, PERIOD_LETTER[period], start_ms);
 }
 
+void qk__ddb_window_name_of(char *buf, size_t len, const qk__store_window_req *w)
+{
+    if (w->every <= 1)
+        qk__ddb_window_name(buf, len, w->period, w->start_ms);
+    else
+        snprintf(buf, len, "w_%c%" PRIu32 "x%" PRId64, PERIOD_LETTER[w->period], w->every,
+                 w->start_ms);
+}
+
 void qk__ddb_item_free(qk__ddb_item *it)
 {
     for (size_t i = 0; i < it->n_windows; i++)
@@ -58,11 +67,20 @@ int64_t qk__ddb_window_expiry_ms(const char *name)
         return -1;
     const char *digits = name + 3;
     char *end = NULL;
+    uint32_t every = 1;
+    const char *x = strchr(digits, 'x');
+    if (x != NULL) { /* w_<letter><every>x<start> */
+        const unsigned long long n = strtoull(digits, &end, 10);
+        if (end != x || end == digits || *digits < '0' || *digits > '9' || n < 2 || n > UINT32_MAX)
+            return -1;
+        every = (uint32_t)n;
+        digits = x + 1;
+    }
     const long long start = strtoll(digits, &end, 10);
     if (end == digits || *end != '\0' || !(*digits == '-' || (*digits >= '0' && *digits <= '9')))
         return -1;
     const qk_period period = (qk_period)(letter - PERIOD_LETTER);
-    const int64_t stop = qk__period_end(period, (int64_t)start);
+    const int64_t stop = qk__span_end(period, every, (int64_t)start);
     if (period == QK_FOREVER || stop == QK_NEVER)
         return QK_NEVER;
     const int64_t keep = qk__store_retention_ms((int64_t)start, stop);

@@ -529,8 +529,13 @@ static int sync_service(qk__store_conn *c, const qk__store_sync_req *req,
         /* The window's hash, its live hosts (:seen) and its retired ones (:gone): merge.lua. */
         static const char *const suffix[KEYS_PER_WINDOW] = {"", ":seen", ":gone"};
         for (unsigned j = 0; j < KEYS_PER_WINDOW; j++) {
-            snprintf(keys[i][j], sizeof keys[i][j], "qk:{%s}:%c:%lld%s", req->service,
-                     PERIOD_LETTER[w->period], (long long)w->start_ms, suffix[j]);
+            /* A window of N periods adds N after its letter ("m15"), so that it never shares
+             * keys with the one-period window of the same start; one period keeps 0.2's keys. */
+            char every[12] = "";
+            if (w->every > 1)
+                snprintf(every, sizeof every, "%u", w->every);
+            snprintf(keys[i][j], sizeof keys[i][j], "qk:{%s}:%c%s:%lld%s", req->service,
+                     PERIOD_LETTER[w->period], every, (long long)w->start_ms, suffix[j]);
             ARG(keys[i][j]);
         }
     }

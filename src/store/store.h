@@ -46,6 +46,7 @@ typedef struct {
 /* One window of one service, as this host reports it and asks for more. */
 typedef struct {
     qk_period period;
+    uint32_t every;           /* periods per window: with period and start, names its keys */
     int64_t start_ms, end_ms; /* the window, by the host's corrected clock; end QK_NEVER */
     uint64_t limit;
     uint64_t granted;  /* g_h: the total grant the host wants to have received */

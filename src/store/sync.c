@@ -73,11 +73,12 @@ typedef struct {
     unsigned where[QK__STORE_SYNC_WINDOWS], index[QK__STORE_SYNC_WINDOWS];
 } sync_plan;
 
-static void add_window(sync_plan *p, const qk__lease *l, qk_period period, uint64_t want,
+static void add_window(sync_plan *p, const qk__lease *l, const qk_window *win, uint64_t want,
                        unsigned where, unsigned index)
 {
     qk__store_window_req *w = &p->req.w[p->req.n_windows];
-    w->period = period;
+    w->period = (qk_period)win->period;
+    w->every = qk__window_every(win);
     w->start_ms = l->start_ms;
     w->end_ms = l->end_ms;
     w->limit = l->limit;
@@ -137,13 +138,13 @@ static void plan_sync(qk__store *st, qk_service s, uint64_t need, unsigned how, 
             l->released += qk__lease_left(l); /* given up here first, then told: safe if lost */
         else if (!ss->released || need > 0)   /* a lease given back is asked for again by a use */
             want = qk__lease_want(l, need, ss->rate_per_s, st->lease_max[s]);
-        add_window(p, l, (qk_period)sl->w[i].period, want, 0, i);
+        add_window(p, l, &sl->w[i], want, 0, i);
     }
     for (unsigned i = 0; i < QK_MAX_WINDOWS; i++) {
         qk__lease *l = &ss->prev[i];
         if (l->end_ms > l->start_ms && qk__lease_unsynced(l) > 0 && i < sl->n_windows) {
             l->released += qk__lease_left(l); /* an ended window's lease is of no use */
-            add_window(p, l, (qk_period)sl->w[i].period, l->granted, 1, i);
+            add_window(p, l, &sl->w[i], l->granted, 1, i);
         }
     }
     if (release)

@@ -155,8 +155,8 @@ static inline uint64_t num_of(json_t *attr)
     return strtoull(s, NULL, 10);
 }
 
-/* The service's one window attribute whose name starts with w_<p>; the test fails unless
- * exactly one exists. Borrowed from item. */
+/* The service's one window attribute of one period named w_<p><start> (not w_<p><every>x<start>,
+ * a window of several periods); the test fails unless exactly one exists. Borrowed from item. */
 static inline json_t *window_of(json_t *item, char p)
 {
     cr_assert_not_null(item, "no item");
@@ -165,7 +165,7 @@ static inline json_t *window_of(json_t *item, char p)
     unsigned n = 0;
     json_object_foreach(item, name, v)
     {
-        if (name[0] == 'w' && name[1] == '_' && name[2] == p) {
+        if (name[0] == 'w' && name[1] == '_' && name[2] == p && strchr(name, 'x') == NULL) {
             found = json_object_get(v, "M");
             n++;
         }
