@@ -46,13 +46,15 @@ typedef struct {
 /* One window of one service, as this host reports it and asks for more. */
 typedef struct {
     qk_period period;
-    uint32_t every;           /* periods per window: with period and start, names its keys */
     int64_t start_ms, end_ms; /* the window, by the host's corrected clock; end QK_NEVER */
     uint64_t limit;
     uint64_t granted;  /* g_h: the total grant the host wants to have received */
     uint64_t used;     /* u_h: cumulative */
     uint64_t refunded; /* r_h: cumulative */
     uint64_t released; /* x_h: what the host has given back, in total (only grows) */
+    /* Periods per window (0 or 1: one), last so that positional initialisers keep their
+     * meaning: with period and start, it names the window's keys. */
+    uint32_t every;
 } qk__store_window_req;
 
 /* Up to QK__STORE_SYNC_WINDOWS windows: a service's current ones, and the ones that ended before
