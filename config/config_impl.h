@@ -30,10 +30,12 @@ typedef enum {
 
 typedef struct {
     char name[QK_NAME_MAX];
-    unsigned line;                        /* of its [service NAME] header */
-    unsigned period_line[QK_FOREVER + 1]; /* each period key's line; 0: not given */
-    unsigned key_line[QK__SERVICE_KEYS];  /* each other key's line; 0: not given */
-    qk_service_def def;                   /* name is set once the array stops moving */
+    unsigned line;                                /* of its [service NAME] header */
+    unsigned window_line[QK_MAX_WINDOWS];         /* each window key's line, in file order */
+    char window_key[QK_MAX_WINDOWS][QK_NAME_MAX]; /* each window key as written, for messages */
+    char window_tz[QK_MAX_WINDOWS][QK_NAME_MAX];  /* each window's `tz ZONE`; "": none */
+    unsigned key_line[QK__SERVICE_KEYS];          /* each other key's line; 0: not given */
+    qk_service_def def; /* name and each tz are set once the array stops moving */
 } qk__config_service;
 
 struct qk_config {

@@ -190,6 +190,9 @@ static int build_options(qk_config *cfg)
     for (size_t i = 0; i < cfg->n_services; i++) {
         cfg->defs[i] = cfg->services[i].def;
         cfg->defs[i].name = cfg->services[i].name;
+        for (unsigned w = 0; w < QK_MAX_WINDOWS; w++)
+            if (cfg->services[i].window_tz[w][0] != '\0')
+                cfg->defs[i].windows[w].tz = cfg->services[i].window_tz[w];
     }
     if (cfg->state != NULL) {
         char *resolved = state_path(cfg->path, cfg->state);

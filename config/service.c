@@ -1,4 +1,5 @@
 /* The keys of a [service NAME] section, and the checks between them once it has ended. */
+#include <stdio.h>
 #include <string.h>
 
 #include "config_impl.h"
@@ -27,28 +28,40 @@ static int duplicate(qk__config_parse *p, unsigned line, const char *key, unsign
                                   current(p)->name, first);
 }
 
-static int window_key(qk__config_parse *p, qk_period period, const char *key, const char *value,
-                      unsigned line)
+static int same_shape(const qk_window_def *a, const qk_window_def *b)
+{
+    const unsigned ea = a->every > 1 ? a->every : 1, eb = b->every > 1 ? b->every : 1;
+    return a->period == b->period && ea == eb && a->flags == b->flags;
+}
+
+/* A window key: its shape from the key, its limit, offset and zone from the value. Two keys of
+ * one shape (period, every, rolling) are a duplicate, whatever their offsets or zones. */
+static int window_key(qk__config_parse *p, const qk_window_def *shape, const char *key,
+                      const char *value, unsigned line)
 {
     qk__config_service *s = current(p);
-    if (s->period_line[period] != 0)
-        return duplicate(p, line, key, s->period_line[period]);
-    uint64_t limit;
-    const char *why = qk__config_count(value, &limit);
+    unsigned n = 0;
+    while (n < QK_MAX_WINDOWS && s->def.windows[n].limit != 0) {
+        if (same_shape(&s->def.windows[n], shape))
+            return duplicate(p, line, key, s->window_line[n]);
+        n++;
+    }
+    qk_window_def w = *shape;
+    char tz[QK_NAME_MAX], why_buf[256];
+    const char *why = qk__config_window_value(value, &w, tz, sizeof tz, why_buf, sizeof why_buf);
     if (why != NULL)
         return bad_value(p, line, key, value, why);
-    if (limit == 0)
+    if (w.limit == 0)
         return bad_value(p, line, key, value,
                          "a limit of 0 would refuse every call (leave the key out for no window)");
-    unsigned n = 0;
-    while (n < QK_MAX_WINDOWS && s->def.windows[n].limit != 0)
-        n++;
     if (n == QK_MAX_WINDOWS)
         return qk__config_problem_set(&p->problem, QK_EINVAL, line,
                                       "%s: more than %d windows in [service %s]", key,
                                       QK_MAX_WINDOWS, s->name);
-    s->def.windows[n] = (qk_window_def){.period = period, .limit = limit};
-    s->period_line[period] = line;
+    s->def.windows[n] = w;
+    s->window_line[n] = line;
+    snprintf(s->window_key[n], sizeof s->window_key[n], "%s", key);
+    memcpy(s->window_tz[n], tz, sizeof tz);
     return 1;
 }
 
@@ -68,18 +81,22 @@ static int percent_key(qk__config_parse *p, const char *key, const char *value, 
 int qk__config_service_key(qk__config_parse *p, const char *key, const char *value, unsigned line)
 {
     qk__config_service *s = current(p);
-    qk_period period;
-    if (qk__config_period(key, &period))
-        return window_key(p, period, key, value, line);
+    qk_window_def shape = {0};
+    char why_key[256];
+    const int is_window = qk__config_window_key(key, &shape, why_key, sizeof why_key);
+    if (is_window < 0)
+        return qk__config_problem_set(&p->problem, QK_EINVAL, line, "%s", why_key);
+    if (is_window > 0)
+        return window_key(p, &shape, key, value, line);
 
     unsigned k = 0;
     while (k < QK__SERVICE_KEYS && strcmp(key, key_names[k]) != 0)
         k++;
     if (k == QK__SERVICE_KEYS)
         return qk__config_problem_set(&p->problem, QK_EINVAL, line,
-                                      "unknown key '%s' in [service %s] (expected minute, hour, "
-                                      "day, month, forever, warn, critical, reserve, outage or "
-                                      "lease_max)",
+                                      "unknown key '%s' in [service %s] (expected a window: "
+                                      "second, minute, hour, day, week, month, forever or "
+                                      "N UNITs; or warn, critical, reserve, outage or lease_max)",
                                       key, s->name);
     if (s->key_line[k] != 0)
         return duplicate(p, line, key, s->key_line[k]);
@@ -145,8 +162,39 @@ static int check_reserve(qk__config_parse *p, const qk__config_service *s)
                 &p->problem, QK_EINVAL, s->key_line[QK__KEY_RESERVE],
                 "reserve = %llu is not below %s = %llu (line %u): a reserve must leave calls "
                 "for every caller",
-                (unsigned long long)s->def.reserve, qk__config_period_name(w->period),
-                (unsigned long long)w->limit, s->period_line[w->period]);
+                (unsigned long long)s->def.reserve, s->window_key[i], (unsigned long long)w->limit,
+                s->window_line[i]);
+    }
+    return 1;
+}
+
+/* The core's own check of each window (qk_tracker_new on a tracker in memory, no file and no
+ * store), so that what the file reader accepts but this build of the core refuses (a rolling
+ * window, a zone) is refused here, at the window's line, in the core's words. Windows are
+ * added one at a time, so that the first the core refuses is the one named. */
+static int check_with_core(qk__config_parse *p, const qk__config_service *s)
+{
+    qk_service_def def = s->def;
+    def.name = s->name;
+    for (unsigned i = 0; i < QK_MAX_WINDOWS; i++) {
+        def.windows[i].tz = s->window_tz[i][0] != '\0' ? s->window_tz[i] : NULL;
+        def.windows[i].limit = 0;
+    }
+    for (unsigned i = 0; i < QK_MAX_WINDOWS && s->def.windows[i].limit != 0; i++) {
+        def.windows[i].limit = s->def.windows[i].limit;
+        qk_options opts = QK_OPTIONS_INIT;
+        opts.services = &def;
+        opts.n_services = 1;
+        qk_tracker *t = NULL;
+        const int rc = qk_tracker_new(&t, &opts);
+        if (rc == QK_OK) {
+            qk_tracker_free(t);
+            continue;
+        }
+        if (rc == QK_ENOMEM)
+            return qk__config_problem_set(&p->problem, QK_ENOMEM, 0, "out of memory");
+        return qk__config_problem_set(&p->problem, rc, s->window_line[i], "%s: %s",
+                                      s->window_key[i], qk_errmsg());
     }
     return 1;
 }
@@ -159,5 +207,5 @@ int qk__config_service_done(qk__config_parse *p)
                                       "[service %s] has no window (give at least one of minute, "
                                       "hour, day, month or forever)",
                                       s->name);
-    return check_thresholds(p, s) && check_reserve(p, s);
+    return check_thresholds(p, s) && check_reserve(p, s) && check_with_core(p, s);
 }

@@ -217,3 +217,68 @@ Test(config_load, many_services_keep_their_order, .init = config_setup, .fini = 
     }
     qk_config_free(cfg);
 }
+
+typedef struct {
+    qk_period period;
+    uint64_t limit;
+    unsigned every;
+    int64_t offset_ms;
+} shape;
+
+static void expect_shapes(qk_tracker *t, qk_service s, const shape *want, unsigned n)
+{
+    qk_window_def got;
+    for (unsigned i = 0; i < n; i++) {
+        cr_assert_eq(qk_window_get(t, s, i, &got), QK_OK, "%s", qk_errmsg());
+        cr_expect_eq(got.period, want[i].period, "service %u window %u", (unsigned)s, i);
+        cr_expect_eq(got.limit, want[i].limit, "service %u window %u", (unsigned)s, i);
+        cr_expect_eq(got.every, want[i].every, "service %u window %u", (unsigned)s, i);
+        cr_expect_eq(got.offset_ms, want[i].offset_ms, "service %u window %u: %lld", (unsigned)s, i,
+                     (long long)got.offset_ms);
+        cr_expect_eq(got.flags, 0u);
+        cr_expect_null(got.tz);
+    }
+    cr_expect_neq(qk_window_get(t, s, n, &got), QK_OK, "service %u has %u windows", (unsigned)s, n);
+}
+
+/* Every window shape the file can write reaches the tracker as written (qk_window_get). */
+Test(config_load, window_shapes_reach_the_tracker, .init = config_setup, .fini = config_teardown)
+{
+    char path[PATH_MAX];
+    qk_config *cfg = load_ok(write_ini(path, "shapes.ini",
+                                       "[service a]\n"
+                                       "second = 30\n"
+                                       "15 minutes = 900\n"
+                                       "hour = 10 @ :30\n"
+                                       "week = 5000\n"
+                                       "[service b]\n"
+                                       "day = 1000 @ 07:00\n"
+                                       "week = 100 @ wed 09:00\n"
+                                       "month = 1000 @ 5th\n"
+                                       "every 3 months = 10000 @day 2 12:00:30\n"
+                                       "[service c]\n"
+                                       "minute = 60\n"
+                                       "2 minutes = 100\n"
+                                       "10 seconds = 20 @ :00:05\n"
+                                       "2 days = 7 @ 23:59:59\n"));
+    qk_tracker *t = NULL;
+    cr_assert_eq(qk_tracker_new(&t, qk_config_options(cfg)), QK_OK, "%s", qk_errmsg());
+    qk_config_free(cfg);
+    const int64_t m = 60000, h = 60 * m, d = 24 * h;
+    const shape a[] = {{QK_SECOND, 30, 1, 0},
+                       {QK_MINUTE, 900, 15, 0},
+                       {QK_HOUR, 10, 1, 30 * m},
+                       {QK_WEEK, 5000, 1, 0}};
+    const shape b[] = {{QK_DAY, 1000, 1, 7 * h},
+                       {QK_WEEK, 100, 1, 2 * d + 9 * h},
+                       {QK_MONTH, 1000, 1, 4 * d},
+                       {QK_MONTH, 10000, 3, d + 12 * h + 30000}};
+    const shape c[] = {{QK_MINUTE, 60, 1, 0},
+                       {QK_MINUTE, 100, 2, 0},
+                       {QK_SECOND, 20, 10, 5000},
+                       {QK_DAY, 7, 2, d - 1000}};
+    expect_shapes(t, 0, a, 4);
+    expect_shapes(t, 1, b, 4);
+    expect_shapes(t, 2, c, 4);
+    qk_tracker_free(t);
+}
