@@ -17,11 +17,11 @@ root=$PWD
 # tests (the parser checks the exposition: no Prometheus server is installed for it).
 # libinih for the config library; scdoc builds the man pages, which man-db's man -l renders.
 # The DynamoDB store: libcurl (OpenSSL flavour) and jansson; python3-botocore (/usr/bin/python3)
-# checks its signatures (tests/store_ddb).
+# checks its signatures (tests/store_ddb). tzdata: the time zone database src/tz.c reads (unit_tz).
 scripts/need.sh build-essential cmake ninja-build pkg-config libhiredis-dev libcriterion-dev valgrind libck-dev \
   gnuplot-nox clang libclang-rt-14-dev clang-format redis-server libjansson-dev libmicrohttpd-dev \
   python3-prometheus-client curl python3 libinih-dev scdoc man-db python3-cffi python3-pytest python3-dev \
-  python3-setuptools python3-wheel python3-venv python3-pip libcurl4-openssl-dev python3-botocore \
+  python3-setuptools python3-wheel python3-venv python3-pip libcurl4-openssl-dev python3-botocore tzdata \
   --npm build/node dynalite@4.0.0
 
 jobs=$(nproc)
