@@ -275,17 +275,44 @@ concurrent)
     eq "$(counts s.qkstate | sed 's/.*forever., \([0-9]*\).*/\1/')" 800 "sum of 8 x 100"
     ;;
 
+shapes)
+    # Windows of every shape: show, --json and metrics name each (qk_window_get).
+    "$QKCTL_MKSTATE" s.qkstate a:second=30,minute/15=900,hour@1800000=10,week=5000 \
+        b:day@25200000=1000,week@205200000=100,month@345600000=1000,month/3=10000 ||
+        { echo "mkstate failed" >&2; exit 2; }
+    run 0 "$QKCTL" -f s.qkstate show --json
+    cp out.txt sh.json
+    eq "$(json sh.json '[(w["shape"], w["period"], w["every"], w["length_ms"], w["offset_ms"], w["rolling"], w["tz"]) for s in d["services"] for w in s["windows"]]')" \
+        "[('second', 'second', 1, 1000, 0, False, None), ('15 minutes', 'minute', 15, 900000, 0, False, None), ('hour @:30', 'hour', 1, 3600000, 1800000, False, None), ('week', 'week', 1, 604800000, 0, False, None), ('day @07:00', 'day', 1, 86400000, 25200000, False, None), ('week @wed 09:00', 'week', 1, 604800000, 205200000, False, None), ('month @5th', 'month', 1, 0, 345600000, False, None), ('3 months', 'month', 3, 0, 0, False, None)]" \
+        "each window's shape"
+    run 0 "$QKCTL" -f s.qkstate show
+    for text in "15 minutes" "hour @:30" "day @07:00" "week @wed 09:00" "month @5th" "3 months"; do
+        has out.txt "$text"
+    done
+    run 0 "$QKCTL" -f s.qkstate metrics
+    cp out.txt m.txt
+    "$METRICS_CHECK" <m.txt >lint.txt 2>&1 || fail "exposition check: $(cat lint.txt)"
+    [ ! -s lint.txt ] || fail "exposition lint: $(cat lint.txt)"
+    has m.txt 'quotakeeper_limit{service="a",window="second",shape="1s"} 30'
+    has m.txt 'quotakeeper_limit{service="a",window="minute",shape="15m"} 900'
+    has m.txt 'quotakeeper_limit{service="a",window="hour",shape="1h@:30"} 10'
+    has m.txt 'quotakeeper_limit{service="b",window="day",shape="1d@07:00"} 1000'
+    has m.txt 'quotakeeper_limit{service="b",window="week",shape="1w@wed_09:00"} 100'
+    has m.txt 'quotakeeper_limit{service="b",window="month",shape="1mo@5th"} 1000'
+    has m.txt 'quotakeeper_limit{service="b",window="month_2",shape="3mo"} 10000'
+    ;;
+
 metrics)
     make_state s.qkstate
     run 0 "$QKCTL" -f s.qkstate metrics
     cp out.txt m.txt
     "$METRICS_CHECK" <m.txt >lint.txt 2>&1 || fail "exposition check: $(cat lint.txt)"
     [ ! -s lint.txt ] || fail "exposition lint: $(cat lint.txt)"
-    has m.txt 'quotakeeper_used{service="finnhub",window="minute"} 45'
-    has m.txt 'quotakeeper_limit{service="finnhub",window="day"} 1000'
-    has m.txt 'quotakeeper_remaining{service="tiingo",window="month"} 497'
-    has m.txt 'quotakeeper_level{service="ever",window="forever"} 3'
-    has m.txt 'quotakeeper_reset_timestamp_seconds{service="ever",window="forever"} +Inf'
+    has m.txt 'quotakeeper_used{service="finnhub",window="minute",shape="1m"} 45'
+    has m.txt 'quotakeeper_limit{service="finnhub",window="day",shape="1d"} 1000'
+    has m.txt 'quotakeeper_remaining{service="tiingo",window="month",shape="1mo"} 497'
+    has m.txt 'quotakeeper_level{service="ever",window="forever",shape="forever"} 3'
+    has m.txt 'quotakeeper_reset_timestamp_seconds{service="ever",window="forever",shape="forever"} +Inf'
     has m.txt 'quotakeeper_services 3'
     for m in used limit remaining level reset_timestamp_seconds window_start_timestamp_seconds; do
         has m.txt "# TYPE quotakeeper_$m gauge"
@@ -294,7 +321,7 @@ metrics)
     # The reset time agrees with show --json, in seconds.
     "$QKCTL" -f s.qkstate show --json >s.json
     want=$(json s.json 'f"{d[\"services\"][0][\"windows\"][1][\"reset_at_ms\"] // 1000}.000"')
-    has m.txt "quotakeeper_reset_timestamp_seconds{service=\"finnhub\",window=\"day\"} $want"
+    has m.txt "quotakeeper_reset_timestamp_seconds{service=\"finnhub\",window=\"day\",shape=\"1d\"} $want"
     run 0 "$QKCTL" -f s.qkstate metrics tiingo
     lacks out.txt finnhub
     ;;
@@ -305,11 +332,11 @@ serve)
     code=$("$CURL" -s -o body.txt -w '%{http_code} %{content_type}' "http://127.0.0.1:$port/metrics")
     eq "$code" "200 text/plain; version=0.0.4; charset=utf-8" "/metrics"
     "$METRICS_CHECK" <body.txt >lint.txt 2>&1 || fail "exposition check on /metrics: $(cat lint.txt)"
-    has body.txt 'quotakeeper_used{service="finnhub",window="minute"} 45'
+    has body.txt 'quotakeeper_used{service="finnhub",window="minute",shape="1m"} 45'
     # A writer's count shows in the next scrape.
     "$QKCTL" -f s.qkstate record finnhub 2 >/dev/null
     "$CURL" -s "http://127.0.0.1:$port/metrics" >body2.txt
-    has body2.txt 'quotakeeper_used{service="finnhub",window="minute"} 47'
+    has body2.txt 'quotakeeper_used{service="finnhub",window="minute",shape="1m"} 47'
     eq "$("$CURL" -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/")" 404 "/"
     eq "$("$CURL" -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/metricsx")" 404 "/metricsx"
     eq "$("$CURL" -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/metrics")" 405 "POST"
@@ -360,7 +387,7 @@ serve_slow)
     for i in $(seq 30); do
         code=$("$CURL" -s -o "scrape$i.txt" --max-time 2 -w '%{http_code}' "http://127.0.0.1:$port/metrics")
         codes="$codes $code"
-        [ "$code" = 200 ] && grep -qF 'quotakeeper_used{service="finnhub",window="minute"} 45' "scrape$i.txt" &&
+        [ "$code" = 200 ] && grep -qF 'quotakeeper_used{service="finnhub",window="minute",shape="1m"} 45' "scrape$i.txt" &&
             ok=$((ok + 1))
     done
     eq "$ok" 30 "scrapes answered while one client held 1,200 slow connections (codes:$codes)"

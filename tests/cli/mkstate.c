@@ -4,8 +4,10 @@
  *   qkctl_mkstate PATH SPEC...
  *   SPEC = NAME:PERIOD=LIMIT[,PERIOD=LIMIT...][:reserve=R][:record=N]
  *
- * e.g. finnhub:minute=60,day=1000:reserve=10:record=5. PERIOD is minute, hour, day, month or
- * forever. The file gets room for two more services than given. Exit 0, or 1 with a message. */
+ * e.g. finnhub:minute=60,day=1000:reserve=10:record=5. PERIOD is second, minute, hour, day,
+ * week, month or forever, optionally with a shape: PERIOD[/EVERY][@OFFSET_MS], e.g.
+ * minute/15=900 or day@25200000=1000. The file gets room for two more services than given. Exit 0,
+ * or 1 with a message. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +18,9 @@
 
 static int period_of(const char *s, qk_period *p)
 {
-    static const char *const names[] = {"minute", "hour", "day", "month", "forever"};
-    for (int i = 0; i < 5; i++) {
+    static const char *const names[] = {"minute",  "hour",   "day", "month",
+                                        "forever", "second", "week"};
+    for (int i = 0; i < 7; i++) {
         if (strcmp(s, names[i]) == 0) {
             *p = (qk_period)i;
             return 0;
@@ -41,6 +44,16 @@ static int parse(char *spec, qk_service_def *d, unsigned long long *record)
         if (eq == NULL || w == QK_MAX_WINDOWS)
             return -1;
         *eq = '\0';
+        char *at = strchr(one, '@');
+        if (at != NULL) {
+            *at = '\0';
+            d->windows[w].offset_ms = strtoll(at + 1, NULL, 10);
+        }
+        char *slash = strchr(one, '/');
+        if (slash != NULL) {
+            *slash = '\0';
+            d->windows[w].every = (unsigned)strtoul(slash + 1, NULL, 10);
+        }
         if (period_of(one, &d->windows[w].period) != 0)
             return -1;
         d->windows[w++].limit = strtoull(eq + 1, NULL, 10);

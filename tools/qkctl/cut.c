@@ -15,6 +15,31 @@ int64_t qkctl_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int take_shapes(qk_tracker *t, qkctl_cut *c)
+{
+    c->shapes = calloc(c->n ? c->n : 1, sizeof *c->shapes);
+    if (c->shapes == NULL) {
+        qkctl_cut_free(c);
+        c->code = QK_ENOMEM;
+        snprintf(c->msg, sizeof c->msg, "out of memory");
+        return c->code;
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        for (unsigned w = 0; w < c->u[i].n_windows; w++) {
+            qk_window_def *d = &c->shapes[i].w[w];
+            const int rc = qk_window_get(t, c->u[i].service, w, d);
+            if (rc != QK_OK) {
+                snprintf(c->msg, sizeof c->msg, "%s", qk_errmsg());
+                qkctl_cut_free(c);
+                c->code = rc;
+                return rc;
+            }
+            d->tz = NULL;
+        }
+    }
+    return QK_OK;
+}
+
 int qkctl_cut_take(qk_tracker *t, qkctl_cut *c)
 {
     memset(c, 0, sizeof *c);
@@ -34,7 +59,7 @@ int qkctl_cut_take(qk_tracker *t, qkctl_cut *c)
             c->u = u;
             c->n = n;
             c->now_ms = qkctl_now_ms();
-            return QK_OK;
+            return take_shapes(t, c);
         }
         free(u);
         if (rc != QK_ERANGE) {
@@ -51,7 +76,10 @@ int qkctl_cut_select(qkctl_cut *c, char *const *names, int n)
     if (n == 0)
         return QK_OK;
     qk_usage *sel = calloc((size_t)n, sizeof *sel);
-    if (sel == NULL) {
+    qkctl_shapes *sel_shapes = calloc((size_t)n, sizeof *sel_shapes);
+    if (sel == NULL || sel_shapes == NULL) {
+        free(sel);
+        free(sel_shapes);
         c->code = QK_ENOMEM;
         snprintf(c->msg, sizeof c->msg, "out of memory");
         return c->code;
@@ -62,6 +90,7 @@ int qkctl_cut_select(qkctl_cut *c, char *const *names, int n)
             k++;
         if (k == c->n) {
             free(sel);
+            free(sel_shapes);
             int len =
                 snprintf(c->msg, sizeof c->msg, "no service '%s' in the file; it has:", names[i]);
             for (size_t j = 0; j < c->n && len > 0 && (size_t)len < sizeof c->msg; j++)
@@ -73,9 +102,12 @@ int qkctl_cut_select(qkctl_cut *c, char *const *names, int n)
             return c->code;
         }
         sel[i] = c->u[k];
+        sel_shapes[i] = c->shapes[k];
     }
     free(c->u);
+    free(c->shapes);
     c->u = sel;
+    c->shapes = sel_shapes;
     c->n = (size_t)n;
     return QK_OK;
 }
@@ -83,6 +115,8 @@ int qkctl_cut_select(qkctl_cut *c, char *const *names, int n)
 void qkctl_cut_free(qkctl_cut *c)
 {
     free(c->u);
+    free(c->shapes);
     c->u = NULL;
+    c->shapes = NULL;
     c->n = 0;
 }

@@ -9,8 +9,15 @@
 
 #include <quotakeeper.h>
 
+/* A service's window shapes as the tracker counts them (qk_window_get); tz is dropped (NULL in
+ * every build so far), so that a cut outlives nothing it points into. */
 typedef struct {
-    qk_usage *u; /* malloc'd */
+    qk_window_def w[QK_MAX_WINDOWS];
+} qkctl_shapes;
+
+typedef struct {
+    qk_usage *u;          /* malloc'd */
+    qkctl_shapes *shapes; /* malloc'd, one per u[i] */
     size_t n;
     int64_t now_ms; /* when it was taken: "resets in" counts from here */
     int code;       /* on failure: the QK_E* code */

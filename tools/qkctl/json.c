@@ -47,11 +47,21 @@ static void put_time(json_t *o, const char *key, const char *key_ms, int64_t ms)
     }
 }
 
-static json_t *window(const qk_window_usage *w, unsigned index, int64_t now_ms)
+static json_t *window(const qk_window_usage *w, const qk_window_def *def, unsigned index,
+                      int64_t now_ms)
 {
     json_t *o = json_object();
+    char shape[64];
     json_object_set_new(o, "index", json_integer(index));
     json_object_set_new(o, "period", json_string(qkctl_period_name(w->period)));
+    /* The shape (qk_window_get): "length_ms" is 0 where the length is not fixed (months,
+     * forever); "tz" is null, as no build yet has zones. */
+    json_object_set_new(o, "shape", json_string(qkctl_shape_text(def, shape)));
+    json_object_set_new(o, "every", json_integer(def->every > 1 ? def->every : 1));
+    json_object_set_new(o, "length_ms", json_integer(qkctl_window_length_ms(def)));
+    json_object_set_new(o, "offset_ms", json_integer(def->offset_ms));
+    json_object_set_new(o, "rolling", json_boolean(def->flags & QK_WINDOW_ROLLING));
+    json_object_set_new(o, "tz", json_null());
     json_object_set_new(o, "used", count(w->used));
     json_object_set_new(o, "limit", count(w->limit));
     json_object_set_new(o, "remaining", count(w->remaining));
@@ -69,7 +79,7 @@ static json_t *window(const qk_window_usage *w, unsigned index, int64_t now_ms)
     return o;
 }
 
-static json_t *service(const qk_usage *u, int64_t now_ms)
+static json_t *service(const qk_usage *u, const qkctl_shapes *shapes, int64_t now_ms)
 {
     json_t *o = json_object();
     json_object_set_new(o, "name", text(u->name));
@@ -78,7 +88,7 @@ static json_t *service(const qk_usage *u, int64_t now_ms)
     put_time(o, "reset_at", "reset_at_ms", u->reset_at_ms);
     json_t *ws = json_array();
     for (unsigned w = 0; w < u->n_windows; w++)
-        json_array_append_new(ws, window(&u->windows[w], w, now_ms));
+        json_array_append_new(ws, window(&u->windows[w], &shapes->w[w], w, now_ms));
     json_object_set_new(o, "windows", ws);
     return o;
 }
@@ -102,7 +112,7 @@ int qkctl_json_cut(const qkctl_cut *c, const char *path)
     put_time(doc, "taken_at", "taken_at_ms", c->now_ms);
     json_t *svcs = json_array();
     for (size_t i = 0; i < c->n; i++)
-        json_array_append_new(svcs, service(&c->u[i], c->now_ms));
+        json_array_append_new(svcs, service(&c->u[i], &c->shapes[i], c->now_ms));
     json_object_set_new(doc, "services", svcs);
     return dump(doc);
 }

@@ -23,8 +23,12 @@ static void label_value(FILE *out, const char *s)
     }
 }
 
-static void window_label(FILE *out, const qk_usage *u, unsigned w)
+/* {service, window, shape}: window keeps 0.2's value (the period, _2 for its second window of
+ * that period), so existing queries and alerts keep matching; shape tells windows of one
+ * period apart ("15m", "1d@07:00"). */
+static void window_label(FILE *out, const qk_usage *u, const qk_window_def *def, unsigned w)
 {
+    char shape[64];
     const qk_period p = u->windows[w].period;
     unsigned nth = 1;
     for (unsigned k = 0; k < w; k++)
@@ -34,7 +38,7 @@ static void window_label(FILE *out, const qk_usage *u, unsigned w)
     fprintf(out, "\",window=\"%s", qkctl_period_name(p));
     if (nth > 1)
         fprintf(out, "_%u", nth);
-    fputs("\"}", out);
+    fprintf(out, "\",shape=\"%s\"}", qkctl_shape_label(def, shape));
 }
 
 typedef enum { USED, LIMIT, REMAINING, LEVEL, START, RESET } field;
@@ -107,7 +111,7 @@ void qkctl_metrics_write(FILE *out, const qkctl_cut *c)
         for (size_t i = 0; i < c->n; i++) {
             for (unsigned w = 0; w < c->u[i].n_windows; w++) {
                 fputs(metrics[f].name, out);
-                window_label(out, &c->u[i], w);
+                window_label(out, &c->u[i], &c->shapes[i].w[w], w);
                 value(out, (field)f, &c->u[i].windows[w]);
             }
         }

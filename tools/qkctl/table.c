@@ -48,11 +48,11 @@ typedef struct {
     qk_level level;
 } row;
 
-static void fill(row *r, const qk_usage *u, unsigned w, int64_t now_ms)
+static void fill(row *r, const qk_usage *u, const qk_window_def *def, unsigned w, int64_t now_ms)
 {
     const qk_window_usage *wu = &u->windows[w];
     qkctl_esc(r->cell[0], sizeof r->cell[0], u->name);
-    snprintf(r->cell[1], sizeof r->cell[1], "%s", qkctl_period_name(wu->period));
+    qkctl_shape_text(def, r->cell[1]); /* "minute", "15 minutes", "day @07:00" */
     snprintf(r->cell[2], sizeof r->cell[2], "%" PRIu64, wu->used);
     snprintf(r->cell[3], sizeof r->cell[3], "%" PRIu64, wu->limit);
     snprintf(r->cell[4], sizeof r->cell[4], "%" PRIu64, wu->remaining);
@@ -78,7 +78,7 @@ void qkctl_table_print(FILE *out, const qkctl_cut *c, bool color)
     size_t r = 0;
     for (size_t i = 0; i < c->n; i++) {
         for (unsigned w = 0; w < c->u[i].n_windows; w++, r++) {
-            fill(&rows[r], &c->u[i], w, c->now_ms);
+            fill(&rows[r], &c->u[i], &c->shapes[i].w[w], w, c->now_ms);
             for (int k = 0; k < COLS; k++) {
                 const size_t len = strlen(rows[r].cell[k]);
                 if (len > width[k])
