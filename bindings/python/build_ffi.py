@@ -43,7 +43,9 @@ typedef enum {
 typedef struct qk_tracker qk_tracker;
 typedef uint32_t qk_service;
 
-typedef enum { QK_MINUTE, QK_HOUR, QK_DAY, QK_MONTH, QK_FOREVER, ... } qk_period;
+typedef enum { QK_MINUTE, QK_HOUR, QK_DAY, QK_MONTH, QK_FOREVER, QK_SECOND, QK_WEEK, ... }
+    qk_period;
+#define QK_WINDOW_ROLLING ...
 typedef enum { QK_LEVEL_OK, QK_LEVEL_WARN, QK_LEVEL_CRITICAL, QK_LEVEL_EXHAUSTED, ... } qk_level;
 typedef enum { QK_OUTAGE_SAFE, QK_OUTAGE_CLOSED, QK_OUTAGE_OPEN, ... } qk_outage;
 typedef enum { QK_EVENT_LEVEL, QK_EVENT_STORE_DEGRADED, QK_EVENT_STORE_RECOVERED, ... }
@@ -52,6 +54,10 @@ typedef enum { QK_EVENT_LEVEL, QK_EVENT_STORE_DEGRADED, QK_EVENT_STORE_RECOVERED
 typedef struct {
     qk_period period;
     uint64_t limit;
+    unsigned every;
+    unsigned flags;
+    int64_t offset_ms;
+    const char *tz;
     ...;
 } qk_window_def;
 
@@ -165,6 +171,7 @@ int qk_record(qk_tracker *t, qk_service s, uint64_t n, qk_usage *out);
 int qk_try_consume(qk_tracker *t, qk_service s, uint64_t n, unsigned flags, qk_usage *out);
 int qk_refund(qk_tracker *t, qk_service s, uint64_t n);
 int qk_peek(qk_tracker *t, qk_service s, qk_usage *out);
+int qk_window_get(qk_tracker *t, qk_service s, unsigned window, qk_window_def *out);
 int qk_set_used(qk_tracker *t, qk_service s, unsigned window, uint64_t used);
 int qk_reset(qk_tracker *t, qk_service s);
 int qk_reset_all(qk_tracker *t);

@@ -371,6 +371,13 @@ class Tracker:
             for j, w in enumerate(d.windows):
                 cdef.windows[j].period = int(w.period)
                 cdef.windows[j].limit = w.limit
+                cdef.windows[j].every = w.every
+                cdef.windows[j].offset_ms = w.offset_ms
+                cdef.windows[j].flags = lib.QK_WINDOW_ROLLING if w.rolling else 0
+                if w.tz is not None:
+                    tz = ffi.new("char[]", _c_string(w.tz, "tz"))
+                    keep.append(tz)
+                    cdef.windows[j].tz = tz
             cdef.warn_pct = d.warn_pct
             cdef.critical_pct = d.critical_pct
             cdef.reserve = d.reserve
@@ -600,6 +607,24 @@ class Tracker:
         if rc:
             raise _error(rc)
         return _usage(out)
+
+    def window(self, service: Service, window: int) -> Window:
+        """Window ``window`` of the service as the tracker counts it (qk_window_get): its
+        period, limit, every, offset_ms, rolling and tz."""
+        idx = self._index(service)
+        out = ffi.new("qk_window_def *")
+        t = self._begin()
+        try:
+            rc = lib.qk_window_get(t, idx, window, out)
+            tz = ffi.string(out.tz).decode() if rc == 0 and out.tz != ffi.NULL else None
+        except OverflowError:
+            rc = _BAD_NUMBER
+        finally:
+            self._end()
+        if rc:
+            raise _failure(rc, f"window={window}")
+        return Window(_period(out.period), out.limit, out.every, out.offset_ms,
+                      bool(out.flags & lib.QK_WINDOW_ROLLING), tz)
 
     def set_used(self, service: Service, window: int, used: int) -> None:
         """Sets a current window's count, e.g. to the provider's own figure."""

@@ -28,6 +28,8 @@ class Period(enum.IntEnum):
     DAY = 2  #: resets at 00:00 UTC
     MONTH = 3  #: resets at 00:00 UTC on the first of the month
     FOREVER = 4  #: never resets
+    SECOND = 5  #: options version 4
+    WEEK = 6  #: an ISO week, from Monday 00:00 UTC (options version 4)
 
 
 class Level(enum.IntEnum):
@@ -65,10 +67,21 @@ def _enum_or_int(cls, value):
 
 @dataclass(frozen=True)
 class Window:
-    """One window of a service: at most ``limit`` calls per ``period``."""
+    """One window of a service: at most ``limit`` calls per ``every`` ``period`` s.
+
+    ``Window(Period.MINUTE, 900, every=15)``: 900 calls a quarter hour; ``offset_ms`` moves
+    the boundaries later (``Window(Period.DAY, 1000, offset_ms=7 * 3600_000)`` resets at 07:00
+    UTC; a whole second, below the window's length); ``rolling`` and ``tz`` are passed to the
+    library, which refuses them ("not in this build yet") with :class:`InvalidArgumentError`.
+    The library checks every field, so its message is the one raised (docs/windows.md).
+    """
 
     period: Period
     limit: int
+    every: int = 1
+    offset_ms: int = 0
+    rolling: bool = False
+    tz: Optional[str] = None
 
     @staticmethod
     def of(value: "WindowSpec") -> "Window":
@@ -82,6 +95,13 @@ class Window:
                 raise ValueError(f"unknown period {period!r}: one of "
                                  f"{', '.join(p.name.lower() for p in Period)}") from None
         return Window(Period(period), int(limit))
+
+    @property
+    def length_ms(self) -> int:
+        """every x the period's length; 0 for months and forever, whose length varies."""
+        ms = {Period.SECOND: 1000, Period.MINUTE: 60_000, Period.HOUR: 3_600_000,
+              Period.DAY: 86_400_000, Period.WEEK: 604_800_000}.get(self.period, 0)
+        return max(self.every, 1) * ms
 
 
 WindowSpec = Union[Window, Tuple[Union[Period, str, int], int]]

@@ -1,0 +1,75 @@
+"""Window shapes (options version 4): every N periods, SECOND and WEEK, offsets; the library's
+own refusals come back as InvalidArgumentError with its message, and the usage bounds match
+the shape (docs/windows.md)."""
+
+from datetime import datetime, timezone
+
+import pytest
+
+from quotakeeper import InvalidArgumentError, Period, Tracker, Window
+
+# 2026-03-04 (a Wednesday) 12:37:20.250 UTC
+MS = int(datetime(2026, 3, 4, 12, 37, 20, tzinfo=timezone.utc).timestamp() * 1000) + 250
+
+
+def utc(*a):
+    return datetime(*a, tzinfo=timezone.utc)
+
+
+def test_a_15_minute_window_counts_and_bounds_a_quarter_hour():
+    with Tracker([{"name": "q", "windows": [Window(Period.MINUTE, 900, every=15)]}],
+                 clock=lambda: MS) as t:
+        u = t.try_consume("q", 5)
+        w = u.windows[0]
+        assert (w.used, w.limit, w.remaining) == (5, 900, 895)
+        assert w.window_start == utc(2026, 3, 4, 12, 30)
+        assert w.reset_at == utc(2026, 3, 4, 12, 45)
+        assert t.window("q", 0) == Window(Period.MINUTE, 900, 15, 0, False, None)
+        assert t.window("q", 0).length_ms == 900_000
+
+
+def test_a_second_window_and_a_week_from_monday():
+    with Tracker([{"name": "s", "windows": [(Period.SECOND, 30), ("week", 5000)]}],
+                 clock=lambda: MS) as t:
+        u = t.record("s", 1)
+        sec, week = u.windows
+        assert sec.period is Period.SECOND and week.period is Period.WEEK
+        assert sec.window_start == utc(2026, 3, 4, 12, 37, 20)
+        assert sec.reset_at == utc(2026, 3, 4, 12, 37, 21)
+        assert week.window_start == utc(2026, 3, 2)  # the Monday
+        assert week.reset_at == utc(2026, 3, 9)
+        assert t.window("s", 1) == Window(Period.WEEK, 5000)
+
+
+def test_an_offset_day_resets_at_07_utc():
+    day = Window(Period.DAY, 1000, offset_ms=7 * 3_600_000)
+    with Tracker([{"name": "d", "windows": [day]}], clock=lambda: MS) as t:
+        w = t.peek("d").windows[0]
+        assert w.window_start == utc(2026, 3, 4, 7)
+        assert w.reset_at == utc(2026, 3, 5, 7)
+        assert t.window("d", 0) == day
+
+
+@pytest.mark.parametrize("window, message", [
+    (Window(Period.MINUTE, 10, rolling=True), "rolling windows are not in this build yet"),
+    (Window(Period.DAY, 10, tz="America/Los_Angeles"),
+     "tz 'America/Los_Angeles': time zones are not in this build yet"),
+    (Window(Period.HOUR, 10, offset_ms=3_600_000), "is not below the window's length"),
+    (Window(Period.DAY, 10, offset_ms=1500), "is not a whole number of seconds"),
+    (Window(Period.DAY, 10, offset_ms=-1000), "is negative"),
+    (Window(Period.FOREVER, 10, every=2), "every 2 on QK_FOREVER"),
+    (Window(Period.MINUTE, 10, tz="UTC"), "tz on QK_MINUTE"),
+])
+def test_the_librarys_refusals_keep_its_message(window, message):
+    with pytest.raises(InvalidArgumentError) as err:
+        Tracker([{"name": "bad", "windows": [window]}])
+    assert message in str(err.value)
+    assert "service 'bad': window 0" in str(err.value)
+
+
+def test_window_get_out_of_range():
+    with Tracker([{"name": "x", "windows": [("minute", 1)]}]) as t:
+        with pytest.raises(InvalidArgumentError):
+            t.window("x", 1)
+        with pytest.raises(InvalidArgumentError, match="out of range"):
+            t.window("x", -1)
