@@ -40,9 +40,12 @@ typedef struct qk_config qk_config;
  * or longer than it reads, an unknown section or key, a key outside any section, an empty
  * section other than [quotakeeper], a duplicate section, service or key, a bad service name,
  * a bad number (empty, negative, trailing characters, too large), a limit of 0, more than
- * QK_MAX_WINDOWS windows, a service without a window, warn or critical outside 1..100, warn
- * above critical, a reserve not below every limit, an unknown outage policy, an empty state
- * or store), QK_EIO (the file cannot be opened or read, or is a directory), QK_ENOMEM.
+ * QK_MAX_WINDOWS windows, a service without a window, a window key of an unknown unit or an
+ * every of 0, two windows of one shape, a bad offset (`@ ...`: a bad time or weekday, past the
+ * window's length, on `forever`) or a misplaced `tz`, a window the library refuses (its message
+ * at the window's line: e.g. rolling windows and zones, not in this build yet), warn or critical
+ * outside 1..100, warn above critical, a reserve not below every limit, an unknown outage
+ * policy, an empty state or store), QK_EIO (the file cannot be opened or read, or is a directory), QK_ENOMEM.
  * Every message names the file, and the line when one is at fault ("quota.ini:7: ...").
  * On error *out is left untouched. */
 QK_CONFIG_EXTERN int qk_config_load(qk_config **out, const char *path);
