@@ -45,8 +45,8 @@ typedef struct qk_config qk_config;
  * window's length, on `forever`) or a misplaced `tz`, a window the library refuses (its message
  * at the window's line: e.g. rolling windows and zones, not in this build yet), warn or critical
  * outside 1..100, warn above critical, a reserve not below every limit, an unknown outage
- * policy, an empty state or store), QK_EIO (the file cannot be opened or read, or is a directory), QK_ENOMEM.
- * Every message names the file, and the line when one is at fault ("quota.ini:7: ...").
+ * policy, an empty state or store), QK_EIO (the file cannot be opened or read, or is a directory),
+ * QK_ENOMEM. Every message names the file, and the line when one is at fault ("quota.ini:7: ...").
  * On error *out is left untouched. */
 QK_CONFIG_EXTERN int qk_config_load(qk_config **out, const char *path);
 

@@ -53,10 +53,16 @@ if grep -q '^QK_BUILD_MANPAGES:BOOL=ON' "$b/CMakeCache.txt"; then
 else
   echo "install-recipe: NOTE: no scdoc here, so the recipe built no man pages; not checked"
 fi
-# Nothing installed loads libquotakeeper.so, so none needs an rpath (CMakeLists.txt says so).
-for f in "$prefix/bin/qkctl" "$libdir/libquotakeeper_config.so"; do
-  ! readelf -d "$f" | grep -q 'NEEDED.*libquotakeeper' || fail "$f needs libquotakeeper.so"
-done
+# qkctl links the static core; the config library needs the core and finds it beside itself
+# (RUNPATH $ORIGIN), with no absolute path baked in (CMakeLists.txt says so).
+! readelf -d "$prefix/bin/qkctl" | grep -q 'NEEDED.*libquotakeeper' ||
+  fail "qkctl needs libquotakeeper.so"
+cfg_dyn=$(readelf -d "$libdir/libquotakeeper_config.so")
+if grep -q 'NEEDED.*libquotakeeper\.so' <<<"$cfg_dyn"; then
+  grep -qE 'RUNPATH.*\[\$ORIGIN\]' <<<"$cfg_dyn" ||
+    fail "libquotakeeper_config.so needs libquotakeeper.so without RUNPATH \$ORIGIN"
+fi
+! grep -qE '(RPATH|RUNPATH).*/' <<<"$cfg_dyn" || fail "libquotakeeper_config.so has an absolute rpath"
 
 expect='quickstart: finnhub call allowed, 1 of 60 used this minute'
 cmake -S "$src/examples/quickstart" -B "$tmp/qs" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
