@@ -61,7 +61,7 @@ static void *adapter_create(const perf_setup *setup)
         atomic_init(&st->locks[s].published, NULL);
         const qk_service_def def = {.name = setup->names[s],
                                     .windows = {{QK_FOREVER, setup->limits[s]}}};
-        qk__slot_configure(&st->slots[s], s, &def, 1, now, &no_events);
+        qk__slot_configure(&st->slots[s], NULL, s, &def, 1, now, &no_events);
     }
     return st;
 }
@@ -92,7 +92,7 @@ static inline __attribute__((always_inline)) request *combine(combining_state *s
         while (r != NULL) {
             request *next = r->next;
             int tripped = -1;
-            r->rc = qk__slot_apply(&st->slots[s], s, &r->op, now, &no_events, &tripped);
+            r->rc = qk__slot_apply(&st->slots[s], NULL, s, &r->op, now, &no_events, &tripped);
             r->next = applied;
             applied = r;
             r = next;
@@ -140,7 +140,7 @@ static inline __attribute__((always_inline)) int apply(combining_state *st, uint
         const int64_t now = qk__system_clock_ms(NULL);
         int tripped = -1;
         qk_event_sink no_events = {NULL, 0, 0};
-        const int rc = qk__slot_apply(&st->slots[s], s, &op, now, &no_events, &tripped);
+        const int rc = qk__slot_apply(&st->slots[s], NULL, s, &op, now, &no_events, &tripped);
         release(st, s, combine(st, s, now));
         return rc;
     }
@@ -191,7 +191,7 @@ static void adapter_snapshot(void *state, uint64_t *used)
     for (uint32_t s = 0; s < n; s++)
         pthread_mutex_lock(&st->locks[s].lock);
     for (uint32_t s = 0; s < n; s++) {
-        qk__slot_apply(&st->slots[s], s, &peek, now, &no_events, &tripped);
+        qk__slot_apply(&st->slots[s], NULL, s, &peek, now, &no_events, &tripped);
         used[s] = st->slots[s].w[0].used;
     }
     for (uint32_t s = n; s-- > 0;)

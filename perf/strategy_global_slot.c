@@ -41,7 +41,7 @@ static void *adapter_create(const perf_setup *setup)
     for (uint32_t s = 0; s < setup->n_services; s++) {
         const qk_service_def def = {.name = setup->names[s],
                                     .windows = {{QK_FOREVER, setup->limits[s]}}};
-        qk__slot_configure(&st->slots[s], s, &def, 1, now, &no_events);
+        qk__slot_configure(&st->slots[s], NULL, s, &def, 1, now, &no_events);
         strncpy(st->names[s], setup->names[s], QK_NAME_MAX - 1);
     }
     return st;
@@ -79,7 +79,7 @@ static inline __attribute__((always_inline)) int apply(global_slot_state *st, ui
     if (builtin)
         now = qk__system_clock_ms(NULL);
     const qk_op op = {kind, n, 0, 0};
-    const int rc = qk__slot_apply(&st->slots[s], s, &op, now, &sink, &tripped);
+    const int rc = qk__slot_apply(&st->slots[s], NULL, s, &op, now, &sink, &tripped);
     const int answered = rc == QK_OK || rc == QK_ELIMIT;
     if (out != NULL && answered)
         qk__slot_usage(&st->slots[s], s, tripped, out);
@@ -125,7 +125,7 @@ static void adapter_snapshot(void *state, uint64_t *used)
     int tripped = -1;
     pthread_mutex_lock(&st->lock);
     for (uint32_t s = 0; s < n; s++) {
-        qk__slot_apply(&st->slots[s], s, &peek, now, &no_events, &tripped);
+        qk__slot_apply(&st->slots[s], NULL, s, &peek, now, &no_events, &tripped);
         used[s] = st->slots[s].w[0].used;
     }
     pthread_mutex_unlock(&st->lock);

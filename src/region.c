@@ -44,11 +44,37 @@ static size_t slots_offset(void)
     return round_up(sizeof(qk_header), _Alignof(qk_slot));
 }
 
-size_t qk__region_size(uint32_t capacity)
+/* Where the ring sets start: right after the names, which is where a layout-2 file ends. */
+static size_t rings_offset(uint32_t capacity)
 {
     return round_up(slots_offset() + (size_t)capacity * sizeof(qk_slot) +
                         (size_t)capacity * QK_NAME_MAX,
                     _Alignof(qk_slot));
+}
+
+static size_t zones_offset(uint32_t capacity)
+{
+    return round_up(rings_offset(capacity) + (size_t)capacity * sizeof(qk_ring_set),
+                    _Alignof(qk_zone_table));
+}
+
+size_t qk__region_size_layout(uint32_t layout, uint32_t capacity)
+{
+    if (layout < 3)
+        return rings_offset(capacity);
+    return round_up(zones_offset(capacity) + sizeof(qk_zone_table), _Alignof(qk_slot));
+}
+
+qk_ring_set *qk__region_image_rings(void *image)
+{
+    const qk_header *h = image;
+    return h->layout_version >= 3 ? (qk_ring_set *)((char *)image + rings_offset(h->capacity))
+                                  : NULL;
+}
+
+size_t qk__region_size(uint32_t capacity)
+{
+    return qk__region_size_layout(QK_LAYOUT_VERSION, capacity);
 }
 
 static uint64_t header_checksum(const qk_header *h)
@@ -66,6 +92,9 @@ static void place(qk_region *r, void *base, size_t size)
     r->hdr = base;
     r->slots = (qk_slot *)((char *)base + slots_offset());
     r->names = (char(*)[QK_NAME_MAX])(r->slots + r->hdr->capacity);
+    const int ext = r->hdr->layout_version >= 3;
+    r->rings = ext ? (qk_ring_set *)((char *)base + rings_offset(r->hdr->capacity)) : NULL;
+    r->zones = ext ? (qk_zone_table *)((char *)base + zones_offset(r->hdr->capacity)) : NULL;
     r->size = size;
 }
 
@@ -148,7 +177,19 @@ int qk__region_new_private(qk_region *r, uint32_t capacity)
  * is one), and its stored level is the level of its count, so a changed count that crosses a
  * threshold, or reaches the limit, is caught too. A count that stays within its level cannot be
  * told from a real one: nothing in the file records it twice. */
-static int window_ok(const qk_window *w, uint64_t reserve)
+/* A rolling window's bounds are its buckets' (ring.h): 51 buckets from a bucket boundary. */
+static int rolling_bounds_ok(const qk_window *w)
+{
+    if (w->period == QK_MONTH || w->period == QK_FOREVER)
+        return 0;
+    const int64_t g = qk__ring_bucket_ms(w);
+    int64_t span;
+    return g > 0 && w->start_ms % g == 0 &&
+           !__builtin_sub_overflow(w->end_ms, w->start_ms, &span) &&
+           span == (QK_RING_BUCKETS + 1) * g;
+}
+
+static int window_ok(const qk_window *w, uint64_t reserve, int has_rings)
 {
     if (!(qk__period_valid(w->period) && w->limit != 0 && reserve < w->limit &&
           w->warn_at <= w->critical_at && w->critical_at <= w->limit &&
@@ -157,6 +198,9 @@ static int window_ok(const qk_window *w, uint64_t reserve)
     if (w->flags & ~(unsigned)QK_WINDOW_ROLLING || w->zone != 0 || w->every_m1 == UINT32_MAX ||
         (w->period == QK_FOREVER && w->every_m1 != 0))
         return 0;
+    if (w->flags & QK_WINDOW_ROLLING)
+        return has_rings && rolling_bounds_ok(w) &&
+               qk__window_level(w, w->used) == (qk_level)w->level;
     const qk_period p = (qk_period)w->period;
     const uint32_t every = qk__window_every(w);
     /* The offset is the start's distance from the aligned boundary: a whole second below the
@@ -169,8 +213,34 @@ static int window_ok(const qk_window *w, uint64_t reserve)
            qk__window_level(w, w->used) == (qk_level)w->level;
 }
 
-int qk__region_check_slot(const qk_slot *sl, const char *name, uint32_t s, char *why,
-                          size_t why_len)
+/* A slot with a rolling window: its ring holds its seal, and no window's closed buckets hold more
+ * than its count. */
+static int rings_ok(const qk_slot *sl, const qk_ring_set *rs, uint32_t s, const char *name,
+                    char *why, size_t why_len)
+{
+    int rolling = 0;
+    for (unsigned i = 0; i < sl->n_windows; i++)
+        rolling |= (sl->w[i].flags & QK_WINDOW_ROLLING) != 0;
+    if (!rolling)
+        return QK_OK;
+    if (rs->seal != qk__ring_seal_of(&rs->live)) {
+        snprintf(why, why_len,
+                 "service %u (service '%s'): its rolling windows' buckets fail their seal", s,
+                 name);
+        return QK_ECORRUPT;
+    }
+    for (unsigned i = 0; i < sl->n_windows; i++)
+        if ((sl->w[i].flags & QK_WINDOW_ROLLING) && qk__ring_closed(&rs->live, i) > sl->w[i].used) {
+            snprintf(why, why_len,
+                     "service %u (service '%s') window %u: its buckets hold more than its count", s,
+                     name, i);
+            return QK_ECORRUPT;
+        }
+    return QK_OK;
+}
+
+int qk__region_check_slot(const qk_slot *sl, const qk_ring_set *rs, const char *name, uint32_t s,
+                          char *why, size_t why_len)
 {
     if (sl->n_windows == 0 || sl->n_windows > QK_MAX_WINDOWS) {
         snprintf(why, why_len, "service %u has %u windows", s, sl->n_windows);
@@ -180,7 +250,7 @@ int qk__region_check_slot(const qk_slot *sl, const char *name, uint32_t s, char 
     const size_t len = strnlen(name, QK_NAME_MAX);
     const int name_ok = len > 0 && len < QK_NAME_MAX && qk__name_bad_char(name, len) == len;
     for (unsigned i = 0; i < sl->n_windows; i++)
-        if (!window_ok(&sl->w[i], sl->reserve)) {
+        if (!window_ok(&sl->w[i], sl->reserve, rs != NULL)) {
             snprintf(why, why_len,
                      "service %u window %u is inconsistent (service '%s', window %u: count %llu, "
                      "bounds %lld..%lld, level %u)",
@@ -197,7 +267,7 @@ int qk__region_check_slot(const qk_slot *sl, const char *name, uint32_t s, char 
             return QK_ECORRUPT;
         }
         for (unsigned i = 0; i < sl->undo_n_windows; i++)
-            if (!window_ok(&sl->undo[i], sl->undo_reserve)) {
+            if (!window_ok(&sl->undo[i], sl->undo_reserve, rs != NULL)) {
                 snprintf(why, why_len, "service %u: saved window %u is inconsistent", s, i);
                 return QK_ECORRUPT;
             }
@@ -214,7 +284,22 @@ int qk__region_check_slot(const qk_slot *sl, const char *name, uint32_t s, char 
                  s, name);
         return QK_ECORRUPT;
     }
+    /* An open journal's ring is restored or kept by recovery, and sealed again then. */
+    if ((sl->journal & 1u) == 0)
+        return rings_ok(sl, rs, s, name, why, why_len);
     return QK_OK;
+}
+
+/* A layout-2 header whose checksum is already the layout-3 one: an upgrade (upgrade_layout)
+ * stopped between its two stores. It is read as layout 2; the next cold open finishes it. */
+static int upgrade_interrupted(const qk_header *h)
+{
+    if (h->layout_version != QK_LAYOUT_SEALED)
+        return 0;
+    qk_header copy;
+    memcpy(&copy, h, offsetof(qk_header, checksum));
+    copy.layout_version = QK_LAYOUT_VERSION;
+    return h->checksum == header_checksum(&copy);
 }
 
 int qk__region_check_header(const void *image, size_t size, char *why, size_t why_len)
@@ -232,13 +317,13 @@ int qk__region_check_header(const void *image, size_t size, char *why, size_t wh
         snprintf(why, why_len, "written on a machine of another byte order");
         return QK_ECORRUPT;
     }
-    if (h->checksum != header_checksum(h)) {
+    if (h->checksum != header_checksum(h) && !upgrade_interrupted(h)) {
         snprintf(why, why_len, "header checksum mismatch");
         return QK_ECORRUPT;
     }
-    if (h->layout_version != QK_LAYOUT_VERSION) {
-        snprintf(why, why_len, "layout version %u; this library reads version %u",
-                 h->layout_version, QK_LAYOUT_VERSION);
+    if (h->layout_version != QK_LAYOUT_VERSION && h->layout_version != QK_LAYOUT_SEALED) {
+        snprintf(why, why_len, "layout version %u; this library reads versions %u and %u",
+                 h->layout_version, QK_LAYOUT_SEALED, QK_LAYOUT_VERSION);
         return QK_ECORRUPT;
     }
     if (h->mutex_size != sizeof(pthread_mutex_t) || h->mutex_align != _Alignof(pthread_mutex_t) ||
@@ -255,9 +340,9 @@ int qk__region_check_header(const void *image, size_t size, char *why, size_t wh
         snprintf(why, why_len, "capacity %u is out of range", h->capacity);
         return QK_ECORRUPT;
     }
-    if (size < qk__region_size(h->capacity)) {
-        snprintf(why, why_len, "truncated: %zu bytes, %u slots need %zu", size, h->capacity,
-                 qk__region_size(h->capacity));
+    const size_t need = qk__region_size_layout(h->layout_version, h->capacity);
+    if (size < need) {
+        snprintf(why, why_len, "truncated: %zu bytes, %u slots need %zu", size, h->capacity, need);
         return QK_ECORRUPT;
     }
     const uint32_t n = atomic_load_explicit(&h->n_services, memory_order_acquire);
@@ -277,8 +362,28 @@ int qk__region_check(const void *image, size_t size, char *why, size_t why_len)
     const uint32_t n = atomic_load_explicit(&h->n_services, memory_order_acquire);
     const qk_slot *slots = (const qk_slot *)((const char *)image + slots_offset());
     const char(*names)[QK_NAME_MAX] = (const char(*)[QK_NAME_MAX])(slots + h->capacity);
+    const qk_ring_set *rings =
+        h->layout_version >= 3
+            ? (const qk_ring_set *)((const char *)image + rings_offset(h->capacity))
+            : NULL;
+    if (rings != NULL) {
+        /* The zones every window's tz is computed from: each as qk__tz_load compiled it. */
+        const qk_zone_table *zt =
+            (const qk_zone_table *)((const char *)image + zones_offset(h->capacity));
+        const uint32_t nz = atomic_load_explicit(&zt->n_zones, memory_order_acquire);
+        if (nz > QK_ZONES_MAX) {
+            snprintf(why, why_len, "%u zones in a table of %u", nz, QK_ZONES_MAX);
+            return QK_ECORRUPT;
+        }
+        for (uint32_t z = 0; z < nz; z++)
+            if (qk__tz_check(&zt->zone[z]) != 0) {
+                snprintf(why, why_len, "zone %u of the zone table is damaged", z);
+                return QK_ECORRUPT;
+            }
+    }
     for (uint32_t s = 0; s < n; s++) {
-        rc = qk__region_check_slot(&slots[s], names[s], s, why, why_len);
+        rc = qk__region_check_slot(&slots[s], rings != NULL ? &rings[s] : NULL, names[s], s, why,
+                                   why_len);
         if (rc != QK_OK)
             return rc;
         /* Quadratic, so bounded: a duplicate only makes qk_service_find pick the first. */
@@ -337,7 +442,8 @@ int qk__region_size_ok(qk_region *r)
 int qk__region_verify_slot(const qk_region *r, uint32_t s)
 {
     char why[256];
-    if (qk__region_check_slot(&r->slots[s], r->names[s], s, why, sizeof why) != QK_OK)
+    if (qk__region_check_slot(&r->slots[s], qk__region_rings(r, s), r->names[s], s, why,
+                              sizeof why) != QK_OK)
         return qk__fail(QK_ECORRUPT, "state file: %s", why);
     return QK_OK;
 }
@@ -404,6 +510,42 @@ static int create_image(qk_region *r, int fd, uint32_t capacity, const char *pat
     return QK_OK;
 }
 
+/* Layout 2 to 3 at a cold open, so no process has the old mapping: the file grows by the ring
+ * sets (zeros: no rolling window yet) and no slot moves. The header's checksum is stored before
+ * its version, so a crash in between leaves a header check_header reads as layout 2 (an
+ * interrupted upgrade), never a torn one. Failing to grow keeps the file at layout 2: everything
+ * but rolling windows works as before (qk__tracker_rings_missing says why at their definition). */
+static void upgrade_layout(qk_region *r)
+{
+    const size_t size = qk__region_size_layout(QK_LAYOUT_VERSION, r->hdr->capacity);
+    /* A store's area follows the region (store/area.c): a file that has one keeps layout 2,
+     * which rolling windows with a store do not need yet. */
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    if (r->size > round_up(qk__region_size_layout(QK_LAYOUT_SEALED, r->hdr->capacity), page))
+        return;
+    if (r->size < size) {
+        if (posix_fallocate(r->fd, 0, (off_t)size) != 0)
+            return;
+        void *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
+        if (map == MAP_FAILED)
+            return;
+        unmap_file(r, r->hdr, r->size);
+        r->watch = qk__fault_watch_add(map, size, NULL);
+        place(r, map, size);
+    }
+    const size_t from = rings_offset(r->hdr->capacity);
+    memset((char *)r->hdr + from, 0, size - from); /* the ring sets and the zone table */
+    qk_header *h = r->hdr;
+    qk_header copy;
+    memcpy(&copy, h, offsetof(qk_header, checksum));
+    copy.layout_version = QK_LAYOUT_VERSION;
+    h->checksum = header_checksum(&copy);
+    TEST_POINT(QK_TP_LAYOUT_HALF_UPGRADED, QK_TP_NO_SERVICE);
+    __atomic_store_n(&h->layout_version, QK_LAYOUT_VERSION, __ATOMIC_RELEASE);
+    place(r, h, r->size);
+    msync(h, r->size, MS_SYNC);
+}
+
 /* Nobody else has the file open: mutexes may hold the thread ids of dead processes (after a
  * power loss the kernel never marked them), and slots may hold half-written updates. */
 static void repair_cold(qk_region *r)
@@ -412,7 +554,7 @@ static void repair_cold(qk_region *r)
     const uint64_t committed = atomic_load(&r->hdr->all_op_committed);
     const uint32_t n = atomic_load(&r->hdr->n_services);
     for (uint32_t s = 0; s < n; s++)
-        qk__slot_recover(&r->slots[s], committed);
+        qk__slot_recover(&r->slots[s], qk__region_rings(r, s), committed);
 }
 
 int qk__region_open_file(qk_region *r, const char *path, unsigned mode, uint32_t capacity,
@@ -504,6 +646,8 @@ int qk__region_open_file(qk_region *r, const char *path, unsigned mode, uint32_t
             return qk__fail(QK_ECORRUPT, "state file '%s': %s", path, why);
         }
         repair_cold(r);
+        if (!readonly && r->hdr->layout_version < QK_LAYOUT_VERSION)
+            upgrade_layout(r);
     }
     /* A cold opener turns its exclusive alive lock into a shared one (atomically); a warm one
      * waits only for a cold opener's repair, which holds the open lock we hold, so never. */
@@ -532,7 +676,8 @@ __attribute__((noinline)) int qk__region_lock_failed(qk_region *r, pthread_mutex
         /* The snapshot lock guards nothing that can be torn: service_add publishes a slot with
          * one store, and all-services updates are journaled slot by slot. */
         if (sl != NULL)
-            qk__slot_recover(sl, atomic_load(&r->hdr->all_op_committed));
+            qk__slot_recover(sl, qk__region_rings(r, (uint32_t)(sl - r->slots)),
+                             atomic_load(&r->hdr->all_op_committed));
         rc = pthread_mutex_consistent(m);
     }
     if (rc != 0)

@@ -84,17 +84,18 @@ static int check_window(const char *svc, unsigned i, const qk_window_def *w)
                             "service '%s': window %u: tz on a rolling window (it has no "
                             "midnights)",
                             svc, i);
+        /* Keeps a bucket's bounds far inside int64 at any clock (ring.c). */
+        if (shortest > INT64_C(1) << 50)
+            return qk__fail(QK_EINVAL,
+                            "service '%s': window %u: a rolling window of %u %s is too long "
+                            "(at most 2^50 ms)",
+                            svc, i, w->every, pn);
     }
     if (w->tz != NULL && w->period != QK_DAY && w->period != QK_WEEK && w->period != QK_MONTH)
         return qk__fail(QK_EINVAL,
                         "service '%s': window %u: tz on %s (a zone moves day, week and month "
                         "boundaries only; use offset_ms)",
                         svc, i, pn);
-    if (w->flags & QK_WINDOW_ROLLING) /* QK_ROLLING_PENDING */
-        return qk__fail(QK_EINVAL,
-                        "service '%s': window %u: rolling windows are not in this "
-                        "build yet",
-                        svc, i);
     if (w->tz != NULL) /* QK_TZ_PENDING */
         return qk__fail(QK_EINVAL,
                         "service '%s': window %u: tz '%s': time zones are not in this "

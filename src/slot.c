@@ -1,3 +1,5 @@
+#include <string.h>
+
 #include "service_def.h"
 #include "slot.h"
 
@@ -21,11 +23,62 @@ void qk__slot_level_changed(qk_slot *sl, qk_service s, unsigned i, qk_level to, 
     w->level = (uint8_t)to;
 }
 
-void qk__slot_roll_ended(qk_slot *sl, qk_service s, int64_t now_ms, qk_event_sink *sink)
+static int any_rolling(const qk_window *w, unsigned n)
 {
+    for (unsigned i = 0; i < n; i++)
+        if (w[i].flags & QK_WINDOW_ROLLING)
+            return 1;
+    return 0;
+}
+
+/* Whether a ring may be trusted: checked before any slide reads it. */
+static int ring_sound(const qk_ring_set *rs)
+{
+    return rs != NULL && rs->seal == qk__ring_seal_of(&rs->live);
+}
+
+static void ring_reseal(qk_ring_set *rs)
+{
+    rs->seal = qk__ring_seal_of(&rs->live);
+}
+
+int qk__slot_roll_ended(qk_slot *sl, qk_ring_set *rings, qk_service s, int64_t now_ms,
+                        qk_event_sink *sink)
+{
+    qk_ring_set *rs = rings != NULL ? &rings[s] : NULL;
+    int sliding = 0;
     for (unsigned i = 0; i < sl->n_windows; i++)
-        if (qk__window_ended(&sl->w[i], now_ms) && qk__window_roll(&sl->w[i], now_ms))
+        sliding |= (sl->w[i].flags & QK_WINDOW_ROLLING) && qk__window_ended(&sl->w[i], now_ms);
+    if (sliding) {
+        if (!ring_sound(rs))
+            return 1;
+        qk__ring_journal(rs, sl->journal);
+    }
+    for (unsigned i = 0; i < sl->n_windows; i++) {
+        qk_window *w = &sl->w[i];
+        if (!qk__window_ended(w, now_ms))
+            continue;
+        if (w->flags & QK_WINDOW_ROLLING)
+            qk__slot_set_used(sl, s, i, qk__ring_slide(&rs->live, i, w, now_ms), sink);
+        else if (qk__window_roll(w, now_ms))
             qk__slot_set_used(sl, s, i, 0, sink);
+    }
+    if (sliding)
+        ring_reseal(rs);
+    return 0;
+}
+
+void qk__slot_lower_rolling(qk_slot *sl, qk_ring_set *rings, qk_service s, unsigned i, uint64_t to,
+                            qk_event_sink *sink)
+{
+    qk_ring_set *rs = rings != NULL ? &rings[s] : NULL;
+    /* An unsound ring is refused at the next slide; the count falls all the same. */
+    if (ring_sound(rs)) {
+        qk__ring_journal(rs, sl->journal);
+        qk__ring_lower(&rs->live, i, &sl->w[i], to);
+        ring_reseal(rs);
+    }
+    qk__slot_set_used(sl, s, i, to, sink);
 }
 
 void qk__slot_usage(const qk_slot *sl, qk_service s, int tripped, qk_usage *out)
@@ -57,11 +110,42 @@ void qk__slot_usage(const qk_slot *sl, qk_service s, int tripped, qk_usage *out)
     out->reset_at_ms = out->windows[binding].reset_at_ms;
 }
 
-void qk__slot_recover(qk_slot *sl, uint64_t committed_epoch)
+void qk__slot_usage_refused(const qk_slot *sl, const qk_ring_set *rs, int tripped, uint64_t n,
+                            unsigned flags, qk_usage *out)
+{
+    if (rs == NULL || tripped < 0 || !any_rolling(sl->w, sl->n_windows))
+        return; /* fixed windows only: the tripped window's end, as it always was */
+    /* The consume fits once it fits in every window that refuses it now: the latest of the
+     * times each does, a rolling window's when enough of its oldest buckets have left. */
+    int64_t fits = INT64_MIN;
+    for (unsigned i = 0; i < sl->n_windows; i++) {
+        const qk_window *w = &sl->w[i];
+        if (!qk__window_refuses(sl, w, n, flags))
+            continue;
+        int64_t at = w->end_ms;
+        if (w->flags & QK_WINDOW_ROLLING) {
+            const uint64_t cap = (flags & QK_PRIORITY) ? w->limit : w->limit - sl->reserve;
+            /* n above the cap never fits: the time every call counted now has left. */
+            at = qk__ring_fits_at(&rs->live, i, w, n > cap ? 0 : cap - n);
+            out->windows[i].reset_at_ms = at;
+        }
+        if (at > fits)
+            fits = at;
+    }
+    out->reset_at_ms = fits;
+}
+
+void qk__slot_recover(qk_slot *sl, qk_ring_set *rs, uint64_t committed_epoch)
 {
     if ((sl->journal & 1u) == 0)
         return;
     const int committed = sl->undo_epoch != 0 && sl->undo_epoch <= committed_epoch;
+    if (rs != NULL && rs->undo_journal == sl->journal) {
+        if (!committed)
+            memcpy(&rs->live, &rs->undo, sizeof rs->live);
+        rs->undo_journal = 0;
+        ring_reseal(rs);
+    }
     if (!committed) {
         sl->seq = sl->undo_seq;
         sl->reserve = sl->undo_reserve;
@@ -72,29 +156,49 @@ void qk__slot_recover(qk_slot *sl, uint64_t committed_epoch)
     qk__slot_end(sl);
 }
 
-void qk__slot_configure(qk_slot *sl, qk_service s, const qk_service_def *def, unsigned n_windows,
-                        int64_t now_ms, qk_event_sink *sink)
+void qk__slot_configure(qk_slot *sl, qk_ring_set *rs, qk_service s, const qk_service_def *def,
+                        unsigned n_windows, int64_t now_ms, qk_event_sink *sink)
 {
-    const unsigned old_n = sl->n_windows;
+    const unsigned old_n = sl->n_windows <= QK_MAX_WINDOWS ? sl->n_windows : 0;
     qk_window old[QK_MAX_WINDOWS];
     for (unsigned i = 0; i < old_n; i++)
         old[i] = sl->w[i];
+    /* Buckets follow their window to its new index; the ring is touched only where a window is
+     * or was rolling, so a fixed service's ring stays as it was (all zeros). */
+    int rings = 0;
+    for (unsigned j = 0; j < n_windows; j++)
+        rings |= (def->windows[j].flags & QK_WINDOW_ROLLING) != 0;
+    rings = rs != NULL && (rings || any_rolling(old, old_n));
+    qk_ring_state old_ring;
+    if (rings) {
+        qk__ring_journal(rs, sl->journal);
+        memcpy(&old_ring, &rs->live, sizeof old_ring);
+        memset(&rs->live, 0, sizeof rs->live);
+    }
     for (unsigned j = 0; j < n_windows; j++) {
         qk_window *w = &sl->w[j];
         qk__window_init(w, &def->windows[j], qk__warn_pct(def), qk__critical_pct(def), now_ms);
         /* A redefinition keeps the count of the window of the same shape (already rolled to
-         * the current period by the caller): counts are never dropped for a limit change. */
-        for (unsigned i = 0; i < old_n; i++)
-            if (qk__window_same_shape(&old[i], &def->windows[j])) {
-                w->used = old[i].used;
-                w->start_ms = old[i].start_ms;
-                w->end_ms = old[i].end_ms;
-                break;
-            }
+         * the current period by the caller): counts are never dropped for a limit change. The
+         * window at the same index is asked first, so two windows of one shape (a set_used can
+         * make their counts differ) keep their own counts. */
+        int from = j < old_n && qk__window_same_shape(&old[j], &def->windows[j]) ? (int)j : -1;
+        for (unsigned i = 0; from < 0 && i < old_n; i++)
+            if (qk__window_same_shape(&old[i], &def->windows[j]))
+                from = (int)i;
+        if (from >= 0) {
+            w->used = old[from].used;
+            w->start_ms = old[from].start_ms;
+            w->end_ms = old[from].end_ms;
+            if (rings && (w->flags & QK_WINDOW_ROLLING))
+                memcpy(rs->live.bucket[j], old_ring.bucket[from], sizeof old_ring.bucket[from]);
+        }
         w->level = j < old_n ? old[j].level : (uint8_t)QK_LEVEL_OK;
         qk__slot_set_used(sl, s, j, w->used,
                           sink); /* one event if the new limit changed the level */
     }
     sl->n_windows = n_windows;
     sl->reserve = def->reserve;
+    if (rings)
+        ring_reseal(rs);
 }

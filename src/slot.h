@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "ring.h"
 #include "store/lease.h"
 #include "window.h"
 
@@ -84,9 +85,14 @@ typedef struct {
  * set) as the slot's next event. */
 void qk__slot_level_changed(qk_slot *sl, qk_service s, unsigned i, qk_level to,
                             qk_event_sink *sink);
-/* Out of line (once per window period): moves every window whose period ended to the current
- * one, at count 0. */
-void qk__slot_roll_ended(qk_slot *sl, qk_service s, int64_t now_ms, qk_event_sink *sink);
+/* Out of line (once per window period, or per bucket of a rolling window): moves every window
+ * whose period ended to the current one, at count 0, and slides every rolling window whose
+ * current bucket ended. rings: the region's ring sets, slot s's at rings[s] (NULL where the
+ * region has none, and then the slot has no rolling window): the hot path passes the array, and
+ * only this cold code indexes it. Returns 0, or 1 when the ring fails its seal (nothing
+ * changed: the apply answers QK_ECORRUPT). */
+int qk__slot_roll_ended(qk_slot *sl, qk_ring_set *rings, qk_service s, int64_t now_ms,
+                        qk_event_sink *sink);
 
 static inline void qk__slot_set_used(qk_slot *sl, qk_service s, unsigned i, uint64_t used,
                                      qk_event_sink *sink)
@@ -96,6 +102,22 @@ static inline void qk__slot_set_used(qk_slot *sl, qk_service s, unsigned i, uint
     const qk_level to = qk__window_level(w, used);
     if (to != (qk_level)w->level)
         qk__slot_level_changed(sl, s, i, to, sink);
+}
+
+/* Out of line: lowers rolling window i's count to `to`, its buckets (rings[s]) with it, newest
+ * first. */
+void qk__slot_lower_rolling(qk_slot *sl, qk_ring_set *rings, qk_service s, unsigned i, uint64_t to,
+                            qk_event_sink *sink);
+
+/* Sets window i's count to `to` where it may fall (a refund, set_used, reset): a rolling
+ * window's buckets fall with it; a rise goes into its current bucket, which is implicit. */
+static inline void qk__slot_lower(qk_slot *sl, qk_ring_set *rings, qk_service s, unsigned i,
+                                  uint64_t to, qk_event_sink *sink)
+{
+    if (__builtin_expect((sl->w[i].flags & QK_WINDOW_ROLLING) && to < sl->w[i].used, 0))
+        qk__slot_lower_rolling(sl, rings, s, i, to, sink);
+    else
+        qk__slot_set_used(sl, s, i, to, sink);
 }
 
 /* Whether window w of sl refuses n more calls: only QK_PRIORITY consumers may use the reserve. */
@@ -209,8 +231,9 @@ qk__slot_guard_fast(const qk_slot *sl, const qk__store_slot *ss, qk_op_kind kind
  * with QK__SINK_NEED_SYNC.
  * Inline so that each operation, whose kind is a constant, compiles to its own short path. */
 static inline __attribute__((always_inline)) int
-qk__slot_apply_n(qk_slot *sl, qk_service s, const qk_op *op, int64_t now_ms, qk_event_sink *sink,
-                 int *tripped, const unsigned nw, struct qk__store *st, qk__store_slot *ss)
+qk__slot_apply_n(qk_slot *sl, qk_ring_set *rings, qk_service s, const qk_op *op, int64_t now_ms,
+                 qk_event_sink *sink, int *tripped, const unsigned nw, struct qk__store *st,
+                 qk__store_slot *ss)
 {
     /* A store tracker's common consume or record, with its lease in hand: one pass of checks,
      * one of counting. */
@@ -224,8 +247,8 @@ qk__slot_apply_n(qk_slot *sl, qk_service s, const qk_op *op, int64_t now_ms, qk_
     int ended = 0;
     for (unsigned i = 0; i < nw; i++)
         ended |= qk__window_ended(&sl->w[i], now_ms);
-    if (__builtin_expect(ended, 0))
-        qk__slot_roll_ended(sl, s, now_ms, sink);
+    if (__builtin_expect(ended, 0) && qk__slot_roll_ended(sl, rings, s, now_ms, sink))
+        return QK_ECORRUPT;
     /* A record checks every count before any changes; a guard, every lease. */
     int overflow = 0;
     if (op->kind == QK_OP_RECORD)
@@ -265,7 +288,7 @@ qk__slot_apply_n(qk_slot *sl, qk_service s, const qk_op *op, int64_t now_ms, qk_
             qk__slot_decide(st, sl, ss, s, op, now_ms, tripped, sink);
         for (unsigned i = 0; i < nw; i++) {
             const uint64_t used = sl->w[i].used;
-            qk__slot_set_used(sl, s, i, used > op->n ? used - op->n : 0, sink);
+            qk__slot_lower(sl, rings, s, i, used > op->n ? used - op->n : 0, sink);
         }
         break;
     case QK_OP_SET_USED:
@@ -274,13 +297,13 @@ qk__slot_apply_n(qk_slot *sl, qk_service s, const qk_op *op, int64_t now_ms, qk_
             return QK_EINVAL;
         if (ss != NULL)
             qk__slot_decide(st, sl, ss, s, op, now_ms, tripped, sink);
-        qk__slot_set_used(sl, s, op->window, op->n, sink);
+        qk__slot_lower(sl, rings, s, op->window, op->n, sink);
         break;
     case QK_OP_RESET:
         if (ss != NULL)
             qk__slot_decide(st, sl, ss, s, op, now_ms, tripped, sink);
         for (unsigned i = 0; i < nw; i++)
-            qk__slot_set_used(sl, s, i, 0, sink);
+            qk__slot_lower(sl, rings, s, i, 0, sink);
         break;
     }
     return QK_OK;
@@ -288,25 +311,27 @@ qk__slot_apply_n(qk_slot *sl, qk_service s, const qk_op *op, int64_t now_ms, qk_
 
 /* One window (the common definition) compiles to straight code, without the loops' counters;
  * more take the loops. Without a guard. */
-static inline __attribute__((always_inline)) int qk__slot_apply(qk_slot *sl, qk_service s,
-                                                                const qk_op *op, int64_t now_ms,
-                                                                qk_event_sink *sink, int *tripped)
+static inline __attribute__((always_inline)) int qk__slot_apply(qk_slot *sl, qk_ring_set *rings,
+                                                                qk_service s, const qk_op *op,
+                                                                int64_t now_ms, qk_event_sink *sink,
+                                                                int *tripped)
 {
     if (sl->n_windows == 1)
-        return qk__slot_apply_n(sl, s, op, now_ms, sink, tripped, 1, NULL, NULL);
-    return qk__slot_apply_n(sl, s, op, now_ms, sink, tripped, sl->n_windows, NULL, NULL);
+        return qk__slot_apply_n(sl, rings, s, op, now_ms, sink, tripped, 1, NULL, NULL);
+    return qk__slot_apply_n(sl, rings, s, op, now_ms, sink, tripped, sl->n_windows, NULL, NULL);
 }
 
 /* The same, with a store tracker's guard. */
 static inline __attribute__((always_inline)) int
-qk__slot_apply_guarded(qk_slot *sl, qk_service s, const qk_op *op, int64_t now_ms,
-                       qk_event_sink *sink, int *tripped, struct qk__store *st, qk__store_slot *ss)
+qk__slot_apply_guarded(qk_slot *sl, qk_ring_set *rings, qk_service s, const qk_op *op,
+                       int64_t now_ms, qk_event_sink *sink, int *tripped, struct qk__store *st,
+                       qk__store_slot *ss)
 {
     if (ss == NULL)
         __builtin_unreachable(); /* a store's leases: so the guard's tests of it compile away */
     if (sl->n_windows == 1)
-        return qk__slot_apply_n(sl, s, op, now_ms, sink, tripped, 1, st, ss);
-    return qk__slot_apply_n(sl, s, op, now_ms, sink, tripped, sl->n_windows, st, ss);
+        return qk__slot_apply_n(sl, rings, s, op, now_ms, sink, tripped, 1, st, ss);
+    return qk__slot_apply_n(sl, rings, s, op, now_ms, sink, tripped, sl->n_windows, st, ss);
 }
 
 /* The seal: a sum of the slot's live words, each times its own odd multiplier, from a non-zero
@@ -386,16 +411,22 @@ static inline void qk__slot_end(qk_slot *sl)
 }
 
 /* Repairs a slot whose last owner died holding its lock: an update left half-written is rolled
- * back, unless it belongs to an all-services operation that had committed (epoch <= committed),
- * which is kept. */
-void qk__slot_recover(qk_slot *sl, uint64_t committed_epoch);
+ * back, its ring (rs, NULL where the region has none) with it, unless it belongs to an
+ * all-services operation that had committed (epoch <= committed), which is kept. */
+void qk__slot_recover(qk_slot *sl, qk_ring_set *rs, uint64_t committed_epoch);
 
 /* Gives the slot def's windows, thresholds and reserve (n_windows from qk__service_def_check).
- * A window whose period the slot already had keeps its count and bounds. */
-void qk__slot_configure(qk_slot *sl, qk_service s, const qk_service_def *def, unsigned n_windows,
-                        int64_t now_ms, qk_event_sink *sink);
+ * A window whose shape the slot already had keeps its count and bounds, and a rolling one its
+ * buckets. rs may be NULL only when def has no rolling window. */
+void qk__slot_configure(qk_slot *sl, qk_ring_set *rs, qk_service s, const qk_service_def *def,
+                        unsigned n_windows, int64_t now_ms, qk_event_sink *sink);
 
-/* Copies the slot's numbers into out (all but the name). */
+/* Copies the slot's numbers into out (all but the name). A rolling window's reset_at_ms is its
+ * current bucket's end, when its count may next fall. */
 void qk__slot_usage(const qk_slot *sl, qk_service s, int tripped, qk_usage *out);
+/* After a consume of n (with flags) refused by window `tripped`: a rolling window's reset_at_ms
+ * becomes the time that consume fits if nothing more is counted (ring.h, qk__ring_fits_at). */
+void qk__slot_usage_refused(const qk_slot *sl, const qk_ring_set *rs, int tripped, uint64_t n,
+                            unsigned flags, qk_usage *out);
 
 #endif

@@ -13,7 +13,9 @@ typedef enum {
     /* creation: the header's checksum is stored, the ready magic not yet (src/region.c) */
     QK_TP_HEADER_CHECKSUMMED,
     /* a window's start is moved forward, its end not yet; the slot lock is held (window.h) */
-    QK_TP_WINDOW_HALF_ROLLED
+    QK_TP_WINDOW_HALF_ROLLED,
+    /* a layout-2 file's upgrade: the layout-3 checksum is stored, the version not yet */
+    QK_TP_LAYOUT_HALF_UPGRADED
 } qk_test_point;
 
 /* The service argument of a point that is not about one service. */

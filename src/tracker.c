@@ -85,25 +85,33 @@ static inline __attribute__((always_inline)) int apply_locked(qk_tracker *t, qk_
     /* The one apply, with the store's guard or without it: a constant on the private and the
      * store paths, so each compiles only its own. */
     const int rc = (mode & QK__MODE_STORE)
-                       ? qk__slot_apply_guarded(sl, s, op, now, sink, tripped, t->store,
-                                                &t->store->area.slots[s])
-                       : qk__slot_apply(sl, s, op, now, sink, tripped);
+                       ? qk__slot_apply_guarded(sl, t->region.rings, s, op, now, sink, tripped,
+                                                t->store, &t->store->area.slots[s])
+                       : qk__slot_apply(sl, t->region.rings, s, op, now, sink, tripped);
     TEST_POINT(QK_TP_SLOT_UPDATED, s);
     if ((mode & QK__MODE_SHARED) && epoch == 0)
         qk__slot_end(sl);
     return rc;
 }
 
-/* A read-only tracker's view of a locked slot: windows that ended are rolled in a copy, so the
- * usage is current and the region is never written. The copy's events are nobody's. */
-static void view_slot(const qk_slot *sl, qk_service s, int64_t now, qk_usage *out)
+/* A read-only tracker's view of a locked slot: windows that ended are rolled in a copy (of its
+ * rings too), so the usage is current and the region is never written. The copy's events are
+ * nobody's. */
+static void view_slot(const qk_region *r, qk_service s, int64_t now, qk_usage *out)
 {
     qk_slot copy;
-    memcpy(&copy, sl, sizeof copy);
+    memcpy(&copy, &r->slots[s], sizeof copy);
+    copy.journal = 0; /* the copy journals nothing */
+    qk_ring_set rings_copy, *rings = NULL;
+    if (r->rings != NULL) {
+        memcpy(&rings_copy, &r->rings[s], sizeof rings_copy);
+        rings = &rings_copy;
+    }
     qk_event_sink none = {NULL, 0, 0};
     const qk_op peek = {QK_OP_PEEK, 0, 0, 0};
     int unused = -1;
-    qk__slot_apply(&copy, s, &peek, now, &none, &unused);
+    /* The copy's ring is rings[0]: service 0 for the apply, whose events go nowhere. */
+    qk__slot_apply(&copy, rings, 0, &peek, now, &none, &unused);
     qk__slot_usage(&copy, s, -1, out);
 }
 
@@ -150,6 +158,11 @@ static __attribute__((noinline)) int slot_op_failed(qk_tracker *t, qk_service s,
         return qk__fail(rc, "service '%s' has no window %u", t->names[s], op.window);
     case QK_EREADONLY:
         return refuse_readonly("change a count");
+    case QK_ECORRUPT: /* the one the apply returns itself (slot.c, qk__slot_roll_ended) */
+        return qk__fail(rc,
+                        "service '%s': its rolling windows' buckets fail their seal (changed "
+                        "outside the library); nothing was counted",
+                        t->names[s]);
     case QK_EUNAVAIL:
         return qk__fail(rc,
                         "service '%s': the store cannot be reached and its outage policy "
@@ -207,8 +220,12 @@ slot_op(qk_tracker *t, qk_service s, const qk_op *op, qk_usage *out, qk__path sp
         now = qk__system_now_ms();
     rc = apply_locked(t, s, op, now, &sink, &tripped, 0, special);
     const int answered = rc == QK_OK || rc == QK_ELIMIT;
-    if (out != NULL && answered)
+    if (out != NULL && answered) {
         qk__slot_usage(&t->slots[s], s, tripped, out);
+        if (rc == QK_ELIMIT)
+            qk__slot_usage_refused(&t->slots[s], qk__region_rings(&t->region, s), tripped, op->n,
+                                   op->flags, out);
+    }
     slot_unlock(&t->region, s);
 
     if (file && __builtin_expect(qk__region_lost(&t->region), 0))
@@ -353,7 +370,7 @@ static int peek_readonly(qk_tracker *t, qk_service s, qk_usage *out)
         slot_unlock(&t->region, s);
         return rc;
     }
-    view_slot(&t->slots[s], s, now, out);
+    view_slot(&t->region, s, now, out);
     slot_unlock(&t->region, s);
     memcpy(out->name, t->names[s], QK_NAME_MAX);
     return QK_OK;
@@ -387,12 +404,24 @@ int qk_window_get(qk_tracker *t, qk_service s, unsigned window, qk_window_def *o
     if (window >= u.n_windows)
         return qk__fail(QK_EINVAL, "service '%s' has no window %u (it has %u)", u.name, window,
                         u.n_windows);
-    /* Every shape this build accepts is fixed and in UTC, so the current window's bounds say
-     * the rest: its length in periods, and its start's distance from the aligned boundary. */
+    /* The slot says whether the window rolls and its every (a rolling window's bounds are its
+     * buckets'); a fixed window's bounds say its offset: its start's distance from the aligned
+     * boundary. Every zone this build accepts is UTC. */
     const qk_window_usage *w = &u.windows[window];
     qk_window_def d = {.period = w->period, .limit = w->limit};
-    d.every = qk__span_every(w->period, w->window_start_ms, w->reset_at_ms);
-    d.offset_ms = qk__span_offset(w->period, d.every, w->window_start_ms);
+    int rc_lock = slot_lock(&t->region, s);
+    if (rc_lock != QK_OK)
+        return rc_lock;
+    const qk_window *sw = &t->slots[s].w[window];
+    const unsigned flags = sw->flags, every = qk__window_every(sw);
+    slot_unlock(&t->region, s);
+    if (flags & QK_WINDOW_ROLLING) {
+        d.flags = QK_WINDOW_ROLLING;
+        d.every = every;
+    } else {
+        d.every = qk__span_every(w->period, w->window_start_ms, w->reset_at_ms);
+        d.offset_ms = qk__span_offset(w->period, d.every, w->window_start_ms);
+    }
     *out = d;
     return QK_OK;
 }
@@ -478,7 +507,7 @@ static int run_all_op(qk_tracker *t, const qk_op *op, qk_usage *out, size_t cap,
     for (uint32_t s = 0; s < n; s++) {
         int unused = -1;
         if (readonly) {
-            view_slot(&t->slots[s], s, now, &out[s]);
+            view_slot(&t->region, s, now, &out[s]);
             continue;
         }
         if (t->mode != 0)
@@ -540,6 +569,27 @@ int qk__find_name(const qk_tracker *t, const char *name, uint32_t n)
     return qk__region_find_name(&t->region, name, n);
 }
 
+int qk__rolling_supported(const qk_tracker *t, const qk_service_def *def, int with_store)
+{
+    for (unsigned i = 0; i < QK_MAX_WINDOWS && def->windows[i].limit != 0; i++) {
+        if (!(def->windows[i].flags & QK_WINDOW_ROLLING))
+            continue;
+        if (with_store) /* QK_ROLLING_STORE_PENDING */
+            return qk__fail(QK_EINVAL,
+                            "service '%s': window %u: rolling windows with a shared store are not "
+                            "in this build yet (docs/windows.md)",
+                            def->name, i);
+        if (t->region.rings == NULL)
+            return qk__fail(QK_EINVAL,
+                            "service '%s': window %u: the state file is still at layout 2 (a "
+                            "process of an older library has it open, or it could not grow): "
+                            "rolling windows need layout 3, which a file gets when it is opened "
+                            "with no other process using it",
+                            def->name, i);
+    }
+    return QK_OK;
+}
+
 void qk__add_locked(qk_tracker *t, const qk__checked_def *d, int64_t now)
 {
     const uint32_t n = qk__published(t);
@@ -548,7 +598,7 @@ void qk__add_locked(qk_tracker *t, const qk__checked_def *d, int64_t now)
     sl->n_windows = 0;
     sl->journal = 0;
     sl->seq = 0;
-    qk__slot_configure(sl, n, &d->def, d->n_windows, now, &none);
+    qk__slot_configure(sl, qk__region_rings(&t->region, n), n, &d->def, d->n_windows, now, &none);
     sl->seal = qk__slot_seal_of(sl);
     memset(t->names[n], 0, QK_NAME_MAX);
     strcpy(t->names[n], d->def.name);
@@ -567,9 +617,12 @@ int qk_service_add(qk_tracker *t, const qk_service_def *def, qk_service *out)
     if (rc_def != QK_OK)
         return rc_def;
     def = &d.def;
+    int rc = qk__rolling_supported(t, def, t->store != NULL);
+    if (rc != QK_OK)
+        return rc;
     const int64_t now = qk__tracker_now(t);
 
-    int rc = qk__region_size_ok(&t->region); /* an add is rare: it can afford the fstat */
+    rc = qk__region_size_ok(&t->region); /* an add is rare: it can afford the fstat */
     if (rc != QK_OK)
         return rc;
     rc = snapshot_lock(&t->region);

@@ -72,6 +72,10 @@ int qk__consume(qk_tracker *t, qk_service s, uint64_t n, unsigned flags, qk_usag
 /* Index of the service called name among the first n, or -1. */
 int qk__find_name(const qk_tracker *t, const char *name, uint32_t n);
 
+/* Whether def's rolling windows can be counted here: not yet with a store, and only in a region
+ * with rings (a private one, or a state file at layout 3). QK_OK or QK_EINVAL with why. */
+int qk__rolling_supported(const qk_tracker *t, const qk_service_def *def, int with_store);
+
 /* Fills unpublished slot n and publishes it; the caller holds the snapshot lock (or is alone
  * with a new file) and has checked def, the name's uniqueness and the room. */
 void qk__add_locked(qk_tracker *t, const qk__checked_def *d, int64_t now);

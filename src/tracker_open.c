@@ -100,7 +100,8 @@ static int check_warm_slots(qk_tracker *t)
         int rc = slot_lock(&t->region, s);
         if (rc != QK_OK)
             return rc;
-        rc = qk__region_check_slot(&t->slots[s], t->names[s], s, why, sizeof why);
+        rc = qk__region_check_slot(&t->slots[s], qk__region_rings(&t->region, s), t->names[s], s,
+                                   why, sizeof why);
         slot_unlock(&t->region, s);
         if (rc != QK_OK)
             return qk__fail(rc, "state file: %s", why);
@@ -161,9 +162,10 @@ static int reconcile(qk_tracker *t, qk_event **events, size_t *n_events)
         qk__slot_begin(sl, 0, QK_MAX_WINDOWS);
         const qk_op roll = {QK_OP_PEEK, 0, 0, 0};
         int unused = -1;
-        qk__slot_apply(sl, s, &roll, now, &sink, &unused);
+        qk__slot_apply(sl, t->region.rings, s, &roll, now, &sink, &unused);
         if (d != NULL)
-            qk__slot_configure(sl, s, &d->def, d->n_windows, now, &sink);
+            qk__slot_configure(sl, qk__region_rings(&t->region, s), s, &d->def, d->n_windows, now,
+                               &sink);
         qk__slot_end(sl);
         slot_unlock(&t->region, s);
     }
@@ -211,6 +213,13 @@ static int open_region(qk_tracker *t, const qk_options *o, qk_event **ev, size_t
     t->names = t->region.names;
     t->capacity = t->region.hdr->capacity;
     t->mode = (t->region.hdr->shared ? QK__MODE_SHARED : 0u) | (readonly ? QK__MODE_READONLY : 0u);
+    for (size_t i = 0; rc == QK_OK && i < t->n_configured; i++)
+        rc = qk__rolling_supported(t, &t->configured[i].def, o->store != NULL);
+    if (rc != QK_OK) {
+        qk__region_open_done(&t->region);
+        qk__region_free(&t->region);
+        return rc;
+    }
 
     if (created) {
         const int64_t now = qk__read_clock(t);

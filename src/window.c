@@ -1,5 +1,6 @@
 #include <string.h>
 
+#include "ring.h"
 #include "window.h"
 
 uint64_t qk__threshold_count(uint64_t limit, unsigned pct)
@@ -20,15 +21,21 @@ void qk__window_init(qk_window *w, const qk_window_def *def, unsigned warn_pct,
     w->limit = def->limit;
     w->warn_at = qk__threshold_count(def->limit, warn_pct);
     w->critical_at = qk__threshold_count(def->limit, critical_pct);
-    w->start_ms = qk__span_start(def->period, every, def->offset_ms, now_ms);
-    w->end_ms = qk__span_end(def->period, every, w->start_ms);
+    if (def->flags & QK_WINDOW_ROLLING) {
+        qk__ring_bounds(w, now_ms); /* its buckets are the caller's (slot.c) */
+    } else {
+        w->start_ms = qk__span_start(def->period, every, def->offset_ms, now_ms);
+        w->end_ms = qk__span_end(def->period, every, w->start_ms);
+    }
     w->level = (uint8_t)qk__window_level(w, 0);
 }
 
 int qk__window_same_shape(const qk_window *w, const qk_window_def *def)
 {
     const uint32_t every = def->every ? def->every : 1;
-    return w->period == (uint8_t)def->period && qk__window_every(w) == every &&
-           w->flags == def->flags &&
+    if (w->period != (uint8_t)def->period || qk__window_every(w) != every || w->flags != def->flags)
+        return 0;
+    /* A rolling window has no offset (its bounds follow its buckets). */
+    return (w->flags & QK_WINDOW_ROLLING) ||
            qk__span_offset(def->period, every, w->start_ms) == def->offset_ms;
 }

@@ -95,7 +95,7 @@ int qk__store_area_open(qk__store_area *a, const qk_region *r)
     const long page = sysconf(_SC_PAGESIZE);
     /* From the region's own size, not r->size: a reopened file maps whole, area included, and
      * an offset past it would build a new area (new host id, leases lost) at every open. */
-    const size_t region_size = qk__region_size(capacity);
+    const size_t region_size = qk__region_size_layout(r->hdr->layout_version, capacity);
     const off_t offset = (off_t)((region_size + (size_t)page - 1) / (size_t)page * (size_t)page);
     struct stat st;
     if (fstat(r->fd, &st) != 0)

@@ -105,12 +105,8 @@ static const bad_file cases[] = {
     {"[service a]\nday = 10 @ 07:00 @ 08:00\n", 2, "unexpected '@' after the offset"},
     {"[service a]\nday = x @ 07:00\n", 2, "day = 'x @ 07:00': not a whole number"},
     /* parsed and passed on: the core of this build refuses them, at the window's line */
-    {"[service a]\nminute = 5\nrolling minute = 60\n", 3,
-     "rolling minute: invalid argument: service 'a': window 1: rolling windows are not in this "
-     "build yet"},
-    {"[service a]\nrolling 10 seconds = 50\n", 2,
-     "rolling 10 seconds: invalid argument: service 'a': window 0: rolling windows are not in this "
-     "build yet"},
+    {"[service a]\nminute = 5\nrolling month = 60\n", 3,
+     "rolling month: invalid argument: service 'a': window 1: a rolling window of QK_MONTH"},
     {"[service a]\nday = 10000 tz America/Los_Angeles\n", 2,
      "day: invalid argument: service 'a': window 0: tz 'America/Los_Angeles': time zones are not "
      "in this build "

@@ -54,11 +54,12 @@ static void use_like_a_tracker(unsigned char *image, size_t size)
     qk_header *h = (qk_header *)image;
     qk_slot *slots = (qk_slot *)(image + slots_offset());
     const uint32_t n = atomic_load(&h->n_services);
+    qk_ring_set *rings = qk__region_image_rings(image);
 
     /* A cold open: roll every open journal back, or forward when its epoch committed. */
     const uint64_t committed = atomic_load(&h->all_op_committed);
     for (uint32_t s = 0; s < n; s++)
-        qk__slot_recover(&slots[s], committed);
+        qk__slot_recover(&slots[s], rings ? &rings[s] : NULL, committed);
     char why[160];
     if (qk__region_check(image, size, why, sizeof why) != QK_OK)
         fail("a validated image no longer validates after the cold-open repair", why);
@@ -71,11 +72,11 @@ static void use_like_a_tracker(unsigned char *image, size_t size)
         const qk_op peek = {QK_OP_PEEK, 0, 0, 0};
         const qk_op record = {QK_OP_RECORD, 1, 0, 0};
         const qk_op consume = {QK_OP_CONSUME, 1, 0, 0};
-        qk__slot_apply(&slots[s], s, &peek, NOW_1, &sink, &tripped);
+        qk__slot_apply(&slots[s], rings, s, &peek, NOW_1, &sink, &tripped);
         sink.n = 0;
-        qk__slot_apply(&slots[s], s, &record, NOW_1, &sink, &tripped);
+        qk__slot_apply(&slots[s], rings, s, &record, NOW_1, &sink, &tripped);
         sink.n = 0;
-        qk__slot_apply(&slots[s], s, &consume, NOW_2, &sink, &tripped);
+        qk__slot_apply(&slots[s], rings, s, &consume, NOW_2, &sink, &tripped);
         qk_usage u;
         qk__slot_usage(&slots[s], s, tripped, &u);
         if (u.n_windows == 0 || u.n_windows > QK_MAX_WINDOWS)
@@ -101,7 +102,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fail("QK_ECORRUPT without a terminated reason", NULL);
     if (rc == QK_OK) {
         const qk_header *h = buf;
-        if (size < qk__region_size(h->capacity) || atomic_load(&h->n_services) > h->capacity)
+        if (size < qk__region_size_layout(h->layout_version, h->capacity) ||
+            atomic_load(&h->n_services) > h->capacity)
             fail("an image too small for its own header passed", NULL);
         if (repair_mode)
             use_like_a_tracker(buf, size);

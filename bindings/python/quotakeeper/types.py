@@ -71,8 +71,10 @@ class Window:
 
     ``Window(Period.MINUTE, 900, every=15)``: 900 calls a quarter hour; ``offset_ms`` moves
     the boundaries later (``Window(Period.DAY, 1000, offset_ms=7 * 3600_000)`` resets at 07:00
-    UTC; a whole second, below the window's length); ``rolling`` and ``tz`` are passed to the
-    library, which refuses them ("not in this build yet") with :class:`InvalidArgumentError`.
+    UTC; a whole second, below the window's length); ``rolling=True`` counts at most ``limit``
+    in any interval of the window's length (a second to a week, times ``every``); ``tz`` is
+    passed to the library, which refuses it ("not in this build yet") with
+    :class:`InvalidArgumentError`.
     The library checks every field, so its message is the one raised (docs/windows.md).
     """
 

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from quotakeeper import InvalidArgumentError, Period, Tracker, Window
+from quotakeeper import InvalidArgumentError, Period, QuotaExceeded, Tracker, Window
 
 # 2026-03-04 (a Wednesday) 12:37:20.250 UTC
 MS = int(datetime(2026, 3, 4, 12, 37, 20, tzinfo=timezone.utc).timestamp() * 1000) + 250
@@ -51,7 +51,7 @@ def test_an_offset_day_resets_at_07_utc():
 
 
 @pytest.mark.parametrize("window, message", [
-    (Window(Period.MINUTE, 10, rolling=True), "rolling windows are not in this build yet"),
+    (Window(Period.MONTH, 10, rolling=True), "a rolling window of QK_MONTH"),
     (Window(Period.DAY, 10, tz="America/Los_Angeles"),
      "tz 'America/Los_Angeles': time zones are not in this build yet"),
     (Window(Period.HOUR, 10, offset_ms=3_600_000), "is not below the window's length"),
@@ -65,6 +65,23 @@ def test_the_librarys_refusals_keep_its_message(window, message):
         Tracker([{"name": "bad", "windows": [window]}])
     assert message in str(err.value)
     assert "service 'bad': window 0" in str(err.value)
+
+
+def test_a_rolling_second_never_admits_more_than_its_limit_in_any_second():
+    now = [MS]
+    roll = Window(Period.SECOND, 30, rolling=True)
+    with Tracker([{"name": "f", "windows": [roll]}], clock=lambda: now[0]) as t:
+        assert t.window("f", 0) == roll
+        for _ in range(30):
+            t.try_consume("f")
+        # A fixed second would reset at the next whole second, 750 ms on; the rolling one
+        # frees the calls a second after they were taken (within a bucket, 20 ms).
+        now[0] += 800
+        with pytest.raises(QuotaExceeded) as err:
+            t.try_consume("f")
+        assert err.value.usage.tripped == 0
+        now[0] += 220
+        assert t.try_consume("f").windows[0].used == 1
 
 
 def test_window_get_out_of_range():
