@@ -23,42 +23,7 @@
 
 #define MEASURE_DIE(...) perf_die(__VA_ARGS__)
 #include "measure_calls.h"
-
-#define TIME_CHUNK 2000000
-#define TIME_REPS  15
-
-static double thread_cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int by_value(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static void time_ratio(const char *op, void (*on_private)(qk_tracker *, uint64_t),
-                       void (*on_store)(qk_tracker *, uint64_t), qk_tracker *p, qk_tracker *s)
-{
-    double ratio[TIME_REPS];
-    for (int r = 0; r < TIME_REPS; r++) {
-        /* Alternating which goes first, so a slow spell hits both alike. */
-        double ns[2];
-        for (int k = 0; k < 2; k++) {
-            const int store = (k + r) % 2;
-            const double t0 = thread_cpu_ns();
-            (store ? on_store : on_private)(store ? s : p, TIME_CHUNK);
-            ns[store] = (thread_cpu_ns() - t0) / TIME_CHUNK;
-        }
-        ratio[r] = ns[1] / ns[0];
-    }
-    qsort(ratio, TIME_REPS, sizeof ratio[0], by_value);
-    printf("%s: store / private CPU time per call: %.3f (min %.3f, max %.3f, %d chunks of %d)\n",
-           op, ratio[TIME_REPS / 2], ratio[0], ratio[TIME_REPS - 1], TIME_REPS, TIME_CHUNK);
-}
+#include "time_ratio.h"
 
 int main(int argc, char **argv)
 {
@@ -87,8 +52,10 @@ int main(int argc, char **argv)
     const uint64_t need = timed ? (uint64_t)TIME_CHUNK * 4 : ops * 2 + ops / 2;
     measure_warm_up(s, need, 200000);
     if (timed) {
-        time_ratio("qk_try_consume", measure_consume_private, measure_consume_store, p, s);
-        time_ratio("qk_record", measure_record_private, measure_record_store, p, s);
+        time_ratio("qk_try_consume", "store / private", measure_consume_private,
+                   measure_consume_store, p, s);
+        time_ratio("qk_record", "store / private", measure_record_private, measure_record_store, p,
+                   s);
     } else {
         measure_consume_private(p, ops);
         measure_consume_store(s, ops);
