@@ -282,3 +282,59 @@ Test(config_load, window_shapes_reach_the_tracker, .init = config_setup, .fini =
     expect_shapes(t, 2, c, 4);
     qk_tracker_free(t);
 }
+
+static int64_t fake_clock(void *ctx)
+{
+    return *(const int64_t *)ctx;
+}
+
+/* A rolling window written in the file counts as one (docs/windows.md, "Rolling windows"): at
+ * most 30 in any second, so the 31st is refused past the fixed second's end and granted once the
+ * first calls' 20 ms bucket has left, a second later. */
+Test(config_load, a_rolling_second_reaches_a_private_tracker, .init = config_setup,
+     .fini = config_teardown)
+{
+    char path[PATH_MAX];
+    qk_config *cfg =
+        load_ok(write_ini(path, "rolling.ini", "[service f]\nrolling second = 30\nminute = 60\n"));
+    qk_options o = *qk_config_options(cfg);
+    cr_assert_null(o.path, "no state key: a private tracker");
+    cr_assert_eq(o.n_services, 1);
+    const qk_window_def *w = o.services[0].windows;
+    cr_assert_eq(w[0].flags, QK_WINDOW_ROLLING);
+    cr_assert_eq(w[0].period, QK_SECOND);
+    cr_assert_eq(w[0].every, 1);
+    cr_assert_eq(w[0].limit, 30);
+    cr_assert_eq(w[1].flags, 0u);
+    cr_assert_eq(w[1].period, QK_MINUTE);
+    cr_assert_eq(w[1].limit, 60);
+
+    /* 12:00:00.250: a fixed second would end 750 ms on. */
+    int64_t now = 1767268800000 + 250;
+    o.clock = fake_clock;
+    o.clock_ctx = &now;
+    qk_tracker *t = NULL;
+    cr_assert_eq(qk_tracker_new(&t, &o), QK_OK, "%s", qk_errmsg());
+    qk_config_free(cfg);
+    qk_window_def got;
+    cr_assert_eq(qk_window_get(t, 0, 0, &got), QK_OK, "%s", qk_errmsg());
+    cr_assert_eq(got.flags, QK_WINDOW_ROLLING, "the tracker keeps the flag");
+
+    qk_usage u;
+    for (int i = 0; i < 30; i++)
+        cr_assert_eq(qk_try_consume(t, 0, 1, 0, &u), QK_OK, "consume %d: %s", i, qk_errmsg());
+    cr_assert_eq(qk_try_consume(t, 0, 1, 0, &u), QK_ELIMIT, "the 31st in the same instant");
+    now += 800; /* past the fixed second's end */
+    cr_assert_eq(qk_try_consume(t, 0, 1, 0, &u), QK_ELIMIT, "the 31st within one second");
+    cr_assert_eq(u.tripped, 0);
+    /* The calls' bucket [..240, ..260) leaves when bucket + 51 begins: 1010 ms after them. */
+    cr_assert(u.reset_at_ms >= 1767268800250 + 1000 && u.reset_at_ms <= 1767268800250 + 1020,
+              "reset_at %lld", (long long)u.reset_at_ms);
+    now = 1767268800250 + 1000;
+    cr_assert_eq(qk_try_consume(t, 0, 1, 0, &u), QK_ELIMIT, "a second on, the bucket is still in");
+    now = 1767268800250 + 1020; /* a second plus one 20 ms bucket */
+    cr_assert_eq(qk_try_consume(t, 0, 1, 0, &u), QK_OK, "%s", qk_errmsg());
+    cr_assert_eq(peek(t, 0).windows[0].used, 1, "the 30 slid out");
+    cr_assert_eq(peek(t, 0).windows[1].used, 31, "the minute still holds them");
+    qk_tracker_free(t);
+}
