@@ -302,6 +302,35 @@ shapes)
     has m.txt 'quotakeeper_limit{service="b",window="month_2",shape="3mo"} 10000'
     ;;
 
+rolling)
+    # Rolling windows in a state file (docs/windows.md, "Rolling windows"): show, --json and
+    # metrics name them, and each qkctl process counts on the calls the ones before it took. A
+    # rolling hour holds its calls for an hour, so no call slides out during the case.
+    "$QKCTL_MKSTATE" s.qkstate r:rolling-hour=10,minute=60:record=7 s:rolling-second=30 ||
+        { echo "mkstate failed" >&2; exit 2; }
+    run 0 "$QKCTL" -f s.qkstate show --json
+    cp out.txt r.json
+    eq "$(json r.json '[(w["shape"], w["period"], w["length_ms"], w["rolling"], w["used"], w["limit"]) for s in d["services"] for w in s["windows"]]')" \
+        "[('rolling hour', 'hour', 3600000, True, 7, 10), ('minute', 'minute', 60000, False, 7, 60), ('rolling second', 'second', 1000, True, 0, 30)]" \
+        "each window's rolling flag"
+    run 0 "$QKCTL" -f s.qkstate show
+    has out.txt "rolling hour"
+    has out.txt "rolling second"
+    run 0 "$QKCTL" -f s.qkstate consume r 3
+    has out.txt "granted: r 3"
+    # 10 in the rolling hour: refused by window 0, though the minute has room.
+    run 3 "$QKCTL" -f s.qkstate consume r 1
+    has out.txt "(window 0): 10/10 used, 0 left"
+    eq "$(counts s.qkstate)" "[('r', [('hour', 10, 10), ('minute', 10, 60)]), ('s', [('second', 0, 30)])]" "counted across processes"
+    run 0 "$QKCTL" -f s.qkstate metrics
+    cp out.txt m.txt
+    "$METRICS_CHECK" <m.txt >lint.txt 2>&1 || fail "exposition check: $(cat lint.txt)"
+    [ ! -s lint.txt ] || fail "exposition lint: $(cat lint.txt)"
+    has m.txt 'quotakeeper_used{service="r",window="hour",shape="r1h"} 10'
+    has m.txt 'quotakeeper_used{service="r",window="minute",shape="1m"} 10'
+    has m.txt 'quotakeeper_limit{service="s",window="second",shape="r1s"} 30'
+    ;;
+
 metrics)
     make_state s.qkstate
     run 0 "$QKCTL" -f s.qkstate metrics

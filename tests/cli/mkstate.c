@@ -6,8 +6,9 @@
  *
  * e.g. finnhub:minute=60,day=1000:reserve=10:record=5. PERIOD is second, minute, hour, day,
  * week, month or forever, optionally with a shape: PERIOD[/EVERY][@OFFSET_MS], e.g.
- * minute/15=900 or day@25200000=1000. The file gets room for two more services than given. Exit 0,
- * or 1 with a message. */
+ * minute/15=900 or day@25200000=1000, and rolling- before it for QK_WINDOW_ROLLING, e.g.
+ * rolling-hour=100 (a word, not a flag character, so a spec reads as the INI key it stands for).
+ * The file gets room for two more services than given. Exit 0, or 1 with a message. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,10 @@ static int parse(char *spec, qk_service_def *d, unsigned long long *record)
         if (eq == NULL || w == QK_MAX_WINDOWS)
             return -1;
         *eq = '\0';
+        if (strncmp(one, "rolling-", 8) == 0) {
+            d->windows[w].flags = QK_WINDOW_ROLLING;
+            one += 8;
+        }
         char *at = strchr(one, '@');
         if (at != NULL) {
             *at = '\0';
