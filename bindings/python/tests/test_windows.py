@@ -90,3 +90,28 @@ def test_window_get_out_of_range():
             t.window("x", 1)
         with pytest.raises(InvalidArgumentError, match="out of range"):
             t.window("x", -1)
+
+
+def test_a_rolling_window_in_a_state_file_survives_close_and_reopen(state_path):
+    """The calls a rolling second took are kept in the file's ring set (layout 3), so a tracker
+    that reopens the file 800 ms later, past the fixed second's end, still refuses the 31st and
+    grants once the calls slide out, a second and a bucket (20 ms) after they were taken."""
+    now = [MS]
+    roll = Window(Period.SECOND, 30, rolling=True)
+    svc = [{"name": "f", "windows": [roll, ("minute", 100)]}]
+    with Tracker(svc, path=state_path, clock=lambda: now[0]) as t:
+        for _ in range(30):
+            t.try_consume("f")
+    now[0] += 800
+    with Tracker(path=state_path, clock=lambda: now[0]) as t:
+        assert t.window("f", 0) == roll
+        assert [w.used for w in t.peek("f").windows] == [30, 30]
+        with pytest.raises(QuotaExceeded) as err:
+            t.try_consume("f")
+        assert err.value.usage.tripped == 0
+    now[0] += 200  # MS + 1000: the first bucket ([MS - 10, MS + 10)) has not left yet
+    with Tracker(svc, path=state_path, clock=lambda: now[0]) as t:
+        with pytest.raises(QuotaExceeded):
+            t.try_consume("f")
+        now[0] += 20
+        assert [w.used for w in t.try_consume("f").windows] == [1, 31]
