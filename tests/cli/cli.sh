@@ -576,6 +576,14 @@ INI
     eq "$(json out.txt 'd["error"]["code"]')" QK_EIO "missing config in JSON"
     run 2 "$QKCTL" check a.ini b.ini
     run 2 "$QKCTL" -f q.qkstate check q.ini
+    # A rolling window from the file to the state file: check names its shape, and -c counts it.
+    printf '[quotakeeper]\nstate = r.qkstate\n[service r]\nrolling hour = 10\n15 minutes = 60\n' >r.ini
+    run 0 "$QKCTL" check r.ini
+    has out.txt "r: rolling hour 10, 15 minutes 60; warn"
+    run 0 "$QKCTL" -c r.ini record r 4
+    run 0 "$QKCTL" -c r.ini show --json
+    eq "$(json out.txt '[(w["shape"], w["rolling"], w["used"]) for s in d["services"] for w in s["windows"]]')" \
+        "[('rolling hour', True, 4), ('15 minutes', False, 4)]" "-c rolling"
     ;;
 
 escape)

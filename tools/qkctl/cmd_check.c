@@ -41,9 +41,13 @@ static void print_config(const char *path, const qk_options *o)
         printf("  ");
         qkctl_fputs_esc(d->name, stdout);
         putchar(':');
-        for (unsigned w = 0; w < QK_MAX_WINDOWS && d->windows[w].limit != 0; w++)
-            printf("%s %s %" PRIu64, w ? "," : "", qkctl_period_name(d->windows[w].period),
+        /* Each window by its shape, as show names it ("rolling minute", "15 minutes"), not
+         * its period alone: a rolling minute printed as "minute" would read as a fixed one. */
+        for (unsigned w = 0; w < QK_MAX_WINDOWS && d->windows[w].limit != 0; w++) {
+            char shape[64];
+            printf("%s %s %" PRIu64, w ? "," : "", qkctl_shape_text(&d->windows[w], shape),
                    d->windows[w].limit);
+        }
         printf("; warn %u%%, critical %u%%, reserve %" PRIu64 "\n", d->warn_pct ? d->warn_pct : 50u,
                d->critical_pct ? d->critical_pct : 80u, d->reserve);
     }
