@@ -72,9 +72,13 @@ class Window:
     ``Window(Period.MINUTE, 900, every=15)``: 900 calls a quarter hour; ``offset_ms`` moves
     the boundaries later (``Window(Period.DAY, 1000, offset_ms=7 * 3600_000)`` resets at 07:00
     UTC; a whole second, below the window's length); ``rolling=True`` counts at most ``limit``
-    in any interval of the window's length (a second to a week, times ``every``); ``tz`` is
-    passed to the library, which refuses it ("not in this build yet") with
-    :class:`InvalidArgumentError`.
+    in any interval of the window's length (a second to a week, times ``every``), in 50
+    buckets of a fiftieth of it: a call holds the window until its bucket slides out, so a
+    refusal's ``reset_at`` is when enough of the oldest calls have left, and a state file
+    keeps the buckets across processes and reopens (docs/windows.md, "Rolling windows"). A
+    tracker with a ``store`` refuses a rolling window, as does a month, forever or an offset
+    on one (:class:`InvalidArgumentError`). ``tz`` is passed to the library, which refuses it
+    ("not in this build yet") with :class:`InvalidArgumentError`.
     The library checks every field, so its message is the one raised (docs/windows.md).
     """
 
