@@ -10,7 +10,7 @@
 
 set(QK_LIB_SOURCES src/calendar.c src/error.c src/fault.c src/lockorder.c src/region.c src/service_def.c
   src/slot.c src/store/area.c src/store/engine.c src/store/guard.c src/store/health.c src/store/lease.c src/store/merge.c src/store/store.c src/store/sync.c src/store/thread.c
-  src/ring.c src/tracker.c src/tracker_open.c src/tz.c src/window.c)
+  src/ring.c src/tracker.c src/tracker_open.c src/tz.c src/window.c src/zone_table.c src/calendar_zoned.c)
 list(TRANSFORM QK_LIB_SOURCES PREPEND ${PROJECT_SOURCE_DIR}/)
 
 # Public include directories (a program linking a variant gets them too); src/ is private to the

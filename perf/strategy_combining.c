@@ -61,7 +61,7 @@ static void *adapter_create(const perf_setup *setup)
         atomic_init(&st->locks[s].published, NULL);
         const qk_service_def def = {.name = setup->names[s],
                                     .windows = {{QK_FOREVER, setup->limits[s]}}};
-        qk__slot_configure(&st->slots[s], NULL, s, &def, 1, now, &no_events);
+        qk__slot_configure(&st->slots[s], NULL, s, &def, 1, NULL, now, &no_events);
     }
     return st;
 }

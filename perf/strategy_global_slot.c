@@ -41,7 +41,7 @@ static void *adapter_create(const perf_setup *setup)
     for (uint32_t s = 0; s < setup->n_services; s++) {
         const qk_service_def def = {.name = setup->names[s],
                                     .windows = {{QK_FOREVER, setup->limits[s]}}};
-        qk__slot_configure(&st->slots[s], NULL, s, &def, 1, now, &no_events);
+        qk__slot_configure(&st->slots[s], NULL, s, &def, 1, NULL, now, &no_events);
         strncpy(st->names[s], setup->names[s], QK_NAME_MAX - 1);
     }
     return st;

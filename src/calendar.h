@@ -26,6 +26,13 @@ uint32_t qk__span_every(qk_period period, int64_t start_ms, int64_t end_ms);
 /* The shortest a window of this shape can be: its length, or every x 28 days for months. */
 int64_t qk__span_min_length_ms(qk_period period, uint32_t every);
 
+/* A day, week or month window of `every` periods in zone z (tz.h): its [start, end) around
+ * now_ms, the local midnights of the UTC calendar's span on local time, mapped to UTC (the
+ * first instant whose local time reaches each). */
+struct qk__zone;
+void qk__span_zoned(const struct qk__zone *z, qk_period period, uint32_t every, int64_t now_ms,
+                    int64_t *start, int64_t *end);
+
 /* Start of the calendar period containing now_ms (INT64_MIN for QK_FOREVER). */
 int64_t qk__period_start(qk_period period, int64_t now_ms);
 /* End (exclusive) of the period that starts at start_ms; QK_NEVER when past the int64 range. */

@@ -72,6 +72,13 @@ qk_ring_set *qk__region_image_rings(void *image)
                                   : NULL;
 }
 
+qk_zone_table *qk__region_image_zones(void *image)
+{
+    const qk_header *h = image;
+    return h->layout_version >= 3 ? (qk_zone_table *)((char *)image + zones_offset(h->capacity))
+                                  : NULL;
+}
+
 size_t qk__region_size(uint32_t capacity)
 {
     return qk__region_size_layout(QK_LAYOUT_VERSION, capacity);
@@ -93,8 +100,8 @@ static void place(qk_region *r, void *base, size_t size)
     r->slots = (qk_slot *)((char *)base + slots_offset());
     r->names = (char(*)[QK_NAME_MAX])(r->slots + r->hdr->capacity);
     const int ext = r->hdr->layout_version >= 3;
-    r->rings = ext ? (qk_ring_set *)((char *)base + rings_offset(r->hdr->capacity)) : NULL;
-    r->zones = ext ? (qk_zone_table *)((char *)base + zones_offset(r->hdr->capacity)) : NULL;
+    r->ext.rings = ext ? (qk_ring_set *)((char *)base + rings_offset(r->hdr->capacity)) : NULL;
+    r->ext.zones = ext ? (qk_zone_table *)((char *)base + zones_offset(r->hdr->capacity)) : NULL;
     r->size = size;
 }
 
@@ -189,15 +196,32 @@ static int rolling_bounds_ok(const qk_window *w)
            span == (QK_RING_BUCKETS + 1) * g;
 }
 
-static int window_ok(const qk_window *w, uint64_t reserve, int has_rings)
+/* A zoned window's bounds are its zone's local midnights around its start. */
+static int zoned_bounds_ok(const qk_window *w, const qk_zone_table *zones)
 {
+    const qk__zone *z = qk__zones_get(zones, w->zone);
+    if (z == NULL || qk__tz_check(z) != 0 ||
+        (w->period != QK_DAY && w->period != QK_WEEK && w->period != QK_MONTH) ||
+        (w->flags & QK_WINDOW_ROLLING))
+        return 0;
+    int64_t start, end;
+    qk__span_zoned(z, (qk_period)w->period, qk__window_every(w), w->start_ms, &start, &end);
+    return start == w->start_ms && end == w->end_ms;
+}
+
+static int window_ok(const qk_window *w, uint64_t reserve, const qk_slot_ext *ext)
+{
+    const int has_rings = ext != NULL && ext->rings != NULL;
     if (!(qk__period_valid(w->period) && w->limit != 0 && reserve < w->limit &&
           w->warn_at <= w->critical_at && w->critical_at <= w->limit &&
           w->level <= QK_LEVEL_EXHAUSTED && w->start_ms <= w->end_ms))
         return 0;
-    if (w->flags & ~(unsigned)QK_WINDOW_ROLLING || w->zone != 0 || w->every_m1 == UINT32_MAX ||
+    if (w->flags & ~(unsigned)QK_WINDOW_ROLLING || w->every_m1 == UINT32_MAX ||
         (w->period == QK_FOREVER && w->every_m1 != 0))
         return 0;
+    if (w->zone != 0)
+        return ext != NULL && zoned_bounds_ok(w, ext->zones) &&
+               qk__window_level(w, w->used) == (qk_level)w->level;
     if (w->flags & QK_WINDOW_ROLLING)
         return has_rings && rolling_bounds_ok(w) &&
                qk__window_level(w, w->used) == (qk_level)w->level;
@@ -239,9 +263,10 @@ static int rings_ok(const qk_slot *sl, const qk_ring_set *rs, uint32_t s, const 
     return QK_OK;
 }
 
-int qk__region_check_slot(const qk_slot *sl, const qk_ring_set *rs, const char *name, uint32_t s,
+int qk__region_check_slot(const qk_slot *sl, const qk_slot_ext *ext, const char *name, uint32_t s,
                           char *why, size_t why_len)
 {
+    const qk_ring_set *rs = ext != NULL && ext->rings != NULL ? &ext->rings[s] : NULL;
     if (sl->n_windows == 0 || sl->n_windows > QK_MAX_WINDOWS) {
         snprintf(why, why_len, "service %u has %u windows", s, sl->n_windows);
         return QK_ECORRUPT;
@@ -250,7 +275,7 @@ int qk__region_check_slot(const qk_slot *sl, const qk_ring_set *rs, const char *
     const size_t len = strnlen(name, QK_NAME_MAX);
     const int name_ok = len > 0 && len < QK_NAME_MAX && qk__name_bad_char(name, len) == len;
     for (unsigned i = 0; i < sl->n_windows; i++)
-        if (!window_ok(&sl->w[i], sl->reserve, rs != NULL)) {
+        if (!window_ok(&sl->w[i], sl->reserve, ext)) {
             snprintf(why, why_len,
                      "service %u window %u is inconsistent (service '%s', window %u: count %llu, "
                      "bounds %lld..%lld, level %u)",
@@ -267,7 +292,7 @@ int qk__region_check_slot(const qk_slot *sl, const qk_ring_set *rs, const char *
             return QK_ECORRUPT;
         }
         for (unsigned i = 0; i < sl->undo_n_windows; i++)
-            if (!window_ok(&sl->undo[i], sl->undo_reserve, rs != NULL)) {
+            if (!window_ok(&sl->undo[i], sl->undo_reserve, ext)) {
                 snprintf(why, why_len, "service %u: saved window %u is inconsistent", s, i);
                 return QK_ECORRUPT;
             }
@@ -362,14 +387,13 @@ int qk__region_check(const void *image, size_t size, char *why, size_t why_len)
     const uint32_t n = atomic_load_explicit(&h->n_services, memory_order_acquire);
     const qk_slot *slots = (const qk_slot *)((const char *)image + slots_offset());
     const char(*names)[QK_NAME_MAX] = (const char(*)[QK_NAME_MAX])(slots + h->capacity);
-    const qk_ring_set *rings =
-        h->layout_version >= 3
-            ? (const qk_ring_set *)((const char *)image + rings_offset(h->capacity))
-            : NULL;
-    if (rings != NULL) {
+    const int ext3 = h->layout_version >= 3;
+    const qk_slot_ext ext = {
+        ext3 ? (qk_ring_set *)((const char *)image + rings_offset(h->capacity)) : NULL,
+        ext3 ? (qk_zone_table *)((const char *)image + zones_offset(h->capacity)) : NULL};
+    if (ext3) {
         /* The zones every window's tz is computed from: each as qk__tz_load compiled it. */
-        const qk_zone_table *zt =
-            (const qk_zone_table *)((const char *)image + zones_offset(h->capacity));
+        const qk_zone_table *zt = ext.zones;
         const uint32_t nz = atomic_load_explicit(&zt->n_zones, memory_order_acquire);
         if (nz > QK_ZONES_MAX) {
             snprintf(why, why_len, "%u zones in a table of %u", nz, QK_ZONES_MAX);
@@ -382,8 +406,7 @@ int qk__region_check(const void *image, size_t size, char *why, size_t why_len)
             }
     }
     for (uint32_t s = 0; s < n; s++) {
-        rc = qk__region_check_slot(&slots[s], rings != NULL ? &rings[s] : NULL, names[s], s, why,
-                                   why_len);
+        rc = qk__region_check_slot(&slots[s], &ext, names[s], s, why, why_len);
         if (rc != QK_OK)
             return rc;
         /* Quadratic, so bounded: a duplicate only makes qk_service_find pick the first. */
@@ -442,8 +465,7 @@ int qk__region_size_ok(qk_region *r)
 int qk__region_verify_slot(const qk_region *r, uint32_t s)
 {
     char why[256];
-    if (qk__region_check_slot(&r->slots[s], qk__region_rings(r, s), r->names[s], s, why,
-                              sizeof why) != QK_OK)
+    if (qk__region_check_slot(&r->slots[s], &r->ext, r->names[s], s, why, sizeof why) != QK_OK)
         return qk__fail(QK_ECORRUPT, "state file: %s", why);
     return QK_OK;
 }

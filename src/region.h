@@ -9,24 +9,12 @@
 
 #include "fault.h"
 #include "slot.h"
-#include "tz.h"
 
 /* 2: slots carry a seal; 3: rolling windows' rings after the names (a layout-2 file is read as
  * it is, and upgraded by growing at a cold open: docs/state-file.md). */
 #define QK_LAYOUT_VERSION 3u
 #define QK_LAYOUT_SEALED  2u
 #define QK_BYTE_ORDER     0x01020304u
-/* Zones a state file holds for its windows' tz (layout 3; qk_window.zone is 1 + the index). */
-#define QK_ZONES_MAX 16
-
-/* Layout 3's zone table, after the ring sets: zones compiled by qk__tz_load, each immutable once
- * published by n_zones (release), so a boundary is computed under a slot lock without I/O. */
-typedef struct {
-    _Atomic uint32_t n_zones;
-    uint32_t reserved;
-    qk__zone zone[QK_ZONES_MAX];
-} qk_zone_table;
-
 /* Ceiling on capacity: keeps the region size far from overflow. */
 #define QK_CAPACITY_MAX (UINT32_C(1) << 20)
 
@@ -58,8 +46,8 @@ typedef struct {
     qk_header *hdr;
     qk_slot *slots;
     char (*names)[QK_NAME_MAX];
-    qk_ring_set *rings;   /* capacity ring sets; NULL in a layout-2 file */
-    qk_zone_table *zones; /* NULL in a layout-2 file */
+    /* The ring sets (capacity of them) and the zone table; NULL in a layout-2 file. */
+    qk_slot_ext ext;
     size_t size;
     int fd;                 /* -1 for private memory */
     qk__fault_watch *watch; /* a state file's SIGBUS guard (fault.h); NULL when unwatched */
@@ -76,11 +64,12 @@ size_t qk__region_size_layout(uint32_t layout, uint32_t capacity);
 /* Slot s's rings, or NULL where the region has none. */
 static inline qk_ring_set *qk__region_rings(const qk_region *r, uint32_t s)
 {
-    return r->rings != NULL ? &r->rings[s] : NULL;
+    return r->ext.rings != NULL ? &r->ext.rings[s] : NULL;
 }
 
-/* The ring sets of a checked image (qk__region_check), or NULL at layout 2. */
+/* The ring sets and the zone table of a checked image (qk__region_check), or NULL at layout 2. */
 qk_ring_set *qk__region_image_rings(void *image);
+qk_zone_table *qk__region_image_zones(void *image);
 
 /* Services registered so far; a slot below it is fully initialised (acquire pairs with the
  * release that published it). */
@@ -109,9 +98,10 @@ void qk__region_open_done(qk_region *r);
 int qk__region_check(const void *image, size_t size, char *why, size_t why_len);
 /* The header alone: it never changes once the file is ready. */
 int qk__region_check_header(const void *image, size_t size, char *why, size_t why_len);
-/* One published slot, its rings (NULL in a layout-2 file) and its name; for a file in use, call
+/* One published slot, with the region's ring sets and zone table (ext; NULL members in a
+ * layout-2 file), and its name; for a file in use, call
  * it with the slot's lock held. */
-int qk__region_check_slot(const qk_slot *sl, const qk_ring_set *rs, const char *name, uint32_t s,
+int qk__region_check_slot(const qk_slot *sl, const qk_slot_ext *ext, const char *name, uint32_t s,
                           char *why, size_t why_len);
 
 /* After pthread_mutex_lock(m) failed with rc: when the last owner of m died holding it (robust

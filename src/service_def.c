@@ -96,10 +96,10 @@ static int check_window(const char *svc, unsigned i, const qk_window_def *w)
                         "service '%s': window %u: tz on %s (a zone moves day, week and month "
                         "boundaries only; use offset_ms)",
                         svc, i, pn);
-    if (w->tz != NULL) /* QK_TZ_PENDING */
+    if (w->tz != NULL && w->offset_ms != 0) /* QK_TZ_OFFSET_PENDING */
         return qk__fail(QK_EINVAL,
-                        "service '%s': window %u: tz '%s': time zones are not in this "
-                        "build yet",
+                        "service '%s': window %u: offset_ms with tz '%s': not in this build yet "
+                        "(a zoned window turns at its local midnights)",
                         svc, i, w->tz);
     return QK_OK;
 }

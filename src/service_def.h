@@ -45,6 +45,9 @@ typedef struct {
 typedef struct {
     qk_service_def def;
     unsigned n_windows;
+    /* Each window's zone in the region's zone table, 1 + its index (0: UTC), once registered
+     * (tracker.c, qk__zones_register); def.windows[i].tz then points at the table's name. */
+    uint8_t zone[QK_MAX_WINDOWS];
 } qk__checked_def;
 
 /* Reads element i of a caller's array of definitions laid out for options version

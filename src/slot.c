@@ -42,10 +42,10 @@ static void ring_reseal(qk_ring_set *rs)
     rs->seal = qk__ring_seal_of(&rs->live);
 }
 
-int qk__slot_roll_ended(qk_slot *sl, qk_ring_set *rings, qk_service s, int64_t now_ms,
+int qk__slot_roll_ended(qk_slot *sl, const qk_slot_ext *ext, qk_service s, int64_t now_ms,
                         qk_event_sink *sink)
 {
-    qk_ring_set *rs = rings != NULL ? &rings[s] : NULL;
+    qk_ring_set *rs = ext != NULL && ext->rings != NULL ? &ext->rings[s] : NULL;
     int sliding = 0;
     for (unsigned i = 0; i < sl->n_windows; i++)
         sliding |= (sl->w[i].flags & QK_WINDOW_ROLLING) && qk__window_ended(&sl->w[i], now_ms);
@@ -58,20 +58,28 @@ int qk__slot_roll_ended(qk_slot *sl, qk_ring_set *rings, qk_service s, int64_t n
         qk_window *w = &sl->w[i];
         if (!qk__window_ended(w, now_ms))
             continue;
-        if (w->flags & QK_WINDOW_ROLLING)
+        if (w->flags & QK_WINDOW_ROLLING) {
             qk__slot_set_used(sl, s, i, qk__ring_slide(&rs->live, i, w, now_ms), sink);
-        else if (qk__window_roll(w, now_ms))
+        } else if (w->zone != 0) {
+            const qk__zone *z = qk__zones_get(ext != NULL ? ext->zones : NULL, w->zone);
+            if (z == NULL || qk__tz_check(z) != 0)
+                return 1; /* a zone the table lacks, or a damaged one: the check refuses both */
+            qk__span_zoned(z, (qk_period)w->period, qk__window_every(w), now_ms, &w->start_ms,
+                           &w->end_ms);
             qk__slot_set_used(sl, s, i, 0, sink);
+        } else if (qk__window_roll(w, now_ms)) {
+            qk__slot_set_used(sl, s, i, 0, sink);
+        }
     }
     if (sliding)
         ring_reseal(rs);
     return 0;
 }
 
-void qk__slot_lower_rolling(qk_slot *sl, qk_ring_set *rings, qk_service s, unsigned i, uint64_t to,
-                            qk_event_sink *sink)
+void qk__slot_lower_rolling(qk_slot *sl, const qk_slot_ext *ext, qk_service s, unsigned i,
+                            uint64_t to, qk_event_sink *sink)
 {
-    qk_ring_set *rs = rings != NULL ? &rings[s] : NULL;
+    qk_ring_set *rs = ext != NULL && ext->rings != NULL ? &ext->rings[s] : NULL;
     /* An unsound ring is refused at the next slide; the count falls all the same. */
     if (ring_sound(rs)) {
         qk__ring_journal(rs, sl->journal);
@@ -156,9 +164,11 @@ void qk__slot_recover(qk_slot *sl, qk_ring_set *rs, uint64_t committed_epoch)
     qk__slot_end(sl);
 }
 
-void qk__slot_configure(qk_slot *sl, qk_ring_set *rs, qk_service s, const qk_service_def *def,
-                        unsigned n_windows, int64_t now_ms, qk_event_sink *sink)
+void qk__slot_configure(qk_slot *sl, const qk_slot_ext *ext, qk_service s,
+                        const qk_service_def *def, unsigned n_windows, const uint8_t *zone_nos,
+                        int64_t now_ms, qk_event_sink *sink)
 {
+    qk_ring_set *rs = ext != NULL && ext->rings != NULL ? &ext->rings[s] : NULL;
     const unsigned old_n = sl->n_windows <= QK_MAX_WINDOWS ? sl->n_windows : 0;
     qk_window old[QK_MAX_WINDOWS];
     for (unsigned i = 0; i < old_n; i++)
@@ -177,14 +187,18 @@ void qk__slot_configure(qk_slot *sl, qk_ring_set *rs, qk_service s, const qk_ser
     }
     for (unsigned j = 0; j < n_windows; j++) {
         qk_window *w = &sl->w[j];
-        qk__window_init(w, &def->windows[j], qk__warn_pct(def), qk__critical_pct(def), now_ms);
+        const unsigned zone_no = zone_nos != NULL ? zone_nos[j] : 0;
+        const qk__zone *z = qk__zones_get(ext != NULL ? ext->zones : NULL, zone_no);
+        qk__window_init(w, &def->windows[j], qk__warn_pct(def), qk__critical_pct(def), now_ms, z,
+                        z != NULL ? zone_no : 0);
         /* A redefinition keeps the count of the window of the same shape (already rolled to
          * the current period by the caller): counts are never dropped for a limit change. The
          * window at the same index is asked first, so two windows of one shape (a set_used can
          * make their counts differ) keep their own counts. */
-        int from = j < old_n && qk__window_same_shape(&old[j], &def->windows[j]) ? (int)j : -1;
+        int from =
+            j < old_n && qk__window_same_shape(&old[j], &def->windows[j], w->zone) ? (int)j : -1;
         for (unsigned i = 0; from < 0 && i < old_n; i++)
-            if (qk__window_same_shape(&old[i], &def->windows[j]))
+            if (qk__window_same_shape(&old[i], &def->windows[j], w->zone))
                 from = (int)i;
         if (from >= 0) {
             w->used = old[from].used;

@@ -16,6 +16,7 @@
 #include "ring.h"
 #include "store/lease.h"
 #include "window.h"
+#include "zone_table.h"
 
 /* A single-slot operation changes each window's level at most twice (rollover, then the
  * operation itself). */
@@ -39,6 +40,14 @@ typedef struct {
     uint32_t undo_n_windows;
     qk_window undo[QK_MAX_WINDOWS];
 } qk_slot;
+
+/* What a slot's cold paths reach besides the slot, in its region: the ring sets (slot s's at
+ * rings[s]) and the zone table, both NULL in a layout-2 file, whose slots have neither rolling
+ * nor zoned windows. The hot path passes its address, and only cold code reads it. */
+typedef struct {
+    qk_ring_set *rings;
+    qk_zone_table *zones;
+} qk_slot_ext;
 
 /* Where level changes go while the slot lock is held. ev == NULL counts them (seq) but keeps
  * none: nobody listens. store: what a store tracker's guard asks for once every lock is
@@ -87,11 +96,9 @@ void qk__slot_level_changed(qk_slot *sl, qk_service s, unsigned i, qk_level to,
                             qk_event_sink *sink);
 /* Out of line (once per window period, or per bucket of a rolling window): moves every window
  * whose period ended to the current one, at count 0, and slides every rolling window whose
- * current bucket ended. rings: the region's ring sets, slot s's at rings[s] (NULL where the
- * region has none, and then the slot has no rolling window): the hot path passes the array, and
- * only this cold code indexes it. Returns 0, or 1 when the ring fails its seal (nothing
- * changed: the apply answers QK_ECORRUPT). */
-int qk__slot_roll_ended(qk_slot *sl, qk_ring_set *rings, qk_service s, int64_t now_ms,
+ * current bucket ended, and every zoned window (its zone in ext) whose local period ended. Returns
+ * 0, or 1 when the ring fails its seal (nothing changed: the apply answers QK_ECORRUPT). */
+int qk__slot_roll_ended(qk_slot *sl, const qk_slot_ext *ext, qk_service s, int64_t now_ms,
                         qk_event_sink *sink);
 
 static inline void qk__slot_set_used(qk_slot *sl, qk_service s, unsigned i, uint64_t used,
@@ -104,18 +111,18 @@ static inline void qk__slot_set_used(qk_slot *sl, qk_service s, unsigned i, uint
         qk__slot_level_changed(sl, s, i, to, sink);
 }
 
-/* Out of line: lowers rolling window i's count to `to`, its buckets (rings[s]) with it, newest
- * first. */
-void qk__slot_lower_rolling(qk_slot *sl, qk_ring_set *rings, qk_service s, unsigned i, uint64_t to,
-                            qk_event_sink *sink);
+/* Out of line: lowers rolling window i's count to `to`, its buckets (ext's ring set s) with it,
+ * newest first. */
+void qk__slot_lower_rolling(qk_slot *sl, const qk_slot_ext *ext, qk_service s, unsigned i,
+                            uint64_t to, qk_event_sink *sink);
 
 /* Sets window i's count to `to` where it may fall (a refund, set_used, reset): a rolling
  * window's buckets fall with it; a rise goes into its current bucket, which is implicit. */
-static inline void qk__slot_lower(qk_slot *sl, qk_ring_set *rings, qk_service s, unsigned i,
+static inline void qk__slot_lower(qk_slot *sl, const qk_slot_ext *ext, qk_service s, unsigned i,
                                   uint64_t to, qk_event_sink *sink)
 {
     if (__builtin_expect((sl->w[i].flags & QK_WINDOW_ROLLING) && to < sl->w[i].used, 0))
-        qk__slot_lower_rolling(sl, rings, s, i, to, sink);
+        qk__slot_lower_rolling(sl, ext, s, i, to, sink);
     else
         qk__slot_set_used(sl, s, i, to, sink);
 }
@@ -231,7 +238,7 @@ qk__slot_guard_fast(const qk_slot *sl, const qk__store_slot *ss, qk_op_kind kind
  * with QK__SINK_NEED_SYNC.
  * Inline so that each operation, whose kind is a constant, compiles to its own short path. */
 static inline __attribute__((always_inline)) int
-qk__slot_apply_n(qk_slot *sl, qk_ring_set *rings, qk_service s, const qk_op *op, int64_t now_ms,
+qk__slot_apply_n(qk_slot *sl, const qk_slot_ext *ext, qk_service s, const qk_op *op, int64_t now_ms,
                  qk_event_sink *sink, int *tripped, const unsigned nw, struct qk__store *st,
                  qk__store_slot *ss)
 {
@@ -247,7 +254,7 @@ qk__slot_apply_n(qk_slot *sl, qk_ring_set *rings, qk_service s, const qk_op *op,
     int ended = 0;
     for (unsigned i = 0; i < nw; i++)
         ended |= qk__window_ended(&sl->w[i], now_ms);
-    if (__builtin_expect(ended, 0) && qk__slot_roll_ended(sl, rings, s, now_ms, sink))
+    if (__builtin_expect(ended, 0) && qk__slot_roll_ended(sl, ext, s, now_ms, sink))
         return QK_ECORRUPT;
     /* A record checks every count before any changes; a guard, every lease. */
     int overflow = 0;
@@ -288,7 +295,7 @@ qk__slot_apply_n(qk_slot *sl, qk_ring_set *rings, qk_service s, const qk_op *op,
             qk__slot_decide(st, sl, ss, s, op, now_ms, tripped, sink);
         for (unsigned i = 0; i < nw; i++) {
             const uint64_t used = sl->w[i].used;
-            qk__slot_lower(sl, rings, s, i, used > op->n ? used - op->n : 0, sink);
+            qk__slot_lower(sl, ext, s, i, used > op->n ? used - op->n : 0, sink);
         }
         break;
     case QK_OP_SET_USED:
@@ -297,13 +304,13 @@ qk__slot_apply_n(qk_slot *sl, qk_ring_set *rings, qk_service s, const qk_op *op,
             return QK_EINVAL;
         if (ss != NULL)
             qk__slot_decide(st, sl, ss, s, op, now_ms, tripped, sink);
-        qk__slot_lower(sl, rings, s, op->window, op->n, sink);
+        qk__slot_lower(sl, ext, s, op->window, op->n, sink);
         break;
     case QK_OP_RESET:
         if (ss != NULL)
             qk__slot_decide(st, sl, ss, s, op, now_ms, tripped, sink);
         for (unsigned i = 0; i < nw; i++)
-            qk__slot_lower(sl, rings, s, i, 0, sink);
+            qk__slot_lower(sl, ext, s, i, 0, sink);
         break;
     }
     return QK_OK;
@@ -311,27 +318,27 @@ qk__slot_apply_n(qk_slot *sl, qk_ring_set *rings, qk_service s, const qk_op *op,
 
 /* One window (the common definition) compiles to straight code, without the loops' counters;
  * more take the loops. Without a guard. */
-static inline __attribute__((always_inline)) int qk__slot_apply(qk_slot *sl, qk_ring_set *rings,
+static inline __attribute__((always_inline)) int qk__slot_apply(qk_slot *sl, const qk_slot_ext *ext,
                                                                 qk_service s, const qk_op *op,
                                                                 int64_t now_ms, qk_event_sink *sink,
                                                                 int *tripped)
 {
     if (sl->n_windows == 1)
-        return qk__slot_apply_n(sl, rings, s, op, now_ms, sink, tripped, 1, NULL, NULL);
-    return qk__slot_apply_n(sl, rings, s, op, now_ms, sink, tripped, sl->n_windows, NULL, NULL);
+        return qk__slot_apply_n(sl, ext, s, op, now_ms, sink, tripped, 1, NULL, NULL);
+    return qk__slot_apply_n(sl, ext, s, op, now_ms, sink, tripped, sl->n_windows, NULL, NULL);
 }
 
 /* The same, with a store tracker's guard. */
 static inline __attribute__((always_inline)) int
-qk__slot_apply_guarded(qk_slot *sl, qk_ring_set *rings, qk_service s, const qk_op *op,
+qk__slot_apply_guarded(qk_slot *sl, const qk_slot_ext *ext, qk_service s, const qk_op *op,
                        int64_t now_ms, qk_event_sink *sink, int *tripped, struct qk__store *st,
                        qk__store_slot *ss)
 {
     if (ss == NULL)
         __builtin_unreachable(); /* a store's leases: so the guard's tests of it compile away */
     if (sl->n_windows == 1)
-        return qk__slot_apply_n(sl, rings, s, op, now_ms, sink, tripped, 1, st, ss);
-    return qk__slot_apply_n(sl, rings, s, op, now_ms, sink, tripped, sl->n_windows, st, ss);
+        return qk__slot_apply_n(sl, ext, s, op, now_ms, sink, tripped, 1, st, ss);
+    return qk__slot_apply_n(sl, ext, s, op, now_ms, sink, tripped, sl->n_windows, st, ss);
 }
 
 /* The seal: a sum of the slot's live words, each times its own odd multiplier, from a non-zero
@@ -417,9 +424,11 @@ void qk__slot_recover(qk_slot *sl, qk_ring_set *rs, uint64_t committed_epoch);
 
 /* Gives the slot def's windows, thresholds and reserve (n_windows from qk__service_def_check).
  * A window whose shape the slot already had keeps its count and bounds, and a rolling one its
- * buckets. rs may be NULL only when def has no rolling window. */
-void qk__slot_configure(qk_slot *sl, qk_ring_set *rs, qk_service s, const qk_service_def *def,
-                        unsigned n_windows, int64_t now_ms, qk_event_sink *sink);
+ * buckets. zone_nos: each window's zone number in ext's zone table (NULL: every window UTC).
+ * ext may be NULL only when def has no rolling and no zoned window. */
+void qk__slot_configure(qk_slot *sl, const qk_slot_ext *ext, qk_service s,
+                        const qk_service_def *def, unsigned n_windows, const uint8_t *zone_nos,
+                        int64_t now_ms, qk_event_sink *sink);
 
 /* Copies the slot's numbers into out (all but the name). A rolling window's reset_at_ms is its
  * current bucket's end, when its count may next fall. */

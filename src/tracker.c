@@ -9,6 +9,7 @@
  * In a shared state file every update is journaled in its slot, so a process killed while it
  * holds a lock leaves nothing torn (slot.h, docs/state-file.md). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -85,9 +86,9 @@ static inline __attribute__((always_inline)) int apply_locked(qk_tracker *t, qk_
     /* The one apply, with the store's guard or without it: a constant on the private and the
      * store paths, so each compiles only its own. */
     const int rc = (mode & QK__MODE_STORE)
-                       ? qk__slot_apply_guarded(sl, t->region.rings, s, op, now, sink, tripped,
+                       ? qk__slot_apply_guarded(sl, &t->region.ext, s, op, now, sink, tripped,
                                                 t->store, &t->store->area.slots[s])
-                       : qk__slot_apply(sl, t->region.rings, s, op, now, sink, tripped);
+                       : qk__slot_apply(sl, &t->region.ext, s, op, now, sink, tripped);
     TEST_POINT(QK_TP_SLOT_UPDATED, s);
     if ((mode & QK__MODE_SHARED) && epoch == 0)
         qk__slot_end(sl);
@@ -102,16 +103,17 @@ static void view_slot(const qk_region *r, qk_service s, int64_t now, qk_usage *o
     qk_slot copy;
     memcpy(&copy, &r->slots[s], sizeof copy);
     copy.journal = 0; /* the copy journals nothing */
-    qk_ring_set rings_copy, *rings = NULL;
-    if (r->rings != NULL) {
-        memcpy(&rings_copy, &r->rings[s], sizeof rings_copy);
-        rings = &rings_copy;
+    qk_ring_set rings_copy;
+    qk_slot_ext ext = {NULL, r->ext.zones};
+    if (r->ext.rings != NULL) {
+        memcpy(&rings_copy, &r->ext.rings[s], sizeof rings_copy);
+        ext.rings = &rings_copy;
     }
     qk_event_sink none = {NULL, 0, 0};
     const qk_op peek = {QK_OP_PEEK, 0, 0, 0};
     int unused = -1;
-    /* The copy's ring is rings[0]: service 0 for the apply, whose events go nowhere. */
-    qk__slot_apply(&copy, rings, 0, &peek, now, &none, &unused);
+    /* The copy's ring is its only one: service 0 for the apply, whose events go nowhere. */
+    qk__slot_apply(&copy, &ext, 0, &peek, now, &none, &unused);
     qk__slot_usage(&copy, s, -1, out);
 }
 
@@ -160,8 +162,9 @@ static __attribute__((noinline)) int slot_op_failed(qk_tracker *t, qk_service s,
         return refuse_readonly("change a count");
     case QK_ECORRUPT: /* the one the apply returns itself (slot.c, qk__slot_roll_ended) */
         return qk__fail(rc,
-                        "service '%s': its rolling windows' buckets fail their seal (changed "
-                        "outside the library); nothing was counted",
+                        "service '%s': its rolling windows' buckets fail their seal, or a "
+                        "window's zone is damaged (changed outside the library); nothing was "
+                        "counted",
                         t->names[s]);
     case QK_EUNAVAIL:
         return qk__fail(rc,
@@ -404,20 +407,24 @@ int qk_window_get(qk_tracker *t, qk_service s, unsigned window, qk_window_def *o
     if (window >= u.n_windows)
         return qk__fail(QK_EINVAL, "service '%s' has no window %u (it has %u)", u.name, window,
                         u.n_windows);
-    /* The slot says whether the window rolls and its every (a rolling window's bounds are its
-     * buckets'); a fixed window's bounds say its offset: its start's distance from the aligned
-     * boundary. Every zone this build accepts is UTC. */
+    /* The slot says whether the window rolls, its zone and its every (neither a rolling window's
+     * bounds nor a zoned one's are a multiple of its period); a fixed UTC window's bounds say its
+     * offset: its start's distance from the aligned boundary. */
     const qk_window_usage *w = &u.windows[window];
     qk_window_def d = {.period = w->period, .limit = w->limit};
     int rc_lock = slot_lock(&t->region, s);
     if (rc_lock != QK_OK)
         return rc_lock;
     const qk_window *sw = &t->slots[s].w[window];
-    const unsigned flags = sw->flags, every = qk__window_every(sw);
+    const unsigned flags = sw->flags, every = qk__window_every(sw), zone = sw->zone;
     slot_unlock(&t->region, s);
+    const qk__zone *z = qk__zones_get(t->region.ext.zones, zone);
     if (flags & QK_WINDOW_ROLLING) {
         d.flags = QK_WINDOW_ROLLING;
         d.every = every;
+    } else if (z != NULL) {
+        d.every = every;
+        d.tz = z->name; /* the zone table's: valid for the tracker's life */
     } else {
         d.every = qk__span_every(w->period, w->window_start_ms, w->reset_at_ms);
         d.offset_ms = qk__span_offset(w->period, d.every, w->window_start_ms);
@@ -569,9 +576,21 @@ int qk__find_name(const qk_tracker *t, const char *name, uint32_t n)
     return qk__region_find_name(&t->region, name, n);
 }
 
-int qk__rolling_supported(const qk_tracker *t, const qk_service_def *def, int with_store)
+int qk__shapes_supported(const qk_tracker *t, const qk_service_def *def, int with_store)
 {
     for (unsigned i = 0; i < QK_MAX_WINDOWS && def->windows[i].limit != 0; i++) {
+        if (def->windows[i].tz != NULL) {
+            if (with_store) /* QK_TZ_STORE_PENDING */
+                return qk__fail(QK_EINVAL,
+                                "service '%s': window %u: windows in a time zone with a shared "
+                                "store are not in this build yet (docs/windows.md)",
+                                def->name, i);
+            if (t->region.ext.zones == NULL)
+                return qk__fail(QK_EINVAL,
+                                "service '%s': window %u: the state file is still at layout 2: "
+                                "windows in a time zone need layout 3 (docs/windows.md)",
+                                def->name, i);
+        }
         if (!(def->windows[i].flags & QK_WINDOW_ROLLING))
             continue;
         if (with_store) /* QK_ROLLING_STORE_PENDING */
@@ -579,7 +598,7 @@ int qk__rolling_supported(const qk_tracker *t, const qk_service_def *def, int wi
                             "service '%s': window %u: rolling windows with a shared store are not "
                             "in this build yet (docs/windows.md)",
                             def->name, i);
-        if (t->region.rings == NULL)
+        if (t->region.ext.rings == NULL)
             return qk__fail(QK_EINVAL,
                             "service '%s': window %u: the state file is still at layout 2 (a "
                             "process of an older library has it open, or it could not grow): "
@@ -590,6 +609,94 @@ int qk__rolling_supported(const qk_tracker *t, const qk_service_def *def, int wi
     return QK_OK;
 }
 
+int qk__zones_load(qk__zones_loaded *out, const qk__checked_def *defs, size_t n,
+                   const qk_zone_table *have)
+{
+    out->zone = NULL;
+    out->n = 0;
+    for (size_t k = 0; k < n; k++)
+        for (unsigned j = 0; j < defs[k].n_windows; j++) {
+            const char *name = defs[k].def.windows[j].tz;
+            if (name == NULL || (have != NULL && qk__zones_find(have, name) >= 0))
+                continue;
+            int dup = 0;
+            for (uint32_t i = 0; i < out->n; i++)
+                dup |= strncmp(out->zone[i].name, name, QK__TZ_NAME_MAX) == 0;
+            if (dup)
+                continue;
+            int rc = QK_OK;
+            if (out->n == QK_ZONES_MAX)
+                rc = qk__fail(QK_EFULL, "more than %d time zones in one tracker", QK_ZONES_MAX);
+            else if (out->zone == NULL &&
+                     (out->zone = malloc(QK_ZONES_MAX * sizeof *out->zone)) == NULL)
+                rc = qk__fail(QK_ENOMEM, "no memory for the time zones");
+            else if ((rc = qk__tz_load(&out->zone[out->n], name)) == QK_OK)
+                out->n++;
+            else { /* the reader's message, with the window it was read for */
+                char why[384];
+                const char *msg = qk_errmsg(), *code = qk_strerror(rc);
+                const size_t len = strlen(code);
+                if (strncmp(msg, code, len) == 0 && strncmp(msg + len, ": ", 2) == 0)
+                    msg += len + 2; /* the code's name is said once, by the new message */
+                snprintf(why, sizeof why, "%s", msg);
+                rc = qk__fail(rc, "service '%s': window %u: %s", defs[k].def.name, j, why);
+            }
+            if (rc != QK_OK) {
+                qk__zones_loaded_free(out);
+                return rc;
+            }
+        }
+    return QK_OK;
+}
+
+void qk__zones_loaded_free(qk__zones_loaded *l)
+{
+    free(l->zone);
+    l->zone = NULL;
+    l->n = 0;
+}
+
+int qk__zones_publish(qk_tracker *t, qk__checked_def *defs, size_t n, const qk__zones_loaded *l,
+                      int snapshot_held)
+{
+    qk_zone_table *zt = t->region.ext.zones;
+    int rc = QK_OK;
+    if (zt == NULL)
+        return QK_OK; /* no zoned window passed qk__shapes_supported */
+    /* Appended under the snapshot lock, each published with one release store: a process killed
+     * mid-copy leaves an entry nobody sees. */
+    if (l->n > 0 && (snapshot_held || (rc = snapshot_lock(&t->region)) == QK_OK)) {
+        for (uint32_t i = 0; rc == QK_OK && i < l->n; i++) {
+            if (qk__zones_find(zt, l->zone[i].name) >= 0)
+                continue; /* in the file already, or another process added it meanwhile */
+            const uint32_t at = qk__zones_published(zt);
+            if (at == QK_ZONES_MAX) {
+                rc = qk__fail(QK_EFULL, "the state file's zone table is full (%d zones)",
+                              QK_ZONES_MAX);
+                break;
+            }
+            memcpy(&zt->zone[at], &l->zone[i], sizeof zt->zone[at]);
+            atomic_store_explicit(&zt->n_zones, at + 1, memory_order_release);
+        }
+        if (!snapshot_held)
+            snapshot_unlock(&t->region);
+    }
+    /* Each window names its entry, whose name outlives the caller's string. */
+    for (size_t k = 0; rc == QK_OK && k < n; k++)
+        for (unsigned j = 0; j < defs[k].n_windows; j++) {
+            qk_window_def *w = &defs[k].def.windows[j];
+            defs[k].zone[j] = 0;
+            if (w->tz == NULL)
+                continue;
+            const int at = qk__zones_find(zt, w->tz);
+            if (at < 0)
+                return qk__fail(QK_EINVAL, "time zone '%s' was not loaded", w->tz);
+            defs[k].zone[j] = (uint8_t)(at + 1);
+            w->tz = zt->zone[at].name;
+        }
+    return rc;
+}
+
 void qk__add_locked(qk_tracker *t, const qk__checked_def *d, int64_t now)
 {
     const uint32_t n = qk__published(t);
@@ -598,7 +705,7 @@ void qk__add_locked(qk_tracker *t, const qk__checked_def *d, int64_t now)
     sl->n_windows = 0;
     sl->journal = 0;
     sl->seq = 0;
-    qk__slot_configure(sl, qk__region_rings(&t->region, n), n, &d->def, d->n_windows, now, &none);
+    qk__slot_configure(sl, &t->region.ext, n, &d->def, d->n_windows, d->zone, now, &none);
     sl->seal = qk__slot_seal_of(sl);
     memset(t->names[n], 0, QK_NAME_MAX);
     strcpy(t->names[n], d->def.name);
@@ -617,7 +724,13 @@ int qk_service_add(qk_tracker *t, const qk_service_def *def, qk_service *out)
     if (rc_def != QK_OK)
         return rc_def;
     def = &d.def;
-    int rc = qk__rolling_supported(t, def, t->store != NULL);
+    int rc = qk__shapes_supported(t, def, t->store != NULL);
+    qk__zones_loaded zones = {NULL, 0};
+    if (rc == QK_OK)
+        rc = qk__zones_load(&zones, &d, 1, t->region.ext.zones);
+    if (rc == QK_OK)
+        rc = qk__zones_publish(t, &d, 1, &zones, 0);
+    qk__zones_loaded_free(&zones);
     if (rc != QK_OK)
         return rc;
     const int64_t now = qk__tracker_now(t);

@@ -72,9 +72,28 @@ int qk__consume(qk_tracker *t, qk_service s, uint64_t n, unsigned flags, qk_usag
 /* Index of the service called name among the first n, or -1. */
 int qk__find_name(const qk_tracker *t, const char *name, uint32_t n);
 
-/* Whether def's rolling windows can be counted here: not yet with a store, and only in a region
- * with rings (a private one, or a state file at layout 3). QK_OK or QK_EINVAL with why. */
-int qk__rolling_supported(const qk_tracker *t, const qk_service_def *def, int with_store);
+/* Whether def's rolling and zoned windows can be counted here: not yet with a store, and only in
+ * a region at layout 3 (a private one, or a state file that is). QK_OK or QK_EINVAL with why. */
+int qk__shapes_supported(const qk_tracker *t, const qk_service_def *def, int with_store);
+
+/* Zones read for a tracker's definitions, before they are published in its zone table. */
+typedef struct {
+    qk__zone *zone;
+    uint32_t n;
+} qk__zones_loaded;
+
+/* Reads every zone defs[0..n) name that `have` (NULL: none) lacks, with no lock held (file
+ * I/O). QK_EINVAL (a zone the database lacks, a bad name), QK_EIO (no database), QK_ENOMEM,
+ * QK_EFULL (more than QK_ZONES_MAX zones), QK_ECORRUPT (a damaged zone file). */
+int qk__zones_load(qk__zones_loaded *out, const qk__checked_def *defs, size_t n,
+                   const qk_zone_table *have);
+void qk__zones_loaded_free(qk__zones_loaded *l);
+
+/* Appends the loaded zones the region's table lacks, under the snapshot lock (taken here unless
+ * snapshot_held), then sets each zoned window's zone number and points its tz at the table's
+ * name. QK_EFULL (the table is full), a lock's QK_ECORRUPT. */
+int qk__zones_publish(qk_tracker *t, qk__checked_def *defs, size_t n, const qk__zones_loaded *l,
+                      int snapshot_held);
 
 /* Fills unpublished slot n and publishes it; the caller holds the snapshot lock (or is alone
  * with a new file) and has checked def, the name's uniqueness and the room. */

@@ -100,8 +100,7 @@ static int check_warm_slots(qk_tracker *t)
         int rc = slot_lock(&t->region, s);
         if (rc != QK_OK)
             return rc;
-        rc = qk__region_check_slot(&t->slots[s], qk__region_rings(&t->region, s), t->names[s], s,
-                                   why, sizeof why);
+        rc = qk__region_check_slot(&t->slots[s], &t->region.ext, t->names[s], s, why, sizeof why);
         slot_unlock(&t->region, s);
         if (rc != QK_OK)
             return qk__fail(rc, "state file: %s", why);
@@ -162,10 +161,9 @@ static int reconcile(qk_tracker *t, qk_event **events, size_t *n_events)
         qk__slot_begin(sl, 0, QK_MAX_WINDOWS);
         const qk_op roll = {QK_OP_PEEK, 0, 0, 0};
         int unused = -1;
-        qk__slot_apply(sl, t->region.rings, s, &roll, now, &sink, &unused);
+        qk__slot_apply(sl, &t->region.ext, s, &roll, now, &sink, &unused);
         if (d != NULL)
-            qk__slot_configure(sl, qk__region_rings(&t->region, s), s, &d->def, d->n_windows, now,
-                               &sink);
+            qk__slot_configure(sl, &t->region.ext, s, &d->def, d->n_windows, d->zone, now, &sink);
         qk__slot_end(sl);
         slot_unlock(&t->region, s);
     }
@@ -199,7 +197,8 @@ static int attach_store(qk_tracker *t, const qk_options *o)
 }
 
 /* Opens the region o asks for and brings it in line with t's configured services. */
-static int open_region(qk_tracker *t, const qk_options *o, qk_event **ev, size_t *n_ev)
+static int open_region(qk_tracker *t, const qk_options *o, const qk__zones_loaded *zones,
+                       qk_event **ev, size_t *n_ev)
 {
     const uint32_t capacity = (uint32_t)(o->capacity ? o->capacity : o->n_services);
     const int readonly = (o->flags & QK_OPEN_READONLY) != 0;
@@ -214,7 +213,9 @@ static int open_region(qk_tracker *t, const qk_options *o, qk_event **ev, size_t
     t->capacity = t->region.hdr->capacity;
     t->mode = (t->region.hdr->shared ? QK__MODE_SHARED : 0u) | (readonly ? QK__MODE_READONLY : 0u);
     for (size_t i = 0; rc == QK_OK && i < t->n_configured; i++)
-        rc = qk__rolling_supported(t, &t->configured[i].def, o->store != NULL);
+        rc = qk__shapes_supported(t, &t->configured[i].def, o->store != NULL);
+    if (rc == QK_OK && !readonly)
+        rc = qk__zones_publish(t, t->configured, t->n_configured, zones, 0);
     if (rc != QK_OK) {
         qk__region_open_done(&t->region);
         qk__region_free(&t->region);
@@ -273,8 +274,13 @@ int qk_tracker_new(qk_tracker **out, const qk_options *opts)
     qk_event *ev = NULL;
     size_t n_ev = 0;
     rc = read_services(t, &o);
+    /* Zones are read before anything is opened or created: a bad zone changes nothing. */
+    qk__zones_loaded zones = {NULL, 0};
     if (rc == QK_OK)
-        rc = open_region(t, &o, &ev, &n_ev);
+        rc = qk__zones_load(&zones, t->configured, t->n_configured, NULL);
+    if (rc == QK_OK)
+        rc = open_region(t, &o, &zones, &ev, &n_ev);
+    qk__zones_loaded_free(&zones);
     if (rc != QK_OK) {
         free(ev);
         free(t);

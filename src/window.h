@@ -33,12 +33,17 @@ static inline uint32_t qk__window_every(const qk_window *w)
     return w->every_m1 + 1;
 }
 
-/* A window of def's shape at now_ms, count 0. def is valid (qk__service_def_check). */
-void qk__window_init(qk_window *w, const qk_window_def *def, unsigned warn_pct,
-                     unsigned critical_pct, int64_t now_ms);
+struct qk__zone;
 
-/* Whether w has def's shape (period, every, offset, flags): a redefinition keeps its count. */
-int qk__window_same_shape(const qk_window *w, const qk_window_def *def);
+/* A window of def's shape at now_ms, count 0. def is valid (qk__service_def_check); a zoned one
+ * (def->tz) comes with its zone z and its number in the zone table (1 + index); else NULL, 0. */
+void qk__window_init(qk_window *w, const qk_window_def *def, unsigned warn_pct,
+                     unsigned critical_pct, int64_t now_ms, const struct qk__zone *z,
+                     unsigned zone_no);
+
+/* Whether w has def's shape (period, every, offset, flags, zone number zone_no): a
+ * redefinition keeps its count. */
+int qk__window_same_shape(const qk_window *w, const qk_window_def *def, unsigned zone_no);
 
 /* Smallest count c with c*100 >= pct*limit, without overflow. */
 uint64_t qk__threshold_count(uint64_t limit, unsigned pct);

@@ -51,7 +51,7 @@ static inline int qk__guard_apply(qk__store *st, qk_service s, const qk_op *op, 
     qk_slot *sl = &st->ctx.region->slots[s];
     if (st->ctx.shared)
         qk__slot_begin(sl, epoch, sl->n_windows);
-    const int rc = qk__slot_apply_guarded(sl, st->ctx.region->rings, s, op, now_ms, sink, tripped,
+    const int rc = qk__slot_apply_guarded(sl, &st->ctx.region->ext, s, op, now_ms, sink, tripped,
                                           st, &st->area.slots[s]);
     if (st->ctx.shared && epoch == 0)
         qk__slot_end(sl);

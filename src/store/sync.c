@@ -103,7 +103,7 @@ static void plan_sync(qk__store *st, qk_service s, uint64_t need, unsigned how, 
     int unused = -1;
     if (st->ctx.shared)
         qk__slot_begin(sl, 0, sl->n_windows);
-    qk__slot_apply(sl, st->ctx.region->rings, s, &roll, now, sink, &unused);
+    qk__slot_apply(sl, &st->ctx.region->ext, s, &roll, now, sink, &unused);
     if (st->ctx.shared)
         qk__slot_end(sl);
     qk__guard_align_all(ss, sl);

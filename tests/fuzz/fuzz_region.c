@@ -55,6 +55,7 @@ static void use_like_a_tracker(unsigned char *image, size_t size)
     qk_slot *slots = (qk_slot *)(image + slots_offset());
     const uint32_t n = atomic_load(&h->n_services);
     qk_ring_set *rings = qk__region_image_rings(image);
+    const qk_slot_ext ext = {rings, qk__region_image_zones(image)};
 
     /* A cold open: roll every open journal back, or forward when its epoch committed. */
     const uint64_t committed = atomic_load(&h->all_op_committed);
@@ -72,11 +73,11 @@ static void use_like_a_tracker(unsigned char *image, size_t size)
         const qk_op peek = {QK_OP_PEEK, 0, 0, 0};
         const qk_op record = {QK_OP_RECORD, 1, 0, 0};
         const qk_op consume = {QK_OP_CONSUME, 1, 0, 0};
-        qk__slot_apply(&slots[s], rings, s, &peek, NOW_1, &sink, &tripped);
+        qk__slot_apply(&slots[s], &ext, s, &peek, NOW_1, &sink, &tripped);
         sink.n = 0;
-        qk__slot_apply(&slots[s], rings, s, &record, NOW_1, &sink, &tripped);
+        qk__slot_apply(&slots[s], &ext, s, &record, NOW_1, &sink, &tripped);
         sink.n = 0;
-        qk__slot_apply(&slots[s], rings, s, &consume, NOW_2, &sink, &tripped);
+        qk__slot_apply(&slots[s], &ext, s, &consume, NOW_2, &sink, &tripped);
         qk_usage u;
         qk__slot_usage(&slots[s], s, tripped, &u);
         if (u.n_windows == 0 || u.n_windows > QK_MAX_WINDOWS)

@@ -489,3 +489,29 @@ Test(damage, a_changed_rolling_bucket_is_refused, .timeout = 30)
     expect_rc(qk_try_consume(t, 0, 1, 0, &u), QK_ECORRUPT, "consume", "buckets fail their seal");
     qk_tracker_free(t);
 }
+
+/* A zone in the file's zone table (src/zone_table.h) is checked whole (its checksum) before any
+ * window's local midnight is computed from it: a changed transition is refused, not used. */
+Test(damage, a_changed_zone_is_refused, .timeout = 30)
+{
+    char path[PATH_MAX];
+    st_path(path, "zoned.qk");
+    qk_service_def d;
+    memset(&d, 0, sizeof d);
+    d.name = "z";
+    d.windows[0] = (qk_window_def){QK_DAY, 100, .tz = "America/Los_Angeles"};
+    const qk_options o = st_opts(path, &d, 1, 2, NULL);
+    qk_tracker *t = st_open(&o);
+    cr_assert_eq(qk_record(t, 0, 3, NULL), QK_OK);
+    qk_tracker_free(t);
+    st_image im = st_image_map(path);
+    qk_zone_table *zt = qk__region_image_zones(im.base);
+    cr_assert_not_null(zt);
+    cr_assert_eq(atomic_load(&zt->n_zones), 1);
+    cr_assert_str_eq(zt->zone[0].name, "America/Los_Angeles");
+    zt->zone[0].off[zt->zone[0].n_trans - 1] += 3600; /* an hour more, at its last transition */
+    st_image_unmap(&im);
+    qk_tracker *bad = NULL;
+    const qk_options again = st_opts_existing(path);
+    expect_rc(qk_tracker_new(&bad, &again), QK_ECORRUPT, "cold open", "zone 0 of the zone table");
+}

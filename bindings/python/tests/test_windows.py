@@ -52,8 +52,7 @@ def test_an_offset_day_resets_at_07_utc():
 
 @pytest.mark.parametrize("window, message", [
     (Window(Period.MONTH, 10, rolling=True), "a rolling window of QK_MONTH"),
-    (Window(Period.DAY, 10, tz="America/Los_Angeles"),
-     "tz 'America/Los_Angeles': time zones are not in this build yet"),
+    (Window(Period.DAY, 10, tz="Mars/Olympus"), 'unknown time zone "Mars/Olympus"'),
     (Window(Period.HOUR, 10, offset_ms=3_600_000), "is not below the window's length"),
     (Window(Period.DAY, 10, offset_ms=1500), "is not a whole number of seconds"),
     (Window(Period.DAY, 10, offset_ms=-1000), "is negative"),
@@ -82,6 +81,16 @@ def test_a_rolling_second_never_admits_more_than_its_limit_in_any_second():
         assert err.value.usage.tripped == 0
         now[0] += 220
         assert t.try_consume("f").windows[0].used == 1
+
+
+def test_a_pacific_day_lasts_23_hours_when_the_clocks_spring_forward():
+    day = Window(Period.DAY, 10, tz="America/Los_Angeles")
+    at = int(datetime(2026, 3, 8, 12, tzinfo=timezone.utc).timestamp() * 1000)
+    with Tracker([{"name": "g", "windows": [day]}], clock=lambda: at) as t:
+        w = t.peek("g").windows[0]
+        assert w.window_start == utc(2026, 3, 8, 8)
+        assert w.reset_at == utc(2026, 3, 9, 7)
+        assert t.window("g", 0) == day
 
 
 def test_window_get_out_of_range():
