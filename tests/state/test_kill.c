@@ -553,3 +553,91 @@ Test(kill, creator_killed_between_checksum_and_magic_by_watchpoint, .timeout = 6
                  "kill::creator_killed_between_checksum_and_magic");
 #endif
 }
+
+/* ---- a rolling window killed mid-slide (issue 22) ----
+ * The killed consume first slides the window (closing buckets into its ring, src/ring.h) and
+ * then counts. Recovery rolls back the windows and the ring together: put the bug back (skip
+ * the ring's restore in qk__slot_recover) and the current bucket's 5 calls sit in the ring as
+ * a closed bucket, so the next slide drops them 900 ms early. */
+
+static qkt_clock rclk = {T0};
+
+static qk_options ropts(void)
+{
+    static qk_service_def d;
+    memset(&d, 0, sizeof d);
+    d.name = "r";
+    d.windows[0] = (qk_window_def){QK_SECOND, 100, .flags = QK_WINDOW_ROLLING};
+    return st_opts(kpath, &d, 1, 2, &rclk);
+}
+
+static int rolling_victim(void *arg)
+{
+    (void)arg;
+    const qk_options o = ropts();
+    qk_tracker *t = NULL;
+    if (qk_tracker_new(&t, &o) != QK_OK)
+        return 2;
+    qkt_clock_set(&rclk, T0);
+    if (qk_try_consume(t, 0, 10, 0, NULL) != QK_OK)
+        return 3;
+    qkt_clock_set(&rclk, T0 + 100);
+    if (qk_try_consume(t, 0, 5, 0, NULL) != QK_OK) /* closes T0's bucket of 10 */
+        return 3;
+    qkt_clock_set(&rclk, T0 + 600);
+    hook_service = 0;
+    qk__test_hook = pause_in_critical_section;
+    qk_try_consume(t, 0, 7, 0, NULL); /* slides 25 buckets, counts 7, and dies */
+    return 4;
+}
+
+static pid_t start_rolling_victim(void)
+{
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    hook_fd = p[1];
+    const pid_t pid = qkt_fork_run(rolling_victim, NULL, 15);
+    close(p[1]);
+    const bool reached = qkt_read_byte(p[0]);
+    close(p[0]);
+    if (!reached)
+        cr_assert_fail("the rolling victim never reached the test point (exit %d)",
+                       qkt_wait_child(pid));
+    return pid;
+}
+
+/* The 10 calls of T0 leave at T0 + 1020 (their bucket's end plus 50 buckets), the 5 of T0 + 100
+ * at T0 + 1120; the killed 7 never counted. */
+static void assert_rolling_recovered(qk_tracker *t)
+{
+    qkt_clock_set(&rclk, T0 + 700);
+    cr_assert_eq(used_of(t, 0, 0), 15, "after the kill, a slide later");
+    qkt_clock_set(&rclk, T0 + 1019);
+    cr_assert_eq(used_of(t, 0, 0), 15);
+    qkt_clock_set(&rclk, T0 + 1020);
+    cr_assert_eq(used_of(t, 0, 0), 5);
+    qkt_clock_set(&rclk, T0 + 1120);
+    cr_assert_eq(used_of(t, 0, 0), 0);
+    cr_assert_eq(qk_try_consume(t, 0, 100, 0, NULL), QK_OK, "%s", qk_errmsg());
+}
+
+Test(kill, rolling_slide_cold, .timeout = 60)
+{
+    st_path(kpath, "rolling.qk");
+    kill_victim(start_rolling_victim());
+    qkt_clock_set(&rclk, T0 + 600);
+    const qk_options o = ropts();
+    qk_tracker *t = st_open(&o);
+    assert_rolling_recovered(t);
+    qk_tracker_free(t);
+}
+
+Test(kill, rolling_slide_live, .timeout = 60)
+{
+    st_path(kpath, "rolling.qk");
+    const qk_options o = ropts();
+    qk_tracker *t = st_open(&o);
+    kill_victim(start_rolling_victim());
+    assert_rolling_recovered(t);
+    qk_tracker_free(t);
+}
