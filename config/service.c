@@ -170,9 +170,9 @@ static int check_reserve(qk__config_parse *p, const qk__config_service *s)
 
 /* The core's own check of each window (qk_tracker_new on a tracker in memory, no file and no
  * store), so that what the file reader accepts but this build of the core refuses (a rolling
- * month, an offset on a rolling window, a zone) is refused here, at the window's line, in the
- * core's words. Without the store, a rolling window the file's store would refuse passes here
- * and is refused at the program's qk_tracker_new (docs/config.md): this check stays offline.
+ * month, an offset on a rolling window, an unknown zone) is refused here, at the window's line, in
+ * the core's words. Without the store, a rolling or zoned window the file's store would refuse
+ * passes and is refused at the program's qk_tracker_new (docs/config.md): this check stays offline.
  * Windows are added one at a time, so that the first the core refuses is the one named. */
 static int check_with_core(qk__config_parse *p, const qk__config_service *s)
 {

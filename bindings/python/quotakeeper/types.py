@@ -77,8 +77,9 @@ class Window:
     refusal's ``reset_at`` is when enough of the oldest calls have left, and a state file
     keeps the buckets across processes and reopens (docs/windows.md, "Rolling windows"). A
     tracker with a ``store`` refuses a rolling window, as does a month, forever or an offset
-    on one (:class:`InvalidArgumentError`). ``tz`` is passed to the library, which refuses it
-    ("not in this build yet") with :class:`InvalidArgumentError`.
+    on one (:class:`InvalidArgumentError`). ``tz`` names an IANA zone for a day, week or
+    month window, whose boundaries are then local midnights (docs/windows.md, "Time zones");
+    not with an offset or a store in this build.
     The library checks every field, so its message is the one raised (docs/windows.md).
     """
 
