@@ -237,34 +237,61 @@ static int window_ok(const qk_window *w, uint64_t reserve, const qk_slot_ext *ex
            qk__window_level(w, w->used) == (qk_level)w->level;
 }
 
-/* A slot with a rolling window: its ring holds its seal, and no window's closed buckets hold more
- * than its count. */
-static int rings_ok(const qk_slot *sl, const qk_ring_set *rs, uint32_t s, const char *name,
-                    char *why, size_t why_len)
+/* Whether windows ws[0..n) have a rolling one, and none's closed buckets in r hold more than its
+ * count. */
+static int buckets_fit(const qk_window *ws, unsigned n, const qk_ring_state *r, int *rolling,
+                       unsigned *bad)
 {
-    int rolling = 0;
-    for (unsigned i = 0; i < sl->n_windows; i++)
-        rolling |= (sl->w[i].flags & QK_WINDOW_ROLLING) != 0;
+    *rolling = 0;
+    for (unsigned i = 0; i < n && i < QK_MAX_WINDOWS; i++) {
+        if (!(ws[i].flags & QK_WINDOW_ROLLING))
+            continue;
+        *rolling = 1;
+        if (qk__ring_closed(r, i) > ws[i].used) {
+            *bad = i;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The ring recovery will leave: with a closed journal the live one; with an open one the undo
+ * copy when recovery restores it (this update changed it and is rolled back), else the live one
+ * beside the windows recovery keeps. A ring recovery keeps must hold its seal (an update reseals
+ * after each change, so only a kill inside the change breaks it, and that change is restored);
+ * every kept or restored ring must fit its windows' counts. */
+static int rings_ok(const qk_slot *sl, const qk_ring_set *rs, uint64_t committed_epoch, uint32_t s,
+                    const char *name, char *why, size_t why_len)
+{
+    const int open = (sl->journal & 1u) != 0;
+    const int committed = open && sl->undo_epoch != 0 && sl->undo_epoch <= committed_epoch;
+    const int rolled_back = open && !committed;
+    const qk_window *ws = rolled_back ? sl->undo : sl->w;
+    const unsigned n = rolled_back ? sl->undo_n_windows : sl->n_windows;
+    const int restored = rolled_back && rs->undo_journal == sl->journal;
+    const qk_ring_state *r = restored ? &rs->undo : &rs->live;
+    int rolling;
+    unsigned bad = 0;
+    const int fit = buckets_fit(ws, n, r, &rolling, &bad);
     if (!rolling)
         return QK_OK;
-    if (rs->seal != qk__ring_seal_of(&rs->live)) {
+    if (!restored && rs->seal != qk__ring_seal_of(&rs->live)) {
         snprintf(why, why_len,
                  "service %u (service '%s'): its rolling windows' buckets fail their seal", s,
                  name);
         return QK_ECORRUPT;
     }
-    for (unsigned i = 0; i < sl->n_windows; i++)
-        if ((sl->w[i].flags & QK_WINDOW_ROLLING) && qk__ring_closed(&rs->live, i) > sl->w[i].used) {
-            snprintf(why, why_len,
-                     "service %u (service '%s') window %u: its buckets hold more than its count", s,
-                     name, i);
-            return QK_ECORRUPT;
-        }
+    if (!fit) {
+        snprintf(why, why_len,
+                 "service %u (service '%s') window %u: its buckets hold more than its count", s,
+                 name, bad);
+        return QK_ECORRUPT;
+    }
     return QK_OK;
 }
 
-int qk__region_check_slot(const qk_slot *sl, const qk_slot_ext *ext, const char *name, uint32_t s,
-                          char *why, size_t why_len)
+int qk__region_check_slot(const qk_slot *sl, const qk_slot_ext *ext, uint64_t committed_epoch,
+                          const char *name, uint32_t s, char *why, size_t why_len)
 {
     const qk_ring_set *rs = ext != NULL && ext->rings != NULL ? &ext->rings[s] : NULL;
     if (sl->n_windows == 0 || sl->n_windows > QK_MAX_WINDOWS) {
@@ -309,10 +336,7 @@ int qk__region_check_slot(const qk_slot *sl, const qk_slot_ext *ext, const char 
                  s, name);
         return QK_ECORRUPT;
     }
-    /* An open journal's ring is restored or kept by recovery, and sealed again then. */
-    if ((sl->journal & 1u) == 0)
-        return rings_ok(sl, rs, s, name, why, why_len);
-    return QK_OK;
+    return rs != NULL ? rings_ok(sl, rs, committed_epoch, s, name, why, why_len) : QK_OK;
 }
 
 /* A layout-2 header whose checksum is already the layout-3 one: an upgrade (upgrade_layout)
@@ -406,7 +430,8 @@ int qk__region_check(const void *image, size_t size, char *why, size_t why_len)
             }
     }
     for (uint32_t s = 0; s < n; s++) {
-        rc = qk__region_check_slot(&slots[s], &ext, names[s], s, why, why_len);
+        rc = qk__region_check_slot(&slots[s], &ext, atomic_load(&h->all_op_committed), names[s], s,
+                                   why, why_len);
         if (rc != QK_OK)
             return rc;
         /* Quadratic, so bounded: a duplicate only makes qk_service_find pick the first. */
@@ -465,7 +490,8 @@ int qk__region_size_ok(qk_region *r)
 int qk__region_verify_slot(const qk_region *r, uint32_t s)
 {
     char why[256];
-    if (qk__region_check_slot(&r->slots[s], &r->ext, r->names[s], s, why, sizeof why) != QK_OK)
+    if (qk__region_check_slot(&r->slots[s], &r->ext, atomic_load(&r->hdr->all_op_committed),
+                              r->names[s], s, why, sizeof why) != QK_OK)
         return qk__fail(QK_ECORRUPT, "state file: %s", why);
     return QK_OK;
 }

@@ -99,10 +99,11 @@ int qk__region_check(const void *image, size_t size, char *why, size_t why_len);
 /* The header alone: it never changes once the file is ready. */
 int qk__region_check_header(const void *image, size_t size, char *why, size_t why_len);
 /* One published slot, with the region's ring sets and zone table (ext; NULL members in a
- * layout-2 file), and its name; for a file in use, call
+ * layout-2 file), and its name; committed_epoch: the header's, which says what recovery of an
+ * open journal keeps; for a file in use, call
  * it with the slot's lock held. */
-int qk__region_check_slot(const qk_slot *sl, const qk_slot_ext *ext, const char *name, uint32_t s,
-                          char *why, size_t why_len);
+int qk__region_check_slot(const qk_slot *sl, const qk_slot_ext *ext, uint64_t committed_epoch,
+                          const char *name, uint32_t s, char *why, size_t why_len);
 
 /* After pthread_mutex_lock(m) failed with rc: when the last owner of m died holding it (robust
  * mutexes in a state file), repairs what it guarded (slot sl, or nothing for the snapshot lock)

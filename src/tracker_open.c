@@ -100,7 +100,9 @@ static int check_warm_slots(qk_tracker *t)
         int rc = slot_lock(&t->region, s);
         if (rc != QK_OK)
             return rc;
-        rc = qk__region_check_slot(&t->slots[s], &t->region.ext, t->names[s], s, why, sizeof why);
+        rc = qk__region_check_slot(&t->slots[s], &t->region.ext,
+                                   atomic_load(&t->region.hdr->all_op_committed), t->names[s], s,
+                                   why, sizeof why);
         slot_unlock(&t->region, s);
         if (rc != QK_OK)
             return qk__fail(rc, "state file: %s", why);

@@ -1,7 +1,8 @@
 /* Writes the fuzzer's seed corpus into a directory, from real state files made by the library
  * itself (so no binary blob is committed, and the seeds follow the layout as it changes):
- *   seed-full          3 services (1, 2 and 4 windows, a reserve), counts, a reset_all behind
- *                      it (non-zero epochs, filled undo copies), one free slot;
+ *   seed-full          3 services (2, 3 and 4 windows, a reserve, a zoned day, a rolling second
+ *                      with a closed bucket), counts, a reset_all behind it (non-zero epochs,
+ *                      filled undo copies), one free slot;
  *   seed-empty         a file with room for 2 services and none registered;
  *   seed-open-journal  seed-full as a crash leaves it: slot 1 mid-update (odd journal, the undo
  *                      copy holding the state before), a legitimate image;
@@ -44,6 +45,10 @@ static int make_file(const char *path, const qk_service_def *defs, size_t n, siz
     if (n > 0 && (qk_reset_all(t) != QK_OK || qk_record(t, 0, 3, NULL) != QK_OK ||
                   qk_try_consume(t, 1, 2, QK_PRIORITY, NULL) != QK_OK))
         return 1;
+    /* A slide later: finnhub's rolling second closes a bucket into its ring. */
+    qkt_clock_advance(&fixed_clock, 100);
+    if (n > 1 && qk_record(t, 1, 4, NULL) != QK_OK)
+        return 1;
     qk_tracker_free(t);
     return 0;
 }
@@ -79,9 +84,11 @@ int main(int argc, char **argv)
     memset(defs, 0, sizeof defs);
     defs[0].name = "tiingo";
     defs[0].windows[0] = (qk_window_def){QK_MONTH, 500};
+    defs[0].windows[1] = (qk_window_def){QK_DAY, 100, .tz = "Europe/London"}; /* the zone table */
     defs[1].name = "finnhub.v2";
     defs[1].windows[0] = (qk_window_def){QK_MINUTE, 60};
     defs[1].windows[1] = (qk_window_def){QK_DAY, 1000};
+    defs[1].windows[2] = (qk_window_def){QK_SECOND, 30, .flags = QK_WINDOW_ROLLING}; /* a ring */
     defs[1].reserve = 5;
     defs[2].name = "all-periods_x";
     defs[2].windows[0] = (qk_window_def){QK_MINUTE, 10};
