@@ -584,6 +584,20 @@ INI
     run 0 "$QKCTL" -c r.ini show --json
     eq "$(json out.txt '[(w["shape"], w["rolling"], w["used"]) for s in d["services"] for w in s["windows"]]')" \
         "[('rolling hour', True, 4), ('15 minutes', False, 4)]" "-c rolling"
+    # A day in a time zone: check, show, --json and metrics name the zone (the INI file's words).
+    printf '[quotakeeper]\nstate = z.qkstate\n[service g]\nday = 100 tz America/Los_Angeles\n' >z.ini
+    run 0 "$QKCTL" check z.ini
+    has out.txt "g: day tz America/Los_Angeles 100"
+    run 0 "$QKCTL" -c z.ini record g 2
+    run 0 "$QKCTL" -c z.ini show
+    has out.txt "day tz America/Los_Angeles"
+    run 0 "$QKCTL" -c z.ini show --json
+    eq "$(json out.txt '[(w["shape"], w["tz"], w["used"]) for s in d["services"] for w in s["windows"]]')" \
+        "[('day tz America/Los_Angeles', 'America/Los_Angeles', 2)]" "-c zoned"
+    run 0 "$QKCTL" -f z.qkstate metrics
+    cp out.txt mz.txt
+    "$METRICS_CHECK" <mz.txt >lint.txt 2>&1 || fail "exposition check: $(cat lint.txt)"
+    has mz.txt 'quotakeeper_used{service="g",window="day",shape="1d America/Los_Angeles"} 2'
     ;;
 
 escape)

@@ -44,7 +44,7 @@ static void print_config(const char *path, const qk_options *o)
         /* Each window by its shape, as show names it ("rolling minute", "15 minutes"), not
          * its period alone: a rolling minute printed as "minute" would read as a fixed one. */
         for (unsigned w = 0; w < QK_MAX_WINDOWS && d->windows[w].limit != 0; w++) {
-            char shape[64];
+            char shape[QKCTL_SHAPE_MAX];
             printf("%s %s %" PRIu64, w ? "," : "", qkctl_shape_text(&d->windows[w], shape),
                    d->windows[w].limit);
         }

@@ -34,7 +34,10 @@ static int take_shapes(qk_tracker *t, qkctl_cut *c)
                 c->code = rc;
                 return rc;
             }
-            d->tz = NULL;
+            if (d->tz != NULL) { /* the tracker's: copied, as the cut outlives it */
+                snprintf(c->shapes[i].tz[w], sizeof c->shapes[i].tz[w], "%s", d->tz);
+                d->tz = c->shapes[i].tz[w];
+            }
         }
     }
     return QK_OK;

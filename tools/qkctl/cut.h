@@ -9,10 +9,11 @@
 
 #include <quotakeeper.h>
 
-/* A service's window shapes as the tracker counts them (qk_window_get); tz is dropped (NULL in
- * every build so far), so that a cut outlives nothing it points into. */
+/* A service's window shapes as the tracker counts them (qk_window_get), each tz pointing at the
+ * cut's own copy of the zone's name, so a cut outlives the tracker it was taken from. */
 typedef struct {
     qk_window_def w[QK_MAX_WINDOWS];
+    char tz[QK_MAX_WINDOWS][64]; /* an IANA name is at most 63 bytes (the library's limit) */
 } qkctl_shapes;
 
 typedef struct {

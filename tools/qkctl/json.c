@@ -51,17 +51,17 @@ static json_t *window(const qk_window_usage *w, const qk_window_def *def, unsign
                       int64_t now_ms)
 {
     json_t *o = json_object();
-    char shape[64];
+    char shape[QKCTL_SHAPE_MAX];
     json_object_set_new(o, "index", json_integer(index));
     json_object_set_new(o, "period", json_string(qkctl_period_name(w->period)));
     /* The shape (qk_window_get): "length_ms" is 0 where the length is not fixed (months,
-     * forever); "tz" is null, as no build yet has zones. */
+     * forever, and a zoned day, whose DST days last 23 or 25 hours); "tz" is null for UTC. */
     json_object_set_new(o, "shape", json_string(qkctl_shape_text(def, shape)));
     json_object_set_new(o, "every", json_integer(def->every > 1 ? def->every : 1));
     json_object_set_new(o, "length_ms", json_integer(qkctl_window_length_ms(def)));
     json_object_set_new(o, "offset_ms", json_integer(def->offset_ms));
     json_object_set_new(o, "rolling", json_boolean(def->flags & QK_WINDOW_ROLLING));
-    json_object_set_new(o, "tz", json_null());
+    json_object_set_new(o, "tz", def->tz != NULL ? json_string(def->tz) : json_null());
     json_object_set_new(o, "used", count(w->used));
     json_object_set_new(o, "limit", count(w->limit));
     json_object_set_new(o, "remaining", count(w->remaining));

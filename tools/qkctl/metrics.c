@@ -28,7 +28,7 @@ static void label_value(FILE *out, const char *s)
  * period apart ("15m", "1d@07:00"). */
 static void window_label(FILE *out, const qk_usage *u, const qk_window_def *def, unsigned w)
 {
-    char shape[64];
+    char shape[QKCTL_SHAPE_MAX];
     const qk_period p = u->windows[w].period;
     unsigned nth = 1;
     for (unsigned k = 0; k < w; k++)

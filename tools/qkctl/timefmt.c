@@ -77,8 +77,8 @@ int64_t qkctl_window_length_ms(const qk_window_def *w)
                                  [QK_FOREVER] = 0,
                                  [QK_SECOND] = S_MS,
                                  [QK_WEEK] = 7 * (int64_t)D_MS};
-    if ((unsigned)w->period >= sizeof ms / sizeof ms[0])
-        return 0;
+    if ((unsigned)w->period >= sizeof ms / sizeof ms[0] || w->tz != NULL)
+        return 0; /* a zoned day lasts 23 or 25 hours across DST: no fixed length */
     return (int64_t)every_of(w) * ms[w->period];
 }
 
@@ -119,16 +119,19 @@ static void offset_text(const qk_window_def *w, char *buf, size_t len, char spac
 const char *qkctl_shape_text(const qk_window_def *w, char *buf)
 {
     const char *name = qkctl_period_name(w->period);
-    int n = snprintf(buf, 64, "%s", (w->flags & QK_WINDOW_ROLLING) ? "rolling " : "");
+    const size_t len = QKCTL_SHAPE_MAX;
+    int n = snprintf(buf, len, "%s", (w->flags & QK_WINDOW_ROLLING) ? "rolling " : "");
     if (every_of(w) > 1)
-        n += snprintf(buf + n, 64 - (size_t)n, "%u %ss", every_of(w), name);
+        n += snprintf(buf + n, len - (size_t)n, "%u %ss", every_of(w), name);
     else
-        n += snprintf(buf + n, 64 - (size_t)n, "%s", name);
+        n += snprintf(buf + n, len - (size_t)n, "%s", name);
     if (w->offset_ms != 0) {
         char off[40];
         offset_text(w, off, sizeof off, ' ');
-        snprintf(buf + n, 64 - (size_t)n, " @%s", off);
+        n += snprintf(buf + n, len - (size_t)n, " @%s", off);
     }
+    if (w->tz != NULL) /* the INI file's words: "day = 1000 tz America/Los_Angeles" */
+        snprintf(buf + n, len - (size_t)n, " tz %s", w->tz);
     return buf;
 }
 
@@ -137,16 +140,19 @@ const char *qkctl_shape_label(const qk_window_def *w, char *buf)
     static const char *const unit[] = {
         [QK_MINUTE] = "m", [QK_HOUR] = "h",   [QK_DAY] = "d", [QK_MONTH] = "mo",
         [QK_FOREVER] = "", [QK_SECOND] = "s", [QK_WEEK] = "w"};
+    const size_t len = QKCTL_SHAPE_MAX;
     if (w->period == QK_FOREVER || (unsigned)w->period >= sizeof unit / sizeof unit[0]) {
-        snprintf(buf, 64, "%s", qkctl_period_name(w->period));
+        snprintf(buf, len, "%s", qkctl_period_name(w->period));
         return buf;
     }
-    int n = snprintf(buf, 64, "%s%u%s", (w->flags & QK_WINDOW_ROLLING) ? "r" : "", every_of(w),
+    int n = snprintf(buf, len, "%s%u%s", (w->flags & QK_WINDOW_ROLLING) ? "r" : "", every_of(w),
                      unit[w->period]);
     if (w->offset_ms != 0) {
         char off[40];
         offset_text(w, off, sizeof off, '_');
-        snprintf(buf + n, 64 - (size_t)n, "@%s", off);
+        n += snprintf(buf + n, len - (size_t)n, "@%s", off);
     }
+    if (w->tz != NULL)
+        snprintf(buf + n, len - (size_t)n, " %s", w->tz);
     return buf;
 }
