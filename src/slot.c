@@ -135,6 +135,8 @@ void qk__slot_usage_refused(const qk_slot *sl, const qk_ring_set *rs, int trippe
             const uint64_t cap = (flags & QK_PRIORITY) ? w->limit : w->limit - sl->reserve;
             /* n above the cap never fits: the time every call counted now has left. */
             at = qk__ring_fits_at(&rs->live, i, w, n > cap ? 0 : cap - n);
+            if (n > cap && at < w->end_ms)
+                at = w->end_ms; /* never fits: at least not in the past */
             out->windows[i].reset_at_ms = at;
         }
         if (at > fits)

@@ -436,3 +436,33 @@ Test(rolling, with_a_store_is_refused_for_now)
     cr_assert_not_null(strstr(qk_errmsg(), "with a shared store are not in this build yet"), "%s",
                        qk_errmsg());
 }
+
+/* ... nor when the state file holds it for a service the store tracker does not configure: that
+ * service would be counted with fixed-window leases (the review found it). */
+Test(rolling, a_stored_rolling_window_is_refused_by_a_store_tracker)
+{
+    char dir[PATH_MAX], path[PATH_MAX];
+    qkt_tmpdir_make(dir, "qk-rolling");
+    qkt_path(path, dir, "r.qk");
+    qk_service_def d;
+    memset(&d, 0, sizeof d);
+    d.name = "r";
+    d.windows[0] = (qk_window_def){QK_SECOND, 10, .flags = QK_WINDOW_ROLLING};
+    qk_options o = QK_OPTIONS_INIT;
+    o.services = &d;
+    o.n_services = 1;
+    o.path = path;
+    qk_tracker *t = NULL;
+    cr_assert_eq(qk_tracker_new(&t, &o), QK_OK, "%s", qk_errmsg());
+    qk_tracker_free(t);
+    qk_options s = QK_OPTIONS_INIT;
+    s.path = path;
+    s.capacity = 1;
+    s.store = "redis://127.0.0.1:1";
+    t = NULL;
+    cr_assert_eq(qk_tracker_new(&t, &s), QK_EINVAL);
+    cr_assert_not_null(strstr(qk_errmsg(), "a rolling or zoned window in the state file"), "%s",
+                       qk_errmsg());
+    cr_assert_null(t);
+    cr_assert_eq(qkt_tmpdir_remove(dir), 0);
+}
