@@ -566,10 +566,14 @@ static int create_image(qk_region *r, int fd, uint32_t capacity, const char *pat
 static void upgrade_layout(qk_region *r)
 {
     const size_t size = qk__region_size_layout(QK_LAYOUT_VERSION, r->hdr->capacity);
-    /* A store's area follows the region (store/area.c): a file that has one keeps layout 2,
-     * which rolling windows with a store do not need yet. */
+    /* A store's area follows the region (store/area.c), on the first page boundary past its
+     * layout-2 end: a file that has one keeps layout 2, which rolling windows with a store do not
+     * need yet. It is told by the area's magic, not by the file's size: an upgrade killed after
+     * the file grew leaves a larger file with no area, and that one must still be finished. */
     const size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    if (r->size > round_up(qk__region_size_layout(QK_LAYOUT_SEALED, r->hdr->capacity), page))
+    const size_t area = round_up(qk__region_size_layout(QK_LAYOUT_SEALED, r->hdr->capacity), page);
+    if (r->size >= area + sizeof QK__STORE_AREA_MAGIC &&
+        memcmp((const char *)r->hdr + area, QK__STORE_AREA_MAGIC, sizeof QK__STORE_AREA_MAGIC) == 0)
         return;
     if (r->size < size) {
         if (posix_fallocate(r->fd, 0, (off_t)size) != 0)

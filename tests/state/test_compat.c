@@ -8,6 +8,8 @@
 
 #include "clock.h"
 #include "files.h"
+#include "store/area.h" /* a real store area, made as a store's attach makes it */
+#include "tracker.h"
 #include "qkt_criterion.h"
 #include "state_test.h"
 #include "tmpdir.h"
@@ -209,6 +211,80 @@ Test(state_compat, an_upgrade_cut_between_checksum_and_version_reads_as_layout_2
     qk_tracker *bad = NULL;
     cr_assert_eq(qk_tracker_new(&bad, &o), QK_ECORRUPT);
     cr_assert_not_null(strstr(qk_errmsg(), "checksum"), "%s", qk_errmsg());
+    cr_assert_eq(qkt_tmpdir_remove(dir), 0);
+}
+
+/* Every count 0.2 wrote, on the file as it is now. */
+static void expect_v02_counts(qk_tracker *t)
+{
+    qk_usage u;
+    cr_assert_eq(qk_peek(t, 0, &u), QK_OK, "%s", qk_errmsg());
+    cr_assert_eq(u.windows[0].used, 57, "tiingo's minute");
+    cr_assert_eq(u.windows[1].used, 57, "tiingo's day");
+    cr_assert_eq(qk_peek(t, 1, &u), QK_OK, "%s", qk_errmsg());
+    cr_assert_eq(u.windows[0].used, 3, "finnhub");
+}
+
+/* An upgrade killed after posix_fallocate grew the file, before the version store: the file is
+ * larger than a layout-2 one but has no store area after its names. The next cold open must
+ * finish the upgrade; it used to take the size for a store's area and leave the file at layout 2
+ * for good. Both kill points: before the checksum store, and at QK_TP_LAYOUT_HALF_UPGRADED. */
+Test(state_compat, an_upgrade_killed_after_the_file_grew_is_finished_by_the_next_cold_open)
+{
+    for (int checksum3 = 0; checksum3 <= 1; checksum3++) {
+        char dir[PATH_MAX], path[PATH_MAX];
+        copy_of_v02(dir, path);
+        cr_assert_eq(truncate(path, (off_t)qk__region_size_layout(3, 4)), 0);
+        st_image im = st_image_map(path);
+        if (checksum3) {
+            qk_header h3;
+            memcpy(&h3, im.hdr, sizeof h3);
+            h3.layout_version = 3;
+            im.hdr->checksum = st_header_checksum(&h3);
+        }
+        cr_assert_eq(im.hdr->layout_version, 2);
+        st_image_unmap(&im);
+        qkt_clock clk;
+        qkt_clock_set(&clk, WRITTEN_AT + 30000);
+        const qk_service_def d = tiingo_rolling();
+        qk_tracker *t = open_with(path, &clk, &d, 1);
+        off_t size;
+        cr_assert_eq(layout_of(path, &size), 3,
+                     "the next cold open finishes the upgrade (layout-%d checksum)",
+                     checksum3 ? 3 : 2);
+        cr_assert_eq((size_t)size, qk__region_size_layout(3, 4));
+        expect_v02_counts(t);
+        qk_usage u;
+        cr_assert_eq(qk_try_consume(t, 0, 5, 0, &u), QK_OK, "the rolling window counts: %s",
+                     qk_errmsg());
+        cr_assert_eq(u.windows[2].used, 5);
+        qk_tracker_free(t);
+        cr_assert_eq(qkt_tmpdir_remove(dir), 0);
+    }
+}
+
+/* A layout-2 file with a real store area after its names (made by src/store/area.c, as a store's
+ * attach makes it) keeps layout 2 at a cold open: the area's magic, not the size, says so. */
+Test(state_compat, a_layout_2_file_with_a_store_area_keeps_layout_2)
+{
+    char dir[PATH_MAX], path[PATH_MAX];
+    copy_of_v02(dir, path);
+    qkt_clock clk;
+    qkt_clock_set(&clk, WRITTEN_AT + 30000);
+    qk_tracker *ro = open_file(path, &clk, QK_OPEN_READONLY); /* leaves it at layout 2 */
+    qk__store_area a;
+    cr_assert_eq(qk__store_area_open(&a, &ro->region), QK_OK, "%s", qk_errmsg());
+    qk__store_area_close(&a);
+    qk_tracker_free(ro);
+    off_t size2;
+    cr_assert_eq(layout_of(path, &size2), 2);
+    cr_assert_gt((size_t)size2, qk__region_size_layout(2, 4), "the area follows the region");
+    qk_tracker *t = open_file(path, &clk, 0);
+    off_t size;
+    cr_assert_eq(layout_of(path, &size), 2, "a file with a store area stays at layout 2");
+    cr_assert_eq(size, size2);
+    expect_v02_counts(t);
+    qk_tracker_free(t);
     cr_assert_eq(qkt_tmpdir_remove(dir), 0);
 }
 
