@@ -46,9 +46,23 @@ int qk__slot_roll_ended(qk_slot *sl, const qk_slot_ext *ext, qk_service s, int64
                         qk_event_sink *sink)
 {
     qk_ring_set *rs = ext != NULL && ext->rings != NULL ? &ext->rings[s] : NULL;
+    const qk_zone_table *zt = ext != NULL ? ext->zones : NULL;
+    /* Everything that can refuse is checked first, so a refusal changes nothing: a rolling
+     * window slid before a later window's zone was found bad would leave the slot half-rolled
+     * and its ring journaled but never sealed again. */
     int sliding = 0;
-    for (unsigned i = 0; i < sl->n_windows; i++)
-        sliding |= (sl->w[i].flags & QK_WINDOW_ROLLING) && qk__window_ended(&sl->w[i], now_ms);
+    for (unsigned i = 0; i < sl->n_windows; i++) {
+        const qk_window *w = &sl->w[i];
+        if (!qk__window_ended(w, now_ms))
+            continue;
+        if (w->flags & QK_WINDOW_ROLLING) {
+            sliding = 1;
+        } else if (w->zone != 0) {
+            const qk__zone *z = qk__zones_get(zt, w->zone);
+            if (z == NULL || qk__tz_check(z) != 0)
+                return 1; /* a zone the table lacks, or a damaged one: the check refuses both */
+        }
+    }
     if (sliding) {
         if (!ring_sound(rs))
             return 1;
@@ -61,9 +75,7 @@ int qk__slot_roll_ended(qk_slot *sl, const qk_slot_ext *ext, qk_service s, int64
         if (w->flags & QK_WINDOW_ROLLING) {
             qk__slot_set_used(sl, s, i, qk__ring_slide(&rs->live, i, w, now_ms), sink);
         } else if (w->zone != 0) {
-            const qk__zone *z = qk__zones_get(ext != NULL ? ext->zones : NULL, w->zone);
-            if (z == NULL || qk__tz_check(z) != 0)
-                return 1; /* a zone the table lacks, or a damaged one: the check refuses both */
+            const qk__zone *z = qk__zones_get(zt, w->zone); /* checked above */
             qk__span_zoned(z, (qk_period)w->period, qk__window_every(w), now_ms, &w->start_ms,
                            &w->end_ms);
             qk__slot_set_used(sl, s, i, 0, sink);

@@ -97,7 +97,8 @@ void qk__slot_level_changed(qk_slot *sl, qk_service s, unsigned i, qk_level to,
 /* Out of line (once per window period, or per bucket of a rolling window): moves every window
  * whose period ended to the current one, at count 0, and slides every rolling window whose
  * current bucket ended, and every zoned window (its zone in ext) whose local period ended. Returns
- * 0, or 1 when the ring fails its seal (nothing changed: the apply answers QK_ECORRUPT). */
+ * 0, or 1 when the ring fails its seal or an ended window's zone is missing or damaged; both are
+ * checked before anything changes, so then nothing changed (the apply answers QK_ECORRUPT). */
 int qk__slot_roll_ended(qk_slot *sl, const qk_slot_ext *ext, qk_service s, int64_t now_ms,
                         qk_event_sink *sink);
 

@@ -515,3 +515,56 @@ Test(damage, a_changed_zone_is_refused, .timeout = 30)
     const qk_options again = st_opts_existing(path);
     expect_rc(qk_tracker_new(&bad, &again), QK_ECORRUPT, "cold open", "zone 0 of the zone table");
 }
+
+/* A roll that a damaged zone refuses changes nothing (src/slot.c, qk__slot_roll_ended): the
+ * zones of every ended window are checked before a rolling window of the same slot slides. It
+ * used to slide window 0 (its ring journaled, its count committed at 0) and then refuse window
+ * 1's zone, leaving the ring changed and unsealed: refused by every later call for good. */
+Test(damage, a_damaged_zone_refuses_a_roll_before_a_rolling_window_slides, .timeout = 30)
+{
+    char path[PATH_MAX];
+    st_path(path, "rolling_zoned.qk");
+    qk_service_def d;
+    memset(&d, 0, sizeof d);
+    d.name = "rz";
+    d.windows[0] = (qk_window_def){QK_SECOND, 10, .flags = QK_WINDOW_ROLLING};
+    d.windows[1] = (qk_window_def){QK_DAY, 100, .tz = "America/Los_Angeles"};
+    qkt_clock clk = {T0};
+    const qk_options o = st_opts(path, &d, 1, 2, &clk);
+    qk_tracker *t = st_open(&o);
+    cr_assert_eq(qk_try_consume(t, 0, 6, 0, NULL), QK_OK, "%s", qk_errmsg());
+    qkt_clock_advance(&clk, 100); /* closes the bucket of 6 into the ring */
+    cr_assert_eq(qk_try_consume(t, 0, 1, 0, NULL), QK_OK, "%s", qk_errmsg());
+
+    st_image im = st_image_map(path);
+    qk_zone_table *zt = qk__region_image_zones(im.base);
+    qk_ring_set *rings = qk__region_image_rings(im.base);
+    cr_assert(zt != NULL && rings != NULL);
+    cr_assert_eq(atomic_load(&zt->n_zones), 1);
+    zt->zone[0].off[zt->zone[0].n_trans - 1] += 3600; /* damaged: its checksum fails */
+    qk_ring_set ring_before;
+    qk_window w_before[QK_MAX_WINDOWS];
+    memcpy(&ring_before, &rings[0], sizeof ring_before);
+    memcpy(w_before, im.slots[0].w, sizeof w_before);
+    cr_assert_eq(rings[0].seal, qk__ring_seal_of(&rings[0].live), "sealed before");
+    int holds_six = 0;
+    for (unsigned k = 0; k < QK_RING_BUCKETS; k++)
+        holds_six |= rings[0].live.bucket[0][k] == 6;
+    cr_assert(holds_six, "the closed bucket of 6 is in the ring");
+
+    /* A day later both windows have ended: the rolling one would slide, the zoned one needs its
+     * zone, which is damaged. */
+    qkt_clock_advance(&clk, 2 * QKT_DAY);
+    expect_rc(qk_record(t, 0, 1, NULL), QK_ECORRUPT, "record", "zone is damaged");
+    cr_assert_eq(memcmp(&rings[0], &ring_before, sizeof ring_before), 0,
+                 "the ring is exactly as it was");
+    cr_assert_eq(rings[0].seal, qk__ring_seal_of(&rings[0].live), "and still sealed");
+    cr_assert_eq(memcmp(im.slots[0].w, w_before, sizeof w_before), 0,
+                 "the windows are as they were: window 0 did not slide");
+    cr_assert_eq(im.slots[0].journal & 1u, 0, "the journal is closed");
+    /* Refused again, the same way: nothing was left half-done. */
+    expect_rc(qk_try_consume(t, 0, 1, 0, NULL), QK_ECORRUPT, "consume", "zone is damaged");
+    cr_assert_eq(memcmp(&rings[0], &ring_before, sizeof ring_before), 0);
+    st_image_unmap(&im);
+    qk_tracker_free(t);
+}
