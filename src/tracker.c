@@ -666,15 +666,19 @@ int qk__zones_publish(qk_tracker *t, qk__checked_def *defs, size_t n, const qk__
     /* Appended under the snapshot lock, each published with one release store: a process killed
      * mid-copy leaves an entry nobody sees. */
     if (l->n > 0 && (snapshot_held || (rc = snapshot_lock(&t->region)) == QK_OK)) {
+        /* Room for every missing zone first: a refusal appends none. */
+        uint32_t missing = 0;
+        for (uint32_t i = 0; i < l->n; i++)
+            missing += qk__zones_find(zt, l->zone[i].name) < 0;
+        if (missing > QK_ZONES_MAX - qk__zones_published(zt))
+            rc = qk__fail(QK_EFULL,
+                          "the state file's zone table is full (%d zones): %u are in it and %u "
+                          "more are needed",
+                          QK_ZONES_MAX, qk__zones_published(zt), missing);
         for (uint32_t i = 0; rc == QK_OK && i < l->n; i++) {
             if (qk__zones_find(zt, l->zone[i].name) >= 0)
                 continue; /* in the file already, or another process added it meanwhile */
             const uint32_t at = qk__zones_published(zt);
-            if (at == QK_ZONES_MAX) {
-                rc = qk__fail(QK_EFULL, "the state file's zone table is full (%d zones)",
-                              QK_ZONES_MAX);
-                break;
-            }
             memcpy(&zt->zone[at], &l->zone[i], sizeof zt->zone[at]);
             atomic_store_explicit(&zt->n_zones, at + 1, memory_order_release);
         }
@@ -725,30 +729,33 @@ int qk_service_add(qk_tracker *t, const qk_service_def *def, qk_service *out)
         return rc_def;
     def = &d.def;
     int rc = qk__shapes_supported(t, def, t->store != NULL);
+    /* Zones are read with no lock held (file I/O), and published only in the hold of the
+     * snapshot lock that adds the service, once its checks pass: a refused add leaves the
+     * file's zone table (16 entries) as it was. */
     qk__zones_loaded zones = {NULL, 0};
     if (rc == QK_OK)
         rc = qk__zones_load(&zones, &d, 1, t->region.ext.zones);
+    const int64_t now = rc == QK_OK ? qk__tracker_now(t) : 0;
     if (rc == QK_OK)
-        rc = qk__zones_publish(t, &d, 1, &zones, 0);
-    qk__zones_loaded_free(&zones);
-    if (rc != QK_OK)
+        rc = qk__region_size_ok(&t->region); /* an add is rare: it can afford the fstat */
+    if (rc != QK_OK) {
+        qk__zones_loaded_free(&zones);
         return rc;
-    const int64_t now = qk__tracker_now(t);
-
-    rc = qk__region_size_ok(&t->region); /* an add is rare: it can afford the fstat */
-    if (rc != QK_OK)
-        return rc;
+    }
     rc = snapshot_lock(&t->region);
-    if (rc != QK_OK)
+    if (rc != QK_OK) {
+        qk__zones_loaded_free(&zones);
         return rc;
+    }
     const uint32_t n = qk__published(t);
     if (qk__find_name(t, def->name, n) >= 0)
         rc = qk__fail(QK_EEXIST, "service '%s' is already registered", def->name);
     else if (n == t->capacity)
         rc = qk__fail(QK_EFULL, "cannot add '%s': all %u slots are in use", def->name, n);
-    else
+    else if ((rc = qk__zones_publish(t, &d, 1, &zones, 1)) == QK_OK)
         qk__add_locked(t, &d, now);
     snapshot_unlock(&t->region);
+    qk__zones_loaded_free(&zones);
     if (qk__region_lost(&t->region))
         return qk__region_lost_error(&t->region);
     if (rc == QK_OK && out != NULL)

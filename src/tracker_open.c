@@ -122,7 +122,8 @@ static const qk__checked_def *configured(const qk_tracker *t, const char *name)
  * window is rolled to now, configured services take their new definitions (counts kept by name
  * and period), and stored services that are not configured are kept. Nothing changes on
  * error: everything that can fail happens before the first change. */
-static int reconcile(qk_tracker *t, qk_event **events, size_t *n_events)
+static int reconcile(qk_tracker *t, const qk__zones_loaded *zones, qk_event **events,
+                     size_t *n_events)
 {
     const size_t n_services = t->n_configured;
     const int64_t now = qk__read_clock(t);
@@ -144,12 +145,18 @@ static int reconcile(qk_tracker *t, qk_event **events, size_t *n_events)
     else if (t->on_event != NULL && stored > 0 &&
              (ev = malloc((size_t)stored * QK_EVENTS_PER_SLOT_OP * sizeof *ev)) == NULL)
         rc = qk__fail(QK_ENOMEM, "no memory for the events of %u services", stored);
+    /* The zones last, in the same hold, once nothing else can refuse: a refused open leaves
+     * the file's zone table as it was. */
+    if (rc == QK_OK)
+        rc = qk__zones_publish(t, t->configured, n_services, zones, 1);
     for (size_t i = 0; rc == QK_OK && i < n_services; i++)
         if (qk__find_name(t, t->configured[i].def.name, stored) < 0)
             qk__add_locked(t, &t->configured[i], now);
     snapshot_unlock(&t->region);
-    if (rc != QK_OK)
+    if (rc != QK_OK) {
+        free(ev);
         return rc;
+    }
 
     qk_event_sink sink = {ev, 0, 0};
     for (uint32_t s = 0; s < stored; s++) {
@@ -227,7 +234,8 @@ static int open_region(qk_tracker *t, const qk_options *o, const qk__zones_loade
     t->mode = (t->region.hdr->shared ? QK__MODE_SHARED : 0u) | (readonly ? QK__MODE_READONLY : 0u);
     for (size_t i = 0; rc == QK_OK && i < t->n_configured; i++)
         rc = qk__shapes_supported(t, &t->configured[i].def, o->store != NULL);
-    if (rc == QK_OK && !readonly)
+    /* A new region's zones now; an existing file's in reconcile, after its checks. */
+    if (rc == QK_OK && created)
         rc = qk__zones_publish(t, t->configured, t->n_configured, zones, 0);
     if (rc != QK_OK) {
         qk__region_open_done(&t->region);
@@ -242,7 +250,7 @@ static int open_region(qk_tracker *t, const qk_options *o, const qk__zones_loade
     } else {
         rc = cold ? QK_OK : check_warm_slots(t);
         if (rc == QK_OK && !readonly)
-            rc = reconcile(t, ev, n_ev);
+            rc = reconcile(t, zones, ev, n_ev);
     }
     /* Under the open lock: a state file's store area is made or checked by one process. */
     if (rc == QK_OK && o->store != NULL)

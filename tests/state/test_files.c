@@ -859,3 +859,104 @@ Test(files, flush_file_and_private, .timeout = 30)
     qk_tracker_free(t);
     cr_assert_eq(qk_tracker_flush(NULL), QK_EINVAL);
 }
+
+/* ---- the zone table: only what is added is published (src/zone_table.h) ---- */
+
+static uint32_t zones_in(const char *path)
+{
+    st_image im = st_image_map(path);
+    qk_zone_table *zt = qk__region_image_zones(im.base);
+    cr_assert_not_null(zt);
+    const uint32_t n = atomic_load(&zt->n_zones);
+    st_image_unmap(&im);
+    return n;
+}
+
+static const char *const zone_names[] = {
+    "America/Los_Angeles", "America/New_York", "America/Chicago", "America/Denver",
+    "Europe/London",       "Europe/Paris",     "Europe/Berlin",   "Europe/Madrid",
+    "Asia/Tokyo",          "Asia/Kolkata",     "Asia/Shanghai",   "Asia/Singapore",
+    "Australia/Sydney",    "Australia/Perth",  "Africa/Cairo",    "America/Sao_Paulo",
+    "Pacific/Auckland"};
+
+/* A service named `name` with a day window in each of zone_names[from..from+n). */
+static qk_service_def zoned_def(const char *name, unsigned from, unsigned n)
+{
+    qk_service_def d;
+    memset(&d, 0, sizeof d);
+    d.name = name;
+    for (unsigned j = 0; j < n; j++)
+        d.windows[j] = (qk_window_def){QK_DAY, 100 + j, .tz = zone_names[from + j]};
+    return d;
+}
+
+/* A zone is published in the hold of the snapshot lock that adds its service, after the add's
+ * checks: a refused add (a name taken, no slot left, no room for every zone it needs) leaves the
+ * file's zone table as it was. Zones used to be appended before the checks, so refused calls
+ * could fill the table's 16 entries. */
+Test(files, a_refused_service_add_publishes_no_zone, .timeout = 30)
+{
+    char path[PATH_MAX];
+    st_path(path, "zones_add.qk");
+    const qk_service_def a = zoned_def("a", 0, 1);
+    const qk_options o = st_opts(path, &a, 1, 6, NULL);
+    qk_tracker *t = st_open(&o);
+    cr_assert_eq(zones_in(path), 1);
+    /* The name is taken: its new zone is not published. */
+    qk_service_def again = zoned_def("a", 1, 1);
+    cr_assert_eq(qk_service_add(t, &again, NULL), QK_EEXIST, "%s", qk_errmsg());
+    cr_assert_eq(zones_in(path), 1, "a refused add leaves the zone table as it was");
+    /* Fill the table to 15 with three adds, then ask for two more zones: refused, none taken. */
+    for (unsigned k = 0; k < 3; k++) {
+        char name[8];
+        snprintf(name, sizeof name, "b%u", k);
+        const qk_service_def b = zoned_def(name, 1 + 4 * k, 4);
+        cr_assert_eq(qk_service_add(t, &b, NULL), QK_OK, "%s", qk_errmsg());
+    }
+    cr_assert_eq(zones_in(path), 13);
+    const qk_service_def two = zoned_def("c", 13, 2);
+    cr_assert_eq(qk_service_add(t, &two, NULL), QK_OK, "%s", qk_errmsg());
+    cr_assert_eq(zones_in(path), 15);
+    const qk_service_def over = zoned_def("d", 15, 2);
+    cr_assert_eq(qk_service_add(t, &over, NULL), QK_EFULL, "%s", qk_errmsg());
+    cr_assert_not_null(strstr(qk_errmsg(), "zone table"), "%s", qk_errmsg());
+    cr_assert_eq(zones_in(path), 15, "no zone of a refused add, not even the first");
+    /* One slot left: an add refused for want of a slot publishes nothing either. */
+    const qk_service_def last = zoned_def("e", 15, 1);
+    cr_assert_eq(qk_service_add(t, &last, NULL), QK_OK, "%s", qk_errmsg());
+    cr_assert_eq(zones_in(path), 16);
+    cr_assert_eq(qk_service_count(t), 6);
+    qk_tracker_free(t);
+
+    st_path(path, "zones_full.qk");
+    const qk_options o2 = st_opts(path, &a, 1, 1, NULL);
+    t = st_open(&o2);
+    const qk_service_def no_slot = zoned_def("f", 4, 1);
+    cr_assert_eq(qk_service_add(t, &no_slot, NULL), QK_EFULL, "%s", qk_errmsg());
+    cr_assert_not_null(strstr(qk_errmsg(), "slots"), "%s", qk_errmsg());
+    cr_assert_eq(zones_in(path), 1, "an add refused for want of a slot publishes no zone");
+    qk_tracker_free(t);
+}
+
+/* The same for an open: a reconciliation refused (no room for a configured service) publishes
+ * none of the configured zones. */
+Test(files, a_refused_open_publishes_no_zone, .timeout = 30)
+{
+    char path[PATH_MAX];
+    st_path(path, "zones_open.qk");
+    const qk_service_def a = zoned_def("a", 0, 1);
+    const qk_options o = st_opts(path, &a, 1, 1, NULL);
+    qk_tracker *t = st_open(&o);
+    qk_tracker_free(t);
+    cr_assert_eq(zones_in(path), 1);
+    const qk_service_def defs[2] = {a, zoned_def("g", 9, 2)};
+    const qk_options more = st_opts(path, defs, 2, 0, NULL); /* the file's capacity: 1 */
+    qk_tracker *bad = NULL;
+    cr_assert_eq(qk_tracker_new(&bad, &more), QK_EFULL, "%s", qk_errmsg());
+    cr_assert_eq(zones_in(path), 1, "a refused open leaves the zone table as it was");
+    /* Warm too (another tracker has the file open). */
+    t = st_open(&o);
+    cr_assert_eq(qk_tracker_new(&bad, &more), QK_EFULL, "%s", qk_errmsg());
+    cr_assert_eq(zones_in(path), 1);
+    qk_tracker_free(t);
+}
