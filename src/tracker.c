@@ -398,36 +398,55 @@ int qk_peek(qk_tracker *t, qk_service s, qk_usage *out)
 
 int qk_window_get(qk_tracker *t, qk_service s, unsigned window, qk_window_def *out)
 {
-    if (out == NULL)
-        return qk__fail(QK_EINVAL, "out is NULL");
-    qk_usage u;
-    const int rc = qk_peek(t, s, &u);
+    if (t == NULL || out == NULL)
+        return qk__fail(QK_EINVAL, t ? "out is NULL" : "tracker is NULL");
+    qk_region *r = &t->region;
+    const int file = (t->mode & QK__MODE_SHARED) != 0;
+    if (file && qk__region_lost(r))
+        return qk__region_lost_error(r);
+    /* A state file is read with the care of a peek: its size before the header's service
+     * count, and the slot's every word under its lock. */
+    int rc = file ? qk__region_size_ok(r) : QK_OK;
+    if (rc == QK_OK)
+        rc = check_service(t, s);
     if (rc != QK_OK)
+        return file && qk__region_lost(r) ? qk__region_lost_error(r) : rc;
+    /* Everything returned comes from one hold of the slot lock. It used to be read in two (a
+     * peek, then the flags, every and zone), so a process that reconfigured the service in
+     * between could give it one definition's period and limit with another's shape. The
+     * window is read as stored, not rolled: a roll changes its bounds, never its shape. */
+    if ((rc = slot_lock(r, s)) != QK_OK)
         return rc;
-    if (window >= u.n_windows)
-        return qk__fail(QK_EINVAL, "service '%s' has no window %u (it has %u)", u.name, window,
-                        u.n_windows);
+    if (file && (rc = qk__region_verify_slot(r, s)) != QK_OK) {
+        slot_unlock(r, s);
+        return rc;
+    }
+    const unsigned n = t->slots[s].n_windows;
+    qk_window w;
+    memset(&w, 0, sizeof w);
+    if (window < n)
+        w = t->slots[s].w[window];
+    slot_unlock(r, s);
+    if (file && qk__region_lost(r))
+        return qk__region_lost_error(r); /* read on zeros: no answer */
+    if (window >= n)
+        return qk__fail(QK_EINVAL, "service '%s' has no window %u (it has %u)", t->names[s], window,
+                        n);
     /* The slot says whether the window rolls, its zone and its every (neither a rolling window's
      * bounds nor a zoned one's are a multiple of its period); a fixed UTC window's bounds say its
      * offset: its start's distance from the aligned boundary. */
-    const qk_window_usage *w = &u.windows[window];
-    qk_window_def d = {.period = w->period, .limit = w->limit};
-    int rc_lock = slot_lock(&t->region, s);
-    if (rc_lock != QK_OK)
-        return rc_lock;
-    const qk_window *sw = &t->slots[s].w[window];
-    const unsigned flags = sw->flags, every = qk__window_every(sw), zone = sw->zone;
-    slot_unlock(&t->region, s);
-    const qk__zone *z = qk__zones_get(t->region.ext.zones, zone);
-    if (flags & QK_WINDOW_ROLLING) {
+    const qk_period period = (qk_period)w.period;
+    qk_window_def d = {.period = period, .limit = w.limit};
+    const qk__zone *z = qk__zones_get(r->ext.zones, w.zone);
+    if (w.flags & QK_WINDOW_ROLLING) {
         d.flags = QK_WINDOW_ROLLING;
-        d.every = every;
+        d.every = qk__window_every(&w);
     } else if (z != NULL) {
-        d.every = every;
+        d.every = qk__window_every(&w);
         d.tz = z->name; /* the zone table's: valid for the tracker's life */
     } else {
-        d.every = qk__span_every(w->period, w->window_start_ms, w->reset_at_ms);
-        d.offset_ms = qk__span_offset(w->period, d.every, w->window_start_ms);
+        d.every = qk__span_every(period, w.start_ms, w.end_ms);
+        d.offset_ms = qk__span_offset(period, d.every, w.start_ms);
     }
     *out = d;
     return QK_OK;

@@ -960,3 +960,61 @@ Test(files, a_refused_open_publishes_no_zone, .timeout = 30)
     cr_assert_eq(zones_in(path), 1);
     qk_tracker_free(t);
 }
+
+/* ---- qk_window_get: one hold of the slot lock ---- */
+
+/* What the event callback below does once armed: another tracker reconfigures the service on
+ * the same file (window 0 becomes a rolling second), as another process could at any moment. */
+static struct {
+    const char *path;
+    int armed;
+    qk_tracker *other;
+} wg;
+
+static void reconfigure_on_event(const qk_event *e, void *payload)
+{
+    (void)e, (void)payload;
+    if (!wg.armed)
+        return;
+    wg.armed = 0;
+    qk_service_def d;
+    memset(&d, 0, sizeof d);
+    d.name = "w";
+    d.windows[0] = (qk_window_def){QK_SECOND, 10, .flags = QK_WINDOW_ROLLING};
+    const qk_options o = st_opts(wg.path, &d, 1, 2, NULL);
+    if (qk_tracker_new(&wg.other, &o) != QK_OK)
+        wg.other = NULL;
+}
+
+/* qk_window_get's answer is one definition's, never a mix. It used to peek (one hold, which can
+ * roll windows and deliver events), then take the lock again for the window's flags, every and
+ * zone: a reconfiguration in between (here by the event the peek's roll delivered; another
+ * process can do it at any moment) gave the old period and limit with the new rolling flag. */
+Test(files, window_get_is_one_definition_not_a_mix, .timeout = 30)
+{
+    char path[PATH_MAX];
+    st_path(path, "window_get.qk");
+    qk_service_def d;
+    memset(&d, 0, sizeof d);
+    d.name = "w";
+    d.windows[0] = (qk_window_def){QK_MINUTE, 10};
+    qkt_clock clk = {T0};
+    qk_options o = st_opts(path, &d, 1, 2, &clk);
+    o.on_event = reconfigure_on_event;
+    qk_tracker *t = st_open(&o);
+    cr_assert_eq(qk_record(t, 0, 9, NULL), QK_OK, "%s", qk_errmsg()); /* critical */
+    qkt_clock_advance(&clk, QKT_MIN); /* a roll back to OK is an event */
+    wg.path = path;
+    wg.armed = 1;
+    qk_window_def got;
+    cr_assert_eq(qk_window_get(t, 0, 0, &got), QK_OK, "%s", qk_errmsg());
+    const int old_def =
+        got.period == QK_MINUTE && got.limit == 10 && got.flags == 0 && got.every == 1;
+    const int new_def = got.period == QK_SECOND && got.limit == 10 &&
+                        got.flags == QK_WINDOW_ROLLING && got.every == 1;
+    cr_assert(old_def || new_def,
+              "a mix of two definitions: period %d, limit %llu, flags %u, every %u",
+              (int)got.period, (unsigned long long)got.limit, got.flags, got.every);
+    qk_tracker_free(wg.other);
+    qk_tracker_free(t);
+}

@@ -269,3 +269,54 @@ Test(windows, window_get_round_trip)
         qk_tracker_free(t);
     }
 }
+
+/* qk_window_get reads everything it returns in one hold of the slot lock, from the window as
+ * stored: its answer matches the definition and a peek's period and limit, for every kind of
+ * window in one service, and still does after every window's period ended unrolled (a roll moves
+ * bounds, never a shape). */
+Test(windows, window_get_matches_the_definition_and_a_peek)
+{
+    qk_service_def d;
+    memset(&d, 0, sizeof d);
+    d.name = "s";
+    d.windows[0] = (qk_window_def){QK_MINUTE, 900, .every = 15};
+    d.windows[1] = (qk_window_def){QK_HOUR, 10, .offset_ms = 30 * QKT_MIN};
+    d.windows[2] = (qk_window_def){QK_SECOND, 20, .every = 2, .flags = QK_WINDOW_ROLLING};
+    d.windows[3] = (qk_window_def){QK_DAY, 100, .tz = "Europe/London"};
+    qkt_clock clk;
+    qkt_clock_set(&clk, qkt_utc(2026, 2, 20, 3, 4, 5, 0));
+    qk_tracker *t = new_tracker(&d, 1, 0, &clk, NULL);
+    for (int later = 0; later <= 1; later++) {
+        if (later)
+            qkt_clock_advance(&clk, 40 * QKT_DAY); /* every window ended; none rolled yet */
+        for (unsigned i = 0; i < 4; i++) {
+            qk_window_def got;
+            cr_assert_eq(qk_window_get(t, 0, i, &got), QK_OK, "%s", qk_errmsg());
+            const qk_window_def *want = &d.windows[i];
+            cr_assert_eq(got.period, want->period, "window %u", i);
+            cr_assert_eq(got.limit, want->limit, "window %u", i);
+            cr_assert_eq(got.every, want->every ? want->every : 1, "window %u", i);
+            cr_assert_eq(got.offset_ms, want->offset_ms, "window %u", i);
+            cr_assert_eq(got.flags, want->flags, "window %u", i);
+            if (want->tz != NULL)
+                cr_assert_str_eq(got.tz, want->tz);
+            else
+                cr_assert_null(got.tz, "window %u", i);
+        }
+        qk_usage u;
+        cr_assert_eq(qk_peek(t, 0, &u), QK_OK, "%s", qk_errmsg());
+        for (unsigned i = 0; i < u.n_windows; i++) {
+            qk_window_def got;
+            cr_assert_eq(qk_window_get(t, 0, i, &got), QK_OK);
+            cr_assert_eq(got.period, u.windows[i].period, "window %u", i);
+            cr_assert_eq(got.limit, u.windows[i].limit, "window %u", i);
+        }
+    }
+    qk_window_def got;
+    cr_assert_eq(qk_window_get(t, 0, 4, &got), QK_EINVAL);
+    cr_assert(strstr(qk_errmsg(), "no window 4 (it has 4)") != NULL, "%s", qk_errmsg());
+    cr_assert_eq(qk_window_get(t, 1, 0, &got), QK_ENOENT);
+    cr_assert_eq(qk_window_get(NULL, 0, 0, &got), QK_EINVAL);
+    cr_assert_eq(qk_window_get(t, 0, 0, NULL), QK_EINVAL);
+    qk_tracker_free(t);
+}
