@@ -599,11 +599,6 @@ int qk__shapes_supported(const qk_tracker *t, const qk_service_def *def, int wit
 {
     for (unsigned i = 0; i < QK_MAX_WINDOWS && def->windows[i].limit != 0; i++) {
         if (def->windows[i].tz != NULL) {
-            if (with_store) /* QK_TZ_STORE_PENDING */
-                return qk__fail(QK_EINVAL,
-                                "service '%s': window %u: windows in a time zone with a shared "
-                                "store are not in this build yet (docs/windows.md)",
-                                def->name, i);
             if (t->region.ext.zones == NULL)
                 return qk__fail(QK_EINVAL,
                                 "service '%s': window %u: the state file is still at layout 2: "

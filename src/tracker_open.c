@@ -191,15 +191,15 @@ static void deliver_from_store(void *owner, qk_event *ev, size_t n)
  * clock offset reaches the tracker through qk__tracker_now. */
 static int attach_store(qk_tracker *t, const qk_options *o)
 {
-    /* A stored service this tracker does not configure is counted too: its rolling or zoned
-     * windows are refused as a configured one's are (QK_ROLLING_STORE_PENDING). */
+    /* A stored service this tracker does not configure is counted too: its rolling windows
+     * are refused as a configured one's are (QK_ROLLING_STORE_PENDING). */
     const uint32_t n = qk__published(t);
     for (uint32_t s = 0; s < n; s++)
         for (unsigned i = 0; i < t->slots[s].n_windows && i < QK_MAX_WINDOWS; i++)
-            if ((t->slots[s].w[i].flags & QK_WINDOW_ROLLING) || t->slots[s].w[i].zone != 0)
+            if (t->slots[s].w[i].flags & QK_WINDOW_ROLLING)
                 return qk__fail(QK_EINVAL,
-                                "service '%s': window %u: a rolling or zoned window in the state "
-                                "file, which a tracker with a shared store cannot count yet "
+                                "service '%s': window %u: a rolling window in the state file, "
+                                "which a tracker with a shared store cannot count yet "
                                 "(docs/windows.md)",
                                 t->names[s], i);
     const qk__store_ctx ctx = {

@@ -75,12 +75,13 @@ typedef struct {
 #define QK__DDB_MARK(now_ms) ((now_ms) + 1)
 #define QK__DDB_MARKED(t)    ((t) % 1000 == 1)
 
-/* A window attribute's name: w_<period letter>[<every>x]<start_ms>, at most
- * 2 + 1 + 10 + 1 + 20 characters and the NUL. */
-#define QK__DDB_WINDOW_NAME_MAX 40
+/* A window attribute's name: w_<period letter>[<every>x]<start_ms>[@<zone>], at most
+ * 2 + 1 + 10 + 1 + 20 characters, '@' and a zone name (QK__TZ_NAME_MAX with its NUL). */
+#define QK__DDB_WINDOW_NAME_MAX (40 + 64)
 
 /* One window of the service item: an attribute named w_<period letter><start_ms>, or
- * w_<letter><every>x<start_ms> for a window of several periods (0.2 never wrote one). */
+ * w_<letter><every>x<start_ms> for a window of several periods, either followed by @<zone> for
+ * one in a time zone (0.2 wrote neither). */
 typedef struct {
     char name[QK__DDB_WINDOW_NAME_MAX];
     int64_t start_ms, end_ms;      /* end QK_NEVER for forever */

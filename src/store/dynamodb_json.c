@@ -34,6 +34,10 @@ void qk__ddb_window_name_of(char *buf, size_t len, const qk__store_window_req *w
     else
         snprintf(buf, len, "w_%c%" PRIu32 "x%" PRId64, PERIOD_LETTER[w->period], w->every,
                  w->start_ms);
+    if (w->tz != NULL) { /* last: a zone's name may hold an 'x' */
+        const size_t at = strlen(buf);
+        snprintf(buf + at, len - at, "@%s", w->tz);
+    }
 }
 
 void qk__ddb_item_free(qk__ddb_item *it)
@@ -68,7 +72,9 @@ int64_t qk__ddb_window_expiry_ms(const char *name)
     const char *digits = name + 3;
     char *end = NULL;
     uint32_t every = 1;
-    const char *x = strchr(digits, 'x');
+    const char *zone_at = strchr(digits, '@');
+    const char *x =
+        memchr(digits, 'x', zone_at != NULL ? (size_t)(zone_at - digits) : strlen(digits));
     if (x != NULL) { /* w_<letter><every>x<start> */
         const unsigned long long n = strtoull(digits, &end, 10);
         if (end != x || end == digits || *digits < '0' || *digits > '9' || n < 2 || n > UINT32_MAX)
@@ -77,10 +83,18 @@ int64_t qk__ddb_window_expiry_ms(const char *name)
         digits = x + 1;
     }
     const long long start = strtoll(digits, &end, 10);
-    if (end == digits || *end != '\0' || !(*digits == '-' || (*digits >= '0' && *digits <= '9')))
+    const int zoned = *end == '@' && end[1] != '\0';
+    if (end == digits || (*end != '\0' && !zoned) ||
+        !(*digits == '-' || (*digits >= '0' && *digits <= '9')))
         return -1;
     const qk_period period = (qk_period)(letter - PERIOD_LETTER);
-    const int64_t stop = qk__span_end(period, every, (int64_t)start);
+    if (zoned && period != QK_DAY && period != QK_WEEK && period != QK_MONTH)
+        return -1;
+    int64_t stop = qk__span_end(period, every, (int64_t)start);
+    /* A zoned window's end is the zone's to say; the name does not carry the zone's rules, so
+     * it is kept two days past the UTC span's end, more than any zone's offset and DST add. */
+    if (zoned && stop != QK_NEVER)
+        stop += 2 * INT64_C(86400000);
     if (period == QK_FOREVER || stop == QK_NEVER)
         return QK_NEVER;
     const int64_t keep = qk__store_retention_ms((int64_t)start, stop);
@@ -351,7 +365,7 @@ int qk__ddb_json_item(const char *body, size_t len, const char *table, const cha
         json_decref(root);
         return QK_OK;
     }
-    char what[160] = "";
+    char what[256] = "";
     int rc = QK_OK;
     if (!json_is_object(item)) {
         rc = foreign(table, service, "Item is not a map");
@@ -413,7 +427,7 @@ int qk__ddb_json_tomb(const char *body, size_t len, const char *member, const ch
         json_decref(root);
         return QK_OK;
     }
-    char what[160] = "";
+    char what[256] = "";
     const char *s = NULL;
     if (!json_is_object(item) || json_unpack(json_object_get(item, "pk"), "{s:s}", "S", &s) != 0 ||
         strcmp(s, pk) != 0)

@@ -20,6 +20,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "tz.h"
 #include "error.h"
 #include "store/merge.h"
 #include "store/redis.h"
@@ -513,7 +514,7 @@ static int sync_service(qk__store_conn *c, const qk__store_sync_req *req,
                         qk__store_sync_reply *reply, int64_t deadline_ms)
 {
     const unsigned n = req->n_windows;
-    char keys[QK__STORE_SYNC_WINDOWS][KEYS_PER_WINDOW][QK_NAME_MAX + 48];
+    char keys[QK__STORE_SYNC_WINDOWS][KEYS_PER_WINDOW][QK_NAME_MAX + QK__TZ_NAME_MAX + 48];
     char nums[QK__STORE_SYNC_WINDOWS][7][24];
     char n_keys[8], retention[24], active[24], retire[24], seq[24], retire_max[8];
     const char *argv[ARGS_MAX];
@@ -529,13 +530,16 @@ static int sync_service(qk__store_conn *c, const qk__store_sync_req *req,
         /* The window's hash, its live hosts (:seen) and its retired ones (:gone): merge.lua. */
         static const char *const suffix[KEYS_PER_WINDOW] = {"", ":seen", ":gone"};
         for (unsigned j = 0; j < KEYS_PER_WINDOW; j++) {
-            /* A window of N periods adds N after its letter ("m15"), so that it never shares
-             * keys with the one-period window of the same start; one period keeps 0.2's keys. */
+            /* A window of N periods adds N after its letter ("m15"), and a zoned one '@' and
+             * its zone ("d@America/Los_Angeles"; IANA names hold no ':'), so that neither
+             * shares keys with the UTC one-period window of the same start, whose keys stay
+             * 0.2's. */
             char every[12] = "";
             if (w->every > 1)
                 snprintf(every, sizeof every, "%u", w->every);
-            snprintf(keys[i][j], sizeof keys[i][j], "qk:{%s}:%c%s:%lld%s", req->service,
-                     PERIOD_LETTER[w->period], every, (long long)w->start_ms, suffix[j]);
+            snprintf(keys[i][j], sizeof keys[i][j], "qk:{%s}:%c%s%s%s:%lld%s", req->service,
+                     PERIOD_LETTER[w->period], every, w->tz != NULL ? "@" : "",
+                     w->tz != NULL ? w->tz : "", (long long)w->start_ms, suffix[j]);
             ARG(keys[i][j]);
         }
     }

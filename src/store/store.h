@@ -55,6 +55,10 @@ typedef struct {
     /* Periods per window (0 or 1: one), last so that positional initialisers keep their
      * meaning: with period and start, it names the window's keys. */
     uint32_t every;
+    /* The IANA zone of a day, week or month that starts at local midnights (qk_window_def.tz),
+     * NULL for UTC: part of the window's name, so a zoned day never shares keys with a UTC one
+     * of the same start. Its boundaries are the host's to compute; the store only keeps them. */
+    const char *tz;
 } qk__store_window_req;
 
 /* Up to QK__STORE_SYNC_WINDOWS windows: a service's current ones, and the ones that ended before

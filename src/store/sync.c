@@ -12,6 +12,7 @@
 #include "store/guard.h"
 #include "store/sync.h"
 #include "test_hooks.h"
+#include "zone_table.h"
 
 /* The lock that keeps one sync of a service at a time: striped, so a tracker of a million slots
  * does not carry a million mutexes; two services sharing a stripe only take turns. */
@@ -73,8 +74,8 @@ typedef struct {
     unsigned where[QK__STORE_SYNC_WINDOWS], index[QK__STORE_SYNC_WINDOWS];
 } sync_plan;
 
-static void add_window(sync_plan *p, const qk__lease *l, const qk_window *win, uint64_t want,
-                       unsigned where, unsigned index)
+static void add_window(sync_plan *p, const qk__lease *l, const qk_window *win, const char *tz,
+                       uint64_t want, unsigned where, unsigned index)
 {
     qk__store_window_req *w = &p->req.w[p->req.n_windows];
     w->period = (qk_period)win->period;
@@ -86,9 +87,18 @@ static void add_window(sync_plan *p, const qk__lease *l, const qk_window *win, u
     w->used = l->used;
     w->refunded = l->refunded;
     w->released = l->released;
+    w->tz = tz;
     p->where[p->req.n_windows] = where;
     p->index[p->req.n_windows] = index;
     p->req.n_windows++;
+}
+
+/* The zone a window's boundaries are local to, NULL for UTC. A published entry never changes,
+ * so its name stays valid while the request is out (zone_table.h). */
+static const char *zone_name(const qk__store *st, const qk_window *win)
+{
+    const qk__zone *z = qk__zones_get(st->ctx.region->ext.zones, win->zone);
+    return z != NULL ? z->name : NULL;
 }
 
 /* Builds service s's request: every current window (asking for `need` more calls, or giving
@@ -138,13 +148,13 @@ static void plan_sync(qk__store *st, qk_service s, uint64_t need, unsigned how, 
             l->released += qk__lease_left(l); /* given up here first, then told: safe if lost */
         else if (!ss->released || need > 0)   /* a lease given back is asked for again by a use */
             want = qk__lease_want(l, need, ss->rate_per_s, st->lease_max[s]);
-        add_window(p, l, &sl->w[i], want, 0, i);
+        add_window(p, l, &sl->w[i], zone_name(st, &sl->w[i]), want, 0, i);
     }
     for (unsigned i = 0; i < QK_MAX_WINDOWS; i++) {
         qk__lease *l = &ss->prev[i];
         if (l->end_ms > l->start_ms && qk__lease_unsynced(l) > 0 && i < sl->n_windows) {
             l->released += qk__lease_left(l); /* an ended window's lease is of no use */
-            add_window(p, l, &sl->w[i], l->granted, 1, i);
+            add_window(p, l, &sl->w[i], zone_name(st, &sl->w[i]), l->granted, 1, i);
         }
     }
     if (release)

@@ -67,17 +67,26 @@ __attribute__((format(printf, 2, 3))) static inline redisReply *rcmd(int port, c
         freeReplyObject(r_);                                                                       \
     } while (0)
 
-/* The one key of service svc's window of period letter p ('f' for QK_FOREVER): the test fails
- * unless exactly one exists. A window's hash ends in its start's digits; its :seen and :gone
- * keys (merge.lua) do not. */
-static inline void window_key(char *key, size_t len, int port, const char *svc, char p)
+/* The one key of service svc's window of period letter p ('f' for QK_FOREVER) in the IANA zone
+ * `zone` (NULL: UTC; a zoned key is qk:{svc}:<p>@<zone>:<start>): the test fails unless exactly
+ * one exists. A window's hash ends in its start's digits; its :seen and :gone keys (merge.lua)
+ * do not. */
+static inline void window_key_in(char *key, size_t len, int port, const char *svc, char p,
+                                 const char *zone)
 {
-    const char letter[2] = {p, '\0'}; /* hiredis formats know no %c */
-    redisReply *r = rcmd(port, "KEYS qk:{%s}:%s:*[0-9]", svc, letter);
+    char shape[80]; /* hiredis formats know no %c */
+    snprintf(shape, sizeof shape, "%c%s%s", p, zone != NULL ? "@" : "", zone != NULL ? zone : "");
+    redisReply *r = rcmd(port, "KEYS qk:{%s}:%s:*[0-9]", svc, shape);
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
-    cr_assert_eq(r->elements, 1, "%zu keys for qk:{%s}:%c:*", r->elements, svc, p);
+    cr_assert_eq(r->elements, 1, "%zu keys for qk:{%s}:%s:*", r->elements, svc, shape);
     snprintf(key, len, "%s", r->element[0]->str);
     freeReplyObject(r);
+}
+
+/* The UTC one. */
+static inline void window_key(char *key, size_t len, int port, const char *svc, char p)
+{
+    window_key_in(key, len, port, svc, p, NULL);
 }
 
 /* A numeric field of a hash; 0 when it is absent. */

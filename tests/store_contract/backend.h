@@ -25,6 +25,7 @@ typedef struct {
  * (g granted, x given back, u used, r refunded), read straight from the server, independent of
  * the backend's code. */
 typedef struct {
+    int64_t start_ms; /* the window's start, as the store names or holds it */
     uint64_t L, G, U;
     uint64_t sum_u; /* the hosts' u - r, retired hosts included */
     uint64_t sum_g; /* the hosts' g - x, retired hosts included */
@@ -46,6 +47,8 @@ typedef struct {
     /* The one window of period letter p ('f' QK_FOREVER, 'd' QK_DAY) of service svc; the test
      * fails unless exactly one exists. */
     void (*view)(const qkt_server *s, const char *svc, char p, qkc_view *out);
+    /* The same for the window of letter p in the IANA zone `zone` (NULL: the UTC one, as view). */
+    void (*view_in)(const qkt_server *s, const char *svc, char p, const char *zone, qkc_view *out);
 } qkc_backend;
 
 extern const qkc_backend qkc_redis, qkc_dynamodb;

@@ -23,11 +23,13 @@ static uint64_t counter(json_t *h, const char *f)
     return a == NULL ? 0 : num_of(a);
 }
 
-static void view(const qkt_server *s, const char *svc, char p, qkc_view *out)
+static void view_in(const qkt_server *s, const char *svc, char p, const char *zone, qkc_view *out)
 {
     memset(out, 0, sizeof *out);
     json_t *item = get_item(s->port, svc);
-    json_t *w = window_of(item, p);
+    const char *name = window_name_in(item, p, zone);
+    json_t *w = json_object_get(json_object_get(item, name), "M");
+    out->start_ms = (int64_t)wfield(w, "s");
     out->L = wfield(w, "L");
     out->G = wfield(w, "G");
     out->U = wfield(w, "U");
@@ -54,7 +56,7 @@ static void view(const qkt_server *s, const char *svc, char p, qkc_view *out)
     json_array_foreach(tombs, i, tomb)
     {
         host_counts c;
-        if (!tomb_window(tomb, window_name_of(item, p), &c) || json_object_get(hosts, c.id))
+        if (!tomb_window(tomb, name, &c) || json_object_get(hosts, c.id))
             continue;
         cr_assert_lt(out->retired, QKC_MAX_HOSTS, "more than %d retired hosts in %s", QKC_MAX_HOSTS,
                      svc);
@@ -71,4 +73,9 @@ static void view(const qkt_server *s, const char *svc, char p, qkc_view *out)
     json_decref(item);
 }
 
-const qkc_backend qkc_dynamodb = {"dynamodb", start, url, true, view};
+static void view(const qkt_server *s, const char *svc, char p, qkc_view *out)
+{
+    view_in(s, svc, p, NULL, out);
+}
+
+const qkc_backend qkc_dynamodb = {"dynamodb", start, url, true, view, view_in};

@@ -14,11 +14,12 @@ static void url(char *buf, size_t len, const qkt_server *s)
     redis_url(buf, len, s);
 }
 
-static void view(const qkt_server *s, const char *svc, char p, qkc_view *out)
+static void view_in(const qkt_server *s, const char *svc, char p, const char *zone, qkc_view *out)
 {
     memset(out, 0, sizeof *out);
-    char key[160];
-    window_key(key, sizeof key, s->port, svc, p);
+    char key[240];
+    window_key_in(key, sizeof key, s->port, svc, p, zone);
+    out->start_ms = strtoll(strrchr(key, ':') + 1, NULL, 10);
     redisReply *r = rcmd(s->port, "HGETALL %s", key);
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "HGETALL %s: reply type %d", key, r->type);
     for (size_t i = 0; i + 1 < r->elements; i += 2) {
@@ -83,4 +84,9 @@ static void view(const qkt_server *s, const char *svc, char p, qkc_view *out)
     freeReplyObject(r);
 }
 
-const qkc_backend qkc_redis = {"redis", start, url, false, view};
+static void view(const qkt_server *s, const char *svc, char p, qkc_view *out)
+{
+    view_in(s, svc, p, NULL, out);
+}
+
+const qkc_backend qkc_redis = {"redis", start, url, false, view, view_in};

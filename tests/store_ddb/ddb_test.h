@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,37 +156,50 @@ static inline uint64_t num_of(json_t *attr)
     return strtoull(s, NULL, 10);
 }
 
-/* The service's one window attribute of one period named w_<p><start> (not w_<p><every>x<start>,
- * a window of several periods); the test fails unless exactly one exists. Borrowed from item. */
-static inline json_t *window_of(json_t *item, char p)
+/* Whether name is a window attribute of one period of letter p in zone (NULL: UTC):
+ * w_<p><start>, or w_<p><start>@<zone> (not w_<p><every>x<start>, a window of several periods;
+ * a zone's name may hold an 'x', so only the part before '@' is looked at). */
+static inline bool window_name_is(const char *name, char p, const char *zone)
+{
+    if (name[0] != 'w' || name[1] != '_' || name[2] != p)
+        return false;
+    const char *at = strchr(name, '@');
+    const size_t head = at != NULL ? (size_t)(at - name) : strlen(name);
+    if (memchr(name, 'x', head) != NULL)
+        return false;
+    return zone == NULL ? at == NULL : at != NULL && strcmp(at + 1, zone) == 0;
+}
+
+/* The name of the service's one window attribute of one period of letter p in zone (NULL: UTC);
+ * the test fails unless exactly one exists. Borrowed from item. */
+static inline const char *window_name_in(json_t *item, char p, const char *zone)
 {
     cr_assert_not_null(item, "no item");
-    json_t *found = NULL, *v;
-    const char *name;
+    const char *name, *found = NULL;
+    json_t *v;
     unsigned n = 0;
     json_object_foreach(item, name, v)
     {
-        if (name[0] == 'w' && name[1] == '_' && name[2] == p && strchr(name, 'x') == NULL) {
-            found = json_object_get(v, "M");
+        if (window_name_is(name, p, zone)) {
+            found = name;
             n++;
         }
     }
-    cr_assert_eq(n, 1, "%u windows of period %c", n, p);
+    cr_assert_eq(n, 1, "%u windows of period %c in %s", n, p, zone != NULL ? zone : "UTC");
     return found;
 }
 
-/* The name (w_<p><start_ms>) of the service's one window attribute of period letter p. */
+/* The service's one UTC window attribute of one period named w_<p><start>; the test fails
+ * unless exactly one exists. Borrowed from item. */
+static inline json_t *window_of(json_t *item, char p)
+{
+    return json_object_get(json_object_get(item, window_name_in(item, p, NULL)), "M");
+}
+
+/* The name (w_<p><start_ms>) of the service's one UTC window attribute of period letter p. */
 static inline const char *window_name_of(json_t *item, char p)
 {
-    const char *name, *found = NULL;
-    json_t *v;
-    json_object_foreach(item, name, v)
-    {
-        if (name[0] == 'w' && name[1] == '_' && name[2] == p)
-            found = name;
-    }
-    cr_assert_not_null(found, "no window of period %c", p);
-    return found;
+    return window_name_in(item, p, NULL);
 }
 
 /* Every tomb item of a service (docs/store.md, "Retirement": pk "<service>/<host id>"), as a

@@ -461,7 +461,7 @@ Test(rolling, a_stored_rolling_window_is_refused_by_a_store_tracker)
     s.store = "redis://127.0.0.1:1";
     t = NULL;
     cr_assert_eq(qk_tracker_new(&t, &s), QK_EINVAL);
-    cr_assert_not_null(strstr(qk_errmsg(), "a rolling or zoned window in the state file"), "%s",
+    cr_assert_not_null(strstr(qk_errmsg(), "a rolling window in the state file"), "%s",
                        qk_errmsg());
     cr_assert_null(t);
     cr_assert_eq(qkt_tmpdir_remove(dir), 0);

@@ -136,9 +136,16 @@ Test(zoned, refusals_say_why_and_create_nothing)
     cr_assert_eq(open_rc(&d, NULL, NULL), QK_EINVAL);
     cr_assert_not_null(strstr(qk_errmsg(), "offset_ms with tz"), "%s", qk_errmsg());
 
+    /* A store takes zoned windows (the fleet's tests: store_shapes), with a state file too: a
+     * new file is made at layout 3, its store area after the zone table. The store is only
+     * reached at the first sync, so an address nobody serves does not stop the open. */
     d = zoned(QK_DAY, "America/Los_Angeles");
-    cr_assert_eq(open_rc(&d, NULL, "redis://127.0.0.1:1"), QK_EINVAL);
-    cr_assert_not_null(strstr(qk_errmsg(), "time zone with a shared store"), "%s", qk_errmsg());
+    cr_assert_eq(open_rc(&d, NULL, "redis://127.0.0.1:1"), QK_OK, "%s", qk_errmsg());
+    char stored[PATH_MAX];
+    qkt_path(stored, dir, "stored.qk");
+    cr_assert_eq(open_rc(&d, stored, "redis://127.0.0.1:1"), QK_OK, "%s", qk_errmsg());
+    cr_assert_eq(open_rc(&d, stored, "redis://127.0.0.1:1"), QK_OK, "reopened: %s", qk_errmsg());
+    cr_assert_eq(unlink(stored), 0);
 
     setenv("TZDIR", "/nonexistent-tz-database", 1);
     cr_assert_eq(open_rc(&d, path, NULL), QK_EIO);
