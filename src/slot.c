@@ -178,12 +178,16 @@ void qk__slot_recover(qk_slot *sl, qk_ring_set *rs, uint64_t committed_epoch)
     qk__slot_end(sl);
 }
 
-void qk__slot_configure(qk_slot *sl, const qk_slot_ext *ext, qk_service s,
-                        const qk_service_def *def, unsigned n_windows, const uint8_t *zone_nos,
-                        int64_t now_ms, qk_event_sink *sink)
+int qk__slot_configure(qk_slot *sl, const qk_slot_ext *ext, qk_service s, const qk_service_def *def,
+                       unsigned n_windows, const uint8_t *zone_nos, int64_t now_ms,
+                       qk_event_sink *sink)
 {
     qk_ring_set *rs = ext != NULL && ext->rings != NULL ? &ext->rings[s] : NULL;
     const unsigned old_n = sl->n_windows <= QK_MAX_WINDOWS ? sl->n_windows : 0;
+    /* The old windows' buckets are carried to the new ones and sealed again: a ring that fails
+     * its seal must not be taken as good. Checked before anything changes. */
+    if (any_rolling(sl->w, old_n) && !ring_sound(rs))
+        return QK_ECORRUPT;
     qk_window old[QK_MAX_WINDOWS];
     for (unsigned i = 0; i < old_n; i++)
         old[i] = sl->w[i];
@@ -229,4 +233,5 @@ void qk__slot_configure(qk_slot *sl, const qk_slot_ext *ext, qk_service s,
     sl->reserve = def->reserve;
     if (rings)
         ring_reseal(rs);
+    return QK_OK;
 }

@@ -426,10 +426,12 @@ void qk__slot_recover(qk_slot *sl, qk_ring_set *rs, uint64_t committed_epoch);
 /* Gives the slot def's windows, thresholds and reserve (n_windows from qk__service_def_check).
  * A window whose shape the slot already had keeps its count and bounds, and a rolling one its
  * buckets. zone_nos: each window's zone number in ext's zone table (NULL: every window UTC).
- * ext may be NULL only when def has no rolling and no zoned window. */
-void qk__slot_configure(qk_slot *sl, const qk_slot_ext *ext, qk_service s,
-                        const qk_service_def *def, unsigned n_windows, const uint8_t *zone_nos,
-                        int64_t now_ms, qk_event_sink *sink);
+ * ext may be NULL only when def has no rolling and no zoned window. QK_OK, or QK_ECORRUPT
+ * (nothing changed) when the slot has a rolling window and its ring fails its seal: its buckets
+ * would be carried and sealed again as good. A slot with no window (a new one) is never refused. */
+int qk__slot_configure(qk_slot *sl, const qk_slot_ext *ext, qk_service s, const qk_service_def *def,
+                       unsigned n_windows, const uint8_t *zone_nos, int64_t now_ms,
+                       qk_event_sink *sink);
 
 /* Copies the slot's numbers into out (all but the name). A rolling window's reset_at_ms is its
  * current bucket's end, when its count may next fall. */

@@ -723,7 +723,8 @@ void qk__add_locked(qk_tracker *t, const qk__checked_def *d, int64_t now)
     sl->n_windows = 0;
     sl->journal = 0;
     sl->seq = 0;
-    qk__slot_configure(sl, &t->region.ext, n, &d->def, d->n_windows, d->zone, now, &none);
+    /* A slot with no window carries no buckets: never refused. */
+    (void)qk__slot_configure(sl, &t->region.ext, n, &d->def, d->n_windows, d->zone, now, &none);
     sl->seal = qk__slot_seal_of(sl);
     memset(t->names[n], 0, QK_NAME_MAX);
     strcpy(t->names[n], d->def.name);

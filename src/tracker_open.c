@@ -121,7 +121,8 @@ static const qk__checked_def *configured(const qk_tracker *t, const char *name)
 /* An existing state file meets the options: the missing services are added, every stored
  * window is rolled to now, configured services take their new definitions (counts kept by name
  * and period), and stored services that are not configured are kept. Nothing changes on
- * error: everything that can fail happens before the first change. */
+ * error: everything that can fail happens before the first change, but for a ring damaged after
+ * the open checked it, which its slot's redefinition refuses (slots before it stay redefined). */
 static int reconcile(qk_tracker *t, const qk__zones_loaded *zones, qk_event **events,
                      size_t *n_events)
 {
@@ -171,10 +172,20 @@ static int reconcile(qk_tracker *t, const qk__zones_loaded *zones, qk_event **ev
         const qk_op roll = {QK_OP_PEEK, 0, 0, 0};
         int unused = -1;
         qk__slot_apply(sl, &t->region.ext, s, &roll, now, &sink, &unused);
+        /* Its ring was checked at the open, in another hold: configure checks it again in
+         * this one before carrying its buckets (it changes nothing when it refuses). */
         if (d != NULL)
-            qk__slot_configure(sl, &t->region.ext, s, &d->def, d->n_windows, d->zone, now, &sink);
+            rc = qk__slot_configure(sl, &t->region.ext, s, &d->def, d->n_windows, d->zone, now,
+                                    &sink);
         qk__slot_end(sl);
         slot_unlock(&t->region, s);
+        if (rc != QK_OK) {
+            free(ev);
+            return qk__fail(rc,
+                            "service '%s': its rolling windows' buckets fail their seal "
+                            "(changed outside the library); it was not redefined",
+                            t->names[s]);
+        }
     }
     *events = ev;
     *n_events = sink.n;

@@ -568,3 +568,76 @@ Test(damage, a_damaged_zone_refuses_a_roll_before_a_rolling_window_slides, .time
     st_image_unmap(&im);
     qk_tracker_free(t);
 }
+
+/* A redefinition carries a rolling window's buckets to its new definition and seals them again
+ * (src/slot.c, qk__slot_configure), so it checks the ring's seal first, in the hold that changes
+ * it: a damaged ring is refused with QK_ECORRUPT, never sealed again as good. The open checks
+ * every ring too, but in another hold; the clock below damages a bucket in between (the first
+ * clock read of an open is reconcile's, after the check), as a write from outside could. */
+static struct {
+    const char *path;
+    int damaged;
+    qk_ring_set ring;
+    qk_window w[QK_MAX_WINDOWS];
+} between;
+
+static int64_t damaging_clock(void *ctx)
+{
+    (void)ctx;
+    if (!between.damaged) {
+        between.damaged = 1;
+        lower_bucket(between.path);
+        st_image im = st_image_map(between.path);
+        memcpy(&between.ring, qk__region_image_rings(im.base), sizeof between.ring);
+        memcpy(between.w, im.slots[0].w, sizeof between.w);
+        st_image_unmap(&im);
+    }
+    return T0 + 120; /* the bucket of 6 is still in the window */
+}
+
+Test(damage, a_redefinition_refuses_a_damaged_ring, .timeout = 30)
+{
+    /* Damaged before the open: the open's own check refuses it. */
+    char path[PATH_MAX];
+    st_path(path, "redefine.qk");
+    qkt_clock clk = {T0};
+    qk_tracker_free(open_rolling(path, &clk));
+    lower_bucket(path);
+    qk_service_def d = rolling_def();
+    d.windows[0].limit = 20; /* same shape, new limit: the buckets are carried */
+    const qk_options o = st_opts(path, &d, 1, 2, &clk);
+    qk_tracker *bad = NULL;
+    expect_rc(qk_tracker_new(&bad, &o), QK_ECORRUPT, "cold open", "buckets fail their seal");
+
+    /* Damaged between the check and the redefinition, cold and warm. */
+    for (int warm = 0; warm <= 1; warm++) {
+        char p2[PATH_MAX];
+        st_path(p2, warm ? "redefine_warm.qk" : "redefine_cold.qk");
+        qkt_clock_set(&clk, T0);
+        qk_tracker *keep = open_rolling(p2, &clk);
+        if (!warm) {
+            qk_tracker_free(keep);
+            keep = NULL;
+        }
+        between.path = p2;
+        between.damaged = 0;
+        qk_options redefine = st_opts(p2, &d, 1, 2, NULL);
+        redefine.clock = damaging_clock;
+        redefine.clock_ctx = NULL;
+        bad = NULL;
+        expect_rc(qk_tracker_new(&bad, &redefine), QK_ECORRUPT, warm ? "warm open" : "cold open",
+                  "it was not redefined");
+        cr_assert(between.damaged, "the clock ran between the check and the redefinition");
+        st_image im = st_image_map(p2);
+        qk_ring_set *rings = qk__region_image_rings(im.base);
+        cr_assert_eq(memcmp(rings, &between.ring, sizeof between.ring), 0,
+                     "the ring is as the damage left it");
+        cr_assert_neq(rings[0].seal, qk__ring_seal_of(&rings[0].live), "and not sealed again");
+        cr_assert_eq(memcmp(im.slots[0].w, between.w, sizeof between.w), 0,
+                     "the windows keep their old definition (limit %llu)",
+                     (unsigned long long)im.slots[0].w[0].limit);
+        cr_assert_eq(im.slots[0].w[0].limit, 10);
+        st_image_unmap(&im);
+        qk_tracker_free(keep);
+    }
+}
