@@ -595,7 +595,7 @@ int qk__find_name(const qk_tracker *t, const char *name, uint32_t n)
     return qk__region_find_name(&t->region, name, n);
 }
 
-int qk__shapes_supported(const qk_tracker *t, const qk_service_def *def, int with_store)
+int qk__shapes_supported(const qk_tracker *t, const qk_service_def *def)
 {
     for (unsigned i = 0; i < QK_MAX_WINDOWS && def->windows[i].limit != 0; i++) {
         if (def->windows[i].tz != NULL) {
@@ -607,11 +607,6 @@ int qk__shapes_supported(const qk_tracker *t, const qk_service_def *def, int wit
         }
         if (!(def->windows[i].flags & QK_WINDOW_ROLLING))
             continue;
-        if (with_store) /* QK_ROLLING_STORE_PENDING */
-            return qk__fail(QK_EINVAL,
-                            "service '%s': window %u: rolling windows with a shared store are not "
-                            "in this build yet (docs/windows.md)",
-                            def->name, i);
         if (t->region.ext.rings == NULL)
             return qk__fail(QK_EINVAL,
                             "service '%s': window %u: the state file is still at layout 2 (a "
@@ -743,7 +738,7 @@ int qk_service_add(qk_tracker *t, const qk_service_def *def, qk_service *out)
     if (rc_def != QK_OK)
         return rc_def;
     def = &d.def;
-    int rc = qk__shapes_supported(t, def, t->store != NULL);
+    int rc = qk__shapes_supported(t, def);
     /* Zones are read with no lock held (file I/O), and published only in the hold of the
      * snapshot lock that adds the service, once its checks pass: a refused add leaves the
      * file's zone table (16 entries) as it was. */

@@ -72,9 +72,9 @@ int qk__consume(qk_tracker *t, qk_service s, uint64_t n, unsigned flags, qk_usag
 /* Index of the service called name among the first n, or -1. */
 int qk__find_name(const qk_tracker *t, const char *name, uint32_t n);
 
-/* Whether def's rolling and zoned windows can be counted here: not yet with a store, and only in
- * a region at layout 3 (a private one, or a state file that is). QK_OK or QK_EINVAL with why. */
-int qk__shapes_supported(const qk_tracker *t, const qk_service_def *def, int with_store);
+/* Whether def's rolling and zoned windows can be counted here: only in a region at layout 3 (a
+ * private one, or a state file that is). QK_OK or QK_EINVAL with why. */
+int qk__shapes_supported(const qk_tracker *t, const qk_service_def *def);
 
 /* Zones read for a tracker's definitions, before they are published in its zone table. */
 typedef struct {

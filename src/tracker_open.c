@@ -202,17 +202,6 @@ static void deliver_from_store(void *owner, qk_event *ev, size_t n)
  * clock offset reaches the tracker through qk__tracker_now. */
 static int attach_store(qk_tracker *t, const qk_options *o)
 {
-    /* A stored service this tracker does not configure is counted too: its rolling windows
-     * are refused as a configured one's are (QK_ROLLING_STORE_PENDING). */
-    const uint32_t n = qk__published(t);
-    for (uint32_t s = 0; s < n; s++)
-        for (unsigned i = 0; i < t->slots[s].n_windows && i < QK_MAX_WINDOWS; i++)
-            if (t->slots[s].w[i].flags & QK_WINDOW_ROLLING)
-                return qk__fail(QK_EINVAL,
-                                "service '%s': window %u: a rolling window in the state file, "
-                                "which a tracker with a shared store cannot count yet "
-                                "(docs/windows.md)",
-                                t->names[s], i);
     const qk__store_ctx ctx = {
         .region = &t->region,
         .shared = (t->mode & QK__MODE_SHARED) != 0,
@@ -244,7 +233,7 @@ static int open_region(qk_tracker *t, const qk_options *o, const qk__zones_loade
     t->capacity = t->region.hdr->capacity;
     t->mode = (t->region.hdr->shared ? QK__MODE_SHARED : 0u) | (readonly ? QK__MODE_READONLY : 0u);
     for (size_t i = 0; rc == QK_OK && i < t->n_configured; i++)
-        rc = qk__shapes_supported(t, &t->configured[i].def, o->store != NULL);
+        rc = qk__shapes_supported(t, &t->configured[i].def);
     /* A new region's zones now; an existing file's in reconcile, after its checks. */
     if (rc == QK_OK && created)
         rc = qk__zones_publish(t, t->configured, t->n_configured, zones, 0);

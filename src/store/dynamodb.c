@@ -221,8 +221,13 @@ static void drop_old(qk__ddb_item *it, int64_t now_ms)
     size_t keep = 0;
     for (size_t i = 0; i < it->n_windows; i++) {
         qk__ddb_window *w = &it->w[i];
-        const int old = w->end_ms != QK_NEVER &&
-                        now_ms > w->end_ms + qk__store_retention_ms(w->start_ms, w->end_ms);
+        /* A rolling window's piece is kept only past its horizon (qk__ddb_window_expiry_ms),
+         * so the item holds a few of them, not a day's. */
+        const int old =
+            w->name[2] == 'r'
+                ? now_ms > qk__ddb_window_expiry_ms(w->name)
+                : w->end_ms != QK_NEVER &&
+                      now_ms > w->end_ms + qk__store_retention_ms(w->start_ms, w->end_ms);
         if (old) {
             free(w->hosts);
             continue;
@@ -264,6 +269,25 @@ static int needs_tomb(qk__ddb_item *it, const qk__store_sync_req *req)
             return 1;
     }
     return 0;
+}
+
+/* What the item holds in the other pieces of the rolling window whose piece w is, that ended
+ * less than horizon_ms before now_ms (merge.h); 0 for a fixed window. A piece's name is its
+ * window's prefix, w_r<letter><every>x, and its start. */
+static uint64_t other_pieces(const qk__ddb_item *it, const qk__ddb_window *w, int64_t horizon_ms,
+                             int64_t now_ms)
+{
+    if (horizon_ms <= 0)
+        return 0;
+    const size_t prefix = (size_t)(strchr(w->name, 'x') - w->name) + 1;
+    uint64_t held = 0;
+    for (size_t i = 0; i < it->n_windows; i++) {
+        const qk__ddb_window *o = &it->w[i];
+        if (o != w && strncmp(o->name, w->name, prefix) == 0 &&
+            qk__store_piece_counts(o->end_ms, now_ms, horizon_ms))
+            held += o->granted;
+    }
+    return held;
 }
 
 /* Applies req to it at the store's time now_ms, an absent entry starting from the host's tomb
@@ -309,7 +333,8 @@ static int merge_item(qk__ddb_item *it, const qk__store_sync_req *req, int64_t n
             }
         }
         qk__store_counts counts = counts_of(w, h);
-        const int merged = qk__store_merge_window(&counts, q, now_ms, QK__MERGE_MAY_GRANT);
+        const int merged = qk__store_merge_window(&counts, q, now_ms, QK__MERGE_MAY_GRANT,
+                                                  other_pieces(it, w, q->horizon_ms, now_ms));
         if (merged != QK__MERGE_OK) /* nothing is written: the caller drops the item */
             return qk__fail(QK_EIO, "dynamodb sync: window %s of '%s' %s", name, req->service,
                             merged == QK__MERGE_REFUNDS_PAST_USE
@@ -362,10 +387,11 @@ static void fleet_reply(qk__ddb_item *it, const qk__store_sync_req *req, int64_t
         qk__ddb_window_name_of(name, sizeof name, &req->w[k]);
         const qk__ddb_window *w = find_window(it, name);
         qk__store_window_reply *r = &reply->w[k];
-        r->granted = w->granted;
+        /* A piece's G with what its window's other pieces hold, as the Redis script answers. */
+        r->granted = w->granted + other_pieces(it, w, req->w[k].horizon_ms, now_ms);
         r->used = w->used;
         r->limit = w->limit;
-        r->overdraft = w->granted > w->limit ? w->granted - w->limit : 0;
+        r->overdraft = r->granted > w->limit ? r->granted - w->limit : 0;
         r->active_hosts = 0;
         for (size_t i = 0; i < w->n_hosts; i++)
             r->active_hosts += w->hosts[i].seen_ms >= now_ms - QK__STORE_ACTIVE_MS;
@@ -716,4 +742,5 @@ const qk__store_backend qk__store_dynamodb = {QK__STORE_BACKEND_VERSION,
                                               sync_service,
                                               server_time,
                                               close_conn,
-                                              init_table};
+                                              init_table,
+                                              QK__DDB_CLOCK_MS};

@@ -75,7 +75,11 @@ typedef struct {
 #define QK__DDB_MARK(now_ms) ((now_ms) + 1)
 #define QK__DDB_MARKED(t)    ((t) % 1000 == 1)
 
-/* A window attribute's name: w_<period letter>[<every>x]<start_ms>[@<zone>], at most
+/* The resolution of the store's time here: the Date header's whole seconds. */
+#define QK__DDB_CLOCK_MS INT64_C(1000)
+
+/* A window attribute's name: w_<period letter>[<every>x]<start_ms>[@<zone>], or
+ * w_r<period letter><every>x<start_ms> for a piece of a rolling window, at most
  * 2 + 1 + 10 + 1 + 20 characters, '@' and a zone name (QK__TZ_NAME_MAX with its NUL). */
 #define QK__DDB_WINDOW_NAME_MAX (40 + 64)
 

@@ -29,7 +29,10 @@ void qk__ddb_window_name(char *buf, size_t len, qk_period period, int64_t start_
 
 void qk__ddb_window_name_of(char *buf, size_t len, const qk__store_window_req *w)
 {
-    if (w->every <= 1)
+    if (w->horizon_ms > 0) /* a rolling window's piece: always with its every, for its prefix */
+        snprintf(buf, len, "w_r%c%" PRIu32 "x%" PRId64, PERIOD_LETTER[w->period],
+                 w->every > 1 ? w->every : 1, w->start_ms);
+    else if (w->every <= 1)
         qk__ddb_window_name(buf, len, w->period, w->start_ms);
     else
         snprintf(buf, len, "w_%c%" PRIu32 "x%" PRId64, PERIOD_LETTER[w->period], w->every,
@@ -62,10 +65,35 @@ const qk__ddb_tomb_window *qk__ddb_tomb_find(const qk__ddb_tomb *t, const char *
     return NULL;
 }
 
+/* A rolling piece's name w_r<letter><every>x<start>: when it stops being kept, its end plus its
+ * horizon plus a minute for late reports (merge.h; the Redis script keeps its keys as long). */
+static int64_t piece_expiry_ms(const char *name)
+{
+    const char *letter = memchr(PERIOD_LETTER, name[3], sizeof PERIOD_LETTER);
+    char *end = NULL;
+    if (letter == NULL || name[3] == '\0' || name[4] < '1' || name[4] > '9')
+        return -1;
+    const unsigned long long every = strtoull(name + 4, &end, 10);
+    if (*end != 'x' || every > UINT32_MAX)
+        return -1;
+    const char *digits = end + 1;
+    const long long start = strtoll(digits, &end, 10);
+    if (end == digits || *end != '\0' || !(*digits == '-' || (*digits >= '0' && *digits <= '9')))
+        return -1;
+    const qk_period period = (qk_period)(letter - PERIOD_LETTER);
+    if (period == QK_MONTH || period == QK_FOREVER)
+        return -1;
+    const int64_t span = qk__unit_ms(period) * (int64_t)every;
+    return (int64_t)start + qk__store_piece_ms(span, QK__DDB_CLOCK_MS) +
+           qk__store_horizon_ms(span, QK__DDB_CLOCK_MS) + QK__STORE_ACTIVE_MS;
+}
+
 int64_t qk__ddb_window_expiry_ms(const char *name)
 {
     if (strncmp(name, "w_", 2) != 0)
         return -1;
+    if (name[2] == 'r')
+        return piece_expiry_ms(name);
     const char *letter = memchr(PERIOD_LETTER, name[2], sizeof PERIOD_LETTER);
     if (letter == NULL || name[2] == '\0')
         return -1;

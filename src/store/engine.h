@@ -83,6 +83,12 @@ static inline int64_t qk__store_clock_of(const qk__store *st, int64_t raw_ms)
     return raw_ms + atomic_load_explicit(&((qk__store *)st)->offset_ms, memory_order_relaxed);
 }
 
+/* The resolution of the store's clock in ms (qk__store_backend.clock_ms; 0 read as 1). */
+static inline int64_t qk__store_clock_res(const qk__store *st)
+{
+    return st->backend->clock_ms > 1 ? st->backend->clock_ms : 1;
+}
+
 /* After QK__SINK_NEED_SYNC: syncs service s for n more calls and, in the same hold of the slot
  * lock that merges the answer, tries the consume again (now: the tracker's clock). Returns 1
  * when answered, with *rc QK_OK or QK_ELIMIT (out, if not NULL, filled but for its name); 0

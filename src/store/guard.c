@@ -22,13 +22,17 @@ void qk__guard_open_gates(qk__store_slot *ss, unsigned nw)
 }
 
 /* Whether every current window's lease holds n more calls, inside the lease's term. */
-int qk__guard_lease_holds(const qk__store_slot *ss, const qk_slot *sl, uint64_t n, int64_t now_ms)
+int qk__guard_lease_holds(const qk__store_slot *ss, const qk_slot *sl, uint64_t n, int64_t now_ms,
+                          int64_t clock_ms)
 {
     if (now_ms >= ss->term_ms)
         return 0;
-    for (unsigned i = 0; i < sl->n_windows; i++)
-        if (ss->cur[i].start_ms != sl->w[i].start_ms || !qk__lease_fits(&ss->cur[i], n))
+    for (unsigned i = 0; i < sl->n_windows; i++) {
+        int64_t start, end;
+        qk__guard_lease_bounds(&sl->w[i], now_ms, clock_ms, &start, &end);
+        if (ss->cur[i].start_ms != start || !qk__lease_fits(&ss->cur[i], n))
             return 0;
+    }
     return 1;
 }
 
@@ -64,7 +68,7 @@ static int lease_decision(qk__store *st, qk_service s, const qk__store_slot *ss,
 int qk__guard_decide(qk__store *st, qk_slot *sl, qk__store_slot *ss, qk_service s, const qk_op *op,
                      int64_t now_ms, int *tripped, qk_event_sink *sink)
 {
-    qk__guard_align_all(ss, sl); /* the windows were rolled to now_ms by the caller */
+    qk__guard_align_all(ss, sl, now_ms, qk__store_clock_res(st)); /* windows rolled by the caller */
     const unsigned nw = sl->n_windows;
     int rc = QK_OK;
     switch (op->kind) {

@@ -6,18 +6,50 @@
 #define QK_STORE_GUARD_H
 
 #include "store/engine.h"
+#include "store/merge.h"
 
-/* Keeps lease i on the slot's window i; the lease of a window that ended is kept as prev until
- * its last counts reach the store. */
-static inline __attribute__((always_inline)) void
-qk__guard_align_lease(qk__store_slot *ss, const qk_slot *sl, unsigned i)
+/* The bounds a lease on window w is kept on at the fleet's time now_ms: the window's own, or for
+ * a rolling window the piece of it that now_ms is in (merge.h: pieces of
+ * qk__store_piece_ms, aligned from the epoch, for a store whose clock counts clock_ms). */
+static inline void qk__guard_lease_bounds(const qk_window *w, int64_t now_ms, int64_t clock_ms,
+                                          int64_t *start_ms, int64_t *end_ms)
+{
+    if (!(w->flags & QK_WINDOW_ROLLING)) {
+        *start_ms = w->start_ms;
+        *end_ms = w->end_ms;
+        return;
+    }
+    const int64_t piece = qk__store_piece_ms(
+        qk__unit_ms((qk_period)w->period) * (int64_t)qk__window_every(w), clock_ms);
+    const int64_t q = now_ms / piece;
+    *start_ms = (now_ms % piece < 0 ? q - 1 : q) * piece;
+    *end_ms = *start_ms + piece;
+}
+
+/* Keeps lease i on the slot's window i (a rolling window's: on its piece at now_ms); the lease
+ * of a window or piece that ended is kept as prev until its last counts reach the store, and a
+ * piece's also while it holds calls, which go back then: a piece's grant counts against its
+ * window for a whole horizon unless given back. */
+static inline __attribute__((always_inline)) void qk__guard_align_lease(qk__store_slot *ss,
+                                                                        const qk_slot *sl,
+                                                                        unsigned i, int64_t now_ms,
+                                                                        int64_t clock_ms)
 {
     qk__lease *c = &ss->cur[i];
     const qk_window *w = &sl->w[i];
-    if (c->start_ms != w->start_ms || c->end_ms != w->end_ms) {
-        if (c->end_ms > c->start_ms && qk__lease_unsynced(c) > 0)
+    int64_t start, end;
+    qk__guard_lease_bounds(w, now_ms, clock_ms, &start, &end);
+    const int rolling = (w->flags & QK_WINDOW_ROLLING) != 0;
+    /* Pieces only move forward: a call whose clock was read before another thread moved the
+     * lease on happens now, in the later piece, and a move back would drop that piece's lease
+     * and counts. (A fixed window's lease follows its window, which only rolls forward.) */
+    if (rolling && start < c->start_ms && c->end_ms - c->start_ms == end - start)
+        start = c->start_ms, end = c->end_ms;
+    if (c->start_ms != start || c->end_ms != end) {
+        if (c->end_ms > c->start_ms &&
+            (qk__lease_unsynced(c) > 0 || (rolling && qk__lease_left(c) > 0)))
             ss->prev[i] = *c;
-        qk__lease_start(c, w->start_ms, w->end_ms, w->limit);
+        qk__lease_start(c, start, end, w->limit);
         if (i == 0) {
             ss->rate_mark_used = 0;
             ss->rate_mark_ms = 0;
@@ -27,11 +59,11 @@ qk__guard_align_lease(qk__store_slot *ss, const qk_slot *sl, unsigned i)
         c->limit = w->limit;
 }
 
-static inline __attribute__((always_inline)) void qk__guard_align_all(qk__store_slot *ss,
-                                                                      const qk_slot *sl)
+static inline __attribute__((always_inline)) void
+qk__guard_align_all(qk__store_slot *ss, const qk_slot *sl, int64_t now_ms, int64_t clock_ms)
 {
     for (unsigned i = 0; i < sl->n_windows; i++)
-        qk__guard_align_lease(ss, sl, i);
+        qk__guard_align_lease(ss, sl, i, now_ms, clock_ms);
 }
 
 /* The fast path's gates (qk__lease.gate): closed before a lease's counters may go down in
@@ -39,8 +71,9 @@ static inline __attribute__((always_inline)) void qk__guard_align_all(qk__store_
 void qk__guard_close_gates(qk__store_slot *ss);
 void qk__guard_open_gates(qk__store_slot *ss, unsigned nw);
 /* Whether every current window's lease holds n more calls at the fleet's time now_ms: inside
- * the lease's term (qk__store_slot.term_ms) only. */
-int qk__guard_lease_holds(const qk__store_slot *ss, const qk_slot *sl, uint64_t n, int64_t now_ms);
+ * the lease's term (qk__store_slot.term_ms) and on its window or piece only. */
+int qk__guard_lease_holds(const qk__store_slot *ss, const qk_slot *sl, uint64_t n, int64_t now_ms,
+                          int64_t clock_ms);
 
 /* A store tracker's apply of op to service s, its slot locked: journaled in a state file
  * (epoch as for qk__slot_begin), with the guard. For the engine's own consume after a sync; the

@@ -11,11 +11,12 @@ void qk__lease_start(qk__lease *l, int64_t start_ms, int64_t end_ms, uint64_t li
     l->limit = limit;
 }
 
-uint64_t qk__lease_want(const qk__lease *l, uint64_t need, double rate_per_s, uint64_t lease_max)
+uint64_t qk__lease_want(const qk__lease *l, uint64_t need, double rate_per_s, uint64_t lease_max,
+                        int64_t target_ms)
 {
     const uint64_t net = l->used - l->refunded;
-    /* About QK__LEASE_TARGET_MS of recent use, and at least what the caller needs now. */
-    double target = rate_per_s * (QK__LEASE_TARGET_MS / 1000.0);
+    /* About target_ms of recent use, and at least what the caller needs now. */
+    double target = rate_per_s * ((double)(target_ms > 0 ? target_ms : 0) / 1000.0);
     uint64_t chunk = target < 1.0 ? 1 : target > 1e15 ? (uint64_t)1e15 : (uint64_t)target;
     if (chunk < need)
         chunk = need;

@@ -126,11 +126,13 @@ static inline uint64_t qk__lease_unsynced(const qk__lease *l)
 /* Starts the counters for a new window (the old window's are the caller's to keep). */
 void qk__lease_start(qk__lease *l, int64_t start_ms, int64_t end_ms, uint64_t limit);
 
-/* The total grant (g) the host should ask for: enough to hold about
- * QK__LEASE_TARGET_MS of its recent rate (rate_per_s), at least `need` more than it has used,
- * never more than a fair part of what the fleet has left for the active hosts, and never more
- * than lease_max (0: no cap). Near the limit this is one call at a time. */
-uint64_t qk__lease_want(const qk__lease *l, uint64_t need, double rate_per_s, uint64_t lease_max);
+/* The total grant (g) the host should ask for: enough to hold about target_ms of its recent
+ * rate (rate_per_s; QK__LEASE_TARGET_MS, or what is left of a rolling window's piece, after
+ * which the lease is of no use), at least `need` more than it has used, never more than a fair
+ * part of what the fleet has left for the active hosts, and never more than lease_max (0: no
+ * cap). Near the limit this is one call at a time. */
+uint64_t qk__lease_want(const qk__lease *l, uint64_t need, double rate_per_s, uint64_t lease_max,
+                        int64_t target_ms);
 
 /* Whether n more calls fit in the lease, or, while the store is degraded, in what the outage
  * policy allows past it (outage_used is updated by the caller when it consumes). */

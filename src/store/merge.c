@@ -7,7 +7,7 @@ _Static_assert(QK__STORE_RETIRE_MS >= 2 * QK__LEASE_TERM_MS,
                "a host's lease must run out well before the store retires it");
 
 int qk__store_merge_window(qk__store_counts *c, const qk__store_window_req *req, int64_t now_ms,
-                           unsigned how)
+                           unsigned how, uint64_t others)
 {
     /* A host never refunds more than it used (src/store/engine.c): a request that does is
      * refused, as the script refuses it. */
@@ -52,14 +52,15 @@ int qk__store_merge_window(qk__store_counts *c, const qk__store_window_req *req,
      * which only adds, so a refusal never depends on the store's time. */
     if (G < 0 || U < 0 || g < 0)
         return QK__MERGE_BELOW_ZERO;
-    /* Grants: only what is left of the limit, only while the store's time is inside the window. */
+    /* Grants: only what is left of the limit (for a rolling window's piece, after what its
+     * other pieces within the horizon hold), only while the store's time is inside the window. */
     const int forever = req->end_ms == QK_NEVER;
     const int inside = forever || (now_ms >= req->start_ms && now_ms < req->end_ms);
-    if ((how & QK__MERGE_MAY_GRANT) && !last && (int64_t)req->granted > g &&
-        G < (int64_t)req->limit && inside) {
+    const int64_t cap = others < req->limit ? (int64_t)(req->limit - others) : 0;
+    if ((how & QK__MERGE_MAY_GRANT) && !last && (int64_t)req->granted > g && G < cap && inside) {
         int64_t give = (int64_t)req->granted - g;
-        if (give > (int64_t)req->limit - G)
-            give = (int64_t)req->limit - G;
+        if (give > cap - G)
+            give = cap - G;
         g += give;
         G += give;
     }
@@ -68,6 +69,22 @@ int qk__store_merge_window(qk__store_counts *c, const qk__store_window_req *req,
     n.granted = (uint64_t)g;
     *c = n;
     return QK__MERGE_OK;
+}
+
+int64_t qk__store_piece_ms(int64_t span_ms, int64_t clock_ms)
+{
+    int64_t piece = span_ms / 10 > 0 ? span_ms / 10 : 1;
+    if (clock_ms > 1) {
+        if (piece < 2 * clock_ms)
+            piece = 2 * clock_ms;
+        piece = (piece + clock_ms - 1) / clock_ms * clock_ms;
+    }
+    return piece;
+}
+
+int64_t qk__store_horizon_ms(int64_t span_ms, int64_t clock_ms)
+{
+    return span_ms + (clock_ms > 1 ? clock_ms : 1) + QK__ROLLING_SKEW_MS;
 }
 
 int64_t qk__store_retention_ms(int64_t start_ms, int64_t end_ms)

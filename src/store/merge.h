@@ -44,9 +44,36 @@ enum {
 };
 
 /* Applies one window of a host's request to what the store holds for it, at the store's time
- * now_ms, as how says (QK__MERGE_*). A repeated, late or reordered request changes nothing. */
+ * now_ms, as how says (QK__MERGE_*). A repeated, late or reordered request changes nothing.
+ * others: for a piece of a rolling window (req->horizon_ms > 0), what the fleet holds in the
+ * window's other pieces that ended less than horizon_ms before now_ms (qk__store_piece_counts),
+ * which the grant leaves room for; 0 for a fixed window. */
 int qk__store_merge_window(qk__store_counts *c, const qk__store_window_req *req, int64_t now_ms,
-                           unsigned how);
+                           unsigned how, uint64_t others);
+
+/* Rolling windows in the fleet (docs/store.md, "Rolling windows"). A rolling window of length W
+ * is leased in pieces: fixed store windows of qk__store_piece_ms(W, clock), aligned from the
+ * epoch. A host consumes a piece's lease only while its clock (corrected by the offset to the
+ * store) is inside the piece, and the store grants in a piece only what the limit leaves over
+ * the grants of every other piece that ended less than qk__store_horizon_ms(W, clock) ago. So
+ * the calls of any interval of length W come from pieces whose grants one check summed.
+ *
+ * QK__ROLLING_SKEW_MS bounds the error of a host's corrected clock when it uses a grant: half the
+ * round trip that measured the offset (a grant whose round trip took longer than twice this is
+ * not used: it goes back), plus the store clock's resolution, which the horizon adds too. */
+#define QK__ROLLING_SKEW_MS INT64_C(250)
+/* A piece: a tenth of W, and on a store whose clock counts whole seconds (clock_ms 1000) at
+ * least two of them and whole ones, so a grant read at a rounded-down second still has the rest
+ * of its piece to be used in. */
+int64_t qk__store_piece_ms(int64_t span_ms, int64_t clock_ms);
+/* How long after its end a piece still counts against the window's other pieces:
+ * W + clock_ms + QK__ROLLING_SKEW_MS. */
+int64_t qk__store_horizon_ms(int64_t span_ms, int64_t clock_ms);
+/* Whether a piece [start_ms, end_ms) other than the one asked for counts at now_ms. */
+static inline int qk__store_piece_counts(int64_t end_ms, int64_t now_ms, int64_t horizon_ms)
+{
+    return end_ms > now_ms - horizon_ms;
+}
 
 /* Retirement (docs/store.md): the store takes back what a departed host holds and has not used,
  * x = g - (u - r), lowering G by as much; its use stays in U and in G. Afterwards the host's

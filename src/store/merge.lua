@@ -3,11 +3,14 @@
 -- rule in C (the DynamoDB backend runs it); tests/store/test_merge_diff.c drives both with the
 -- same random requests and holds them to the same answers.
 --
--- KEYS: three per window (the hash tag keeps a service's keys in one Redis Cluster slot):
+-- KEYS: four per window (the hash tag keeps a service's keys in one Redis Cluster slot):
 --   qk:{<service>}:<period>:<start_ms>       the window: L, G, U and each live host's g:, x:, u:,
 --                                             r: (its totals), t: (last sync) and q: (request no.)
 --   qk:{<service>}:<period>:<start_ms>:seen  a sorted set, live host -> server ms of its last sync
 --   qk:{<service>}:<period>:<start_ms>:gone  a hash, retired host -> "g x u r q"
+--   qk:{<service>}:r<period>:pieces          a rolling window's pieces: a hash, piece start -> its
+--                                             G (docs/store.md, "Rolling windows"); untouched for
+--                                             a fixed window
 -- ARGV[1]  the host id;
 -- ARGV[2]  the retention: ms a key is kept past its window's end, or the window's length if
 --          longer (QK__STORE_RETENTION_MS, src/store/merge.h);
@@ -16,10 +19,12 @@
 -- ARGV[5]  the request's number for this host and service (0: unnumbered, never taken as late);
 -- ARGV[6]  1 when this is the host's last word (retire it now), else 0;
 -- ARGV[7]  the most hosts one call may retire, over every window (QK__STORE_RETIRE_PER_SYNC);
--- then per window 7 integers: the limit, start_ms, end_ms (0: forever), the total grant the host
--- wants, and its cumulative used, refunded and given back.
+-- then per window 8 integers: the limit, start_ms, end_ms (0: forever), the total grant the host
+-- wants, its cumulative used, refunded and given back, and the horizon (0: a fixed window; for a
+-- piece of a rolling window, how long after its end another piece still counts against it).
 -- Reply: the server's time in ms, then per window the host's grant and give-back totals, the
--- fleet's G and U, L, and the number of hosts active.
+-- fleet's G (for a piece, with what the other pieces within the horizon hold) and U, L, and the
+-- number of hosts active.
 --
 -- The cost of a call is bounded by what it touches, never by how many hosts a window has seen:
 -- HMGET and HSET of named fields, ZADD and ZCOUNT on the live set, and at most ARGV[7]
@@ -39,7 +44,7 @@
 -- preprocessor's, and puts the `--|` lines (a mutant's code, commented out here so that this file
 -- is the real script as it stands) into the script of the build that defines NAME.
 
-local KPER, ARGS, PER = 3, 7, 7 -- KEYS per window; ARGV before the windows; ARGV per window
+local KPER, ARGS, PER = 4, 7, 8 -- KEYS per window; ARGV before the windows; ARGV per window
 local k = #KEYS / KPER
 if #KEYS % KPER ~= 0 or #ARGV ~= ARGS + PER * k then
   return redis.error_reply('ERR qk_sync: bad arguments')
@@ -91,10 +96,28 @@ local function read_gone(gone, id)
   return f
 end
 
+-- A rolling window's pieces, read once per call and kept up to date as its windows merge, so a
+-- piece merged after another of the same request sees that one's new G (as the C merge does).
+local pieces = {}
+local function pieces_of(pk)
+  if pieces[pk] then return pieces[pk] end
+  local t, p = redis.call('HGETALL', pk), {}
+  for j = 1, #t, 2 do
+    local ps, pg = tonumber(t[j]), tonumber(t[j + 1])
+    if ps == nil or pg == nil then
+      return nil, redis.error_reply('ERR qk_sync: ' .. pk .. ' ' .. t[j] .. ' is not a piece')
+    end
+    p[ps] = pg
+  end
+  pieces[pk] = p
+  return p
+end
+
 -- Read, check and merge every window; write nothing yet.
 local merged, retire_left = {}, retire_max
 for i = 1, k do
-  local key, seen, gone = KEYS[KPER * i - 2], KEYS[KPER * i - 1], KEYS[KPER * i]
+  local key, seen = KEYS[KPER * i - 3], KEYS[KPER * i - 2]
+  local gone, pk = KEYS[KPER * i - 1], KEYS[KPER * i]
   for _, kt in ipairs({{key, 'hash'}, {seen, 'zset'}, {gone, 'hash'}}) do
     local bad = check_type(kt[1], kt[2])
     if bad then return bad end
@@ -109,8 +132,20 @@ for i = 1, k do
   local b = ARGS + PER * (i - 1)
   local limit, s, e = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
   local want, u, rf = tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5]), tonumber(ARGV[b + 6])
-  local x = tonumber(ARGV[b + 7])
-  local m = {key = key, seen = seen, gone = gone, limit = limit, s = s, e = e, out = {}}
+  local x, horizon = tonumber(ARGV[b + 7]), tonumber(ARGV[b + 8])
+  local m = {key = key, seen = seen, gone = gone, limit = limit, s = s, e = e, out = {},
+             pk = pk, horizon = horizon, others = 0}
+  if horizon > 0 then
+    local bad = check_type(pk, 'hash')
+    if bad then return bad end
+    local p
+    p, bad = pieces_of(pk)
+    if bad then return bad end
+    -- What the window's other pieces within the horizon hold: the grant leaves room for it.
+    for ps, pg in pairs(p) do
+      if ps ~= s and ps + (e - s) > now - horizon then m.others = m.others + pg end
+    end
+  end
 
   -- Retire hosts silent past the bound: what they hold unused goes back (G drops), their
   -- counters move to :gone. Only hosts in :seen (that synced through this script) are retired; a
@@ -185,12 +220,15 @@ for i = 1, k do
     return redis.error_reply('ERR qk_sync: ' .. key .. ' holds totals below what its hosts hold')
   end
   -- Grants: only to the newest request and never to a last word, only what is left of the
-  -- limit, only while the server's time is inside the window.
-  if not late and not m.final and want > gh and G < limit and (e == 0 or (now >= s and now < e)) then
-    local give = math.min(want - gh, limit - G)
+  -- limit (for a piece, after its window's other pieces), only while the server's time is
+  -- inside the window.
+  local cap = math.max(limit - m.others, 0)
+  if not late and not m.final and want > gh and G < cap and (e == 0 or (now >= s and now < e)) then
+    local give = math.min(want - gh, cap - G)
     gh = gh + give; G = G + give
   end
   m.G, m.U = G, U
+  if horizon > 0 and (not m.skip or m.retired) then pieces[pk][s] = G end
   m.c = {gh, xh, uh, rh, math.max(qh, seq)}
   merged[i] = m
 end
@@ -230,14 +268,27 @@ for i = 1, k do
       if m.back then redis.call('HDEL', m.gone, host) end
     end
     if m.e > 0 then
+      -- A piece matters for its horizon only; late reports still land for a minute more.
       local at = m.e + math.max(retention, m.e - m.s)
+      if m.horizon > 0 then at = m.e + m.horizon + active_ms end
       redis.call('PEXPIREAT', m.key, at)
       redis.call('PEXPIREAT', m.seen, at)
       redis.call('PEXPIREAT', m.gone, at)
     end
   end
+  if m.horizon > 0 and (not m.skip or m.retired) then
+    -- This piece's G, and the pieces past every horizon dropped (they count for nothing).
+    redis.call('HSET', m.pk, m.s, m.G)
+    for ps, _ in pairs(pieces[m.pk]) do
+      if ps + (m.e - m.s) <= now - m.horizon - active_ms then
+        redis.call('HDEL', m.pk, ps)
+        pieces[m.pk][ps] = nil
+      end
+    end
+    redis.call('PEXPIREAT', m.pk, now + m.horizon + (m.e - m.s) + active_ms)
+  end
   local active = redis.call('ZCOUNT', m.seen, now - active_ms, '+inf')
-  r[#r + 1] = gh; r[#r + 1] = xh; r[#r + 1] = m.G; r[#r + 1] = m.U; r[#r + 1] = m.limit
+  r[#r + 1] = gh; r[#r + 1] = xh; r[#r + 1] = m.G + m.others; r[#r + 1] = m.U; r[#r + 1] = m.limit
   r[#r + 1] = active
 end
 return r

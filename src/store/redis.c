@@ -444,7 +444,11 @@ static int load_script(qk__store_conn *c, int64_t deadline_ms)
 }
 
 /* EVALSHA, the SHA, the number of keys and the keys, then the script's ARGV (merge.lua). */
-enum { KEYS_PER_WINDOW = 3, ARGS_MAX = 3 + (3 + 7) * QK__STORE_SYNC_WINDOWS + 7 };
+enum {
+    KEYS_PER_WINDOW = 4,
+    NUMS_PER_WINDOW = 8,
+    ARGS_MAX = 3 + (KEYS_PER_WINDOW + NUMS_PER_WINDOW) * QK__STORE_SYNC_WINDOWS + 7
+};
 
 /* EVALSHA, loading the script first when this server has not seen it (a new connection, a
  * restart, SCRIPT FLUSH: NOSCRIPT), once. */
@@ -515,7 +519,7 @@ static int sync_service(qk__store_conn *c, const qk__store_sync_req *req,
 {
     const unsigned n = req->n_windows;
     char keys[QK__STORE_SYNC_WINDOWS][KEYS_PER_WINDOW][QK_NAME_MAX + QK__TZ_NAME_MAX + 48];
-    char nums[QK__STORE_SYNC_WINDOWS][7][24];
+    char nums[QK__STORE_SYNC_WINDOWS][NUMS_PER_WINDOW][24];
     char n_keys[8], retention[24], active[24], retire[24], seq[24], retire_max[8];
     const char *argv[ARGS_MAX];
     size_t lens[ARGS_MAX];
@@ -527,19 +531,22 @@ static int sync_service(qk__store_conn *c, const qk__store_sync_req *req,
     ARG(n_keys);
     for (unsigned i = 0; i < n; i++) {
         const qk__store_window_req *w = &req->w[i];
-        /* The window's hash, its live hosts (:seen) and its retired ones (:gone): merge.lua. */
-        static const char *const suffix[KEYS_PER_WINDOW] = {"", ":seen", ":gone"};
+        /* The window's hash, its live hosts (:seen), its retired ones (:gone), and the
+         * pieces of its rolling window (only read for one: merge.lua). */
+        static const char *const suffix[KEYS_PER_WINDOW] = {"", ":seen", ":gone", ""};
         for (unsigned j = 0; j < KEYS_PER_WINDOW; j++) {
-            /* A window of N periods adds N after its letter ("m15"), and a zoned one '@' and
-             * its zone ("d@America/Los_Angeles"; IANA names hold no ':'), so that neither
-             * shares keys with the UTC one-period window of the same start, whose keys stay
-             * 0.2's. */
-            char every[12] = "";
+            /* A window of N periods adds N after its letter ("m15"), a zoned one '@' and its
+             * zone ("d@America/Los_Angeles"; IANA names hold no ':'), and a rolling window's
+             * piece an 'r' before it ("rs:<piece start>"), so that none shares keys with the
+             * UTC one-period window of the same start, whose keys stay 0.2's. */
+            char every[12] = "", start[24];
             if (w->every > 1)
                 snprintf(every, sizeof every, "%u", w->every);
-            snprintf(keys[i][j], sizeof keys[i][j], "qk:{%s}:%c%s%s%s:%lld%s", req->service,
-                     PERIOD_LETTER[w->period], every, w->tz != NULL ? "@" : "",
-                     w->tz != NULL ? w->tz : "", (long long)w->start_ms, suffix[j]);
+            snprintf(start, sizeof start, "%lld", (long long)w->start_ms);
+            snprintf(keys[i][j], sizeof keys[i][j], "qk:{%s}:%s%c%s%s%s:%s%s", req->service,
+                     w->horizon_ms > 0 ? "r" : "", PERIOD_LETTER[w->period], every,
+                     w->tz != NULL ? "@" : "", w->tz != NULL ? w->tz : "",
+                     j == 3 ? "pieces" : start, suffix[j]);
             ARG(keys[i][j]);
         }
     }
@@ -558,14 +565,16 @@ static int sync_service(qk__store_conn *c, const qk__store_sync_req *req,
     for (unsigned i = 0; i < n; i++) {
         const qk__store_window_req *w = &req->w[i];
         const int forever = w->end_ms == QK_NEVER;
-        const unsigned long long v[7] = {w->limit,
-                                         forever ? 0 : (unsigned long long)w->start_ms,
-                                         forever ? 0 : (unsigned long long)w->end_ms,
-                                         w->granted,
-                                         w->used,
-                                         w->refunded,
-                                         w->released};
-        for (unsigned j = 0; j < 7; j++) {
+        const unsigned long long v[NUMS_PER_WINDOW] = {w->limit,
+                                                       forever ? 0
+                                                               : (unsigned long long)w->start_ms,
+                                                       forever ? 0 : (unsigned long long)w->end_ms,
+                                                       w->granted,
+                                                       w->used,
+                                                       w->refunded,
+                                                       w->released,
+                                                       (unsigned long long)w->horizon_ms};
+        for (unsigned j = 0; j < NUMS_PER_WINDOW; j++) {
             snprintf(nums[i][j], sizeof nums[i][j], "%llu", v[j]);
             ARG(nums[i][j]);
         }
@@ -634,7 +643,8 @@ const qk__store_backend qk__store_redis = {QK__STORE_BACKEND_VERSION,
                                            sync_service,
                                            server_time,
                                            close_conn,
-                                           init_nothing};
+                                           init_nothing,
+                                           1};
 const qk__store_backend qk__store_redis_unix = {QK__STORE_BACKEND_VERSION,
                                                 "redis+unix",
                                                 check_url,
@@ -642,4 +652,5 @@ const qk__store_backend qk__store_redis_unix = {QK__STORE_BACKEND_VERSION,
                                                 sync_service,
                                                 server_time,
                                                 close_conn,
-                                                init_nothing};
+                                                init_nothing,
+                                                1};

@@ -19,7 +19,7 @@
 
 /* Bumped whenever qk__store_backend changes shape; a backend states the version it implements
  * and the registry refuses any other. */
-#define QK__STORE_BACKEND_VERSION 3u /* 2: init; 3: seq and final */
+#define QK__STORE_BACKEND_VERSION 4u /* 2: init; 3: seq and final; 4: clock_ms */
 
 enum {
     QK__STORE_SCHEME_MAX = 16,
@@ -59,6 +59,10 @@ typedef struct {
      * NULL for UTC: part of the window's name, so a zoned day never shares keys with a UTC one
      * of the same start. Its boundaries are the host's to compute; the store only keeps them. */
     const char *tz;
+    /* A piece of a rolling window (docs/store.md, "Rolling windows"): the store grants in it
+     * only what the limit leaves over every other piece of the window that ended less than
+     * horizon_ms ago (qk__store_horizon_ms). 0: a fixed window. */
+    int64_t horizon_ms;
 } qk__store_window_req;
 
 /* Up to QK__STORE_SYNC_WINDOWS windows: a service's current ones, and the ones that ended before
@@ -119,6 +123,10 @@ typedef struct {
      * finds it there and fit for use (*created = 0). Only an operator's explicit call runs it:
      * a tracker never creates anything. */
     int (*init)(qk__store_conn *c, int64_t deadline_ms, int *created);
+    /* The resolution of the store's clock in ms (Redis TIME: 1; DynamoDB's Date header: 1000),
+     * which a rolling window's pieces are cut to (qk__store_piece_ms). Last, so that a backend
+     * written before it (tests/store_legacy) reads as 0: taken as 1. */
+    int64_t clock_ms;
 } qk__store_backend;
 
 /* qk_store_init's timeout when it is given 0: a new DynamoDB table takes seconds to become

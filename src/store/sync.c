@@ -69,7 +69,8 @@ int qk__store_count_outcome(qk__store *st, int rc, qk_event *ev)
 
 typedef struct {
     qk__store_sync_req req;
-    int64_t now; /* the fleet's clock when the request was made: its lease term starts here */
+    int64_t now;      /* the fleet's clock when the request was made: its lease term starts here */
+    int64_t clock_ms; /* the store clock's resolution (qk__store_clock_res) */
     /* Where each request window goes back: cur (0) or prev (1), and which index. */
     unsigned where[QK__STORE_SYNC_WINDOWS], index[QK__STORE_SYNC_WINDOWS];
 } sync_plan;
@@ -88,6 +89,10 @@ static void add_window(sync_plan *p, const qk__lease *l, const qk_window *win, c
     w->refunded = l->refunded;
     w->released = l->released;
     w->tz = tz;
+    w->horizon_ms = 0;
+    if (win->flags & QK_WINDOW_ROLLING) /* a piece of it: l's bounds are the piece's */
+        w->horizon_ms = qk__store_horizon_ms(
+            qk__unit_ms((qk_period)win->period) * (int64_t)qk__window_every(win), p->clock_ms);
     p->where[p->req.n_windows] = where;
     p->index[p->req.n_windows] = index;
     p->req.n_windows++;
@@ -116,7 +121,8 @@ static void plan_sync(qk__store *st, qk_service s, uint64_t need, unsigned how, 
     qk__slot_apply(sl, &st->ctx.region->ext, s, &roll, now, sink, &unused);
     if (st->ctx.shared)
         qk__slot_end(sl);
-    qk__guard_align_all(ss, sl);
+    p->clock_ms = qk__store_clock_res(st);
+    qk__guard_align_all(ss, sl, now, p->clock_ms);
     /* The rate of the last stretch, smoothed, sizes the next grant. */
     if (ss->rate_mark_ms != 0 && now > ss->rate_mark_ms) {
         const double fresh = (double)(ss->cur[0].used - ss->rate_mark_used) * 1000.0 /
@@ -144,15 +150,23 @@ static void plan_sync(qk__store *st, qk_service s, uint64_t need, unsigned how, 
         if (term_over)
             l->released += qk__lease_left(l);
         uint64_t want = l->granted;
+        /* A rolling window's piece is of use only until the piece ends. */
+        const int64_t target =
+            (sl->w[i].flags & QK_WINDOW_ROLLING) && l->end_ms - now < QK__LEASE_TARGET_MS
+                ? l->end_ms - now
+                : QK__LEASE_TARGET_MS;
         if (release)
             l->released += qk__lease_left(l); /* given up here first, then told: safe if lost */
         else if (!ss->released || need > 0)   /* a lease given back is asked for again by a use */
-            want = qk__lease_want(l, need, ss->rate_per_s, st->lease_max[s]);
+            want = qk__lease_want(l, need, ss->rate_per_s, st->lease_max[s], target);
         add_window(p, l, &sl->w[i], zone_name(st, &sl->w[i]), want, 0, i);
     }
     for (unsigned i = 0; i < QK_MAX_WINDOWS; i++) {
         qk__lease *l = &ss->prev[i];
-        if (l->end_ms > l->start_ms && qk__lease_unsynced(l) > 0 && i < sl->n_windows) {
+        /* An ended piece of a rolling window is sent while it holds calls too: they count
+         * against the window for its horizon until given back. */
+        const int holds = (sl->w[i].flags & QK_WINDOW_ROLLING) && qk__lease_left(l) > 0;
+        if (l->end_ms > l->start_ms && (qk__lease_unsynced(l) > 0 || holds) && i < sl->n_windows) {
             l->released += qk__lease_left(l); /* an ended window's lease is of no use */
             add_window(p, l, &sl->w[i], zone_name(st, &sl->w[i]), l->granted, 1, i);
         }
@@ -162,9 +176,12 @@ static void plan_sync(qk__store *st, qk_service s, uint64_t need, unsigned how, 
     qk__guard_open_gates(ss, sl->n_windows);
 }
 
-/* Merges the store's answer into the leases and shows the fleet's use in the windows. */
+/* Merges the store's answer into the leases and shows the fleet's use in the windows. trusted:
+ * the answer came back within 2 QK__ROLLING_SKEW_MS and its clock offset was believed, so the
+ * fleet's clock is within QK__ROLLING_SKEW_MS of the store's (merge.h); a rolling piece's grant
+ * from an answer that is not is given back unused. */
 static void merge_sync(qk__store *st, qk_service s, const sync_plan *p,
-                       const qk__store_sync_reply *r, qk_event_sink *sink)
+                       const qk__store_sync_reply *r, int trusted, qk_event_sink *sink)
 {
     qk_slot *sl = &st->ctx.region->slots[s];
     qk__store_slot *ss = &st->area.slots[s];
@@ -186,7 +203,11 @@ static void merge_sync(qk__store *st, qk_service s, const sync_plan *p,
         const int current =
             qk__lease_merge(l, a->granted_host, a->released_host, a->granted, a->used, a->limit,
                             a->active_hosts, q->used, q->refunded);
-        if (current && p->where[k] == 0 && i < sl->n_windows && sl->w[i].start_ms == l->start_ms) {
+        if (q->horizon_ms > 0 && !trusted)
+            l->released += qk__lease_left(l);
+        /* A piece's figures are the piece's: a rolling window shows this host's own count. */
+        if (current && p->where[k] == 0 && i < sl->n_windows && q->horizon_ms == 0 &&
+            sl->w[i].start_ms == l->start_ms) {
             /* The fleet's use as of the store's answer, plus what this host did since. */
             const uint64_t fleet = l->fleet_used + qk__lease_unsynced(l); /* never below ours */
             qk__slot_set_used(sl, s, i, fleet, sink);
@@ -216,7 +237,10 @@ static void consume_locked(qk__store *st, qk_service s, qk__sync_consume *k, qk_
 {
     const qk_op op = {QK_OP_CONSUME, k->n, k->flags | QK__CONSUME_AFTER_SYNC, 0};
     int tripped = -1;
-    k->rc = qk__guard_apply(st, s, &op, k->now, sink, &tripped, 0);
+    /* The clock again: the consume happens now, a round trip after the caller read it, and a
+     * rolling window's piece must be the one it happens in (merge.h). */
+    const int64_t fresh = qk__store_fleet_clock(st);
+    k->rc = qk__guard_apply(st, s, &op, fresh > k->now ? fresh : k->now, sink, &tripped, 0);
     k->answered = 1;
     if (k->out != NULL && (k->rc == QK_OK || k->rc == QK_ELIMIT))
         qk__slot_usage(&st->ctx.region->slots[s], s, tripped, k->out);
@@ -260,7 +284,7 @@ int qk__store_sync_one(qk__store *st, qk_service s, uint64_t need, unsigned how,
         return rc;
     }
     if (need > 0 && qk__guard_lease_holds(&st->area.slots[s], &st->ctx.region->slots[s], need,
-                                          qk__store_fleet_clock(st))) {
+                                          qk__store_fleet_clock(st), qk__store_clock_res(st))) {
         /* The sync this one waited for brought what the consume needs. */
         if (k != NULL)
             consume_locked(st, s, k, &sink);
@@ -277,11 +301,12 @@ int qk__store_sync_one(qk__store *st, qk_service s, uint64_t need, unsigned how,
     rc = st->backend->sync(c, &plan.req, &reply, deadline_ms);
     if (rc == QK_OK) {
         const int64_t back_at = qk__store_caller_clock(st);
-        atomic_store(&st->offset_ms, qk__store_offset_believed(
-                                         atomic_load(&st->offset_ms),
-                                         reply.server_ms - (sent_at + (back_at - sent_at) / 2)));
+        const int64_t measured = reply.server_ms - (sent_at + (back_at - sent_at) / 2);
+        const int64_t believed = qk__store_offset_believed(atomic_load(&st->offset_ms), measured);
+        atomic_store(&st->offset_ms, believed);
+        const int trusted = believed == measured && back_at - sent_at <= 2 * QK__ROLLING_SKEW_MS;
         if ((rc = slot_lock_sealed(st->ctx.region, s)) == QK_OK) {
-            merge_sync(st, s, &plan, &reply, &sink);
+            merge_sync(st, s, &plan, &reply, trusted, &sink);
             if (k != NULL)
                 consume_locked(st, s, k, &sink);
             slot_unlock(st->ctx.region, s);

@@ -249,7 +249,7 @@ static void deliver(world *w, const sent_req *r)
         qk__store_counts c = {m->G, m->U, m->h[h].g, m->h[h].x, m->h[h].u, m->h[h].r};
         const int final = r->req.final && !late;
         const unsigned how = (late ? 0 : QK__MERGE_MAY_GRANT) | (final ? QK__MERGE_LAST_WORD : 0);
-        if ((why = qk__store_merge_window(&c, &r->req.w[i], now, how)) != QK__MERGE_OK) {
+        if ((why = qk__store_merge_window(&c, &r->req.w[i], now, how, 0)) != QK__MERGE_OK) {
             refused = 1;
             break;
         }

@@ -13,32 +13,68 @@ Test(ddb_merge, grants_what_is_left_inside_the_window_only)
 {
     qk__store_counts c = {0};
     qk__store_window_req q = req(4, 0, 0, 0);
-    qk__store_merge_window(&c, &q, 59999, 1); /* before the window: nothing */
+    qk__store_merge_window(&c, &q, 59999, 1, 0); /* before the window: nothing */
     cr_assert_eq(c.granted, 0);
-    qk__store_merge_window(&c, &q, 60000, 1);
+    qk__store_merge_window(&c, &q, 60000, 1, 0);
     cr_assert_eq(c.granted, 4);
     cr_assert_eq(c.fleet_granted, 4);
     c.fleet_granted = 8; /* other hosts hold 4 more */
     q.granted = 20;
-    qk__store_merge_window(&c, &q, 60001, 1);
+    qk__store_merge_window(&c, &q, 60001, 1, 0);
     cr_assert_eq(c.granted, 6, "only L - G = 2 more");
     cr_assert_eq(c.fleet_granted, 10);
     q.granted = 30;
-    qk__store_merge_window(&c, &q, 120000, 1); /* at the end: nothing, even with room */
+    qk__store_merge_window(&c, &q, 120000, 1, 0); /* at the end: nothing, even with room */
     cr_assert_eq(c.granted, 6);
+}
+
+/* A rolling window's piece: the grant leaves room for what the window's other pieces within
+ * the horizon hold (others), and a piece whose others hold the limit grants nothing. Catches a
+ * merge that caps a piece by its own G only: the fleet would hold L in every piece, several L in
+ * one rolling window. */
+Test(ddb_merge, a_piece_grants_only_what_its_other_pieces_leave)
+{
+    qk__store_counts c = {0};
+    qk__store_window_req q = req(8, 0, 0, 0);
+    q.horizon_ms = qk__store_horizon_ms(60000, 1);
+    qk__store_merge_window(&c, &q, 60000, 1, 7); /* others hold 7 of the 10 */
+    cr_assert_eq(c.granted, 3, "granted %llu", (unsigned long long)c.granted);
+    cr_assert_eq(c.fleet_granted, 3);
+    q.granted = 9;
+    qk__store_merge_window(&c, &q, 60001, 1, 10); /* others hold the limit: nothing */
+    cr_assert_eq(c.granted, 3);
+    qk__store_merge_window(&c, &q, 60002, 1, 12); /* past it (an overdraft): nothing, no wrap */
+    cr_assert_eq(c.granted, 3);
+    qk__store_merge_window(&c, &q, 60003, 1, 0); /* they left the horizon: the rest */
+    cr_assert_eq(c.granted, 9);
+    cr_assert_eq(c.fleet_granted, 9);
+}
+
+/* The pieces' length and horizon (docs/store.md, "Rolling windows"): a tenth of the window on a
+ * millisecond clock; whole seconds, at least two, on DynamoDB's. */
+Test(ddb_merge, pieces_and_horizons)
+{
+    cr_assert_eq(qk__store_piece_ms(1000, 1), 100);
+    cr_assert_eq(qk__store_piece_ms(60000, 1), 6000);
+    cr_assert_eq(qk__store_piece_ms(1000, 1000), 2000);
+    cr_assert_eq(qk__store_piece_ms(15000, 1000), 2000);
+    cr_assert_eq(qk__store_piece_ms(25000, 1000), 3000);
+    cr_assert_eq(qk__store_piece_ms(3600000, 1000), 360000);
+    cr_assert_eq(qk__store_horizon_ms(1000, 1), 1000 + 1 + QK__ROLLING_SKEW_MS);
+    cr_assert_eq(qk__store_horizon_ms(1000, 1000), 1000 + 1000 + QK__ROLLING_SKEW_MS);
 }
 
 Test(ddb_merge, cumulative_values_merge_by_max)
 {
     qk__store_counts c = {0};
     qk__store_window_req q = req(5, 3, 1, 0);
-    qk__store_merge_window(&c, &q, 70000, 1);
+    qk__store_merge_window(&c, &q, 70000, 1, 0);
     const qk__store_counts once = c;
     cr_assert_eq(c.fleet_used, 2);
     for (int i = 0; i < 3; i++) /* repeated, then an older (late) request: no change */
-        qk__store_merge_window(&c, &q, 70000, 1);
+        qk__store_merge_window(&c, &q, 70000, 1, 0);
     qk__store_window_req late = req(2, 1, 0, 0);
-    qk__store_merge_window(&c, &late, 70000, 1);
+    qk__store_merge_window(&c, &late, 70000, 1, 0);
     cr_assert_eq(memcmp(&c, &once, sizeof c), 0, "a repeated or late request changed the store");
 }
 
@@ -47,12 +83,12 @@ Test(ddb_merge, overdraft_raises_the_grant_and_a_give_back_lowers_what_is_held)
     /* G, U, g_h, x_h, u_h, r_h */
     qk__store_counts c = {9, 0, 0, 0, 0, 0};
     qk__store_window_req q = req(0, 4, 0, 0); /* recorded 4 with no lease */
-    qk__store_merge_window(&c, &q, 70000, 1);
+    qk__store_merge_window(&c, &q, 70000, 1, 0);
     cr_assert_eq(c.granted, 4);
     cr_assert_eq(c.fleet_granted, 13, "G past L: the overdraft shows");
     qk__store_counts d = {6, 2, 6, 0, 2, 0};
     qk__store_window_req rel = req(6, 2, 0, 4); /* gives back the 4 it holds unused */
-    qk__store_merge_window(&d, &rel, 70000, 1);
+    qk__store_merge_window(&d, &rel, 70000, 1, 0);
     cr_assert_eq(d.granted, 6, "a grant total never drops");
     cr_assert_eq(d.released, 4);
     cr_assert_eq(d.fleet_granted, 2);
@@ -64,15 +100,15 @@ Test(ddb_merge, a_late_give_back_changes_nothing)
 {
     qk__store_counts c = {0};
     qk__store_window_req grant = req(5, 0, 0, 0);
-    qk__store_merge_window(&c, &grant, 70000, 1);
+    qk__store_merge_window(&c, &grant, 70000, 1, 0);
     qk__store_window_req give_back = req(5, 1, 0, 4); /* used 1, gives back 4 */
-    qk__store_merge_window(&c, &give_back, 70000, 1);
+    qk__store_merge_window(&c, &give_back, 70000, 1, 0);
     cr_assert_eq(c.fleet_granted, 1);
     qk__store_window_req regrant = req(9, 1, 0, 4); /* later: wants 4 more held */
-    qk__store_merge_window(&c, &regrant, 70000, 1);
+    qk__store_merge_window(&c, &regrant, 70000, 1, 0);
     cr_assert_eq(c.fleet_granted, 5);
     const qk__store_counts before = c;
-    qk__store_merge_window(&c, &give_back, 70000, 1); /* the give-back again, late */
+    qk__store_merge_window(&c, &give_back, 70000, 1, 0); /* the give-back again, late */
     cr_assert_eq(memcmp(&c, &before, sizeof c), 0, "a late give-back took back a newer grant");
 }
 
