@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -139,6 +140,188 @@ Test(store_rolling, never_past_the_limit_in_any_interval)
                   (unsigned long long)most, WINDOW_MS, (long long)at, LIMIT);
     cr_expect_geq(n, floor, "only %llu grants in %d ms (at least %llu expected)",
                   (unsigned long long)n, RUN_MS, (unsigned long long)floor);
+    cr_assert_eq(qkt_server_stop(&srv), 0, "%s", srv.error);
+    cr_assert_eq(qkt_tmpdir_remove(dir), 0);
+}
+
+/* contract_sequences: the rolling contract's safety (docs/windows.md) for store trackers, in
+ * seeded random sequences. HOSTS host processes (one on a state file) share SEQ_SERVICES
+ * services, each a rolling window of its own length (1, 2 or 3 s) and limit (4..40, some with a
+ * reserve); each host runs a seeded sequence of operations on random services for SEQ_RUN_MS:
+ * consumes of 1-3 calls (some QK_PRIORITY), records, refunds, set_used up and down, resets and
+ * pauses, on a clock of its own that steps back and forth by up to SKEW_STEP_MS (the store's
+ * offset takes up each step at the next sync; docs/store.md bounds what it covers). Every grant
+ * is logged with the interval its consume ran in and its host's refunds take back its newest
+ * grants of that service; then no interval of a service's length holds more than its limit of
+ * calls granted by consumes (records are facts: they may push a window over, never a consume).
+ * Catches what never_past_the_limit_in_any_interval does, across shapes, with the operations
+ * that change a host's view without the store's (set_used, reset), refunds, priorities and
+ * steps of a host's clock. */
+enum { SEQ_SERVICES = 16, SEQ_RUN_MS = 6000, SEQ_LOG_CAP = 8192, SKEW_STEP_MS = 50 };
+
+typedef struct {
+    char url[160];
+    char path[HOSTS][PATH_MAX];
+    qkt_pbarrier go;
+    uint64_t seed;
+    char why[HOSTS][256];
+    _Atomic uint64_t ops, refused, records, refunds;
+    qk_service_def def[SEQ_SERVICES];
+    char names[SEQ_SERVICES][16];
+} seq_fleet;
+
+static seq_fleet *S;
+static qkt_grant_log *seq_log[SEQ_SERVICES]; /* shared, SEQ_LOG_CAP grants each */
+
+static uint64_t seq_rnd(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/* A host's clock: the wall clock, stepped by up to SKEW_STEP_MS either way. */
+static _Atomic int64_t host_skew_ms;
+static int64_t skewed_clock(void *ctx)
+{
+    (void)ctx;
+    return qkt_wall_us() / 1000 + atomic_load_explicit(&host_skew_ms, memory_order_relaxed);
+}
+
+static int seq_host(void *arg)
+{
+    const int h = (int)(intptr_t)arg;
+    uint64_t x = S->seed * 7919 + (uint64_t)h * 104729 + 1;
+    qk_options o =
+        store_options(S->def, SEQ_SERVICES, S->url, TIMEOUT_MS, S->path[h][0] ? S->path[h] : NULL);
+    o.clock = skewed_clock;
+    qk_tracker *t = NULL;
+    if (qk_tracker_new(&t, &o) != QK_OK) {
+        snprintf(S->why[h], sizeof S->why[h], "open: %s", qk_errmsg());
+        return QKT_CHILD_OK;
+    }
+    /* This host's grants per service, newest last, for its refunds to take back. */
+    static int64_t mine[SEQ_SERVICES][SEQ_LOG_CAP];
+    static size_t n_mine[SEQ_SERVICES];
+    qkt_pbarrier_wait(&S->go);
+    const int64_t until = qkt_wall_us() + SEQ_RUN_MS * 1000;
+    int64_t next_step = 0;
+    while (qkt_wall_us() < until) {
+        if (qkt_wall_us() >= next_step) {
+            atomic_store(&host_skew_ms,
+                         (int64_t)(seq_rnd(&x) % (2 * SKEW_STEP_MS + 1)) - SKEW_STEP_MS);
+            next_step = qkt_wall_us() + 100000 + (int64_t)(seq_rnd(&x) % 200000);
+        }
+        const qk_service s = (qk_service)(seq_rnd(&x) % SEQ_SERVICES);
+        const unsigned op = (unsigned)(seq_rnd(&x) % 100);
+        int rc = QK_OK;
+        atomic_fetch_add(&S->ops, 1);
+        if (op < 80) {
+            const uint64_t n = 1 + seq_rnd(&x) % 3;
+            const unsigned flags = seq_rnd(&x) % 4 == 0 ? QK_PRIORITY : 0;
+            const int64_t before = qkt_wall_us();
+            rc = qk_try_consume(t, s, n, flags, NULL);
+            const int64_t after = qkt_wall_us();
+            if (rc == QK_OK) {
+                const int64_t i = qkt_grant_log_add_n(seq_log[s], before, after, n);
+                if (i < 0 || n_mine[s] == SEQ_LOG_CAP) {
+                    snprintf(S->why[h], sizeof S->why[h], "the grant log is full");
+                    break;
+                }
+                mine[s][n_mine[s]++] = i;
+            } else if (rc == QK_ELIMIT) {
+                atomic_fetch_add(&S->refused, 1);
+                rc = QK_OK;
+            }
+        } else if (op < 82) {
+            rc = qk_record(t, s, 1, NULL);
+            atomic_fetch_add(&S->records, 1);
+        } else if (op < 86) {
+            /* A refund gives back this host's newest calls: take them off its newest grants. */
+            uint64_t n = 1 + seq_rnd(&x) % 2;
+            rc = qk_refund(t, s, n);
+            atomic_fetch_add(&S->refunds, 1);
+            while (rc == QK_OK && n > 0 && n_mine[s] > 0) {
+                qkt_grant *g = &seq_log[s]->g[mine[s][n_mine[s] - 1]];
+                const uint64_t take = g->n < n ? g->n : n;
+                g->n -= take;
+                n -= take;
+                if (g->n == 0)
+                    n_mine[s]--;
+            }
+        } else if (op < 87) {
+            rc = qk_set_used(t, s, 0, seq_rnd(&x) % (S->def[s].windows[0].limit + 1));
+        } else if (op < 88) {
+            rc = qk_reset(t, s);
+        } else {
+            const struct timespec pause = {0, (long)(seq_rnd(&x) % 20) * 1000000L};
+            nanosleep(&pause, NULL);
+        }
+        if (rc != QK_OK) {
+            snprintf(S->why[h], sizeof S->why[h], "op %u on service %u: %s: %s", op, s,
+                     qk_err_name(rc), qk_errmsg());
+            break;
+        }
+    }
+    qk_tracker_free(t);
+    return QKT_CHILD_OK;
+}
+
+Test(store_rolling, contract_sequences)
+{
+    char dir[PATH_MAX];
+    qkt_tmpdir_make(dir, "qk-contract-rolling-seq");
+    qkt_server srv;
+    S = qkt_shared_mem(sizeof *S);
+    for (unsigned s = 0; s < SEQ_SERVICES; s++)
+        seq_log[s] = qkt_shared_mem(qkt_grant_log_size(SEQ_LOG_CAP));
+    const char *env = getenv("QK_ROLLING_SEED");
+    S->seed = env != NULL ? strtoull(env, NULL, 10) : (uint64_t)qkt_wall_us();
+    cr_log_info("store_rolling::contract_sequences seed %llu (QK_ROLLING_SEED replays its "
+                "shapes and operations)",
+                (unsigned long long)S->seed);
+    uint64_t x = S->seed | 1;
+    for (unsigned s = 0; s < SEQ_SERVICES; s++) {
+        seq_log[s]->cap = SEQ_LOG_CAP;
+        snprintf(S->names[s], sizeof S->names[s], "seq%u", s);
+        const uint64_t limit = 4 + seq_rnd(&x) % 37;
+        S->def[s] = (qk_service_def){.name = S->names[s],
+                                     .reserve = seq_rnd(&x) % 3 == 0 ? 2 : 0,
+                                     .outage = QK_OUTAGE_CLOSED};
+        S->def[s].windows[0] = (qk_window_def){
+            QK_SECOND, limit, .every = 1 + (unsigned)(seq_rnd(&x) % 3), .flags = QK_WINDOW_ROLLING};
+    }
+    const qkc_backend *b = qkc_start(&srv, S->url, sizeof S->url);
+    qkt_path(S->path[0], dir, "host0.qk");
+    qkt_pbarrier_init(&S->go);
+    pid_t pid[HOSTS];
+    for (int h = 0; h < HOSTS; h++)
+        pid[h] = qkt_fork_run(seq_host, (void *)(intptr_t)h, 120);
+    qkt_pbarrier_release(&S->go);
+    for (int h = 0; h < HOSTS; h++) {
+        assert_child_ok(pid[h], "host");
+        cr_assert_eq(S->why[h][0], '\0', "host %d: %s", h, S->why[h]);
+    }
+    uint64_t granted = 0;
+    for (unsigned s = 0; s < SEQ_SERVICES; s++) {
+        const qk_window_def *w = &S->def[s].windows[0];
+        int64_t at = 0;
+        for (uint64_t i = 0; i < seq_log[s]->n && i < SEQ_LOG_CAP; i++)
+            granted += seq_log[s]->g[i].n;
+        const uint64_t most = qkt_grant_log_max(seq_log[s], (int64_t)w->every * 1000000, &at);
+        cr_expect_leq(most, w->limit,
+                      "seed %llu, service %u (%u s, limit %llu): %llu calls in the interval "
+                      "before %lld us",
+                      (unsigned long long)S->seed, s, w->every, (unsigned long long)w->limit,
+                      (unsigned long long)most, (long long)at);
+    }
+    cr_log_info("%s: %llu operations, %llu calls granted, %llu consumes refused, %llu records, "
+                "%llu refunds over %d services",
+                b->name, (unsigned long long)S->ops, (unsigned long long)granted,
+                (unsigned long long)S->refused, (unsigned long long)S->records,
+                (unsigned long long)S->refunds, SEQ_SERVICES);
+    cr_expect_gt(granted, 0, "nothing was granted");
     cr_assert_eq(qkt_server_stop(&srv), 0, "%s", srv.error);
     cr_assert_eq(qkt_tmpdir_remove(dir), 0);
 }

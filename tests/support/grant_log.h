@@ -14,6 +14,7 @@
 
 typedef struct {
     int64_t before_us, after_us;
+    uint64_t n; /* calls granted (a refund may lower it later) */
 } qkt_grant;
 
 typedef struct {
@@ -34,14 +35,21 @@ static inline size_t qkt_grant_log_size(uint64_t cap)
     return sizeof(qkt_grant_log) + cap * sizeof(qkt_grant);
 }
 
-/* Logs one grant; 0, or -1 when the log is full (the check then fails on it). */
-static inline int qkt_grant_log_add(qkt_grant_log *log, int64_t before_us, int64_t after_us)
+/* Logs a grant of n calls; its index, or -1 when the log is full (the check then fails on it). */
+static inline int64_t qkt_grant_log_add_n(qkt_grant_log *log, int64_t before_us, int64_t after_us,
+                                          uint64_t n)
 {
     const uint64_t i = atomic_fetch_add(&log->n, 1);
     if (i >= log->cap)
         return -1;
-    log->g[i] = (qkt_grant){before_us, after_us};
-    return 0;
+    log->g[i] = (qkt_grant){before_us, after_us, n};
+    return (int64_t)i;
+}
+
+/* Logs a grant of one call; 0, or -1 when the log is full. */
+static inline int qkt_grant_log_add(qkt_grant_log *log, int64_t before_us, int64_t after_us)
+{
+    return qkt_grant_log_add_n(log, before_us, after_us, 1) < 0 ? -1 : 0;
 }
 
 static inline int qkt_grant_by_after(const void *a, const void *b)
@@ -50,7 +58,7 @@ static inline int qkt_grant_by_after(const void *a, const void *b)
     return (x->after_us > y->after_us) - (x->after_us < y->after_us);
 }
 
-/* The most grants that certainly ran inside one interval (t - window_us, t], over the log
+/* The most calls granted that certainly ran inside one interval (t - window_us, t], over the log
  * (sorted in place); *at_us: the t of that interval. */
 static inline uint64_t qkt_grant_log_max(qkt_grant_log *log, int64_t window_us, int64_t *at_us)
 {
@@ -65,7 +73,7 @@ static inline uint64_t qkt_grant_log_max(qkt_grant_log *log, int64_t window_us, 
         for (uint64_t i = j + 1; i-- > 0;) {
             if (log->g[i].after_us <= t - window_us)
                 break; /* sorted: every earlier one ends before the interval */
-            count += log->g[i].before_us > t - window_us;
+            count += log->g[i].before_us > t - window_us ? log->g[i].n : 0;
         }
         if (count > best) {
             best = count;
