@@ -15,11 +15,10 @@
 #define QK_LAYOUT_VERSION 3u
 #define QK_LAYOUT_SEALED  2u
 #define QK_BYTE_ORDER     0x01020304u
-/* The first 8 bytes of a ready store area (src/store/area.c, AREA_MAGIC; NUL included), which a
- * state file carries on the first page boundary past its region. The region reads them only to
- * tell whether a layout-2 file has an area, which keeps it at layout 2 (upgrade_layout). Spelt
- * here, not taken from src/store/area.h: the store sits above the region, and a layer includes
- * only what is below it. Change the two together (state_compat's real-area test fails if not). */
+/* The first 8 bytes of a ready store area (NUL included), which a state file carries on the
+ * first page boundary past its region. Spelt here, below the store, which writes it
+ * (src/store/area.c): the region reads it only to tell whether a layout-2 file has an area,
+ * which keeps it at layout 2 (upgrade_layout). */
 #define QK__STORE_AREA_MAGIC "QKSTORE"
 /* Ceiling on capacity: keeps the region size far from overflow. */
 #define QK_CAPACITY_MAX (UINT32_C(1) << 20)
