@@ -8,13 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build/qk-perf}
-bin=$build/perf/qk_consume_cost
-if [ ! -x "$bin" ]; then
-  [ -f "$build/CMakeCache.txt" ] ||
-    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQK_BUILD_PERF=ON -DQK_LOCK_CHECKS=OFF \
-      -DBUILD_TESTING=OFF -DQK_BUILD_EXAMPLES=OFF >/dev/null
-  cmake --build "$build" --target qk_consume_cost -j "$(nproc)" >/dev/null
-fi
+. perf/build-one.sh
+perf_build_one "$build" qk_consume_cost
+bin=$perf_bin
 ops=20000
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cost_args.h"
 #include "harness.h"
 #include "redis_server.h"
 
@@ -27,18 +28,9 @@
 
 int main(int argc, char **argv)
 {
-    int timed = 0;
-    uint64_t ops = 100000;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--time") == 0)
-            timed = 1;
-        else if (strcmp(argv[i], "--ops") == 0 && i + 1 < argc)
-            ops = strtoull(argv[++i], NULL, 10);
-        else
-            perf_die("usage: qk_consume_cost [--ops N] | --time");
-    }
-    if (ops == 0)
-        perf_die("--ops must be at least 1");
+    const cost_args args = cost_args_parse(argc, argv, "qk_consume_cost");
+    const int timed = args.timed;
+    const uint64_t ops = args.ops;
     char err[256];
     if (perf_redis_start(err, sizeof err) != 0)
         perf_die("redis-server: %s", err);

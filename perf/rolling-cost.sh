@@ -8,13 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build/qk-perf}
-bin=$build/perf/qk_rolling_cost
-if [ ! -x "$bin" ]; then
-  [ -f "$build/CMakeCache.txt" ] ||
-    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQK_BUILD_PERF=ON -DQK_LOCK_CHECKS=OFF \
-      -DBUILD_TESTING=OFF -DQK_BUILD_EXAMPLES=OFF >/dev/null
-fi
-cmake --build "$build" --target qk_rolling_cost -j "$(nproc)" >/dev/null
+. perf/build-one.sh
+perf_build_one "$build" qk_rolling_cost
+bin=$perf_bin
 ops=200000
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

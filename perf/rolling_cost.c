@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cost_args.h"
 #include "harness.h"
 #include "time_ratio.h"
 
@@ -44,18 +45,9 @@ MEASURE(measure_consume_rolling, qk_try_consume(t, 0, 1, 0, NULL))
 
 int main(int argc, char **argv)
 {
-    int timed = 0;
-    uint64_t ops = 100000;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--time") == 0)
-            timed = 1;
-        else if (strcmp(argv[i], "--ops") == 0 && i + 1 < argc)
-            ops = strtoull(argv[++i], NULL, 10);
-        else
-            perf_die("usage: qk_rolling_cost [--ops N] | --time");
-    }
-    if (ops == 0)
-        perf_die("--ops must be at least 1");
+    const cost_args args = cost_args_parse(argc, argv, "qk_rolling_cost");
+    const int timed = args.timed;
+    const uint64_t ops = args.ops;
     static const struct {
         qk_period p;
         const char *name;
