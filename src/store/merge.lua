@@ -288,7 +288,15 @@ for i = 1, k do
     redis.call('PEXPIREAT', m.pk, now + m.horizon + (m.e - m.s) + active_ms)
   end
   local active = redis.call('ZCOUNT', m.seen, now - active_ms, '+inf')
-  r[#r + 1] = gh; r[#r + 1] = xh; r[#r + 1] = m.G + m.others; r[#r + 1] = m.U; r[#r + 1] = m.limit
+  -- A piece answers with what its window's other pieces hold once the whole call is merged (as
+  -- the C backend answers from the item it writes); its grant above used them as they stood.
+  local others = 0
+  if m.horizon > 0 then
+    for ps, pg in pairs(pieces[m.pk]) do
+      if ps ~= m.s and ps + (m.e - m.s) > now - m.horizon then others = others + pg end
+    end
+  end
+  r[#r + 1] = gh; r[#r + 1] = xh; r[#r + 1] = m.G + others; r[#r + 1] = m.U; r[#r + 1] = m.limit
   r[#r + 1] = active
 end
 return r

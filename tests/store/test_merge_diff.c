@@ -31,13 +31,30 @@ TestSuite(store_merge_diff, .fini = qkt_servers_stop_all, .timeout = 120);
 #define STEPS     400
 #define BUDGET_MS 40000
 #define HOSTS     6
-#define WINDOWS   5
+#define WINDOWS   7
 #define HISTORY   32
 #define SERVICE   "mdiff"
 
-static const qk_period PERIOD[WINDOWS] = {QK_MINUTE, QK_HOUR, QK_DAY, QK_FOREVER, QK_MONTH};
-static const char LETTER[WINDOWS] = {'m', 'h', 'd', 'f', 'M'};
-static const uint64_t LIMIT[WINDOWS] = {60, 40, 100, 25, 30};
+/* The last two are pieces of one rolling hour (docs/store.md, "Rolling windows: leased in
+ * pieces"): the one that ended just before the run and the current one, whose grants leave room
+ * for what the other holds. */
+#define PIECE_A  5
+#define PIECE_B  6
+#define PIECE_MS (3600000 / 10)
+static const qk_period PERIOD[WINDOWS] = {QK_MINUTE, QK_HOUR, QK_DAY, QK_FOREVER,
+                                          QK_MONTH,  QK_HOUR, QK_HOUR};
+static const char LETTER[WINDOWS] = {'m', 'h', 'd', 'f', 'M', 'h', 'h'};
+static const uint64_t LIMIT[WINDOWS] = {60, 40, 100, 25, 30, 20, 20};
+
+static int is_piece(int k)
+{
+    return k == PIECE_A || k == PIECE_B;
+}
+
+static int64_t horizon_of(int k)
+{
+    return is_piece(k) ? qk__store_horizon_ms(3600000, 1) : 0;
+}
 
 /* What the store holds for one window, as the C merge keeps it. */
 typedef struct {
@@ -138,6 +155,16 @@ static void compare_store(world *w)
             freeReplyObject(all);
             continue;
         }
+        if (is_piece(k)) { /* its G in the rolling window's pieces hash too */
+            char pk[64], ps[24];
+            snprintf(pk, sizeof pk, "qk:{%s}:r%c:pieces", SERVICE, LETTER[k]);
+            snprintf(ps, sizeof ps, "%lld", (long long)w->start[k]);
+            redisReply *pg = cmd(w, "HGET %s %s", pk, ps);
+            DIFF_ASSERT(pg->type == REDIS_REPLY_STRING && strtoull(pg->str, NULL, 10) == m->G,
+                        "%s: the pieces hash holds %s, C's G %" PRIu64, w->key[k],
+                        pg->type == REDIS_REPLY_STRING ? pg->str : "nothing", m->G);
+            freeReplyObject(pg);
+        }
         int f;
         uint64_t v = field(all, "L", &f);
         DIFF_ASSERT(f && v == LIMIT[k], "%s L: Redis %" PRIu64 ", C %" PRIu64, w->key[k], v,
@@ -201,14 +228,30 @@ static void compare_store(world *w)
         DIFF_ASSERT(gone->elements == 2 * n_gone, "%s:gone: %zu records, %zu expected", w->key[k],
                     gone->elements / 2, n_gone);
         freeReplyObject(gone);
-        /* The expiry: the window's end plus qk__store_retention_ms (merge.h), none if forever. */
+        /* The expiry: the window's end plus qk__store_retention_ms (merge.h), none if forever; a
+         * piece's, its end plus its horizon and a minute. */
         redisReply *exp = cmd(w, "PEXPIRETIME %s", w->key[k]);
-        const int64_t want =
-            w->end[k] == QK_NEVER ? -1 : w->end[k] + qk__store_retention_ms(w->start[k], w->end[k]);
+        const int64_t want = w->end[k] == QK_NEVER ? -1
+                             : is_piece(k)
+                                 ? w->end[k] + horizon_of(k) + QK__STORE_ACTIVE_MS
+                                 : w->end[k] + qk__store_retention_ms(w->start[k], w->end[k]);
         DIFF_ASSERT(exp->type == REDIS_REPLY_INTEGER && exp->integer == want,
                     "%s expires at %lld, C says %" PRId64, w->key[k], exp->integer, want);
         freeReplyObject(exp);
     }
+}
+
+/* What a piece's window holds in its other piece, if that one ended less than the horizon
+ * before now: the room the piece's grant leaves (0 for a fixed window). Read from the model as
+ * the merge goes, window by window, as both merges read it. */
+static uint64_t others_of(const model_window *m, const int64_t *start, const int64_t *end, int k,
+                          int64_t now)
+{
+    (void)start;
+    if (!is_piece(k))
+        return 0;
+    const int o = k == PIECE_A ? PIECE_B : PIECE_A;
+    return qk__store_piece_counts(end[o], now, horizon_of(o)) ? m[o].G : 0;
 }
 
 /* Sends r through the backend, applies it to the model at the script's time, compares. */
@@ -249,7 +292,8 @@ static void deliver(world *w, const sent_req *r)
         qk__store_counts c = {m->G, m->U, m->h[h].g, m->h[h].x, m->h[h].u, m->h[h].r};
         const int final = r->req.final && !late;
         const unsigned how = (late ? 0 : QK__MERGE_MAY_GRANT) | (final ? QK__MERGE_LAST_WORD : 0);
-        if ((why = qk__store_merge_window(&c, &r->req.w[i], now, how, 0)) != QK__MERGE_OK) {
+        const uint64_t others = others_of(next, w->start, w->end, r->win[i], now);
+        if ((why = qk__store_merge_window(&c, &r->req.w[i], now, how, others)) != QK__MERGE_OK) {
             refused = 1;
             break;
         }
@@ -283,12 +327,13 @@ static void deliver(world *w, const sent_req *r)
         const int k = r->win[i];
         const model_window *m = &w->m[k];
         const qk__store_window_reply *a = &reply.w[i];
+        const uint64_t G = m->G + others_of(w->m, w->start, w->end, k, now);
         DIFF_ASSERT(a->granted_host == m->h[r->host].g && a->released_host == m->h[r->host].x &&
-                        a->granted == m->G && a->used == m->U && a->limit == LIMIT[k],
+                        a->granted == G && a->used == m->U && a->limit == LIMIT[k],
                     "%s reply g x G U L: %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
                     ", C %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64,
                     w->key[k], a->granted_host, a->released_host, a->granted, a->used, a->limit,
-                    m->h[r->host].g, m->h[r->host].x, m->G, m->U, LIMIT[k]);
+                    m->h[r->host].g, m->h[r->host].x, G, m->U, LIMIT[k]);
         uint32_t active = 0; /* ZCOUNT of :seen: live hosts only */
         for (int h = 0; h < HOSTS; h++)
             active += m->h[h].present && m->h[h].seen >= now - QK__STORE_ACTIVE_MS;
@@ -354,6 +399,7 @@ static void make_request(world *w, int h, sent_req *out)
         q->used = *u;
         q->refunded = *r;
         q->released = *x;
+        q->horizon_ms = horizon_of(k);
         out->win[out->req.n_windows++] = k;
     }
 }
@@ -382,13 +428,17 @@ static void run_seed(unsigned seed, int port, int64_t stop_at)
     cr_assert_eq(w->be->server_time(w->conn, &t0, qk__store_now_ms() + 5000), QK_OK, "%s",
                  qk_errmsg());
     /* The windows: running, ending during the run, long ended, forever, not yet started. */
-    const int64_t start[WINDOWS] = {t0 - 60000, t0 - 60000, t0 - 7200000, 0, t0 + 400};
-    const int64_t end[WINDOWS] = {t0 + 3600000, t0 + 250, t0 - 3600000, QK_NEVER, t0 + 3600000};
+    /* And the rolling hour's pieces: the current one, and the one before it. */
+    const int64_t piece = t0 / PIECE_MS * PIECE_MS;
+    const int64_t start[WINDOWS] = {t0 - 60000, t0 - 60000,       t0 - 7200000, 0,
+                                    t0 + 400,   piece - PIECE_MS, piece};
+    const int64_t end[WINDOWS] = {t0 + 3600000, t0 + 250, t0 - 3600000,    QK_NEVER,
+                                  t0 + 3600000, piece,    piece + PIECE_MS};
     for (int k = 0; k < WINDOWS; k++) {
         w->start[k] = start[k];
         w->end[k] = end[k];
-        snprintf(w->key[k], sizeof w->key[k], "qk:{%s}:%c:%lld", SERVICE, LETTER[k],
-                 (long long)start[k]);
+        snprintf(w->key[k], sizeof w->key[k], "qk:{%s}:%s%c:%lld", SERVICE, is_piece(k) ? "r" : "",
+                 LETTER[k], (long long)start[k]);
     }
     for (int h = 0; h < HOSTS; h++)
         snprintf(w->host[h].id, sizeof w->host[h].id, "%08x%08x%016llx", seed, h,
@@ -421,6 +471,12 @@ static void run_seed(unsigned seed, int port, int64_t stop_at)
             snprintf(w->what, sizeof w->what, "%s's G and U set to 0 by hand", w->key[k]);
             if (w->m[k].written) {
                 freeReplyObject(cmd(w, "HSET %s G 0 U 0", w->key[k]));
+                if (is_piece(k)) { /* and where its window's other piece reads it */
+                    char pk[64], ps[24];
+                    snprintf(pk, sizeof pk, "qk:{%s}:r%c:pieces", SERVICE, LETTER[k]);
+                    snprintf(ps, sizeof ps, "%lld", (long long)w->start[k]);
+                    freeReplyObject(cmd(w, "HSET %s %s 0", pk, ps));
+                }
                 w->m[k].G = w->m[k].U = 0;
             }
         } else if (dice < 21) { /* what no host sends: a refund past its use */
