@@ -8,7 +8,8 @@
 #
 #   perf/fleet-rolling.sh [DOCDIR]        default docs/perf
 #   perf/fleet-rolling.sh --smoke         1 s and 1 min windows, 4 hosts, 2 s each, on Redis
-#                                         only; checks the CSV and writes nothing (about 10 s)
+#                                         only; checks the CSV and writes nothing (about 5 s)
+#   perf/fleet-rolling.sh --smoke-bin BIN the same with that binary (perf/smoke.sh, ctest)
 #   perf/fleet-rolling.sh --table CSV     the Markdown table of a CSV written before
 #
 # QK_FLEET_ROLLING_BUILD_DIR picks the build folder (default build/qk-perf, perf/run.sh's; made
@@ -23,6 +24,8 @@ doc=$root/docs/perf
 mode=full
 case "${1:-}" in
 --smoke) mode=smoke ;;
+--smoke-bin) [ $# -eq 2 ] || { echo "usage: perf/fleet-rolling.sh --smoke-bin BIN" >&2; exit 2; }
+  mode=smoke QK_FLEET_ROLLING_BIN=$2 ;;
 --table) [ $# -eq 2 ] || { echo "usage: perf/fleet-rolling.sh --table CSV" >&2; exit 2; }
   mode=table ;;
 "") ;;

@@ -85,3 +85,6 @@ END {
 # width 20 on Redis): its CSVs parse and the store counts every grant. qk_fleet_scale is built
 # beside qk_perf.
 bash "$(dirname "$0")/fleet-scale.sh" --smoke-bin "$(dirname "$bin")/qk_fleet_scale"
+# The rolling-window fleet for a moment (perf/fleet-rolling.sh --smoke, about 5 s: a 1 s and a
+# 1 min window, 4 hosts, on Redis): its CSV parses, something is granted and the store is asked.
+bash "$(dirname "$0")/fleet-rolling.sh" --smoke-bin "$(dirname "$bin")/qk_fleet_rolling"
