@@ -271,7 +271,8 @@ QK_EXTERN int qk_refund(qk_tracker *t, qk_service s, uint64_t n);
 QK_EXTERN int qk_peek(qk_tracker *t, qk_service s, qk_usage *out);
 
 /* Window `window` of service s as the tracker counts it: period and limit, every (1 or more),
- * flags, offset_ms, and tz (NULL: UTC), for tools that show a window's shape (qkctl show).
+ * flags, offset_ms, and tz (NULL: UTC), for tools that show a window's shape (qkctl show). Read
+ * in one hold of the service's lock, as stored: it rolls no window and delivers no event.
  * Errors as for qk_peek, and QK_EINVAL for a window the service does not have. */
 QK_EXTERN int qk_window_get(qk_tracker *t, qk_service s, unsigned window, qk_window_def *out);
 

@@ -43,7 +43,7 @@ typedef struct qk_config qk_config;
  * QK_MAX_WINDOWS windows, a service without a window, a window key of an unknown unit or an
  * every of 0, two windows of one shape, a bad offset (`@ ...`: a bad time or weekday, past the
  * window's length, on `forever`) or a misplaced `tz`, a window the library refuses (its message
- * at the window's line: e.g. rolling windows and zones, not in this build yet), warn or critical
+ * at the window's line: e.g. a rolling month, a zone with an offset), warn or critical
  * outside 1..100, warn above critical, a reserve not below every limit, an unknown outage
  * policy, an empty state or store), QK_EIO (the file cannot be opened or read, or is a directory),
  * QK_ENOMEM. Every message names the file, and the line when one is at fault ("quota.ini:7: ...").

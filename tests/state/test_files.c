@@ -961,6 +961,71 @@ Test(files, a_refused_open_publishes_no_zone, .timeout = 30)
     qk_tracker_free(t);
 }
 
+/* Processes that add zoned services to one file at the same moment (qk_service_add): each zone
+ * is appended once, under the snapshot lock, and every window names its own. Catches two appends
+ * that take the same free entry (both read n_zones, then write it): a zone lost, or one service's
+ * window naming another's zone, or a zone entered twice. */
+enum { ZONE_PROCS = 4, ZONE_ROUNDS = 8 };
+
+static struct {
+    char path[PATH_MAX];
+    qkt_pbarrier *go;
+} za;
+
+static int add_two_zones(void *arg)
+{
+    const unsigned p = (unsigned)(uintptr_t)arg;
+    char name[8];
+    snprintf(name, sizeof name, "z%u", p);
+    const qk_options o = st_opts_existing(za.path);
+    qk_tracker *t = NULL;
+    if (qk_tracker_new(&t, &o) != QK_OK)
+        return 10;
+    /* Opens are one at a time (the file's open lock); adds are not. */
+    qkt_pbarrier_wait(za.go);
+    const qk_service_def d = zoned_def(name, 2 * p, 2);
+    const int rc = qk_service_add(t, &d, NULL);
+    qk_tracker_free(t);
+    return rc == QK_OK ? QKT_CHILD_OK : 11;
+}
+
+Test(files, processes_adding_zones_at_once_each_get_their_own, .timeout = 60)
+{
+    qkt_pbarrier *go = qkt_shared_mem(sizeof *go);
+    za.go = go;
+    for (unsigned round = 0; round < ZONE_ROUNDS; round++) {
+        char file[32];
+        snprintf(file, sizeof file, "zones_race%u.qk", round);
+        st_path(za.path, file);
+        const qk_options made = st_opts(za.path, NULL, 0, ZONE_PROCS, NULL);
+        qk_tracker_free(st_open(&made));
+        qkt_pbarrier_init(go);
+        pid_t pid[ZONE_PROCS];
+        for (unsigned p = 0; p < ZONE_PROCS; p++)
+            pid[p] = qkt_fork_run(add_two_zones, (void *)(uintptr_t)p, 30);
+        qkt_pbarrier_release(go);
+        for (unsigned p = 0; p < ZONE_PROCS; p++)
+            assert_child_ok(pid[p], "a process adding its zones");
+        cr_assert_eq(zones_in(za.path), 2 * ZONE_PROCS, "round %u: %u zones in the table", round,
+                     zones_in(za.path));
+        const qk_options o = st_opts_existing(za.path);
+        qk_tracker *t = st_open(&o);
+        for (unsigned p = 0; p < ZONE_PROCS; p++) {
+            char name[8];
+            snprintf(name, sizeof name, "z%u", p);
+            qk_service s;
+            cr_assert_eq(qk_service_find(t, name, &s), QK_OK, "%s", qk_errmsg());
+            for (unsigned j = 0; j < 2; j++) {
+                qk_window_def w;
+                cr_assert_eq(qk_window_get(t, s, j, &w), QK_OK, "%s", qk_errmsg());
+                cr_assert_str_eq(w.tz, zone_names[2 * p + j], "round %u: %s window %u", round, name,
+                                 j);
+            }
+        }
+        qk_tracker_free(t);
+    }
+}
+
 /* ---- qk_window_get: one hold of the slot lock ---- */
 
 /* What the event callback below does once armed: another tracker reconfigures the service on
