@@ -65,8 +65,8 @@ const qk__ddb_tomb_window *qk__ddb_tomb_find(const qk__ddb_tomb *t, const char *
     return NULL;
 }
 
-/* A rolling piece's name w_r<letter><every>x<start>: when it stops being kept, its end plus its
- * horizon plus a minute for late reports (merge.h; the Redis script keeps its keys as long). */
+/* A rolling piece's name w_r<letter><every>x<start>: when it stops being kept, its end plus
+ * qk__store_piece_keep_ms (merge.h; the Redis script keeps its keys as long). */
 static int64_t piece_expiry_ms(const char *name)
 {
     const char *letter = memchr(PERIOD_LETTER, name[3], sizeof PERIOD_LETTER);
@@ -85,7 +85,7 @@ static int64_t piece_expiry_ms(const char *name)
         return -1;
     const int64_t span = qk__unit_ms(period) * (int64_t)every;
     return (int64_t)start + qk__store_piece_ms(span, QK__DDB_CLOCK_MS) +
-           qk__store_horizon_ms(span, QK__DDB_CLOCK_MS) + QK__STORE_ACTIVE_MS;
+           qk__store_piece_keep_ms(span, QK__DDB_CLOCK_MS);
 }
 
 int64_t qk__ddb_window_expiry_ms(const char *name)

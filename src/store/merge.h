@@ -69,6 +69,15 @@ int64_t qk__store_piece_ms(int64_t span_ms, int64_t clock_ms);
 /* How long after its end a piece still counts against the window's other pieces:
  * W + clock_ms + QK__ROLLING_SKEW_MS. */
 int64_t qk__store_horizon_ms(int64_t span_ms, int64_t clock_ms);
+/* How long after its end the store keeps a piece: its horizon and one piece more. Past the
+ * horizon it counts for nothing; the extra piece lets a late report land on a record that is
+ * still there. Short, so that the records a sync reads (DynamoDB: the service's one item) hold a
+ * dozen pieces or so, not a day's. */
+static inline int64_t qk__store_piece_keep_ms(int64_t span_ms, int64_t clock_ms)
+{
+    return qk__store_horizon_ms(span_ms, clock_ms) + qk__store_piece_ms(span_ms, clock_ms);
+}
+
 /* Whether a piece [start_ms, end_ms) other than the one asked for counts at now_ms. */
 static inline int qk__store_piece_counts(int64_t end_ms, int64_t now_ms, int64_t horizon_ms)
 {

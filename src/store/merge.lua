@@ -268,24 +268,26 @@ for i = 1, k do
       if m.back then redis.call('HDEL', m.gone, host) end
     end
     if m.e > 0 then
-      -- A piece matters for its horizon only; late reports still land for a minute more.
+      -- A piece matters for its horizon only, and is kept one piece longer (merge.h,
+      -- qk__store_piece_keep_ms): the live keys of a rolling window stay a dozen or so.
       local at = m.e + math.max(retention, m.e - m.s)
-      if m.horizon > 0 then at = m.e + m.horizon + active_ms end
+      if m.horizon > 0 then at = m.e + m.horizon + (m.e - m.s) end
       redis.call('PEXPIREAT', m.key, at)
       redis.call('PEXPIREAT', m.seen, at)
       redis.call('PEXPIREAT', m.gone, at)
     end
   end
   if m.horizon > 0 and (not m.skip or m.retired) then
-    -- This piece's G, and the pieces past every horizon dropped (they count for nothing).
+    -- This piece's G, and the pieces past the horizon dropped (they count for nothing), so the
+    -- hash a sync reads holds a dozen pieces or so, whatever the window's age.
     redis.call('HSET', m.pk, m.s, m.G)
     for ps, _ in pairs(pieces[m.pk]) do
-      if ps + (m.e - m.s) <= now - m.horizon - active_ms then
+      if ps + (m.e - m.s) <= now - m.horizon then
         redis.call('HDEL', m.pk, ps)
         pieces[m.pk][ps] = nil
       end
     end
-    redis.call('PEXPIREAT', m.pk, now + m.horizon + (m.e - m.s) + active_ms)
+    redis.call('PEXPIREAT', m.pk, m.e + m.horizon + (m.e - m.s))
   end
   local active = redis.call('ZCOUNT', m.seen, now - active_ms, '+inf')
   -- A piece answers with what its window's other pieces hold once the whole call is merged (as

@@ -229,11 +229,11 @@ static void compare_store(world *w)
                     gone->elements / 2, n_gone);
         freeReplyObject(gone);
         /* The expiry: the window's end plus qk__store_retention_ms (merge.h), none if forever; a
-         * piece's, its end plus its horizon and a minute. */
+         * piece's, its end plus qk__store_piece_keep_ms. */
         redisReply *exp = cmd(w, "PEXPIRETIME %s", w->key[k]);
         const int64_t want = w->end[k] == QK_NEVER ? -1
                              : is_piece(k)
-                                 ? w->end[k] + horizon_of(k) + QK__STORE_ACTIVE_MS
+                                 ? w->end[k] + qk__store_piece_keep_ms(3600000, 1)
                                  : w->end[k] + qk__store_retention_ms(w->start[k], w->end[k]);
         DIFF_ASSERT(exp->type == REDIS_REPLY_INTEGER && exp->integer == want,
                     "%s expires at %lld, C says %" PRId64, w->key[k], exp->integer, want);
