@@ -29,21 +29,20 @@
  * thread can end a degraded state (slow: it probes once a second). */
 #include <errno.h>
 #include <hiredis/hiredis.h>
-#include <signal.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "fail.h"
 #include "procs.h"
 #include "proxy.h"
+#include "proxy_runs.h"
 #include "quotakeeper.h"
 #include "servers.h"
 
@@ -79,20 +78,6 @@ typedef struct {
     run_shared *shared;
     unsigned index; /* of this host */
 } run_plan;
-
-static uint64_t mix(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15u;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
-    return x ^ (x >> 31);
-}
-
-static void sleep_ms(int ms)
-{
-    const struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
-}
 
 /* ---- a host: its own process ---- */
 
@@ -137,7 +122,7 @@ static int host_main(void *arg)
             if (plan->probe)
                 (void)qk_store_sync(t); /* a probe: its successes end the degraded state */
             else
-                sleep_ms(2);
+                qkp_sleep_ms(2);
         } else {
             return host_fail(r, "qk_try_consume: %s (%s)", qk_err_name(rc), qk_errmsg());
         }
@@ -147,7 +132,7 @@ static int host_main(void *arg)
     }
     atomic_store(&r->phase, 1);
     while (!atomic_load(&plan->shared->calm))
-        sleep_ms(1);
+        qkp_sleep_ms(1);
 
     /* The fault-free path: a sync that fails now met a connection cut before the calm. */
     int rc = QK_EUNAVAIL;
@@ -255,7 +240,7 @@ typedef struct {
 
 static void plan_run(run_plan *plan, uint64_t seed, bool probe, run_shared *shared)
 {
-    const uint64_t r = mix(seed);
+    const uint64_t r = qkp_mix(seed);
     memset(plan, 0, sizeof *plan);
     plan->seed = seed;
     plan->hosts = 2 + (unsigned)(r % 2);
@@ -270,6 +255,34 @@ static void plan_run(run_plan *plan, uint64_t seed, bool probe, run_shared *shar
     plan->shared = shared;
 }
 
+/* A round of the run: once every host is refused (or gone), the proxy turns calm for the hosts'
+ * last syncs. */
+typedef struct {
+    const run_plan *plan;
+    qkp_proxy *p;
+    bool calm;
+} fleet_round;
+
+static void turn_calm(void *ctx, const int *status)
+{
+    fleet_round *r = ctx;
+    unsigned refused = 0;
+    for (unsigned i = 0; i < r->plan->hosts; i++)
+        refused += atomic_load(&r->plan->shared->host[i].phase) >= 1 || status[i] >= 0;
+    if (!r->calm && refused == r->plan->hosts) {
+        qkp_calm(r->p);
+        atomic_store(&r->plan->shared->calm, 1);
+        r->calm = true;
+    }
+}
+
+static void mark_killed(void *ctx, unsigned i)
+{
+    const fleet_round *r = ctx;
+    host_report *h = &r->plan->shared->host[i];
+    snprintf(h->error, sizeof h->error, "killed: the run passed %d s", RUN_LIMIT_S);
+}
+
 static bool run_one(uint64_t seed, const qkt_server *redis, run_shared *shared, bool probe,
                     bool verbose, totals *tot)
 {
@@ -279,13 +292,7 @@ static bool run_one(uint64_t seed, const qkt_server *redis, run_shared *shared, 
     const int64_t t0 = qkt_mono_ms();
     char err[256];
     qkp_proxy *p = NULL;
-    const qkp_config cfg = {.upstream_port = redis->port,
-                            .seed = seed,
-                            .fault_pct = plan.fault_pct,
-                            .long_pct = 30,
-                            .short_delay_ms = 20,
-                            .long_delay_ms = 3 * STORE_TIMEOUT_MS,
-                            .only = -1};
+    const qkp_config cfg = qkp_run_config(redis->port, seed, plan.fault_pct, STORE_TIMEOUT_MS);
     QKT_REQUIRE(qkp_open(&p, &cfg, err, sizeof err) == 0, "proxy: %s", err);
     snprintf(plan.url, sizeof plan.url, "redis://127.0.0.1:%d", qkp_port(p));
 
@@ -296,38 +303,10 @@ static bool run_one(uint64_t seed, const qkt_server *redis, run_shared *shared, 
         host_plan[i] = plan;
         host_plan[i].index = i;
         pid[i] = qkt_fork_run(host_main, &host_plan[i], RUN_LIMIT_S + 10);
-        status[i] = -1;
     }
-    bool ok = true, calm = false;
-    unsigned running = plan.hosts;
-    while (running > 0) {
-        QKT_REQUIRE(qkp_step(p, 2, err, sizeof err) == 0, "proxy: %s", err);
-        unsigned refused = 0;
-        for (unsigned i = 0; i < plan.hosts; i++)
-            refused += atomic_load(&shared->host[i].phase) >= 1 || status[i] >= 0;
-        if (!calm && refused == plan.hosts) {
-            qkp_calm(p);
-            atomic_store(&shared->calm, 1);
-            calm = true;
-        }
-        for (unsigned i = 0; i < plan.hosts; i++) {
-            int st;
-            if (status[i] < 0 && waitpid(pid[i], &st, WNOHANG) == pid[i]) {
-                status[i] = WIFEXITED(st) ? WEXITSTATUS(st) : 1000 + WTERMSIG(st);
-                running--;
-            }
-        }
-        if (qkt_mono_ms() - t0 > RUN_LIMIT_S * 1000) {
-            for (unsigned i = 0; i < plan.hosts; i++)
-                if (status[i] < 0) {
-                    kill(pid[i], SIGKILL);
-                    status[i] = qkt_wait_child(pid[i]);
-                    snprintf(shared->host[i].error, sizeof shared->host[i].error,
-                             "killed: the run passed %d s", RUN_LIMIT_S);
-                }
-            running = 0;
-        }
-    }
+    fleet_round r = {&plan, p, false};
+    qkp_drive_hosts(p, pid, status, plan.hosts, RUN_LIMIT_S, turn_calm, mark_killed, &r);
+    bool ok = true;
     /* Late duplicates and delayed requests land before the store is read. */
     const int64_t drain_until = qkt_mono_ms() + DRAIN_MS;
     while (!qkp_idle(p) && qkt_mono_ms() < drain_until)
@@ -412,26 +391,11 @@ static bool run_one(uint64_t seed, const qkt_server *redis, run_shared *shared, 
 int main(int argc, char **argv)
 {
     uint64_t first = 1, runs = 100;
-    bool verbose = false, probe = true;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc)
-            runs = strtoull(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--first") == 0 && i + 1 < argc)
-            first = strtoull(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
-            first = strtoull(argv[++i], NULL, 10);
-            runs = 1;
-            verbose = true;
-        } else if (strcmp(argv[i], "-v") == 0)
-            verbose = true;
-        else if (strcmp(argv[i], "--no-probe") == 0)
-            probe = false;
-        else {
-            fprintf(stderr, "usage: %s [--runs N] [--first SEED] [--seed SEED] [-v] [--no-probe]\n",
-                    argv[0]);
-            return 2;
-        }
-    }
+    bool verbose = false, no_probe = false;
+    const qkp_extra_flag extra[] = {{"--no-probe", &no_probe}, {NULL, NULL}};
+    if (qkp_parse_runs(argc, argv, &first, &runs, &verbose, extra) != 0)
+        return 2;
+    const bool probe = !no_probe;
     qkt_server redis;
     QKT_REQUIRE(qkt_server_start(&redis, QKT_REDIS, NULL) == 0, "%s", redis.error);
     run_shared *shared = qkt_shared_mem(sizeof *shared);

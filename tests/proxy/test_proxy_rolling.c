@@ -21,8 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -30,6 +28,7 @@
 #include "grant_log.h"
 #include "procs.h"
 #include "proxy.h"
+#include "proxy_runs.h"
 #include "quotakeeper.h"
 #include "servers.h"
 
@@ -58,20 +57,6 @@ typedef struct {
     run_shared *shared;
     unsigned index;
 } run_plan;
-
-static uint64_t mix(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15u;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
-    return x ^ (x >> 31);
-}
-
-static void sleep_ms(int ms)
-{
-    const struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
-}
 
 static int host_main(void *arg)
 {
@@ -103,7 +88,7 @@ static int host_main(void *arg)
                 return 1;
             }
         } else if (rc == QK_ELIMIT) {
-            sleep_ms(1);
+            qkp_sleep_ms(1);
         } else if (rc == QK_EUNAVAIL) {
             atomic_fetch_add(&plan->shared->unavailable, 1);
             (void)qk_store_sync(t); /* a probe: its successes end the degraded state */
@@ -116,9 +101,15 @@ static int host_main(void *arg)
     return 0;
 }
 
+static void mark_killed(void *ctx, unsigned i)
+{
+    run_shared *shared = ctx;
+    snprintf(shared->error[i], sizeof shared->error[i], "killed: past %d s", RUN_LIMIT_S);
+}
+
 static bool run_one(uint64_t seed, const qkt_server *redis, run_shared *shared, bool verbose)
 {
-    const uint64_t r = mix(seed);
+    const uint64_t r = qkp_mix(seed);
     run_plan plan = {.seed = seed, .shared = shared};
     plan.hosts = 2 + (unsigned)(r % 2);
     plan.limit = 10 + (r >> 8) % 31;
@@ -131,13 +122,7 @@ static bool run_one(uint64_t seed, const qkt_server *redis, run_shared *shared, 
     const int64_t t0 = qkt_mono_ms();
     char err[256];
     qkp_proxy *p = NULL;
-    const qkp_config cfg = {.upstream_port = redis->port,
-                            .seed = seed,
-                            .fault_pct = plan.fault_pct,
-                            .long_pct = 30,
-                            .short_delay_ms = 20,
-                            .long_delay_ms = 3 * STORE_TIMEOUT_MS,
-                            .only = -1};
+    const qkp_config cfg = qkp_run_config(redis->port, seed, plan.fault_pct, STORE_TIMEOUT_MS);
     QKT_REQUIRE(qkp_open(&p, &cfg, err, sizeof err) == 0, "proxy: %s", err);
     snprintf(plan.url, sizeof plan.url, "redis://127.0.0.1:%d", qkp_port(p));
     pid_t pid[MAX_HOSTS];
@@ -147,29 +132,8 @@ static bool run_one(uint64_t seed, const qkt_server *redis, run_shared *shared, 
         host_plan[i] = plan;
         host_plan[i].index = i;
         pid[i] = qkt_fork_run(host_main, &host_plan[i], RUN_LIMIT_S + 10);
-        status[i] = -1;
     }
-    unsigned running = plan.hosts;
-    while (running > 0) {
-        QKT_REQUIRE(qkp_step(p, 2, err, sizeof err) == 0, "proxy: %s", err);
-        for (unsigned i = 0; i < plan.hosts; i++) {
-            int st;
-            if (status[i] < 0 && waitpid(pid[i], &st, WNOHANG) == pid[i]) {
-                status[i] = WIFEXITED(st) ? WEXITSTATUS(st) : 1000 + WTERMSIG(st);
-                running--;
-            }
-        }
-        if (qkt_mono_ms() - t0 > RUN_LIMIT_S * 1000) {
-            for (unsigned i = 0; i < plan.hosts; i++)
-                if (status[i] < 0) {
-                    kill(pid[i], SIGKILL);
-                    status[i] = qkt_wait_child(pid[i]);
-                    snprintf(shared->error[i], sizeof shared->error[i], "killed: past %d s",
-                             RUN_LIMIT_S);
-                }
-            running = 0;
-        }
-    }
+    qkp_drive_hosts(p, pid, status, plan.hosts, RUN_LIMIT_S, NULL, mark_killed, shared);
     qkp_stats ps;
     qkp_get_stats(p, &ps);
     qkp_close(p);
@@ -218,22 +182,8 @@ int main(int argc, char **argv)
 {
     uint64_t first = 1, runs = 8;
     bool verbose = false;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc)
-            runs = strtoull(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--first") == 0 && i + 1 < argc)
-            first = strtoull(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
-            first = strtoull(argv[++i], NULL, 10);
-            runs = 1;
-            verbose = true;
-        } else if (strcmp(argv[i], "-v") == 0)
-            verbose = true;
-        else {
-            fprintf(stderr, "usage: %s [--runs N] [--first SEED] [--seed SEED] [-v]\n", argv[0]);
-            return 2;
-        }
-    }
+    if (qkp_parse_runs(argc, argv, &first, &runs, &verbose, NULL) != 0)
+        return 2;
     qkt_server redis;
     QKT_REQUIRE(qkt_server_start(&redis, QKT_REDIS, NULL) == 0, "%s", redis.error);
     run_shared *shared = qkt_shared_mem(sizeof *shared + LOG_CAP * sizeof(qkt_grant));
