@@ -38,7 +38,7 @@ table() {
     NR == 2 { print "| store | W | hosts | L | D (s) | granted | refused | unavailable | store ops | failures | server ops | ops per grant | grants / (L·D/W) |"
               print "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" }
     { w = $c["window_s"]; w = w == 1 ? "1 s" : w == 60 ? "1 min" : w == 3600 ? "1 h" : w " s"
-      printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f | %.0f%% |\n", $c["store"], w,
+      printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f | %.1f%% |\n", $c["store"], w,
         $c["hosts"], $c["limit"], $c["seconds"], $c["granted"], $c["refused"], $c["unavailable"],
         $c["store_ops"], $c["store_failures"], $c["server_ops"], $c["ops_per_grant"],
         100 * $c["share_of_fair"] }' "$1"

@@ -28,8 +28,9 @@ done
 notes=""
 [ -f "$doc/hot-path.md" ] && notes=hot-path.md
 
-# The fleet-scale section and charts (perf/fleet-scale.sh, a run of their own) are kept as they are.
-fleet=$(awk '/^## Fleet scale/ { f = 1; print; next } f && /^## / { f = 0 } f' "$doc/README.md" 2>/dev/null || true)
+# The fleet sections and charts (perf/fleet-scale.sh, perf/fleet-rolling.sh: runs of their own)
+# are kept as they are.
+fleet=$(awk '/^## (Fleet scale|Rolling windows in the fleet)$/ { f = 1; print; next } f && /^## / { f = 0 } f' "$doc/README.md" 2>/dev/null || true)
 find "$doc" -maxdepth 1 -name '*.png' ! -name 'fleet-*.png' -delete
 lease=""
 [ -s "$in/lease.csv" ] && lease="$in/lease.csv"
