@@ -155,9 +155,12 @@ static void plan_sync(qk__store *st, qk_service s, uint64_t need, unsigned how, 
             (sl->w[i].flags & QK_WINDOW_ROLLING) && l->end_ms - now < QK__LEASE_TARGET_MS
                 ? l->end_ms - now
                 : QK__LEASE_TARGET_MS;
+        const int ahead = !(sl->w[i].flags & QK_WINDOW_ROLLING) ||
+                          qk__lease_piece_worth(ss->rate_per_s, l->end_ms - now);
         if (release)
             l->released += qk__lease_left(l); /* given up here first, then told: safe if lost */
-        else if (!ss->released || need > 0)   /* a lease given back is asked for again by a use */
+        else if ((!ss->released || need > 0) && (need > 0 || ahead))
+            /* A lease given back is asked for again by a use; a piece only when it will be. */
             want = qk__lease_want(l, need, ss->rate_per_s, st->lease_max[s], target);
         add_window(p, l, &sl->w[i], zone_name(st, &sl->w[i]), want, 0, i);
     }

@@ -26,7 +26,9 @@ static int wants_sync(qk__store *st, qk_service s, int64_t now, int *release)
         want |= qk__lease_unsynced(c) > 0 || qk__lease_unsynced(&ss->prev[i]) > 0;
         /* A lease given back (idle, qk_store_sync, a Lambda handler's end) stays given back
          * until the next use: a refill now would strand it in a process about to stop. */
-        if (!idle && ss->last_use_ms != 0 && !ss->released)
+        if (!idle && ss->last_use_ms != 0 && !ss->released &&
+            (!(sl->w[i].flags & QK_WINDOW_ROLLING) ||
+             qk__lease_piece_worth(ss->rate_per_s, c->end_ms - now)))
             want |= qk__lease_low(c);
         if (idle && !ss->released && qk__lease_left(c) > 0)
             *release = 1;
