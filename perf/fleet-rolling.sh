@@ -3,8 +3,9 @@
 # docs/perf/README.md, "Rolling windows in the fleet"): builds qk_fleet_rolling, runs it on
 # Redis and on DynamoDB (dynalite) for rolling windows of 1 s, 1 min and 1 h with 4 and 64 hosts,
 # the fleet demanding 100 calls a second in all (the limit's rate: L = 100 per s, 6,000 per min,
-# 360,000 per h), 10 s for the second and 36 s for the others, and writes DOCDIR/fleet-rolling.csv
-# and its table as Markdown on stdout. About 6 minutes on 2 cores.
+# 360,000 per h), 10 s for the second and 36 s for the others, and writes DOCDIR/fleet-rolling.csv,
+# the chart DOCDIR/fleet-rolling.png (gnuplot, when there is one) and the table as Markdown on
+# stdout. About 6 minutes on 2 cores.
 #
 #   perf/fleet-rolling.sh [DOCDIR]        default docs/perf
 #   perf/fleet-rolling.sh --smoke         1 s and 1 min windows, 4 hosts, 2 s each, on Redis
@@ -100,5 +101,34 @@ run 300 "$tmp/dynamodb.csv" --store dynamodb || failed="$failed dynamodb"
 for f in "$tmp"/redis.csv "$tmp"/dynamodb.csv; do check_csv "$f" || failed="$failed $(basename "$f")"; done
 { cat "$tmp/redis.csv"; tail -n +2 "$tmp/dynamodb.csv"; } > "$doc/fleet-rolling.csv"
 table "$doc/fleet-rolling.csv"
-echo "fleet-rolling.sh: wrote $doc/fleet-rolling.csv" >&2
+
+# The chart: store operations per granted consume, one cluster per window and host count, a bar
+# per store, on a log scale (the hour's 0.04 and the second's 4 on one axis).
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+  { w = $c["window_s"]; w = w == 1 ? "1 s" : w == 60 ? "1 min" : w == 3600 ? "1 h" : w " s"
+    k = w ", " $c["hosts"] " hosts"; if (!(k in seen)) { seen[k] = 1; order[++n] = k }
+    v[k, $c["store"]] = $c["ops_per_grant"] }
+  END { for (i = 1; i <= n; i++) { k = order[i]
+          printf "\"%s\" %s %s\n", k, ((k, "redis") in v) ? v[k, "redis"] : "NaN",
+            ((k, "dynamodb") in v) ? v[k, "dynamodb"] : "NaN" } }' "$doc/fleet-rolling.csv" > "$tmp/chart.dat"
+if command -v gnuplot >/dev/null; then
+  cat > "$tmp/chart.gp" <<GP
+set terminal pngcairo size 900,450 font ",10"
+set output "$doc/fleet-rolling.png"
+set title "rolling windows in the fleet: store operations per granted consume (demand 100 calls/s)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set logscale y
+set yrange [0.01:*]
+set ylabel "store operations per granted consume"
+set grid ytics
+set key left top
+plot "$tmp/chart.dat" using 2:xtic(1) title "redis", "" using 3 title "dynamodb (dynalite)"
+GP
+  gnuplot "$tmp/chart.gp"
+else
+  echo "fleet-rolling.sh: no gnuplot, no chart" >&2
+fi
+echo "fleet-rolling.sh: wrote $doc/fleet-rolling.csv, $doc/fleet-rolling.png" >&2
 [ -z "$failed" ] || { echo "fleet-rolling.sh: these runs failed (their rows so far are in the CSV):$failed" >&2; exit 1; }
