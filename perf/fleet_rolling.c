@@ -295,7 +295,8 @@ static double positive(const char *s)
     return v;
 }
 
-/* A comma-separated list into out[]: window labels (windows != 0) or host counts. */
+/* A comma-separated list into out[]: window labels (indices into windows_known) when windows,
+ * else host counts. */
 static unsigned parse_list(const char *s, bool windows, unsigned *out)
 {
     unsigned n = 0;
