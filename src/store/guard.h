@@ -49,10 +49,21 @@ static inline __attribute__((always_inline)) void qk__guard_align_lease(qk__stor
         if (c->end_ms > c->start_ms &&
             (qk__lease_unsynced(c) > 0 || (rolling && qk__lease_left(c) > 0)))
             ss->prev[i] = *c;
+        /* A piece is one stretch of its window: what the last answer said of the fleet (the
+         * hosts active, what the window's pieces hold) still sizes the next piece's first ask
+         * (qk__lease_want's fair part), and the rate goes on being measured across the move. */
+        const uint32_t hosts = c->active_hosts, synced = c->synced;
+        const uint64_t held = c->fleet_granted;
         qk__lease_start(c, start, end, w->limit);
+        if (rolling) {
+            c->active_hosts = hosts;
+            c->fleet_granted = held;
+            c->synced = synced;
+        }
         if (i == 0) {
             ss->rate_mark_used = 0;
-            ss->rate_mark_ms = 0;
+            if (!rolling)
+                ss->rate_mark_ms = 0;
         }
     }
     if (c->limit != w->limit) /* written only when it changed: every consume comes here */

@@ -98,6 +98,15 @@ static void add_window(sync_plan *p, const qk__lease *l, const qk_window *win, c
     p->req.n_windows++;
 }
 
+/* What a piece of piece_ms of rolling window w can use at the window's full rate: L P / W,
+ * rounded up, at least 1. */
+static uint64_t piece_share_of(uint64_t limit, int64_t piece_ms, const qk_window *w)
+{
+    const int64_t span = qk__unit_ms((qk_period)w->period) * (int64_t)qk__window_every(w);
+    const double share = (double)limit * (double)piece_ms / (double)span;
+    return share < 1.0 ? 1 : (uint64_t)share + (share > (double)(uint64_t)share);
+}
+
 /* The zone a window's boundaries are local to, NULL for UTC. A published entry never changes,
  * so its name stays valid while the request is out (zone_table.h). */
 static const char *zone_name(const qk__store *st, const qk_window *win)
@@ -150,18 +159,27 @@ static void plan_sync(qk__store *st, qk_service s, uint64_t need, unsigned how, 
         if (term_over)
             l->released += qk__lease_left(l);
         uint64_t want = l->granted;
-        /* A rolling window's piece is of use only until the piece ends. */
-        const int64_t target =
-            (sl->w[i].flags & QK_WINDOW_ROLLING) && l->end_ms - now < QK__LEASE_TARGET_MS
-                ? l->end_ms - now
-                : QK__LEASE_TARGET_MS;
-        const int ahead = !(sl->w[i].flags & QK_WINDOW_ROLLING) ||
-                          qk__lease_piece_worth(ss->rate_per_s, l->end_ms - now);
+        const int rolling = (sl->w[i].flags & QK_WINDOW_ROLLING) != 0;
+        /* A rolling window's piece is of use only until the piece ends, and never needs more
+         * than the window's rate over it, L P / W: a grant past what the piece can use holds
+         * the window for a whole horizon (a rate estimated from the first calls' burst asked
+         * for thousands). */
+        const int64_t target = rolling && l->end_ms - now < QK__LEASE_TARGET_MS
+                                   ? l->end_ms - now
+                                   : QK__LEASE_TARGET_MS;
+        const int ahead = !rolling || qk__lease_piece_worth(ss->rate_per_s, l->end_ms - now);
+        uint64_t cap = st->lease_max[s];
+        if (rolling) {
+            const uint64_t piece_share =
+                piece_share_of(l->limit, l->end_ms - l->start_ms, &sl->w[i]);
+            if (cap == 0 || piece_share < cap)
+                cap = piece_share;
+        }
         if (release)
             l->released += qk__lease_left(l); /* given up here first, then told: safe if lost */
         else if ((!ss->released || need > 0) && (need > 0 || ahead))
             /* A lease given back is asked for again by a use; a piece only when it will be. */
-            want = qk__lease_want(l, need, ss->rate_per_s, st->lease_max[s], target);
+            want = qk__lease_want(l, need, ss->rate_per_s, cap, target);
         add_window(p, l, &sl->w[i], zone_name(st, &sl->w[i]), want, 0, i);
     }
     for (unsigned i = 0; i < QK_MAX_WINDOWS; i++) {
