@@ -38,6 +38,17 @@ qkp_config qkp_run_config(int upstream_port, uint64_t seed, unsigned fault_pct,
                         .only = -1};
 }
 
+qkp_proxy *qkp_open_run(int upstream_port, uint64_t seed, unsigned fault_pct, int client_timeout_ms,
+                        char *url, size_t url_len)
+{
+    const qkp_config cfg = qkp_run_config(upstream_port, seed, fault_pct, client_timeout_ms);
+    qkp_proxy *p = NULL;
+    char err[256];
+    QKT_REQUIRE(qkp_open(&p, &cfg, err, sizeof err) == 0, "proxy: %s", err);
+    snprintf(url, url_len, "redis://127.0.0.1:%d", qkp_port(p));
+    return p;
+}
+
 void qkp_drive_hosts(qkp_proxy *p, const pid_t *pid, int *status, unsigned n, int limit_s,
                      void (*each_round)(void *ctx, const int *status),
                      void (*killed)(void *ctx, unsigned i), void *ctx)

@@ -5,6 +5,7 @@
 #define QKP_PROXY_RUNS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -19,6 +20,11 @@ void qkp_sleep_ms(int ms);
  * timeout (up to three times it), the short ones up to 20 ms. */
 qkp_config qkp_run_config(int upstream_port, uint64_t seed, unsigned fault_pct,
                           int client_timeout_ms);
+
+/* Opens the run's proxy in front of redis-server on upstream_port (qkp_run_config) and writes
+ * the URL its hosts use; the test cannot go on without it. */
+qkp_proxy *qkp_open_run(int upstream_port, uint64_t seed, unsigned fault_pct, int client_timeout_ms,
+                        char *url, size_t url_len);
 
 /* Drives p while the n hosts pid[] run, until every one has exited: status[i] is its exit status
  * (1000 + the signal when killed by one). each_round(ctx, status), when not NULL, is called after

@@ -120,11 +120,8 @@ static bool run_one(uint64_t seed, const qkt_server *redis, run_shared *shared, 
     memset(shared, 0, sizeof *shared);
     shared->log.cap = LOG_CAP;
     const int64_t t0 = qkt_mono_ms();
-    char err[256];
-    qkp_proxy *p = NULL;
-    const qkp_config cfg = qkp_run_config(redis->port, seed, plan.fault_pct, STORE_TIMEOUT_MS);
-    QKT_REQUIRE(qkp_open(&p, &cfg, err, sizeof err) == 0, "proxy: %s", err);
-    snprintf(plan.url, sizeof plan.url, "redis://127.0.0.1:%d", qkp_port(p));
+    qkp_proxy *p = qkp_open_run(redis->port, seed, plan.fault_pct, STORE_TIMEOUT_MS, plan.url,
+                                sizeof plan.url);
     pid_t pid[MAX_HOSTS];
     run_plan host_plan[MAX_HOSTS];
     int status[MAX_HOSTS];
