@@ -241,6 +241,15 @@ static void merge_sync(qk__store *st, qk_service s, const sync_plan *p,
         qk__slot_end(sl);
 }
 
+/* Whether the request holds a piece of a rolling window. */
+static int has_piece(const sync_plan *p)
+{
+    for (unsigned k = 0; k < p->req.n_windows; k++)
+        if (p->req.w[k].horizon_ms > 0)
+            return 1;
+    return 0;
+}
+
 /* A consume that waited for a sync, applied in the same hold of the slot lock as the merge of
  * the store's answer (or as the finding that another sync already brought enough): between an
  * unlock and a second try other threads could take the grant it waited for, and it would be
@@ -328,7 +337,11 @@ int qk__store_sync_one(qk__store *st, qk_service s, uint64_t need, unsigned how,
         const int trusted = believed == measured && back_at - sent_at <= 2 * QK__ROLLING_SKEW_MS;
         if ((rc = slot_lock_sealed(st->ctx.region, s)) == QK_OK) {
             merge_sync(st, s, &plan, &reply, trusted, &sink);
-            if (k != NULL)
+            /* A rolling window's grant in an answer too slow, or with a clock too far off, to
+             * place the host in its piece went back unused (merge_sync): the consume waiting for
+             * it has had no usable answer, and the outage policy decides it, as for no answer at
+             * all. QK_ELIMIT would say the store had nothing left. */
+            if (k != NULL && (trusted || !has_piece(&plan)))
                 consume_locked(st, s, k, &sink);
             slot_unlock(st->ctx.region, s);
         }

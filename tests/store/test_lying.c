@@ -150,3 +150,47 @@ Test(store_lying, both_lies_at_once)
 {
     lie_then_truth(QKT_LIE_TIME | QKT_LIE_NO_USE);
 }
+
+/* A rolling window's piece is used only while the host's clock places it in the piece
+ * (docs/store.md, "Rolling windows: leased in pieces"): with the store's clock a century ahead
+ * the offset is not believed, so every grant of a piece goes back unused, and a consume that
+ * waited for one is decided by the outage policy (QK_OUTAGE_CLOSED: QK_EUNAVAIL), never granted
+ * and never told QK_ELIMIT, which would say the fleet had nothing left. The truth again: granted.
+ * Catches a piece's grant used on a clock the host does not believe, and the untrusted answer's
+ * consume reported as the store having nothing left. */
+Test(store_lying, a_clock_a_century_ahead_gives_a_rolling_window_nothing_usable)
+{
+    qkt_server srv;
+    start_redis(&srv, NULL);
+    qkt_hostile_resp relay;
+    cr_assert_eq(qkt_hostile_resp_relay(&relay, srv.port, QKT_LIE_TIME), 0, "relay: %s",
+                 strerror(errno));
+    char url[64];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d", relay.port);
+    const qk_service_def rolling = {
+        .name = "lie_rolling",
+        .windows = {{QK_MINUTE, 1000, .flags = QK_WINDOW_ROLLING}},
+        .outage = QK_OUTAGE_CLOSED,
+    };
+    const qk_options o = store_options(&rolling, 1, url, CALM_TIMEOUT_MS, NULL);
+    qk_tracker *t = store_tracker(&o);
+    for (int i = 0; i < 5; i++) {
+        const int rc = qk_try_consume(t, 0, 1, 0, NULL);
+        cr_assert_eq(rc, QK_EUNAVAIL, "consume %d on a lying clock: %s (%s)", i + 1,
+                     qk_err_name(rc), qk_errmsg());
+    }
+    cr_assert_gt(atomic_load(&relay.told), 0, "the relay told no lie");
+    qk_usage u;
+    cr_assert_eq(qk_peek(t, 0, &u), QK_OK, "%s", qk_errmsg());
+    cr_assert_eq(u.windows[0].used, 0, "the host counted %llu calls on a lying clock",
+                 (unsigned long long)u.windows[0].used);
+    qkt_hostile_resp_lie(&relay, 0);
+    cr_assert_eq(qk_store_sync(t), QK_OK, "the first true sync: %s", qk_errmsg());
+    for (int i = 0; i < 5; i++) {
+        const int rc = qk_try_consume(t, 0, 1, 0, NULL);
+        cr_assert_eq(rc, QK_OK, "consume %d on the true clock: %s (%s)", i + 1, qk_err_name(rc),
+                     qk_errmsg());
+    }
+    qk_tracker_free(t);
+    qkt_hostile_resp_stop(&relay);
+}
