@@ -6,7 +6,11 @@
  * Usage: fleet_hammer [hosts [threads [ops per thread]]] (also QK_FLEET_HOSTS, QK_FLEET_THREADS,
  * QK_FLEET_OPS). Exit 0: every invariant held; 1: one did not; 2: it could not run.
  *
- * Invariants (exact), per service, in the store after every host freed its tracker:
+ * A third service, a rolling second ("roll"), is consumed and refunded too: every answer is one a
+ * consume may give and a peek never shows past its limit, and under ThreadSanitizer its pieces'
+ * moves, give-backs and merges race the other threads as the fixed windows' do.
+ *
+ * Invariants (exact), per fixed-window service, in the store after every host freed its tracker:
  * U == the sum over hosts of (consumed + recorded - refunded); per host u == consumed +
  * recorded and r == refunded; G == U (every lease given back); on "tight" (consumes and refunds
  * only, limit 400) U <= 400. Each thread refunds only calls it consumed and has not refunded, so
@@ -34,8 +38,9 @@
 #include "program.h"
 #include "servers.h"
 
-enum { MAX_HOSTS = 8, MAX_THREADS = 16, TIGHT = 0, WIDE = 1, N_SVC = 2 };
+enum { MAX_HOSTS = 8, MAX_THREADS = 16, TIGHT = 0, WIDE = 1, ROLL = 2, N_SVC = 3, N_COUNTED = 2 };
 #define TIGHT_LIMIT 400
+#define ROLL_LIMIT  300
 
 typedef struct {
     uint64_t consumed[N_SVC], recorded[N_SVC], refunded[N_SVC];
@@ -114,6 +119,9 @@ static void *work(void *arg)
              * since, never more than the fleet really used, so never past the limit. */
             CHECK(s != 0 || u.windows[0].used <= TIGHT_LIMIT, "tight: a peek shows %llu of %d",
                   (unsigned long long)u.windows[0].used, TIGHT_LIMIT);
+            /* The rolling second: this host's own count (docs/store.md), never past it. */
+            CHECK(s != ROLL || u.windows[0].used <= ROLL_LIMIT, "roll: a peek shows %llu of %d",
+                  (unsigned long long)u.windows[0].used, ROLL_LIMIT);
             break;
         case 13:
         case 14: {
@@ -141,7 +149,8 @@ static int host_main(void *arg)
     const int h = (int)(intptr_t)arg;
     const qk_service_def d[N_SVC] = {
         {.name = "tight", .windows = {{QK_FOREVER, TIGHT_LIMIT}}},
-        {.name = "wide", .windows = {{QK_FOREVER, UINT64_C(1000000000)}}, .lease_max = 50}};
+        {.name = "wide", .windows = {{QK_FOREVER, UINT64_C(1000000000)}}, .lease_max = 50},
+        {.name = "roll", .windows = {{QK_SECOND, ROLL_LIMIT, .flags = QK_WINDOW_ROLLING}}}};
     qk_options o = QK_OPTIONS_INIT;
     o.services = d;
     o.n_services = N_SVC;
@@ -235,8 +244,10 @@ int main(int argc, char **argv)
     const struct timeval tv = {5, 0};
     redisContext *c = redisConnectWithTimeout("127.0.0.1", srv.port, tv);
     QKT_REQUIRE(c != NULL && c->err == 0, "connect: %s", c ? c->errstr : "no memory");
-    static const char *const names[N_SVC] = {"tight", "wide"};
-    for (int s = 0; s < N_SVC; s++) {
+    /* The rolling second's pieces are kept only a horizon past their end (docs/store.md), so its
+     * totals are not in the store by now: it is here for what its syncs race. */
+    static const char *const names[N_COUNTED] = {"tight", "wide"};
+    for (int s = 0; s < N_COUNTED; s++) {
         char key[96];
         snprintf(key, sizeof key, "qk:{%s}:f:%lld", names[s], (long long)INT64_MIN);
         uint64_t net = 0;
