@@ -38,7 +38,7 @@ typedef struct {
 /* Bucket length of a rolling window: W/50, a whole number of ms since W is of whole seconds. */
 static inline int64_t qk__ring_bucket_ms(const qk_window *w)
 {
-    return qk__unit_ms((qk_period)w->period) * (int64_t)qk__window_every(w) / QK_RING_BUCKETS;
+    return qk__window_rolling_ms(w) / QK_RING_BUCKETS;
 }
 
 /* The window's bounds for current bucket floor(now / g): [(h-50)g, (h+1)g). */

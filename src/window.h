@@ -33,6 +33,12 @@ static inline uint32_t qk__window_every(const qk_window *w)
     return w->every_m1 + 1;
 }
 
+/* The length W of a rolling window (second to week, times every: a fixed length). */
+static inline int64_t qk__window_rolling_ms(const qk_window *w)
+{
+    return qk__unit_ms((qk_period)w->period) * (int64_t)qk__window_every(w);
+}
+
 struct qk__zone;
 
 /* A window of def's shape at now_ms, count 0. def is valid (qk__service_def_check); a zoned one

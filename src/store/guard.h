@@ -19,8 +19,7 @@ static inline void qk__guard_lease_bounds(const qk_window *w, int64_t now_ms, in
         *end_ms = w->end_ms;
         return;
     }
-    const int64_t piece = qk__store_piece_ms(
-        qk__unit_ms((qk_period)w->period) * (int64_t)qk__window_every(w), clock_ms);
+    const int64_t piece = qk__store_piece_ms(qk__window_rolling_ms(w), clock_ms);
     const int64_t q = now_ms / piece;
     *start_ms = (now_ms % piece < 0 ? q - 1 : q) * piece;
     *end_ms = *start_ms + piece;

@@ -113,6 +113,18 @@ local function pieces_of(pk)
   return p
 end
 
+-- What the other pieces of piece [s, e)'s window hold, of those that ended less than horizon
+-- before now (merge.h, qk__store_piece_counts); 0 for a fixed window (horizon 0).
+local function others_of(pk, s, e, horizon)
+  local held = 0
+  if horizon > 0 then
+    for ps, pg in pairs(pieces[pk]) do
+      if ps ~= s and ps + (e - s) > now - horizon then held = held + pg end
+    end
+  end
+  return held
+end
+
 -- Read, check and merge every window; write nothing yet.
 local merged, retire_left = {}, retire_max
 for i = 1, k do
@@ -134,18 +146,16 @@ for i = 1, k do
   local want, u, rf = tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5]), tonumber(ARGV[b + 6])
   local x, horizon = tonumber(ARGV[b + 7]), tonumber(ARGV[b + 8])
   local m = {key = key, seen = seen, gone = gone, limit = limit, s = s, e = e, out = {},
-             pk = pk, horizon = horizon, others = 0}
+             pk = pk, horizon = horizon}
   if horizon > 0 then
     local bad = check_type(pk, 'hash')
     if bad then return bad end
-    local p
-    p, bad = pieces_of(pk)
+    local _
+    _, bad = pieces_of(pk)
     if bad then return bad end
-    -- What the window's other pieces within the horizon hold: the grant leaves room for it.
-    for ps, pg in pairs(p) do
-      if ps ~= s and ps + (e - s) > now - horizon then m.others = m.others + pg end
-    end
   end
+  -- What the window's other pieces within the horizon hold: the grant leaves room for it.
+  m.others = others_of(pk, s, e, horizon)
 
   -- Retire hosts silent past the bound: what they hold unused goes back (G drops), their
   -- counters move to :gone. Only hosts in :seen (that synced through this script) are retired; a
@@ -292,12 +302,7 @@ for i = 1, k do
   local active = redis.call('ZCOUNT', m.seen, now - active_ms, '+inf')
   -- A piece answers with what its window's other pieces hold once the whole call is merged (as
   -- the C backend answers from the item it writes); its grant above used them as they stood.
-  local others = 0
-  if m.horizon > 0 then
-    for ps, pg in pairs(pieces[m.pk]) do
-      if ps ~= m.s and ps + (m.e - m.s) > now - m.horizon then others = others + pg end
-    end
-  end
+  local others = others_of(m.pk, m.s, m.e, m.horizon)
   r[#r + 1] = gh; r[#r + 1] = xh; r[#r + 1] = m.G + others; r[#r + 1] = m.U; r[#r + 1] = m.limit
   r[#r + 1] = active
 end

@@ -91,8 +91,7 @@ static void add_window(sync_plan *p, const qk__lease *l, const qk_window *win, c
     w->tz = tz;
     w->horizon_ms = 0;
     if (win->flags & QK_WINDOW_ROLLING) /* a piece of it: l's bounds are the piece's */
-        w->horizon_ms = qk__store_horizon_ms(
-            qk__unit_ms((qk_period)win->period) * (int64_t)qk__window_every(win), p->clock_ms);
+        w->horizon_ms = qk__store_horizon_ms(qk__window_rolling_ms(win), p->clock_ms);
     p->where[p->req.n_windows] = where;
     p->index[p->req.n_windows] = index;
     p->req.n_windows++;
@@ -102,8 +101,7 @@ static void add_window(sync_plan *p, const qk__lease *l, const qk_window *win, c
  * rounded up, at least 1. */
 static uint64_t piece_share_of(uint64_t limit, int64_t piece_ms, const qk_window *w)
 {
-    const int64_t span = qk__unit_ms((qk_period)w->period) * (int64_t)qk__window_every(w);
-    const double share = (double)limit * (double)piece_ms / (double)span;
+    const double share = (double)limit * (double)piece_ms / (double)qk__window_rolling_ms(w);
     return share < 1.0 ? 1 : (uint64_t)share + (share > (double)(uint64_t)share);
 }
 
