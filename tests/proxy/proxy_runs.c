@@ -81,6 +81,13 @@ void qkp_drive_hosts(qkp_proxy *p, const pid_t *pid, int *status, unsigned n, in
     }
 }
 
+void qkp_run_failed(const char *prog, uint64_t seed, const char *why)
+{
+    printf("FAILED seed %llu:%s\n  replay: %s --seed %llu -v\n", (unsigned long long)seed, why,
+           prog, (unsigned long long)seed);
+    qkt_fail(__FILE__, __LINE__, "seed %llu", (unsigned long long)seed);
+}
+
 int qkp_parse_runs(int argc, char **argv, uint64_t *first, uint64_t *runs, bool *verbose,
                    const qkp_extra_flag *extra)
 {

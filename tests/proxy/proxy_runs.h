@@ -34,6 +34,10 @@ void qkp_drive_hosts(qkp_proxy *p, const pid_t *pid, int *status, unsigned n, in
                      void (*each_round)(void *ctx, const int *status),
                      void (*killed)(void *ctx, unsigned i), void *ctx);
 
+/* Says that run `seed` of program prog failed and why, with the command that replays it, and
+ * counts the failure (fail.h). */
+void qkp_run_failed(const char *prog, uint64_t seed, const char *why);
+
 /* The runs' command line: [--runs N] [--first SEED] [--seed SEED] [-v], and the flags a program
  * adds (extra, each a bool set when given; NULL-terminated). Returns 0, or 2 after printing the
  * usage to stderr. */

@@ -378,9 +378,7 @@ static bool run_one(uint64_t seed, const qkt_server *redis, run_shared *shared, 
     }
     if (!ok) {
         tot->failed++;
-        printf("FAILED seed %llu:%s\n  replay: qk_proxy_fleet --seed %llu -v\n",
-               (unsigned long long)seed, why, (unsigned long long)seed);
-        qkt_fail(__FILE__, __LINE__, "seed %llu", (unsigned long long)seed);
+        qkp_run_failed("qk_proxy_fleet", seed, why);
     }
     fflush(stdout);
     return ok;

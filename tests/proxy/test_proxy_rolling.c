@@ -166,11 +166,8 @@ static bool run_one(uint64_t seed, const qkt_server *redis, run_shared *shared, 
                RUN_MS, (unsigned long long)most, (unsigned long long)shared->unavailable,
                (unsigned long long)ps.requests, (unsigned long long)ps.duplicates_landed,
                (double)(qkt_mono_ms() - t0) / 1000.0);
-    if (!ok) {
-        printf("FAILED seed %llu:%s\n  replay: qk_proxy_rolling --seed %llu -v\n",
-               (unsigned long long)seed, why, (unsigned long long)seed);
-        qkt_fail(__FILE__, __LINE__, "seed %llu", (unsigned long long)seed);
-    }
+    if (!ok)
+        qkp_run_failed("qk_proxy_rolling", seed, why);
     fflush(stdout);
     return ok;
 }
