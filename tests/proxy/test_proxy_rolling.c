@@ -14,6 +14,9 @@
  * requests land after their host gave up, duplicates land after newer requests, and replies are
  * lost after the store applied them: the pieces' grants must still add up across them.
  *
+ * First, one host whose every reply is held past the rolling margin: none of its grants is used
+ * (slow_answers_grant_nothing_usable, below).
+ *
  * Usage: qk_proxy_rolling [--runs N (8)] [--first SEED (1)] [--seed SEED] [-v] */
 #include <signal.h>
 #include <stdatomic.h>
@@ -172,6 +175,83 @@ static bool run_one(uint64_t seed, const qkt_server *redis, run_shared *shared, 
     return ok;
 }
 
+/* ---- answers too slow to place a host in its piece ---- */
+
+/* Every reply held 700-1,400 ms (the store timeout is 2.5 s, so each one arrives): a piece's grant
+ * in an answer whose round trip is past 2 x QK__ROLLING_SKEW_MS cannot be placed in its piece
+ * (docs/store.md, "Rolling windows: leased in pieces"), so it goes back unused and the consume that
+ * waited for it is decided by the outage policy: QK_OUTAGE_CLOSED, QK_EUNAVAIL, nothing counted.
+ * Catches a slow grant used anyway (QK_OK) and the consume told QK_ELIMIT, which would say the
+ * fleet had nothing left. */
+enum { SLOW_TIMEOUT_MS = 2500, SLOW_CONSUMES = 3 };
+
+typedef struct {
+    char url[64];
+    int rc[SLOW_CONSUMES];
+    uint64_t counted;
+    char error[256];
+} slow_shared;
+
+static int slow_host(void *arg)
+{
+    slow_shared *sh = arg;
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    const qk_service_def def = {.name = "slow",
+                                .windows = {{QK_MINUTE, 100, .flags = QK_WINDOW_ROLLING}},
+                                .outage = QK_OUTAGE_CLOSED};
+    qk_options o = QK_OPTIONS_INIT;
+    o.services = &def;
+    o.n_services = 1;
+    o.store = sh->url;
+    o.store_timeout_ms = SLOW_TIMEOUT_MS;
+    qk_tracker *t = NULL;
+    if (qk_tracker_new(&t, &o) != QK_OK) {
+        snprintf(sh->error, sizeof sh->error, "qk_tracker_new: %s", qk_errmsg());
+        return 1;
+    }
+    for (int i = 0; i < SLOW_CONSUMES; i++)
+        sh->rc[i] = qk_try_consume(t, 0, 1, 0, NULL);
+    qk_usage u;
+    if (qk_peek(t, 0, &u) == QK_OK)
+        sh->counted = u.windows[0].used;
+    qk_tracker_free(t);
+    return 0;
+}
+
+static void kill_noted(void *ctx, unsigned i)
+{
+    (void)i;
+    slow_shared *sh = ctx;
+    snprintf(sh->error, sizeof sh->error, "killed: past %d s", RUN_LIMIT_S);
+}
+
+static void slow_answers_grant_nothing_usable(const qkt_server *redis)
+{
+    slow_shared *sh = qkt_shared_mem(sizeof *sh);
+    qkp_config cfg = qkp_run_config(redis->port, 1, 100, SLOW_TIMEOUT_MS);
+    cfg.only = QKP_SLOW_REPLY;
+    cfg.long_pct = 100;
+    cfg.long_delay_ms = 1400; /* each reply held 700-1,400 ms */
+    char err[256];
+    qkp_proxy *p = NULL;
+    QKT_REQUIRE(qkp_open(&p, &cfg, err, sizeof err) == 0, "proxy: %s", err);
+    snprintf(sh->url, sizeof sh->url, "redis://127.0.0.1:%d", qkp_port(p));
+    const pid_t pid = qkt_fork_run(slow_host, sh, RUN_LIMIT_S + 10);
+    int status;
+    qkp_drive_hosts(p, &pid, &status, 1, RUN_LIMIT_S, NULL, kill_noted, sh);
+    qkp_stats ps;
+    qkp_get_stats(p, &ps);
+    qkp_close(p);
+    CHECK(status == 0, "the slow host exited %d: %s", status, sh->error);
+    CHECK(ps.fates[QKP_SLOW_REPLY] > 0, "no reply was slowed");
+    for (int i = 0; i < SLOW_CONSUMES; i++)
+        CHECK(sh->rc[i] == QK_EUNAVAIL, "slow answers: consume %d gave %s, not QK_EUNAVAIL", i + 1,
+              qk_err_name(sh->rc[i]));
+    CHECK(sh->counted == 0, "slow answers: %llu calls counted", (unsigned long long)sh->counted);
+    printf("slow answers: %d consumes, each QK_EUNAVAIL, nothing counted (%llu replies slowed)\n",
+           SLOW_CONSUMES, (unsigned long long)ps.fates[QKP_SLOW_REPLY]);
+}
+
 int main(int argc, char **argv)
 {
     uint64_t first = 1, runs = 8;
@@ -180,6 +260,7 @@ int main(int argc, char **argv)
         return 2;
     qkt_server redis;
     QKT_REQUIRE(qkt_server_start(&redis, QKT_REDIS, NULL) == 0, "%s", redis.error);
+    slow_answers_grant_nothing_usable(&redis);
     run_shared *shared = qkt_shared_mem(sizeof *shared + LOG_CAP * sizeof(qkt_grant));
     unsigned failed = 0;
     for (uint64_t s = first; s < first + runs; s++)
